@@ -1,0 +1,337 @@
+/**
+ * The PacketCapture API (group pcapper.dev, version v1alpha1): the single source of truth for the
+ * TypeScript types (`PacketCaptureSpec`, `PacketCaptureStatus`, ...) and for the CRD's
+ * openAPIV3Schema (generated into deploy/crd.yaml by `npm run gen`; a test fails on drift).
+ *
+ * Seed 002's field names and value formats are kept verbatim (targetNamespace, targetPod,
+ * targetNode, targetInterface, captureSeconds, captureFilter, maxFileSize, fileCount; strings such
+ * as "600", "100M", "10" or plain integers), so its two examples work with only the apiVersion
+ * changed. Seed 003 adds podSelector (its podLabel), interfaceName and packetCount; seed 004 adds
+ * targetDeployment, duration and jobId.
+ *
+ * ## Status ownership (many writers, nobody loses an update)
+ * All status writes are server-side apply (SSA) to the status subresource.
+ * - `status.targets` is a list-map keyed by `name` (see targetKey()). Each entry has two owners:
+ *   - the controller (field manager `pcapper-controller`) owns the identity fields it plans:
+ *     name, kind, namespace, pod, podUID, node, interface;
+ *   - the agent of the entry's node (field manager `pcapper-agent-<node>`) owns what it observes:
+ *     phase, reason, message, files, fileLocation, bytes, packets, drops, startTime, finishTime,
+ *     lastUpdateTime. An agent only ever applies entries whose `node` is its own node.
+ *   The one exception: the controller may fail a target that no agent has taken (phase unset,
+ *   Pending or Scheduled) — deadline passed, node missing, pod gone before start. It applies
+ *   phase/reason/message for that entry; if an agent reports later it force-applies and becomes
+ *   the owner again, so the newest observation wins and neither side clobbers other entries.
+ * - `status.nodes` is a list-map keyed by `node`: the agent of each node owns its entry (files and
+ *   bytes on disk, whether the capture's directory was removed after deletion). The controller
+ *   reads it to release the finalizer.
+ * - Everything else (progress, node, fileLocation, counters, conditions, observedGeneration,
+ *   startTime, completionTime) is owned by the controller alone, computed from the entries above.
+ */
+import { s, type Infer } from './dsl.js';
+
+export const GROUP = 'pcapper.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'PacketCapture';
+export const PLURAL = 'packetcaptures';
+export const SINGULAR = 'packetcapture';
+export const SHORT_NAMES = ['pcap'] as const;
+export const FINALIZER = 'pcapper.dev/cleanup';
+export const CONTROLLER_FIELD_MANAGER = 'pcapper-controller';
+export const agentFieldManager = (node: string): string => `pcapper-agent-${node}`;
+
+/** Labels put on everything pcapper creates on behalf of a capture (seed 004). */
+export const LABEL_CAPTURE = 'pcapper.dev/capture';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+
+// ---- value formats (admission patterns; the controller re-validates with src/api/validate.ts) ----
+
+/** DNS-1123 label: namespaces, node-independent short names. */
+export const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+/** DNS-1123 subdomain: pod, node and workload names. */
+export const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/**
+ * A Linux interface name (IFNAMSIZ: at most 15 bytes). No '/', no whitespace, no leading '-' or
+ * '.', so it can be neither a path nor a flag; `any` is allowed.
+ */
+export const INTERFACE_NAME = '^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$';
+/** Whole seconds as a string ("600"), or a duration with a unit ("30s", "5m", "1h", "1h30m"). */
+export const SECONDS_STRING = '^([0-9]{1,6}|([0-9]{1,5}h)?([0-9]{1,5}m)?([0-9]{1,6}s)?)$';
+/**
+ * A size: a bare number means megabytes, as tcpdump's -C counts them (1,000,000 bytes; "100"),
+ * or a Kubernetes quantity with a unit: k, M, G (powers of 1000) or Ki, Mi, Gi (powers of 1024).
+ */
+export const SIZE_STRING = '^[0-9]{1,7}(k|M|G|Ki|Mi|Gi)?$';
+export const COUNT_STRING = '^[0-9]{1,10}$';
+/** A BPF filter: printable text, not starting with '-' (never parsed as a tcpdump flag). */
+export const FILTER_PATTERN = '^[^-\\x00-\\x1f\\x7f][^\\x00-\\x08\\x0a-\\x1f\\x7f]*$';
+export const MAX_FILTER_LENGTH = 1024;
+
+export const LIMITS = {
+  maxCaptureSeconds: 7 * 24 * 3600,
+  maxFileCount: 1000,
+  maxPacketCount: 1_000_000_000,
+  maxSnapLength: 262144,
+  /** per ring file */
+  minFileSizeBytes: 1_000_000,
+  maxFileSizeBytes: 100_000_000_000,
+  maxTtlSeconds: 365 * 24 * 3600,
+} as const;
+
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+export const PROGRESS = ['scheduled', 'running', 'finished', 'failure'] as const;
+export type Progress = (typeof PROGRESS)[number];
+
+export const TARGET_PHASES = ['Pending', 'Scheduled', 'Running', 'Finished', 'Failed'] as const;
+export type TargetPhase = (typeof TARGET_PHASES)[number];
+
+const labelSelectorRequirement = s.object(
+  {
+    key: s.string({ maxLength: 317 }),
+    operator: s.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+    values: s.array(s.string({ maxLength: 63 }), { maxItems: 64 }),
+  },
+  { required: ['key', 'operator'] },
+);
+
+const labelSelector = s.object(
+  {
+    matchLabels: s.map(s.string({ maxLength: 63 }), { maxProperties: 64 }),
+    matchExpressions: s.array(labelSelectorRequirement, { maxItems: 64 }),
+  },
+  { description: 'A standard Kubernetes label selector (seed 003 podLabel). An empty selector is refused.' },
+);
+
+const oneTargetKind =
+  "(has(self.targetPod) ? 1 : 0) + (has(self.podSelector) ? 1 : 0) + (has(self.targetDeployment) ? 1 : 0) + (has(self.workloadRef) ? 1 : 0) + (has(self.targetNode) ? 1 : 0) == 1";
+
+export const specSchema = s.object(
+  {
+    targetNamespace: s.string({
+      maxLength: 63,
+      pattern: DNS1123_LABEL,
+      description: 'Namespace of the target pods. Defaults to the PacketCapture\'s own namespace.',
+    }),
+    targetPod: s.string({ maxLength: 253, pattern: DNS1123_SUBDOMAIN, description: 'Capture one pod by name.' }),
+    podSelector: labelSelector,
+    targetDeployment: s.string({
+      maxLength: 253,
+      pattern: DNS1123_SUBDOMAIN,
+      description: 'Capture every pod of this Deployment (seed 004); same as workloadRef {kind: Deployment}.',
+    }),
+    workloadRef: s.object(
+      {
+        kind: s.enum(WORKLOAD_KINDS),
+        name: s.string({ maxLength: 253, pattern: DNS1123_SUBDOMAIN }),
+      },
+      { required: ['kind', 'name'], description: 'Capture every pod selected by this workload.' },
+    ),
+    targetNode: s.string({
+      maxLength: 253,
+      pattern: DNS1123_SUBDOMAIN,
+      description: 'Capture a host interface of this node (with targetInterface). System namespace only.',
+    }),
+    targetInterface: s.string({
+      maxLength: 15,
+      pattern: INTERFACE_NAME,
+      description: 'Host interface on targetNode, e.g. eth0 or any.',
+    }),
+    interfaceName: s.string({
+      maxLength: 15,
+      pattern: INTERFACE_NAME,
+      description: 'Interface inside each target pod (seed 003). Default: any.',
+    }),
+    captureSeconds: s.intOrString({
+      pattern: SECONDS_STRING,
+      maxLength: 20,
+      description: 'How long to capture: seconds ("600", 600) or a duration ("5m"). Default 60 unless packetCount is set.',
+    }),
+    duration: s.intOrString({
+      pattern: SECONDS_STRING,
+      maxLength: 20,
+      description: 'Seed 004\'s name for captureSeconds; set at most one of the two.',
+    }),
+    captureFilter: s.string({
+      maxLength: MAX_FILTER_LENGTH,
+      pattern: FILTER_PATTERN,
+      description: 'A BPF filter expression (tcpdump syntax), compiled by the agent before capturing.',
+    }),
+    maxFileSize: s.intOrString({
+      pattern: SIZE_STRING,
+      maxLength: 10,
+      description: 'Size of one ring file: "100M", "1Gi", or a number of megabytes as tcpdump -C counts them. Default 100M.',
+    }),
+    fileCount: s.intOrString({
+      pattern: COUNT_STRING,
+      maxLength: 10,
+      description: 'Number of ring files kept per target (tcpdump -W). Default 10.',
+    }),
+    packetCount: s.intOrString({
+      pattern: COUNT_STRING,
+      maxLength: 10,
+      description: 'Stop each target after this many packets (tcpdump -c, seed 003).',
+    }),
+    snapLength: s.int({ minimum: 0, maximum: LIMITS.maxSnapLength, description: 'Bytes kept per packet (tcpdump -s); 0 = whole packet (262144).' }),
+    ttlSecondsAfterFinished: s.int({
+      minimum: 0,
+      maximum: LIMITS.maxTtlSeconds,
+      description: 'Delete the PacketCapture (and its files) this long after it finished or failed.',
+    }),
+    jobId: s.string({ maxLength: 8, pattern: '^[a-z0-9]+$', description: 'Seed 004\'s run identifier; recorded, not interpreted.' }),
+  },
+  {
+    description: 'What to capture. Exactly one kind of target: targetPod, podSelector, targetDeployment, workloadRef or targetNode.',
+    validations: [
+      {
+        rule: oneTargetKind,
+        message:
+          'exactly one kind of target is required: targetPod, podSelector, targetDeployment, workloadRef, or targetNode with targetInterface',
+      },
+      {
+        rule: 'has(self.targetNode) == has(self.targetInterface)',
+        message: 'targetNode and targetInterface go together: set both to capture a node interface, or neither',
+      },
+      {
+        rule: '!(has(self.targetNode) && has(self.targetNamespace))',
+        message: 'targetNamespace does not apply to a node interface capture (targetNode/targetInterface)',
+      },
+      {
+        rule: '!(has(self.targetNode) && has(self.interfaceName))',
+        message: 'interfaceName is the interface inside a pod; for a node capture use targetInterface',
+      },
+      { rule: '!(has(self.captureSeconds) && has(self.duration))', message: 'set captureSeconds or duration, not both' },
+      {
+        rule: "!has(self.podSelector) || (has(self.podSelector.matchLabels) && size(self.podSelector.matchLabels) > 0) || (has(self.podSelector.matchExpressions) && size(self.podSelector.matchExpressions) > 0)",
+        message: 'podSelector must not be empty: an empty selector would capture every pod of the namespace',
+      },
+      {
+        rule: 'self == oldSelf',
+        message: 'spec is immutable: delete the PacketCapture and create a new one',
+      },
+    ],
+  },
+);
+
+const fileSchema = s.object(
+  {
+    name: s.string({ maxLength: 512 }),
+    size: s.int({ minimum: 0 }),
+  },
+  { required: ['name'] },
+);
+
+const conditionSchema = s.object(
+  {
+    type: s.string({ maxLength: 316 }),
+    status: s.enum(['True', 'False', 'Unknown']),
+    reason: s.string({ maxLength: 1024 }),
+    message: s.string({ maxLength: 32768 }),
+    lastTransitionTime: s.string({ format: 'date-time' }),
+    observedGeneration: s.int({ minimum: 0 }),
+  },
+  { required: ['type', 'status'] },
+);
+
+export const targetStatusSchema = s.object(
+  {
+    // controller-owned identity
+    name: s.string({ description: 'Key of the target: pod/<namespace>/<pod> or node/<node>/<interface>.' }),
+    kind: s.enum(['pod', 'node']),
+    namespace: s.string(),
+    pod: s.string(),
+    podUID: s.string(),
+    node: s.string(),
+    interface: s.string(),
+    // agent-owned observation
+    phase: s.enum(TARGET_PHASES),
+    reason: s.string({ description: 'CamelCase reason for the phase, e.g. Capturing, PacketCountReached, BadFilter, DiskFull.' }),
+    message: s.string(),
+    fileLocation: s.string({ description: 'Directory of this target\'s files on the node (under /var/pcapper).' }),
+    files: s.array(fileSchema, { maxItems: 1000 }),
+    bytes: s.int({ minimum: 0 }),
+    packets: s.int({ minimum: 0 }),
+    drops: s.int({ minimum: 0, description: 'Packets dropped by the kernel (tcpdump\'s "dropped by kernel").' }),
+    startTime: s.string({ format: 'date-time' }),
+    finishTime: s.string({ format: 'date-time' }),
+    lastUpdateTime: s.string({ format: 'date-time' }),
+  },
+  { required: ['name'] },
+);
+
+export const nodeStatusSchema = s.object(
+  {
+    node: s.string(),
+    files: s.int({ minimum: 0 }),
+    bytes: s.int({ minimum: 0 }),
+    cleanedUp: s.bool({ description: 'The agent removed this capture\'s files from the node after deletion.' }),
+  },
+  { required: ['node'] },
+);
+
+export const statusSchema = s.object({
+  progress: s.enum(PROGRESS, { description: 'Seed 002: scheduled, running, finished or failure.' }),
+  node: s.string({ description: 'Seed 002: the node of the capture (comma-separated when targets span nodes).' }),
+  fileLocation: s.string({ description: 'Seed 002: where the files are on the node(s): /var/pcapper/<namespace>/<capture>.' }),
+  observedGeneration: s.int({ minimum: 0 }),
+  targetsTotal: s.int({ minimum: 0 }),
+  targetsRunning: s.int({ minimum: 0 }),
+  targetsFinished: s.int({ minimum: 0 }),
+  targetsFailed: s.int({ minimum: 0 }),
+  packets: s.int({ minimum: 0 }),
+  bytes: s.int({ minimum: 0 }),
+  drops: s.int({ minimum: 0 }),
+  startTime: s.string({ format: 'date-time' }),
+  completionTime: s.string({ format: 'date-time' }),
+  targets: s.array(targetStatusSchema, { listMapKeys: ['name'], maxItems: 10000 }),
+  nodes: s.array(nodeStatusSchema, { listMapKeys: ['node'], maxItems: 5000 }),
+  conditions: s.array(conditionSchema, { listMapKeys: ['type'], maxItems: 16 }),
+});
+
+export type PacketCaptureSpec = Infer<typeof specSchema>;
+export type PacketCaptureStatus = Infer<typeof statusSchema>;
+export type TargetStatus = Infer<typeof targetStatusSchema>;
+export type NodeStatus = Infer<typeof nodeStatusSchema>;
+export type Condition = Infer<typeof conditionSchema>;
+export type LabelSelector = Infer<typeof labelSelector>;
+
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: string | Date;
+  deletionTimestamp?: string | Date;
+  finalizers?: string[];
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface PacketCapture {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: ObjectMeta;
+  spec: PacketCaptureSpec;
+  status?: PacketCaptureStatus;
+}
+
+/** Condition types set by the controller. */
+export const CONDITIONS = {
+  /** True once every target is planned and none is missing. */
+  TargetsResolved: 'TargetsResolved',
+  /** True while at least one target captures. */
+  Capturing: 'Capturing',
+  /** True when some (not all) targets failed: the capture goes on, the failures are visible. */
+  PartialFailure: 'PartialFailure',
+  /** True when spec is invalid in a way admission could not see (reason says what). */
+  Invalid: 'Invalid',
+  /** True once every node reported its files removed (deletion in progress). */
+  CleanedUp: 'CleanedUp',
+} as const;
+
+/** Key of a status.targets entry. */
+export function targetKey(t: { kind: 'pod'; namespace: string; pod: string } | { kind: 'node'; node: string; interface: string }): string {
+  return t.kind === 'pod' ? `pod/${t.namespace}/${t.pod}` : `node/${t.node}/${t.interface}`;
+}
