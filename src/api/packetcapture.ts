@@ -266,6 +266,10 @@ export const nodeStatusSchema = s.object(
     files: s.int({ minimum: 0 }),
     bytes: s.int({ minimum: 0 }),
     cleanedUp: s.bool({ description: 'The agent removed this capture\'s files from the node after deletion.' }),
+    endpoint: s.string({
+      maxLength: 512,
+      description: 'Base URL of this node\'s agent file server (downloads and live streams need a bearer token that the agent checks with TokenReview + SubjectAccessReview on packetcaptures/files).',
+    }),
   },
   { required: ['node'] },
 );
