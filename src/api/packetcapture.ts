@@ -75,6 +75,8 @@ export const LIMITS = {
   /** per ring file */
   minFileSizeBytes: 1_000_000,
   maxFileSizeBytes: 100_000_000_000,
+  /** maxFileSize × fileCount per target (1 TB) */
+  maxBytesPerTarget: 1_000_000_000_000,
   maxTtlSeconds: 365 * 24 * 3600,
 } as const;
 
