@@ -365,7 +365,7 @@ export function resolveSpec(spec: unknown, captureNamespace: string): ResolveRes
 }
 
 /** Like resolveSpec(), but throws SpecError (with every problem) instead of returning them. */
-export function resolveSpecOrThrow(spec: PacketCaptureSpec | unknown, captureNamespace: string): ResolvedCaptureSpec {
+export function resolveSpecOrThrow(spec: PacketCaptureSpec | Record<string, unknown>, captureNamespace: string): ResolvedCaptureSpec {
   const r = resolveSpec(spec, captureNamespace);
   if (!r.ok) throw new SpecError(r.problems);
   return r.spec;
