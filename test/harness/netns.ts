@@ -31,6 +31,7 @@ export class CommandError extends Error {
     message: string,
     readonly argv: readonly string[],
     readonly stderr: string,
+    readonly stdout: string,
     options?: ErrorOptions,
   ) {
     super(message, options);
@@ -50,7 +51,7 @@ export function runCommand(file: string, args: readonly string[], opts: RunOptio
     const child = execFile(file, args, { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       if (err) {
         const msg = `${[file, ...args].join(' ')} failed: ${stderr.trim() || err.message}`;
-        reject(new CommandError(msg, [file, ...args], stderr, { cause: err }));
+        reject(new CommandError(msg, [file, ...args], stderr, stdout, { cause: err }));
       } else resolve(stdout);
     });
     if (opts.input !== undefined) child.stdin?.end(opts.input);

@@ -1,0 +1,665 @@
+// A simulated kubelet for tests and the demo. There is no kubelet, scheduler or controller-manager:
+// SimKubelet registers Node objects, creates Pod objects already bound to a node, gives each pod a
+// real sandbox (network namespace + veth, one real process per container in a cgroup whose path
+// holds the container ID, laid out like containerd/CRI-O do), and writes the status a kubelet
+// would: phase Running, podIP(s), hostIP(s), conditions, containerStatuses[].containerID.
+// Workload helpers create Deployment -> ReplicaSet -> Pods (and StatefulSet / DaemonSet) chains
+// directly, with the owner references the real controllers would set.
+import { randomBytes } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
+import { ContainerCgroup, newContainerId, type CgroupLayout } from './cgroup.js';
+import { HarnessRun, PodNetwork, spawnInNetns, type NodeNet, type PodNet, type SpawnedProcess } from './netns.js';
+
+// ---------------------------------------------------------------------------------------------
+// the kernel side of a pod (usable without an apiserver)
+
+export interface SandboxContainer {
+  name: string;
+  /** 64 hex */
+  id: string;
+  pid: number;
+  cgroup: ContainerCgroup;
+  process: SpawnedProcess;
+}
+
+export interface PodSandboxSpec {
+  /** unique label, e.g. `namespace/name` */
+  key: string;
+  podUid: string;
+  node: string;
+  containers?: readonly string[];
+  layout?: CgroupLayout;
+}
+
+/** A pod's network namespace plus one real `sleep` process per container, each in its own cgroup. */
+export class PodSandbox {
+  private stopped = false;
+
+  private constructor(
+    private readonly network: PodNetwork,
+    readonly net: PodNet,
+    readonly containers: readonly SandboxContainer[],
+  ) {}
+
+  static async start(network: PodNetwork, spec: PodSandboxSpec): Promise<PodSandbox> {
+    const run = network.run;
+    const net = await network.addPod(spec.node, spec.key);
+    const containers: SandboxContainer[] = [];
+    const sandbox = new PodSandbox(network, net, containers);
+    try {
+      for (const name of spec.containers ?? ['app']) {
+        const id = newContainerId();
+        const cgroup = ContainerCgroup.create(
+          { containerId: id, podUid: spec.podUid, root: run.cgroupRoot, ...(spec.layout ? { layout: spec.layout } : {}) },
+          { recorder: run },
+        );
+        const proc = spawnInNetns(net, ['sleep', 'infinity'], { run, what: `container ${spec.key}/${name} ${id}` });
+        containers.push({ name, id, pid: proc.pid, cgroup, process: proc });
+        cgroup.addProcess(proc.pid);
+      }
+    } catch (err) {
+      await sandbox.stop().catch(() => undefined);
+      throw new Error(`cannot start the sandbox of pod ${spec.key}`, { cause: err });
+    }
+    return sandbox;
+  }
+
+  get ip(): string {
+    return this.net.ip;
+  }
+  get netnsPath(): string {
+    return this.net.netnsPath;
+  }
+
+  /** Kills the container processes (and anything else in their cgroups), removes the cgroups and the netns. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const c of this.containers) c.process.kill('SIGKILL');
+    await Promise.all(this.containers.map((c) => c.process.exited));
+    for (const c of this.containers) c.cgroup.remove();
+    await this.network.removePod(this.net);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the API side
+
+export interface SimNode {
+  name: string;
+  /** InternalIP: the node netns's IP, or a placeholder address when created with network:false */
+  ip: string;
+  net: NodeNet | undefined;
+}
+
+export interface ContainerSpec {
+  name: string;
+  image?: string;
+  ports?: { containerPort: number; name?: string; protocol?: string }[];
+}
+
+export interface CreatePodSpec {
+  namespace: string;
+  name: string;
+  node: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: k8s.V1OwnerReference[];
+  containers?: ContainerSpec[];
+  /** false: API objects only (no netns, no process, no cgroup); for scale benchmarks. Default true. */
+  network?: boolean;
+  /** cgroup layout of the containers (default: the kubelet's, containerd-systemd) */
+  cgroupLayout?: CgroupLayout;
+}
+
+/** A pod as the test sees it: API identity, node, IP, container IDs and (with a network) its sandbox. */
+export interface SimPod {
+  namespace: string;
+  name: string;
+  uid: string;
+  node: string;
+  ip: string;
+  hostIP: string;
+  /** first container's ID (64 hex, without the `containerd://` prefix) */
+  containerId: string;
+  containerIds: string[];
+  /** pid of the first container's process (undefined with network:false) */
+  pid: number | undefined;
+  /** `/run/netns/<name>` ('' with network:false) */
+  netnsPath: string;
+  netns: string;
+  /** first container's cgroup, so traffic helpers can place servers in the container */
+  cgroup: ContainerCgroup | undefined;
+  sandbox: PodSandbox | undefined;
+  object: k8s.V1Pod;
+}
+
+export interface SimKubeletOptions {
+  /** bookkeeping run; default: a new one that close() cleans up entirely */
+  run?: HarnessRun;
+  /** default: a new PodNetwork on the run, closed by close() */
+  network?: PodNetwork;
+  cgroupLayout?: CgroupLayout;
+  /** containerd:// (default), cri-o://, docker:// */
+  runtimeScheme?: string;
+}
+
+export interface WorkloadResult<T> {
+  workload: T;
+  pods: SimPod[];
+}
+
+const SIM_IMAGE = 'registry.local/pcapper/sim:latest';
+const KUBELET_VERSION = 'v1.34.0';
+const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+function statusCodeOf(e: unknown): number | undefined {
+  const c = (e as { code?: unknown } | null)?.code;
+  return typeof c === 'number' ? c : undefined;
+}
+
+/** Kubernetes' rand.String alphabet (no vowels, no confusable digits). */
+function randSuffix(n: number): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  return Array.from(randomBytes(n), (b) => alphabet[b % alphabet.length]).join('');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export class SimKubelet {
+  readonly run: HarnessRun;
+  readonly network: PodNetwork;
+  readonly core: k8s.CoreV1Api;
+  readonly apps: k8s.AppsV1Api;
+  private readonly ownsRun: boolean;
+  private readonly ownsNetwork: boolean;
+  private readonly layout: CgroupLayout;
+  private readonly scheme: string;
+  private readonly nodes = new Map<string, SimNode>();
+  private readonly pods = new Map<string, SimPod>();
+  private readonly workloads: { kind: 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'DaemonSet'; namespace: string; name: string }[] = [];
+  private readonly namespaces = new Set<string>();
+  private fakeIp = 0;
+
+  constructor(kc: k8s.KubeConfig, opts: SimKubeletOptions = {}) {
+    this.ownsRun = !opts.run && !opts.network;
+    this.run = opts.network?.run ?? opts.run ?? new HarnessRun();
+    this.ownsNetwork = !opts.network;
+    this.network = opts.network ?? new PodNetwork(this.run);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.apps = kc.makeApiClient(k8s.AppsV1Api);
+    this.layout = opts.cgroupLayout ?? 'containerd-systemd';
+    this.scheme = opts.runtimeScheme ?? 'containerd://';
+  }
+
+  node(name: string): SimNode | undefined {
+    return this.nodes.get(name);
+  }
+  pod(namespace: string, name: string): SimPod | undefined {
+    return this.pods.get(`${namespace}/${name}`);
+  }
+  listPods(): SimPod[] {
+    return [...this.pods.values()];
+  }
+
+  private nextFakeIp(base: string): string {
+    const n = ++this.fakeIp;
+    return `${base}.${(n >> 8) & 255}.${n & 255}`;
+  }
+
+  /** Creates the namespace if it does not exist. */
+  async ensureNamespace(name: string): Promise<void> {
+    if (this.namespaces.has(name)) return;
+    try {
+      await this.core.createNamespace({ body: { metadata: { name } } });
+    } catch (e) {
+      if (statusCodeOf(e) !== 409) throw e;
+    }
+    this.namespaces.add(name);
+  }
+
+  /** Registers a Ready Node (and by default gives it a network namespace; InternalIP = its IP). */
+  async addNode(name: string, opts: { labels?: Record<string, string>; network?: boolean } = {}): Promise<SimNode> {
+    if (this.nodes.has(name)) throw new Error(`node ${name} already added`);
+    const net = opts.network === false ? undefined : await this.network.addNode(name);
+    const ip = net?.ip ?? this.nextFakeIp('10.243');
+    const node: SimNode = { name, ip, net };
+    this.nodes.set(name, node);
+    const now = new Date();
+    await this.core.createNode({
+      body: {
+        metadata: {
+          name,
+          labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', ...opts.labels },
+        },
+      },
+    });
+    const cond = (type: string, status: string, reason: string): k8s.V1NodeCondition => ({
+      type,
+      status,
+      reason,
+      message: `simulated kubelet: ${reason}`,
+      lastHeartbeatTime: now,
+      lastTransitionTime: now,
+    });
+    await this.core.patchNodeStatus(
+      {
+        name,
+        body: {
+          status: {
+            conditions: [
+              cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory'),
+              cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure'),
+              cond('PIDPressure', 'False', 'KubeletHasSufficientPID'),
+              cond('Ready', 'True', 'KubeletReady'),
+            ],
+            addresses: [
+              { type: 'InternalIP', address: ip },
+              { type: 'Hostname', address: name },
+            ],
+            capacity: { cpu: '8', memory: '16Gi', pods: '250', 'ephemeral-storage': '100Gi' },
+            allocatable: { cpu: '8', memory: '16Gi', pods: '250', 'ephemeral-storage': '100Gi' },
+            daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+            nodeInfo: {
+              machineID: randomBytes(16).toString('hex'),
+              systemUUID: randomBytes(16).toString('hex'),
+              bootID: randomBytes(16).toString('hex'),
+              kernelVersion: 'simulated',
+              osImage: 'pcapper simulated node',
+              containerRuntimeVersion: `${this.scheme}1.7.0`,
+              kubeletVersion: KUBELET_VERSION,
+              kubeProxyVersion: KUBELET_VERSION,
+              operatingSystem: 'linux',
+              architecture: 'amd64',
+            },
+          },
+        },
+      },
+      MERGE,
+    );
+    return node;
+  }
+
+  /** Creates a Pod bound to `node`, starts its sandbox (unless network:false) and writes a Running status. */
+  async createPod(spec: CreatePodSpec): Promise<SimPod> {
+    const node = this.nodes.get(spec.node);
+    if (!node) throw new Error(`createPod ${spec.namespace}/${spec.name}: node ${spec.node} was not added to this kubelet`);
+    const key = `${spec.namespace}/${spec.name}`;
+    if (this.pods.has(key)) throw new Error(`pod ${key} already exists`);
+    await this.ensureNamespace(spec.namespace);
+    const containers = spec.containers ?? [{ name: 'app' }];
+    const created = await this.core.createNamespacedPod({
+      namespace: spec.namespace,
+      body: {
+        metadata: {
+          name: spec.name,
+          namespace: spec.namespace,
+          ...(spec.labels ? { labels: spec.labels } : {}),
+          ...(spec.annotations ? { annotations: spec.annotations } : {}),
+          ...(spec.ownerReferences ? { ownerReferences: spec.ownerReferences } : {}),
+        },
+        spec: {
+          nodeName: spec.node,
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: 0,
+          containers: containers.map((c) => ({ name: c.name, image: c.image ?? SIM_IMAGE, ...(c.ports ? { ports: c.ports } : {}) })),
+        },
+      },
+    });
+    const uid = created.metadata?.uid ?? '';
+    const pod: SimPod = {
+      namespace: spec.namespace,
+      name: spec.name,
+      uid,
+      node: spec.node,
+      ip: '',
+      hostIP: node.ip,
+      containerId: '',
+      containerIds: [],
+      pid: undefined,
+      netnsPath: '',
+      netns: '',
+      cgroup: undefined,
+      sandbox: undefined,
+      object: created,
+    };
+    this.pods.set(key, pod);
+    try {
+      if (spec.network !== false) {
+        if (!node.net) throw new Error(`node ${spec.node} was added with network:false; its pods need network:false too`);
+        const sandbox = await PodSandbox.start(this.network, {
+          key,
+          podUid: uid,
+          node: spec.node,
+          containers: containers.map((c) => c.name),
+          layout: spec.cgroupLayout ?? this.layout,
+        });
+        pod.sandbox = sandbox;
+        pod.ip = sandbox.ip;
+        pod.netnsPath = sandbox.netnsPath;
+        pod.netns = sandbox.net.netns;
+        pod.containerIds = sandbox.containers.map((c) => c.id);
+        pod.pid = sandbox.containers[0]?.pid;
+        pod.cgroup = sandbox.containers[0]?.cgroup;
+      } else {
+        pod.ip = this.nextFakeIp('10.242');
+        pod.containerIds = containers.map(() => newContainerId());
+      }
+      pod.containerId = pod.containerIds[0] ?? '';
+      pod.object = await this.writeRunningStatus(pod, containers);
+    } catch (err) {
+      await this.deletePod(spec.namespace, spec.name).catch(() => undefined);
+      throw new Error(`createPod ${key} failed`, { cause: err });
+    }
+    return pod;
+  }
+
+  private async writeRunningStatus(pod: SimPod, containers: ContainerSpec[]): Promise<k8s.V1Pod> {
+    const now = new Date();
+    const cond = (type: string): k8s.V1PodCondition => ({ type, status: 'True', lastTransitionTime: now });
+    const status: k8s.V1PodStatus = {
+      phase: 'Running',
+      hostIP: pod.hostIP,
+      hostIPs: [{ ip: pod.hostIP }],
+      podIP: pod.ip,
+      podIPs: [{ ip: pod.ip }],
+      startTime: now,
+      qosClass: 'BestEffort',
+      conditions: ['PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map(cond),
+      containerStatuses: containers.map((c, i) => ({
+        name: c.name,
+        image: c.image ?? SIM_IMAGE,
+        imageID: `${c.image ?? SIM_IMAGE}@sha256:${'0'.repeat(64)}`,
+        containerID: `${this.scheme}${pod.containerIds[i] ?? ''}`,
+        ready: true,
+        started: true,
+        restartCount: 0,
+        state: { running: { startedAt: now } },
+      })),
+    };
+    return this.core.patchNamespacedPodStatus({ name: pod.name, namespace: pod.namespace, body: { status } }, MERGE);
+  }
+
+  /**
+   * Stops the pod's sandbox (processes, cgroups, netns + veth) and deletes the Pod object with
+   * gracePeriodSeconds=0, which removes it from the API at once (no kubelet has to confirm).
+   */
+  async deletePod(namespace: string, name: string): Promise<void> {
+    const key = `${namespace}/${name}`;
+    const pod = this.pods.get(key);
+    await pod?.sandbox?.stop();
+    this.pods.delete(key);
+    try {
+      await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
+    } catch (e) {
+      if (statusCodeOf(e) !== 404) throw e;
+    }
+  }
+
+  private ownerRef(kind: string, obj: { metadata?: k8s.V1ObjectMeta }): k8s.V1OwnerReference {
+    return {
+      apiVersion: 'apps/v1',
+      kind,
+      name: obj.metadata?.name ?? '',
+      uid: obj.metadata?.uid ?? '',
+      controller: true,
+      blockOwnerDeletion: true,
+    };
+  }
+
+  private placement(nodes: readonly string[], what: string): void {
+    if (nodes.length === 0) throw new Error(`${what}: no nodes to place pods on`);
+  }
+
+  /**
+   * Creates a Deployment, its ReplicaSet (`<name>-<hash>`, controller owner ref -> Deployment) and
+   * `replicas` pods (`<rs>-<suffix>`, controller owner ref -> ReplicaSet) spread round-robin over `nodes`.
+   */
+  async makeDeployment(
+    namespace: string,
+    name: string,
+    replicas: number,
+    labels: Record<string, string>,
+    nodes: readonly string[],
+    opts: { containers?: ContainerSpec[]; network?: boolean } = {},
+  ): Promise<WorkloadResult<k8s.V1Deployment> & { replicaSet: k8s.V1ReplicaSet }> {
+    this.placement(nodes, `deployment ${namespace}/${name}`);
+    await this.ensureNamespace(namespace);
+    const containers = (opts.containers ?? [{ name: 'app' }]).map((c) => ({ name: c.name, image: c.image ?? SIM_IMAGE }));
+    const hash = randSuffix(10);
+    const podLabels = { ...labels, 'pod-template-hash': hash };
+    const deployment = await this.apps.createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name, namespace, labels, annotations: { 'deployment.kubernetes.io/revision': '1' } },
+        spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers } } },
+      },
+    });
+    this.workloads.push({ kind: 'Deployment', namespace, name });
+    const rsName = `${name}-${hash}`;
+    const replicaSet = await this.apps.createNamespacedReplicaSet({
+      namespace,
+      body: {
+        metadata: {
+          name: rsName,
+          namespace,
+          labels: podLabels,
+          annotations: { 'deployment.kubernetes.io/revision': '1', 'deployment.kubernetes.io/desired-replicas': String(replicas) },
+          ownerReferences: [this.ownerRef('Deployment', deployment)],
+        },
+        spec: { replicas, selector: { matchLabels: podLabels }, template: { metadata: { labels: podLabels }, spec: { containers } } },
+      },
+    });
+    this.workloads.push({ kind: 'ReplicaSet', namespace, name: rsName });
+    const pods = await this.createOwnedPods(namespace, replicas, (i) => ({
+      name: `${rsName}-${randSuffix(5)}`,
+      labels: podLabels,
+      owner: this.ownerRef('ReplicaSet', replicaSet),
+      node: nodes[i % nodes.length] ?? '',
+    }), opts);
+    const counts = { replicas, readyReplicas: replicas, availableReplicas: replicas, observedGeneration: 1 };
+    await this.apps.patchNamespacedReplicaSetStatus(
+      { name: rsName, namespace, body: { status: { ...counts, fullyLabeledReplicas: replicas } } },
+      MERGE,
+    );
+    const dep = await this.apps.patchNamespacedDeploymentStatus(
+      { name, namespace, body: { status: { ...counts, updatedReplicas: replicas } } },
+      MERGE,
+    );
+    return { workload: dep, replicaSet, pods };
+  }
+
+  /** Creates a StatefulSet and pods `<name>-0..N-1` owned by it, spread round-robin over `nodes`. */
+  async makeStatefulSet(
+    namespace: string,
+    name: string,
+    replicas: number,
+    labels: Record<string, string>,
+    nodes: readonly string[],
+    opts: { containers?: ContainerSpec[]; network?: boolean } = {},
+  ): Promise<WorkloadResult<k8s.V1StatefulSet>> {
+    this.placement(nodes, `statefulset ${namespace}/${name}`);
+    await this.ensureNamespace(namespace);
+    const containers = (opts.containers ?? [{ name: 'app' }]).map((c) => ({ name: c.name, image: c.image ?? SIM_IMAGE }));
+    const sts = await this.apps.createNamespacedStatefulSet({
+      namespace,
+      body: {
+        metadata: { name, namespace, labels },
+        spec: { replicas, serviceName: name, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers } } },
+      },
+    });
+    this.workloads.push({ kind: 'StatefulSet', namespace, name });
+    const revision = `${name}-${randSuffix(10)}`;
+    const pods = await this.createOwnedPods(namespace, replicas, (i) => ({
+      name: `${name}-${i}`,
+      labels: {
+        ...labels,
+        'controller-revision-hash': revision,
+        'statefulset.kubernetes.io/pod-name': `${name}-${i}`,
+        'apps.kubernetes.io/pod-index': String(i),
+      },
+      owner: this.ownerRef('StatefulSet', sts),
+      node: nodes[i % nodes.length] ?? '',
+    }), opts);
+    const workload = await this.apps.patchNamespacedStatefulSetStatus(
+      {
+        name,
+        namespace,
+        body: {
+          status: {
+            replicas,
+            readyReplicas: replicas,
+            availableReplicas: replicas,
+            currentReplicas: replicas,
+            updatedReplicas: replicas,
+            currentRevision: revision,
+            updateRevision: revision,
+            observedGeneration: 1,
+          },
+        },
+      },
+      MERGE,
+    );
+    return { workload, pods };
+  }
+
+  /** Creates a DaemonSet and one pod owned by it on each of `nodes`. */
+  async makeDaemonSet(
+    namespace: string,
+    name: string,
+    labels: Record<string, string>,
+    nodes: readonly string[],
+    opts: { containers?: ContainerSpec[]; network?: boolean } = {},
+  ): Promise<WorkloadResult<k8s.V1DaemonSet>> {
+    this.placement(nodes, `daemonset ${namespace}/${name}`);
+    await this.ensureNamespace(namespace);
+    const containers = (opts.containers ?? [{ name: 'app' }]).map((c) => ({ name: c.name, image: c.image ?? SIM_IMAGE }));
+    const ds = await this.apps.createNamespacedDaemonSet({
+      namespace,
+      body: {
+        metadata: { name, namespace, labels },
+        spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers } } },
+      },
+    });
+    this.workloads.push({ kind: 'DaemonSet', namespace, name });
+    const revision = randSuffix(10);
+    const pods = await this.createOwnedPods(namespace, nodes.length, (i) => ({
+      name: `${name}-${randSuffix(5)}`,
+      labels: { ...labels, 'controller-revision-hash': revision, 'pod-template-generation': '1' },
+      owner: this.ownerRef('DaemonSet', ds),
+      node: nodes[i] ?? '',
+    }), opts);
+    const n = nodes.length;
+    const workload = await this.apps.patchNamespacedDaemonSetStatus(
+      {
+        name,
+        namespace,
+        body: {
+          status: {
+            currentNumberScheduled: n,
+            desiredNumberScheduled: n,
+            numberAvailable: n,
+            numberReady: n,
+            updatedNumberScheduled: n,
+            numberMisscheduled: 0,
+            observedGeneration: 1,
+          },
+        },
+      },
+      MERGE,
+    );
+    return { workload, pods };
+  }
+
+  private async createOwnedPods(
+    namespace: string,
+    count: number,
+    make: (i: number) => { name: string; labels: Record<string, string>; owner: k8s.V1OwnerReference; node: string },
+    opts: { containers?: ContainerSpec[]; network?: boolean },
+  ): Promise<SimPod[]> {
+    return Promise.all(
+      Array.from({ length: count }, (_, i) => {
+        const p = make(i);
+        return this.createPod({
+          namespace,
+          name: p.name,
+          node: p.node,
+          labels: p.labels,
+          ownerReferences: [p.owner],
+          ...(opts.containers ? { containers: opts.containers } : {}),
+          ...(opts.network === false ? { network: false } : {}),
+        });
+      }),
+    );
+  }
+
+  /**
+   * Removes everything this kubelet created: sandboxes first (kernel state must go even when the
+   * apiserver is already down), then Pods, workloads and Nodes (best effort: errors are collected
+   * and returned, not thrown), then the pod network and, if the kubelet owns it, the whole run.
+   */
+  async close(): Promise<string[]> {
+    const errors: string[] = [];
+    const note = (what: string, e: unknown): void => {
+      if (statusCodeOf(e) !== 404) errors.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+    };
+    for (const p of this.pods.values()) await p.sandbox?.stop().catch((e: unknown) => note(`sandbox ${p.namespace}/${p.name}`, e));
+    if (this.ownsNetwork) await this.network.close().catch((e: unknown) => note('pod network', e));
+    if (this.ownsRun) {
+      const r = this.run.cleanup();
+      errors.push(...r.errors);
+    }
+    const apiDeadline = Date.now() + 15_000;
+    const api = async (what: string, f: () => Promise<unknown>): Promise<void> => {
+      if (Date.now() > apiDeadline) return;
+      try {
+        await f();
+      } catch (e) {
+        note(what, e);
+      }
+    };
+    await Promise.all(
+      [...this.pods.values()].map((p) =>
+        api(`pod ${p.namespace}/${p.name}`, () => this.core.deleteNamespacedPod({ name: p.name, namespace: p.namespace, gracePeriodSeconds: 0 })),
+      ),
+    );
+    this.pods.clear();
+    for (const w of this.workloads.reverse()) {
+      const args = { name: w.name, namespace: w.namespace };
+      await api(`${w.kind} ${w.namespace}/${w.name}`, () => {
+        switch (w.kind) {
+          case 'Deployment':
+            return this.apps.deleteNamespacedDeployment(args);
+          case 'ReplicaSet':
+            return this.apps.deleteNamespacedReplicaSet(args);
+          case 'StatefulSet':
+            return this.apps.deleteNamespacedStatefulSet(args);
+          case 'DaemonSet':
+            return this.apps.deleteNamespacedDaemonSet(args);
+        }
+      });
+    }
+    this.workloads.length = 0;
+    for (const n of this.nodes.keys()) await api(`node ${n}`, () => this.core.deleteNode({ name: n }));
+    this.nodes.clear();
+    return errors;
+  }
+
+  /** Waits (bounded) until the Pod object is gone from the API. */
+  async waitPodGone(namespace: string, name: string, timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.core.readNamespacedPod({ name, namespace });
+      } catch (e) {
+        if (statusCodeOf(e) === 404) return;
+        throw e;
+      }
+      if (Date.now() > deadline) throw new Error(`pod ${namespace}/${name} still exists after ${timeoutMs} ms`);
+      await sleep(50);
+    }
+  }
+}
