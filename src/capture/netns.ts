@@ -1,0 +1,166 @@
+/**
+ * Finding a pod's network namespace from its container ID, without a container-runtime socket:
+ * container ID (pod status `containerStatuses[].containerID`, e.g. `containerd://<64 hex>`)
+ * -> a process whose `/proc/<pid>/cgroup` names that container -> `/proc/<pid>/ns/net`.
+ *
+ * The pure part parses cgroup files and recognises the container's cgroup in every shape the
+ * common runtimes produce:
+ *
+ * | runtime    | cgroup driver | path (v1: per controller line; v2: the `0::` line)                                   |
+ * |------------|---------------|---------------------------------------------------------------------------------------|
+ * | containerd | cgroupfs      | `/kubepods/besteffort/pod<uid>/<id>`                                                  |
+ * | containerd | systemd       | `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid_>.slice/cri-containerd-<id>.scope` |
+ * | CRI-O      | cgroupfs      | `/kubepods/burstable/pod<uid>/crio-<id>`                                              |
+ * | CRI-O      | systemd       | `/kubepods.slice/.../crio-<id>.scope` (NOT `crio-conmon-<id>.scope`: that is conmon, outside the pod's netns) |
+ * | Docker     | cgroupfs      | `/docker/<id>` or `/kubepods/.../pod<uid>/<id>` (dockershim / cri-dockerd)            |
+ * | Docker     | systemd       | `/system.slice/docker-<id>.scope`                                                     |
+ *
+ * Nested hierarchies (kind, a node inside a container: `/../../kubepods-...`, or the path under
+ * `/system.slice/containerd.service/`) work because the ID is matched per path segment. A segment
+ * below the container's (e.g. systemd's `.../cri-containerd-<id>.scope/init`) also matches.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface CgroupLine {
+  /** Hierarchy ID; 0 is the cgroup v2 unified hierarchy. */
+  hierarchy: number;
+  /** Controllers (v1) such as ["cpu","cpuacct"], or [] for v2; named hierarchies keep "name=systemd". */
+  controllers: string[];
+  path: string;
+}
+
+/** Parses the content of /proc/<pid>/cgroup (`hierarchy-ID:controller-list:cgroup-path` lines). */
+export function parseProcCgroup(content: string): CgroupLine[] {
+  const out: CgroupLine[] = [];
+  for (const line of content.split('\n')) {
+    if (line.trim() === '') continue;
+    const a = line.indexOf(':');
+    const b = a < 0 ? -1 : line.indexOf(':', a + 1);
+    if (a < 0 || b < 0) continue;
+    const hierarchy = Number(line.slice(0, a));
+    if (!Number.isInteger(hierarchy)) continue;
+    const ctl = line.slice(a + 1, b);
+    out.push({ hierarchy, controllers: ctl === '' ? [] : ctl.split(','), path: line.slice(b + 1) });
+  }
+  return out;
+}
+
+export type ContainerRuntime = 'containerd' | 'cri-o' | 'docker' | 'unknown';
+
+export interface ContainerRef {
+  runtime: ContainerRuntime;
+  /** The container ID: lower-case hex (64 characters for every runtime above). */
+  id: string;
+}
+
+const ID_RE = /^[0-9a-f]{12,128}$/;
+
+/**
+ * Parses a pod status containerID (`containerd://<id>`, `cri-o://<id>`, `docker://<id>`); undefined
+ * for an empty/absent value (container not started) or a malformed one.
+ */
+export function parseContainerId(containerID: string | undefined | null): ContainerRef | undefined {
+  if (!containerID) return undefined;
+  const m = /^([a-z0-9-]+):\/\/(.+)$/.exec(containerID.trim());
+  if (!m) return undefined;
+  const id = (m[2] ?? '').toLowerCase();
+  if (!ID_RE.test(id)) return undefined;
+  const scheme = m[1] ?? '';
+  const runtime: ContainerRuntime = scheme === 'containerd' ? 'containerd' : scheme === 'cri-o' ? 'cri-o' : scheme === 'docker' ? 'docker' : 'unknown';
+  return { runtime, id };
+}
+
+/**
+ * The container ID a cgroup path segment stands for, or undefined. Recognises `<id>`,
+ * `cri-containerd-<id>.scope`, `crio-<id>[.scope]`, `docker-<id>.scope`, `libpod-<id>.scope`
+ * and refuses `crio-conmon-<id>`.
+ */
+export function containerIdOfSegment(segment: string): string | undefined {
+  let s = segment;
+  if (s.endsWith('.scope')) s = s.slice(0, -'.scope'.length);
+  if (s.startsWith('crio-conmon-') || s.startsWith('conmon-')) return undefined;
+  for (const prefix of ['cri-containerd-', 'crio-', 'docker-', 'libpod-', 'containerd-']) {
+    if (s.startsWith(prefix)) {
+      s = s.slice(prefix.length);
+      break;
+    }
+  }
+  return /^[0-9a-f]{64}$/.test(s) ? s : undefined;
+}
+
+/** Every container ID named by any line of a /proc/<pid>/cgroup content. */
+export function containerIdsInCgroup(content: string): Set<string> {
+  const ids = new Set<string>();
+  for (const l of parseProcCgroup(content)) {
+    for (const seg of l.path.split('/')) {
+      const id = containerIdOfSegment(seg);
+      if (id !== undefined) ids.add(id);
+    }
+  }
+  return ids;
+}
+
+/** True if the cgroup content places the process in (or below) the cgroup of container `id`. */
+export function cgroupMatchesContainer(content: string, id: string): boolean {
+  return containerIdsInCgroup(content).has(id.toLowerCase());
+}
+
+// ---- shell: scan /proc ----
+
+export interface NetnsLocation {
+  pid: number;
+  /** `<procRoot>/<pid>/ns/net`, to pass to `nsenter --net=`. */
+  netnsPath: string;
+  containerId: string;
+}
+
+export class NetnsNotFoundError extends Error {
+  override readonly name = 'NetnsNotFoundError';
+}
+
+export interface ProcFs {
+  readdir(dir: string): Promise<string[]>;
+  readFile(path: string): Promise<string>;
+  exists(path: string): Promise<boolean>;
+}
+
+export const realProcFs: ProcFs = {
+  readdir: (d) => readdir(d),
+  readFile: (p) => readFile(p, 'utf8'),
+  exists: async (p) => {
+    try {
+      await stat(p);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+};
+
+/**
+ * Scans `<procRoot>/<pid>/cgroup` for a process of one of the containers (any container of the
+ * pod shares its network namespace) and returns the lowest such pid and its netns path.
+ * Throws NetnsNotFoundError (transient while the container starts; permanent once it is gone).
+ */
+export async function findContainerNetns(containerIds: readonly string[], procRoot = '/proc', fs: ProcFs = realProcFs): Promise<NetnsLocation> {
+  const wanted = new Set(containerIds.map((i) => i.toLowerCase()));
+  if (wanted.size === 0) throw new NetnsNotFoundError('the pod has no started container (no containerID in its status yet)');
+  const pids = (await fs.readdir(procRoot)).filter((n) => /^[0-9]+$/.test(n)).map(Number).sort((a, b) => a - b);
+  for (const pid of pids) {
+    let content: string;
+    try {
+      content = await fs.readFile(join(procRoot, String(pid), 'cgroup'));
+    } catch {
+      continue; // the process exited while we scanned
+    }
+    for (const id of containerIdsInCgroup(content)) {
+      if (!wanted.has(id)) continue;
+      const netnsPath = join(procRoot, String(pid), 'ns', 'net');
+      if (await fs.exists(netnsPath)) return { pid, netnsPath, containerId: id };
+    }
+  }
+  throw new NetnsNotFoundError(
+    `no process of container ${[...wanted].map((i) => i.slice(0, 12)).join(', ')} found under ${procRoot}/*/cgroup (container not running on this node?)`,
+  );
+}

@@ -1,0 +1,187 @@
+/**
+ * Runs tcpdump (argv, never a shell) inside a network namespace and watches it.
+ *
+ *   setpriv --pdeathsig KILL -- nsenter --net=/proc/<pid>/ns/net -- tcpdump <argv>
+ *
+ * - `setpriv --pdeathsig KILL` (util-linux) sets PR_SET_PDEATHSIG, which survives the execs of
+ *   nsenter and tcpdump (neither is set-uid), so when the agent dies — even by SIGKILL — the kernel
+ *   kills its tcpdumps: no orphans. nsenter with only --net does not fork, so the child's pid IS
+ *   tcpdump's pid and signals reach tcpdump directly.
+ * - "capturing" means tcpdump printed `listening on ...` (it has opened the interface, compiled and
+ *   attached the filter); `started` resolves then.
+ * - Statistics: SIGUSR1 makes tcpdump print its counters on stderr; tcpdump installs that handler
+ *   before it opens the interface, so requestStats() only signals after `listening on`.
+ * - stop(): SIGTERM (tcpdump flushes, prints final stats, exits), SIGKILL after a grace period.
+ */
+import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { parseListening, parseTcpdumpStats, tcpdumpErrorMessage, type Listening, type TcpdumpStats } from './tcpdump.js';
+
+export type SpawnFn = (file: string, args: readonly string[], opts: SpawnOptions) => ChildProcess;
+
+export interface Programs {
+  tcpdump: string;
+  nsenter: string;
+  setpriv: string;
+}
+
+export const DEFAULT_PROGRAMS: Programs = { tcpdump: 'tcpdump', nsenter: 'nsenter', setpriv: 'setpriv' };
+
+/**
+ * The command line for tcpdump with `argv` inside `netnsPath` (undefined: the agent's own, i.e. the
+ * host's, network namespace), tied to the agent's life. Pure.
+ */
+export function tcpdumpCommand(argv: readonly string[], netnsPath: string | undefined, programs: Programs = DEFAULT_PROGRAMS): { file: string; args: string[] } {
+  const inner = netnsPath === undefined ? [programs.tcpdump, ...argv] : [programs.nsenter, `--net=${netnsPath}`, '--', programs.tcpdump, ...argv];
+  return { file: programs.setpriv, args: ['--pdeathsig', 'KILL', '--', ...inner] };
+}
+
+export interface TcpdumpExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last statistics tcpdump printed (at exit, or the last SIGUSR1 report). */
+  stats: TcpdumpStats | undefined;
+  /** tcpdump's error text when it failed (its own words), '' otherwise. */
+  error: string;
+  /** Whether stop() was called before it exited. */
+  stopped: boolean;
+}
+
+export class TcpdumpStartError extends Error {
+  override readonly name = 'TcpdumpStartError';
+}
+
+const STDERR_KEEP = 64 * 1024;
+
+/** One running tcpdump. */
+export class TcpdumpProcess {
+  readonly child: ChildProcess;
+  /** Resolves once tcpdump is capturing; rejects (TcpdumpStartError, tcpdump's message) if it exits first. */
+  readonly started: Promise<Listening>;
+  /** Resolves when the process has exited (never rejects). */
+  readonly exited: Promise<TcpdumpExit>;
+  private stderr = '';
+  private listening: Listening | undefined;
+  private stopping = false;
+  private statsWaiters: Array<(s: TcpdumpStats | undefined) => void> = [];
+  private exitInfo: TcpdumpExit | undefined;
+
+  constructor(argv: readonly string[], netnsPath: string | undefined, opts: { programs?: Programs; spawn?: SpawnFn } = {}) {
+    const { file, args } = tcpdumpCommand(argv, netnsPath, opts.programs);
+    const spawn = opts.spawn ?? (nodeSpawn as SpawnFn);
+    this.child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
+    let resolveStarted!: (l: Listening) => void;
+    let rejectStarted!: (e: Error) => void;
+    this.started = new Promise<Listening>((res, rej) => {
+      resolveStarted = res;
+      rejectStarted = rej;
+    });
+    this.started.catch(() => undefined); // observed via exited too; avoid unhandled rejections
+    this.exited = new Promise<TcpdumpExit>((resolve) => {
+      this.child.stderr?.setEncoding('utf8');
+      this.child.stderr?.on('data', (chunk: string) => {
+        this.stderr = (this.stderr + chunk).slice(-STDERR_KEEP);
+        if (this.listening === undefined) {
+          const l = parseListening(this.stderr);
+          if (l) {
+            this.listening = l;
+            resolveStarted(l);
+          }
+        }
+        if (this.statsWaiters.length > 0 && /packets? dropped by kernel/.test(chunk)) {
+          const s = parseTcpdumpStats(this.stderr);
+          for (const w of this.statsWaiters.splice(0)) w(s);
+        }
+      });
+      const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError?: Error): void => {
+        if (this.exitInfo) return;
+        const failed = spawnError !== undefined || (!this.stopping && code !== 0);
+        this.exitInfo = {
+          code,
+          signal,
+          stats: parseTcpdumpStats(this.stderr),
+          error: spawnError ? `cannot run ${file}: ${spawnError.message}` : failed ? tcpdumpErrorMessage(this.stderr) : '',
+          stopped: this.stopping,
+        };
+        if (this.listening === undefined) rejectStarted(new TcpdumpStartError(this.exitInfo.error || tcpdumpErrorMessage(this.stderr)));
+        for (const w of this.statsWaiters.splice(0)) w(this.exitInfo.stats);
+        resolve(this.exitInfo);
+      };
+      this.child.on('error', (err) => finish(null, null, err));
+      this.child.on('close', (code, signal) => finish(code, signal));
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get isCapturing(): boolean {
+    return this.listening !== undefined && this.exitInfo === undefined;
+  }
+
+  /** Current counters: SIGUSR1 and wait (at most timeoutMs) for the report; undefined if none came. */
+  async requestStats(timeoutMs = 1000): Promise<TcpdumpStats | undefined> {
+    if (!this.isCapturing) return this.exitInfo?.stats ?? parseTcpdumpStats(this.stderr);
+    return new Promise<TcpdumpStats | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        this.statsWaiters = this.statsWaiters.filter((w) => w !== done);
+        resolve(parseTcpdumpStats(this.stderr));
+      }, timeoutMs);
+      const done = (s: TcpdumpStats | undefined): void => {
+        clearTimeout(timer);
+        resolve(s);
+      };
+      this.statsWaiters.push(done);
+      try {
+        this.child.kill('SIGUSR1');
+      } catch {
+        done(parseTcpdumpStats(this.stderr));
+      }
+    });
+  }
+
+  /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. */
+  async stop(graceMs = 800): Promise<TcpdumpExit> {
+    if (this.exitInfo) return this.exitInfo;
+    this.stopping = true;
+    // Before `listening on` tcpdump may not have its handlers yet: SIGTERM's default action ends it too.
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/**
+ * Runs a short-lived tcpdump (e.g. the `-d` filter check) in `netnsPath`; resolves with its exit
+ * code and output. Never a shell.
+ */
+export async function runTcpdumpOnce(
+  argv: readonly string[],
+  netnsPath: string | undefined,
+  opts: { programs?: Programs; spawn?: SpawnFn; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { file, args } = tcpdumpCommand(argv, netnsPath, opts.programs);
+  const spawn = opts.spawn ?? (nodeSpawn as SpawnFn);
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8');
+    child.stderr?.setEncoding('utf8');
+    child.stdout?.on('data', (c: string) => (stdout = (stdout + c).slice(-STDERR_KEEP)));
+    child.stderr?.on('data', (c: string) => (stderr = (stderr + c).slice(-STDERR_KEEP)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 10_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: null, stdout, stderr: `cannot run ${file}: ${err.message}` });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

@@ -1,0 +1,254 @@
+/**
+ * Everything pcapper knows about tcpdump's command line and its output, as pure functions:
+ * file layout on the node, the argv of a capture, the argv of a filter check, and the parsers of
+ * tcpdump's "listening on" and statistics lines.
+ *
+ * ## File layout (seed 002 naming, one directory per namespace and per target)
+ *
+ *   <data>/<namespace>/<capture>/<target>/<NODE_NAME>.<capture>.<unix time>.pcap<N>
+ *
+ * `<target>` is `pod.<pod namespace>.<pod>` or `node.<interface>`, so two targets of one capture on
+ * one node never share a file and the directory alone says what was captured; `<N>` is the ring
+ * index tcpdump appends with -W. The target directory also holds `capture-meta.json`
+ * (src/pcap/metadata.ts). Every name is checked against Kubernetes' name rules first, so no
+ * component can be a path (`..`, `/`) or start with `-`.
+ */
+
+export const LINKTYPES: Record<string, number> = {
+  EN10MB: 1,
+  RAW: 101,
+  LINUX_SLL: 113,
+  LINUX_SLL2: 276,
+  NULL: 0,
+  IPV4: 228,
+  IPV6: 229,
+};
+
+/** What tcpdump is asked to do for one target, already parsed and defaulted. */
+export interface TcpdumpOptions {
+  /** Interface inside the target's network namespace, or `any`. */
+  interface: string;
+  /** BPF expression; '' = everything. */
+  filter: string;
+  /** Bytes kept per packet; 0 = whole packet (tcpdump's 262144). */
+  snapLength: number;
+  /** Stop after this many packets (-c); undefined = no limit. */
+  packetCount?: number | undefined;
+  /** Size of one ring file in bytes (-C, rounded to tcpdump's unit of 1,000,000 bytes, at least 1). */
+  maxFileSizeBytes: number;
+  /** Ring files kept (-W). */
+  fileCount: number;
+  /** Kernel capture buffer in KiB (-B); undefined = libpcap's default. */
+  bufferKiB?: number | undefined;
+}
+
+export interface CapturePaths {
+  /** `<data>/<namespace>/<capture>` */
+  captureDir: string;
+  /** `<captureDir>/<target>` */
+  targetDir: string;
+  /** The same directory as seen on the node (status fileLocation). */
+  hostTargetDir: string;
+  /** `<NODE_NAME>.<capture>.<unix time>.pcap`, the -w base; ring files append a number. */
+  fileBase: string;
+  /** `<targetDir>/<fileBase>` */
+  writePath: string;
+}
+
+export type TargetRef = { kind: 'pod'; namespace: string; pod: string } | { kind: 'node'; interface: string };
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const IFACE = /^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$/;
+
+export class UnsafeNameError extends Error {
+  override readonly name = 'UnsafeNameError';
+}
+
+function check(re: RegExp, what: string, v: string, max: number): string {
+  if (v.length > max || !re.test(v)) throw new UnsafeNameError(`${what} "${v.slice(0, 80)}" is not a valid name (refusing to use it in a path)`);
+  return v;
+}
+
+/** Directory name of one target inside its capture's directory. */
+export function targetDirName(t: TargetRef): string {
+  if (t.kind === 'pod') return `pod.${check(DNS_LABEL, 'namespace', t.namespace, 63)}.${check(DNS_SUBDOMAIN, 'pod', t.pod, 253)}`;
+  return `node.${check(IFACE, 'interface', t.interface, 15)}`;
+}
+
+/** Inverse of targetDirName (undefined for anything else). */
+export function parseTargetDirName(name: string): TargetRef | undefined {
+  let m = /^pod\.([a-z0-9-]+)\.(.+)$/.exec(name);
+  if (m && DNS_LABEL.test(m[1] ?? '') && DNS_SUBDOMAIN.test(m[2] ?? '')) return { kind: 'pod', namespace: m[1] ?? '', pod: m[2] ?? '' };
+  m = /^node\.(.+)$/.exec(name);
+  if (m && IFACE.test(m[1] ?? '')) return { kind: 'node', interface: m[1] ?? '' };
+  return undefined;
+}
+
+/** `<data>/<namespace>/<capture>` after checking both names. */
+export function captureDirOf(dataDir: string, namespace: string, capture: string): string {
+  return `${dataDir}/${check(DNS_LABEL, 'namespace', namespace, 63)}/${check(DNS_SUBDOMAIN, 'capture name', capture, 253)}`;
+}
+
+export function capturePaths(p: {
+  dataDir: string;
+  hostDataDir: string;
+  nodeName: string;
+  namespace: string;
+  capture: string;
+  target: TargetRef;
+  /** Start time in whole seconds since the epoch (seed 002's $(date +%s)). */
+  unixTime: number;
+}): CapturePaths {
+  const captureDir = captureDirOf(p.dataDir, p.namespace, p.capture);
+  const t = targetDirName(p.target);
+  const fileBase = `${check(DNS_SUBDOMAIN, 'node name', p.nodeName, 253)}.${p.capture}.${Math.floor(p.unixTime)}.pcap`;
+  const targetDir = `${captureDir}/${t}`;
+  return {
+    captureDir,
+    targetDir,
+    hostTargetDir: `${captureDirOf(p.hostDataDir, p.namespace, p.capture)}/${t}`,
+    fileBase,
+    writePath: `${targetDir}/${fileBase}`,
+  };
+}
+
+/** tcpdump -C counts millions of bytes (integers only in tcpdump 4.99). */
+export function fileSizeMegabytes(bytes: number): number {
+  return Math.max(1, Math.round(bytes / 1_000_000));
+}
+
+/** The disk a target may use at most: ring file size (as tcpdump rounds it) x ring files. */
+export function promisedBytes(o: Pick<TcpdumpOptions, 'maxFileSizeBytes' | 'fileCount'>): number {
+  return fileSizeMegabytes(o.maxFileSizeBytes) * 1_000_000 * o.fileCount;
+}
+
+function checkOptions(o: TcpdumpOptions): void {
+  check(IFACE, 'interface', o.interface, 15);
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(o.filter)) throw new UnsafeNameError('the capture filter contains control characters');
+  if (!Number.isInteger(o.snapLength) || o.snapLength < 0 || o.snapLength > 262144) throw new RangeError(`snapLength ${o.snapLength} is out of range 0..262144`);
+  if (!Number.isInteger(o.fileCount) || o.fileCount < 1) throw new RangeError(`fileCount ${o.fileCount} must be a positive integer`);
+  if (o.packetCount !== undefined && (!Number.isInteger(o.packetCount) || o.packetCount < 1)) throw new RangeError(`packetCount ${o.packetCount} must be a positive integer`);
+}
+
+/** The filter as trailing argv: always after `--`, so it can never be read as a flag. */
+function filterArgv(filter: string): string[] {
+  return filter.trim() === '' ? [] : ['--', filter];
+}
+
+/**
+ * argv (without the program name) of the capturing tcpdump:
+ * `-i IFACE -w PATH -C MB -W N -s SNAP -Z root -U -n [-B KiB] [-c N] [-- FILTER]`.
+ */
+export function buildTcpdumpArgv(o: TcpdumpOptions, writePath: string): string[] {
+  checkOptions(o);
+  if (!writePath.startsWith('/')) throw new UnsafeNameError(`write path "${writePath}" is not absolute`);
+  const argv = [
+    '-i',
+    o.interface,
+    '-w',
+    writePath,
+    '-C',
+    String(fileSizeMegabytes(o.maxFileSizeBytes)),
+    '-W',
+    String(o.fileCount),
+    '-s',
+    String(o.snapLength),
+    '-Z',
+    'root',
+    '-U',
+    '-n',
+  ];
+  if (o.bufferKiB !== undefined) argv.push('-B', String(o.bufferKiB));
+  if (o.packetCount !== undefined) argv.push('-c', String(o.packetCount));
+  return [...argv, ...filterArgv(o.filter)];
+}
+
+/** argv of the filter check: compile only (`-d`) on the same interface, nothing is captured. */
+export function buildFilterCheckArgv(o: Pick<TcpdumpOptions, 'interface' | 'filter' | 'snapLength'>): string[] {
+  check(IFACE, 'interface', o.interface, 15);
+  return ['-d', '-i', o.interface, '-s', String(o.snapLength), ...filterArgv(o.filter)];
+}
+
+/** tcpdump's own error message from its stderr (the `tcpdump: ...` lines, without the prefix). */
+export function tcpdumpErrorMessage(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^tcpdump: listening on /.test(l) && !/^\(\d{3}\)/.test(l));
+  const msg = lines.map((l) => l.replace(/^tcpdump: /, '')).join('; ');
+  return msg.length > 0 ? msg.slice(0, 1000) : 'tcpdump failed without a message';
+}
+
+export interface Listening {
+  interface: string;
+  linkTypeName: string;
+  /** LINKTYPE_* number, or undefined for a name pcapper does not know. */
+  linkType: number | undefined;
+  snapLength: number | undefined;
+}
+
+/** Parses `tcpdump: listening on IF, link-type NAME (Desc), snapshot length N bytes`. */
+export function parseListening(line: string): Listening | undefined {
+  const m = /listening on (\S+), link-type ([A-Z0-9_]+)(?: \([^)]*\))?(?:, snapshot length (\d+) bytes)?/.exec(line);
+  if (!m) return undefined;
+  const name = m[2] ?? '';
+  return { interface: m[1] ?? '', linkTypeName: name, linkType: LINKTYPES[name], snapLength: m[3] !== undefined ? Number(m[3]) : undefined };
+}
+
+export interface TcpdumpStats {
+  /** Packets tcpdump wrote ("packets captured"). */
+  captured: number;
+  /** "packets received by filter" (undefined if not printed). */
+  received: number | undefined;
+  /** "packets dropped by kernel". */
+  droppedByKernel: number;
+  /** "packets dropped by interface" (undefined if not printed). */
+  droppedByInterface: number | undefined;
+}
+
+function lastNumber(text: string, re: RegExp): number | undefined {
+  let last: number | undefined;
+  for (const m of text.matchAll(re)) last = Number(m[1]);
+  return last;
+}
+
+/**
+ * The last statistics in tcpdump's stderr: the one-line form printed on SIGUSR1
+ * (`tcpdump: 10 packets captured, 12 packets received by filter, 0 packets dropped by kernel`)
+ * or the multi-line form printed at exit. Undefined if none was printed yet.
+ */
+export function parseTcpdumpStats(text: string): TcpdumpStats | undefined {
+  let at = -1;
+  let captured = 0;
+  for (const m of text.matchAll(/(\d+) packets? captured/g)) {
+    at = m.index;
+    captured = Number(m[1]);
+  }
+  if (at < 0) return undefined;
+  // Only look at the text after the last "captured" so the counters of one report stay together.
+  const tail = text.slice(at);
+  return {
+    captured,
+    received: lastNumber(tail, /(\d+) packets? received by filter/g),
+    droppedByKernel: lastNumber(tail, /(\d+) packets? dropped by kernel/g) ?? 0,
+    droppedByInterface: lastNumber(tail, /(\d+) packets? dropped by interface/g),
+  };
+}
+
+/** Ring files of one tcpdump run in a directory listing: `<fileBase>` or `<fileBase><digits>`. */
+export function ringFiles(names: readonly string[], fileBase: string): Array<{ name: string; index: number }> {
+  const out: Array<{ name: string; index: number }> = [];
+  for (const n of names) {
+    if (!n.startsWith(fileBase)) continue;
+    const rest = n.slice(fileBase.length);
+    if (rest === '') out.push({ name: n, index: 0 });
+    else if (/^[0-9]+$/.test(rest)) out.push({ name: n, index: Number(rest) });
+  }
+  return out.sort((a, b) => a.index - b.index);
+}
+
+/** Is this file name a capture file written by the agent (`<node>.<capture>.<unix>.pcap[N]`)? */
+export function isCaptureFileName(name: string): boolean {
+  return /^[a-z0-9][-a-z0-9.]*\.[0-9]+\.pcap[0-9]*$/.test(name);
+}

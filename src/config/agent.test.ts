@@ -1,0 +1,71 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { AgentConfigError, loadAgentConfig, parseEnvDuration, parseEnvSize } from './agent.js';
+
+describe('agent config', () => {
+  it('applies the seed 002 defaults', () => {
+    const c = loadAgentConfig({ NODE_NAME: 'worker-01' });
+    assert.equal(c.nodeName, 'worker-01');
+    assert.equal(c.maxTotalFileSize, 10e9);
+    assert.equal(c.minFreeDisk, 20e9);
+    assert.equal(c.deleteOlderThanMs, 2 * 86_400_000);
+    assert.equal(c.dataDir, '/hostmount');
+    assert.equal(c.hostDataDir, '/var/pcapper');
+    assert.equal(c.listenHost, '0.0.0.0');
+    assert.equal(c.listenPort, 9443);
+    assert.equal(c.procRoot, '/proc');
+    assert.equal(c.tls, undefined);
+    assert.ok(Object.isFrozen(c));
+  });
+
+  it('reads every variable', () => {
+    const c = loadAgentConfig({
+      NODE_NAME: 'n1',
+      MAX_TOTAL_FILESIZE: '500Mi',
+      MIN_FREE_DISK: '1048576',
+      DELETE_OLDER_THAN: '90m',
+      PCAPPER_DATA_DIR: '/tmp/x/',
+      PCAPPER_LISTEN: '127.0.0.1:0',
+      PCAPPER_PROC_ROOT: '/tmp/proc',
+      PCAPPER_MAX_CAPTURES: '3',
+      PCAPPER_STATUS_INTERVAL: '1.5s',
+      POD_IP: '10.0.0.5',
+    });
+    assert.equal(c.maxTotalFileSize, 500 * 1024 * 1024);
+    assert.equal(c.minFreeDisk, 1048576);
+    assert.equal(c.deleteOlderThanMs, 90 * 60_000);
+    assert.equal(c.dataDir, '/tmp/x');
+    assert.equal(c.listenHost, '127.0.0.1');
+    assert.equal(c.listenPort, 0);
+    assert.equal(c.advertiseHost, '10.0.0.5');
+    assert.equal(c.maxConcurrentCaptures, 3);
+    assert.equal(c.statusIntervalMs, 1500);
+  });
+
+  it('parses sizes and durations', () => {
+    assert.equal(parseEnvSize('10G'), 10e9);
+    assert.equal(parseEnvSize('1Gi'), 1024 ** 3);
+    assert.equal(parseEnvSize('2k'), 2000);
+    assert.equal(parseEnvSize('1.5M'), 1_500_000);
+    assert.equal(parseEnvSize('10X'), undefined);
+    assert.equal(parseEnvSize('-1G'), undefined);
+    assert.equal(parseEnvDuration('2d'), 172_800_000);
+    assert.equal(parseEnvDuration('12h'), 43_200_000);
+    assert.equal(parseEnvDuration('30s'), 30_000);
+    assert.equal(parseEnvDuration('0.5s'), 500);
+    assert.equal(parseEnvDuration('600'), 600_000);
+    assert.equal(parseEnvDuration('2w'), undefined);
+  });
+
+  it('names the variable and the accepted format on bad values', () => {
+    assert.throws(() => loadAgentConfig({}), (e: unknown) => e instanceof AgentConfigError && e.variable === 'NODE_NAME' && /required/.test(e.message));
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'Bad_Node' }), /NODE_NAME: "Bad_Node" is not a Kubernetes node name/);
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', MAX_TOTAL_FILESIZE: '10 gigs' }), /^AgentConfigError: MAX_TOTAL_FILESIZE: "10 gigs" is not a size/);
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', MIN_FREE_DISK: 'lots' }), /MIN_FREE_DISK: "lots" is not a size in bytes with an optional unit k, M, G/);
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', DELETE_OLDER_THAN: '2 weeks' }), /DELETE_OLDER_THAN: "2 weeks" is not a duration: .*s, m, h or d/);
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_DATA_DIR: 'relative' }), /PCAPPER_DATA_DIR: "relative" is not an absolute path/);
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_LISTEN: 'nope' }), /PCAPPER_LISTEN: "nope" is not host:port/);
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_MAX_CAPTURES: '0' }), /PCAPPER_MAX_CAPTURES: "0" is not a whole number between 1 and 10000/);
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_TLS_CERT: '/c.pem' }), /PCAPPER_TLS_KEY: PCAPPER_TLS_CERT and PCAPPER_TLS_KEY go together/);
+  });
+});

@@ -1,0 +1,186 @@
+/**
+ * The node agent's configuration: read from the environment ONCE into a typed, read-only object.
+ * Domain code never reads process.env; it is handed an AgentConfig.
+ *
+ * Seed 002 names the first four variables verbatim (NODE_NAME, MAX_TOTAL_FILESIZE, MIN_FREE_DISK,
+ * DELETE_OLDER_THAN); the rest are pcapper's own and all start with PCAPPER_.
+ *
+ * | variable                          | default        | format                                   |
+ * |-----------------------------------|----------------|------------------------------------------|
+ * | NODE_NAME                         | (required)     | the node's name (downward API spec.nodeName) |
+ * | MAX_TOTAL_FILESIZE                | 10G            | size: bytes, or k/M/G/T (1000^n), Ki/Mi/Gi/Ti (1024^n) |
+ * | MIN_FREE_DISK                     | 20G            | size                                     |
+ * | DELETE_OLDER_THAN                 | 2d             | duration: <n>s, <n>m, <n>h, <n>d (or a bare number of seconds) |
+ * | PCAPPER_DATA_DIR                  | /hostmount     | absolute path inside the agent           |
+ * | PCAPPER_HOST_DATA_DIR             | /var/pcapper   | the same directory as seen on the node (status fileLocation) |
+ * | PCAPPER_LISTEN                    | 0.0.0.0:9443   | host:port of the file server (port 0 = any free port) |
+ * | PCAPPER_ADVERTISE_URL             | http(s)://$POD_IP:<port> | base URL published in status.nodes[].endpoint |
+ * | POD_IP                            | (listen host)  | the agent's IP (hostNetwork: the node IP)  |
+ * | PCAPPER_TLS_CERT, PCAPPER_TLS_KEY | (none: HTTP)   | PEM files; both or neither               |
+ * | PCAPPER_PROC_ROOT                 | /proc          | where to scan /proc/<pid>/cgroup (tests) |
+ * | PCAPPER_MAX_CAPTURES              | 16             | concurrent tcpdump processes on this node |
+ * | PCAPPER_STATUS_INTERVAL           | 2s             | min time between status writes per capture |
+ * | PCAPPER_DISK_CHECK_INTERVAL       | 5s             | disk guard period while capturing         |
+ * | PCAPPER_SWEEP_INTERVAL            | 10m            | period of the DELETE_OLDER_THAN sweep     |
+ * | PCAPPER_AUTH_CACHE_TTL            | 10s            | how long a TokenReview+SAR decision is reused |
+ */
+
+export interface AgentConfig {
+  readonly nodeName: string;
+  /** MAX_TOTAL_FILESIZE in bytes. */
+  readonly maxTotalFileSize: number;
+  /** MIN_FREE_DISK in bytes. */
+  readonly minFreeDisk: number;
+  /** DELETE_OLDER_THAN in milliseconds. */
+  readonly deleteOlderThanMs: number;
+  readonly dataDir: string;
+  readonly hostDataDir: string;
+  readonly listenHost: string;
+  readonly listenPort: number;
+  /** Explicit advertised base URL, or undefined to derive it from advertiseHost and the bound port. */
+  readonly advertiseUrl: string | undefined;
+  readonly advertiseHost: string;
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  readonly procRoot: string;
+  readonly maxConcurrentCaptures: number;
+  readonly statusIntervalMs: number;
+  readonly diskCheckIntervalMs: number;
+  readonly sweepIntervalMs: number;
+  readonly authCacheTtlMs: number;
+}
+
+export class AgentConfigError extends Error {
+  override readonly name = 'AgentConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  Ti: 1024 ** 4,
+};
+const SIZE_FORMAT = 'a size in bytes with an optional unit k, M, G, T (powers of 1000) or Ki, Mi, Gi, Ti (powers of 1024), e.g. "10G" or "500Mi"';
+
+/** Parses an environment size ("10G", "500Mi", "1048576") into bytes; undefined if malformed. */
+export function parseEnvSize(v: string): number | undefined {
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*(|k|K|M|G|T|Ki|Mi|Gi|Ti)B?$/.exec(v.trim());
+  if (!m) return undefined;
+  const unit = SIZE_UNITS[m[2] ?? ''];
+  if (unit === undefined) return undefined;
+  const n = Math.round(Number(m[1]) * unit);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+const DURATION_UNITS: Record<string, number> = { '': 1000, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_FORMAT = 'a duration: a number with unit s, m, h or d (e.g. "2d", "12h", "30m", "90s"); a bare number means seconds';
+
+/** Parses "2d", "12h", "30m", "90s", "1.5s" or "600" (seconds) into milliseconds; undefined if malformed. */
+export function parseEnvDuration(v: string): number | undefined {
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*(|s|m|h|d)$/.exec(v.trim());
+  if (!m) return undefined;
+  const unit = DURATION_UNITS[m[2] ?? ''];
+  if (unit === undefined) return undefined;
+  const ms = Math.round(Number(m[1]) * unit);
+  return Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function get(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function size(env: Env, name: string, def: string): number {
+  const raw = get(env, name) ?? def;
+  const n = parseEnvSize(raw);
+  if (n === undefined) throw new AgentConfigError(name, `"${raw}" is not ${SIZE_FORMAT}`);
+  return n;
+}
+
+function duration(env: Env, name: string, def: string, minMs = 1): number {
+  const raw = get(env, name) ?? def;
+  const ms = parseEnvDuration(raw);
+  if (ms === undefined) throw new AgentConfigError(name, `"${raw}" is not ${DURATION_FORMAT}`);
+  if (ms < minMs) throw new AgentConfigError(name, `"${raw}" is too short (at least ${minMs} ms)`);
+  return ms;
+}
+
+function absPath(env: Env, name: string, def: string): string {
+  const raw = get(env, name) ?? def;
+  if (!raw.startsWith('/')) throw new AgentConfigError(name, `"${raw}" is not an absolute path`);
+  return raw.length > 1 ? raw.replace(/\/+$/, '') : raw;
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = get(env, name);
+  if (raw === undefined) return def;
+  if (!/^[0-9]+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new AgentConfigError(name, `"${raw}" is not a whole number between ${min} and ${max}`);
+  }
+  return Number(raw);
+}
+
+/** host:port, [v6]:port or :port. */
+function listen(env: Env, name: string, def: string): { host: string; port: number } {
+  const raw = get(env, name) ?? def;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):([0-9]{1,5})$/.exec(raw);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new AgentConfigError(name, `"${raw}" is not host:port (e.g. "0.0.0.0:9443", "[::]:9443", "127.0.0.1:0")`);
+  const host = m[1] ?? m[2] ?? '';
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+/** Reads the agent's configuration from `env` (default process.env). Throws AgentConfigError. */
+export function loadAgentConfig(env: Env = process.env): AgentConfig {
+  const nodeName = get(env, 'NODE_NAME');
+  if (nodeName === undefined) {
+    throw new AgentConfigError('NODE_NAME', 'is required: set it to the node this agent runs on (DaemonSet: valueFrom.fieldRef.fieldPath: spec.nodeName)');
+  }
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(nodeName) || nodeName.length > 253) {
+    throw new AgentConfigError('NODE_NAME', `"${nodeName}" is not a Kubernetes node name (DNS-1123 subdomain)`);
+  }
+  const { host, port } = listen(env, 'PCAPPER_LISTEN', '0.0.0.0:9443');
+  const certFile = get(env, 'PCAPPER_TLS_CERT');
+  const keyFile = get(env, 'PCAPPER_TLS_KEY');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new AgentConfigError(certFile === undefined ? 'PCAPPER_TLS_CERT' : 'PCAPPER_TLS_KEY', 'PCAPPER_TLS_CERT and PCAPPER_TLS_KEY go together: set both (PEM files) or neither');
+  }
+  const advertiseUrl = get(env, 'PCAPPER_ADVERTISE_URL');
+  if (advertiseUrl !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(advertiseUrl)) {
+    throw new AgentConfigError('PCAPPER_ADVERTISE_URL', `"${advertiseUrl}" is not a base URL such as "https://10.0.0.5:9443"`);
+  }
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const cfg: AgentConfig = {
+    nodeName,
+    maxTotalFileSize: size(env, 'MAX_TOTAL_FILESIZE', '10G'),
+    minFreeDisk: size(env, 'MIN_FREE_DISK', '20G'),
+    deleteOlderThanMs: duration(env, 'DELETE_OLDER_THAN', '2d', 1000),
+    dataDir: absPath(env, 'PCAPPER_DATA_DIR', '/hostmount'),
+    hostDataDir: absPath(env, 'PCAPPER_HOST_DATA_DIR', '/var/pcapper'),
+    listenHost: host,
+    listenPort: port,
+    advertiseUrl: advertiseUrl?.replace(/\/$/, ''),
+    advertiseHost: get(env, 'POD_IP') ?? (wildcard ? '127.0.0.1' : host),
+    tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
+    procRoot: absPath(env, 'PCAPPER_PROC_ROOT', '/proc'),
+    maxConcurrentCaptures: int(env, 'PCAPPER_MAX_CAPTURES', 16, 1, 10000),
+    statusIntervalMs: duration(env, 'PCAPPER_STATUS_INTERVAL', '2s', 100),
+    diskCheckIntervalMs: duration(env, 'PCAPPER_DISK_CHECK_INTERVAL', '5s', 100),
+    sweepIntervalMs: duration(env, 'PCAPPER_SWEEP_INTERVAL', '10m', 100),
+    authCacheTtlMs: duration(env, 'PCAPPER_AUTH_CACHE_TTL', '10s', 0),
+  };
+  return Object.freeze(cfg);
+}
