@@ -48,3 +48,64 @@ export function runTool(cmd: string, args: string[]): ToolResult {
   if (r.error) throw new Error(`cannot run ${cmd}: ${r.error.message}`, { cause: r.error });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** One row of tshark's `-z conv,tcp|udp` table. */
+export interface TsharkConv {
+  a: string;
+  b: string;
+  framesBtoA: number;
+  bytesBtoA: string;
+  framesAtoB: number;
+  bytesAtoB: string;
+  frames: number;
+  bytes: string;
+}
+
+/** Runs `tshark -q -z conv,PROTO -r FILE` and parses its table. */
+export function tsharkConversations(file: string, proto: 'tcp' | 'udp'): TsharkConv[] {
+  const r = runTool('tshark', ['-n', '-q', '-z', `conv,${proto}`, '-r', file]);
+  const rows: TsharkConv[] = [];
+  const re = /^(\S+)\s+<->\s+(\S+)\s+(\d+)\s+(\d[\d,]* \S+)\s+(\d+)\s+(\d[\d,]* \S+)\s+(\d+)\s+(\d[\d,]* \S+)\s+/;
+  for (const line of r.stdout.split('\n')) {
+    const m = re.exec(line);
+    if (!m) continue;
+    rows.push({
+      a: m[1]!,
+      b: m[2]!,
+      framesBtoA: Number(m[3]),
+      bytesBtoA: m[4]!,
+      framesAtoB: Number(m[5]),
+      bytesAtoB: m[6]!,
+      frames: Number(m[7]),
+      bytes: m[8]!,
+    });
+  }
+  if (!r.stdout.includes(`${proto.toUpperCase()} Conversations`)) throw new Error(`tshark conv,${proto} on ${file} printed no table: ${r.stderr}`);
+  return rows;
+}
+
+/** Wireshark's format_size() with SI prefixes as used in conversation tables (integer division). */
+export function wiresharkSize(n: number): string {
+  if (n / 1e12 >= 10) return `${Math.floor(n / 1e12)} TB`;
+  if (n / 1e9 >= 10) return `${Math.floor(n / 1e9)} GB`;
+  if (n / 1e6 >= 10) return `${Math.floor(n / 1e6)} MB`;
+  if (n / 1e3 >= 10) return `${Math.floor(n / 1e3)} kB`;
+  return `${n} bytes`;
+}
+
+/** Exact per-stream frame and byte totals from `tshark -T fields -e PROTO.stream -e frame.len`. */
+export function tsharkStreamTotals(file: string, proto: 'tcp' | 'udp'): Map<number, { frames: number; bytes: number }> {
+  const r = runTool('tshark', ['-n', '-r', file, '-Y', proto, '-T', 'fields', '-e', `${proto}.stream`, '-e', 'frame.len']);
+  const m = new Map<number, { frames: number; bytes: number }>();
+  for (const line of r.stdout.split('\n')) {
+    const [s, len] = line.split('\t');
+    if (s === undefined || len === undefined || s === '') continue;
+    // a frame can carry several (e.g. inner headers in ICMP errors): the first is the outer one
+    const stream = Number(s.split(',')[0]);
+    const e = m.get(stream) ?? { frames: 0, bytes: 0 };
+    e.frames++;
+    e.bytes += Number(len);
+    m.set(stream, e);
+  }
+  return m;
+}
