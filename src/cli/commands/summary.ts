@@ -1,0 +1,118 @@
+/**
+ * `kubectl-pcap summary FILE... [-o table|json] [--meta FILE]... [--width N] [--top N]`
+ *
+ * Summarises one or more capture files (pcap or pcapng). Capture metadata sidecars next to the
+ * inputs (`FILE.meta.json` or `capture-meta.json`, see src/pcap/metadata.ts) are picked up
+ * automatically to name endpoints by pod; `--meta` adds more. Data goes to stdout, problems to
+ * stderr as one line each (`error: FILE: offset N: PROBLEM`), exit code 1 on any problem (the
+ * summary of the packets before a format problem is still printed), 2 on bad usage.
+ */
+import { summarizeFiles } from '../../pcap/summary.js';
+import { formatSummaryTable } from '../../pcap/format.js';
+import { endpointMap, findCaptureMetadata, readCaptureMetadata, type CaptureMetadata } from '../../pcap/metadata.js';
+import { describeError } from '../../pcap/errors.js';
+
+/** Streams a command writes to (a subset of the CLI's io). */
+export interface CommandIo {
+  stdout: NodeJS.WritableStream & { columns?: number; isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+}
+
+export const SUMMARY_USAGE = `usage: kubectl-pcap summary FILE... [-o table|json] [--meta FILE]... [--width N] [--top N]
+
+Summarise capture files: conversations, top talkers, TCP health, DNS and HTTP.
+  -o, --output table|json   output format (default table)
+      --meta FILE           capture metadata (JSON) naming IPs by pod; sidecars next to the
+                            inputs (FILE.meta.json, capture-meta.json) are read automatically
+      --width N             table width (default: terminal width or 80)
+      --top N               rows per table / entries in JSON lists (default 15 / 20)`;
+
+interface SummaryArgs {
+  files: string[];
+  output: 'table' | 'json';
+  meta: string[];
+  width: number | undefined;
+  top: number | undefined;
+}
+
+class UsageProblem extends Error {}
+
+function parseArgs(argv: readonly string[]): SummaryArgs | 'help' {
+  const a: SummaryArgs = { files: [], output: 'table', meta: [], width: undefined, top: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const value = (name: string): string => {
+      const eq = arg.indexOf('=');
+      if (arg.startsWith('--') && eq > 0) return arg.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) throw new UsageProblem(`${name} needs a value`);
+      return v;
+    };
+    const flag = arg.startsWith('--') && arg.includes('=') ? arg.slice(0, arg.indexOf('=')) : arg;
+    if (flag === '-h' || flag === '--help') return 'help';
+    else if (flag === '-o' || flag === '--output') {
+      const v = value('-o');
+      if (v !== 'json' && v !== 'table') throw new UsageProblem(`-o must be "table" or "json", not "${v}"`);
+      a.output = v;
+    } else if (flag === '--meta') a.meta.push(value('--meta'));
+    else if (flag === '--width' || flag === '--top') {
+      const v = Number(value(flag));
+      if (!Number.isInteger(v) || v < 1) throw new UsageProblem(`${flag} must be a positive integer`);
+      if (flag === '--width') a.width = v;
+      else a.top = v;
+    } else if (arg === '-') throw new UsageProblem('reading a capture from stdin is not supported; pass a file');
+    else if (arg.startsWith('-') && arg !== '-') throw new UsageProblem(`unknown flag ${arg}`);
+    else a.files.push(arg);
+  }
+  if (a.files.length === 0) throw new UsageProblem('no capture file given');
+  return a;
+}
+
+/** Runs `summary`; returns the exit code (0 ok, 1 problem with an input, 2 usage). */
+export async function runSummary(argv: readonly string[], io: CommandIo): Promise<number> {
+  let args: SummaryArgs | 'help';
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageProblem) {
+      io.stderr.write(`error: summary: ${err.message}\n${SUMMARY_USAGE}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (args === 'help') {
+    io.stdout.write(`${SUMMARY_USAGE}\n`);
+    return 0;
+  }
+  let failed = false;
+  const metas: CaptureMetadata[] = [];
+  for (const m of args.meta) {
+    try {
+      metas.push(await readCaptureMetadata(m));
+    } catch (err) {
+      io.stderr.write(`error: ${describeError(err)}\n`);
+      return 1;
+    }
+  }
+  for (const f of args.files) {
+    try {
+      const found = await findCaptureMetadata(f);
+      if (found) metas.push(found.metadata);
+    } catch (err) {
+      io.stderr.write(`warning: ignoring capture metadata for ${f}: ${describeError(err)}\n`);
+    }
+  }
+  try {
+    const { summary, errors } = await summarizeFiles(args.files, { endpoints: endpointMap(metas), top: args.top });
+    for (const e of errors) {
+      io.stderr.write(`error: ${describeError(e)}\n`);
+      failed = true;
+    }
+    if (args.output === 'json') io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else io.stdout.write(formatSummaryTable(summary, { width: args.width ?? io.stdout.columns ?? 80, rows: args.top }));
+  } catch (err) {
+    io.stderr.write(`error: ${describeError(err)}\n`);
+    return 1;
+  }
+  return failed ? 1 : 0;
+}
