@@ -16,11 +16,10 @@
  *   before the error are merged, the error is returned in `errors` and the merge continues with the
  *   other inputs.
  */
-import type { Writable } from 'node:stream';
 import { basename } from 'node:path';
 import { CaptureReader, RecordKind } from './reader.js';
 import { PcapFormatError, PcapIoError } from './errors.js';
-import { PcapngWriter } from './writer.js';
+import { PcapngWriter, type ByteSink } from './writer.js';
 import { mulAdd64 } from './time.js';
 
 /** One input of {@link mergeCaptures}. */
@@ -37,6 +36,8 @@ export interface MergeOptions {
   bufferSize?: number;
   /** Section comments of the output. */
   sectionComments?: readonly string[];
+  /** End (close) the output stream when done (default true; pass false for process.stdout). */
+  endOutput?: boolean;
 }
 
 export interface MergeResult {
@@ -117,7 +118,7 @@ class SourceHeap {
  * Merges `inputs` into one pcapng written to `out` (which is ended when done). Resolves with the
  * packet count, the interfaces written and any per-input errors.
  */
-export async function mergeCaptures(inputs: readonly MergeInput[], out: Writable, opts: MergeOptions = {}): Promise<MergeResult> {
+export async function mergeCaptures(inputs: readonly MergeInput[], out: ByteSink, opts: MergeOptions = {}): Promise<MergeResult> {
   const w = new PcapngWriter(out);
   const errors: (PcapFormatError | PcapIoError)[] = [];
   const result: MergeResult = { packets: 0, interfaces: [], errors };
@@ -223,7 +224,7 @@ export async function mergeCaptures(inputs: readonly MergeInput[], out: Writable
         await fail(s, err);
       }
     }
-    await w.end();
+    await w.end(opts.endOutput ?? true);
   } finally {
     for (const s of sources) if (s.live) await s.reader.close().catch(() => undefined);
   }

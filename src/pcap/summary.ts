@@ -249,7 +249,7 @@ function seqLt(a: number, b: number): boolean {
   return ((a - b) | 0) < 0;
 }
 
-const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6' };
+const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6', 2: 'igmp', 47: 'gre', 50: 'esp', 51: 'ah', 89: 'ospf', 103: 'pim', 112: 'vrrp', 132: 'sctp' };
 
 /** Incremental summary over packets; pure apart from the packets it is fed. */
 export class Summarizer {
@@ -595,7 +595,7 @@ export class Summarizer {
       const packets = f.pktsAB + f.pktsBA;
       const bytes = f.bytesAB + f.bytesBA;
       const c: Conversation = {
-        protocol: PROTO_NAMES[f.proto] ?? (f.proto === 255 ? 'ip' : `ip-proto-${f.proto}`),
+        protocol: PROTO_NAMES[f.proto] ?? (f.proto === 255 ? 'ip' : `ip/${f.proto}`),
         a: this.endpoint(f.aAddr, f.aPort),
         b: this.endpoint(f.bAddr, f.bPort),
         packets,

@@ -4,8 +4,10 @@
  * stream when full; when the stream asks to wait, `needsDrain` becomes true and the caller awaits
  * {@link ChunkedOutput.drain} before writing more. Output is always little-endian.
  */
-import type { Writable } from 'node:stream';
 import { once } from 'node:events';
+
+/** Any writable byte stream (fs.WriteStream, process.stdout, a socket, ...). */
+export type ByteSink = NodeJS.WritableStream & { writableNeedDrain?: boolean };
 import { PCAPPER_VERSION } from '../version.js';
 import { mulAdd64 } from './time.js';
 
@@ -21,7 +23,7 @@ export class ChunkedOutput {
   bytesWritten = 0;
   private streamError: Error | undefined;
 
-  constructor(private readonly out: Writable) {
+  constructor(private readonly out: ByteSink) {
     out.on('error', (err: Error) => {
       this.streamError = err;
     });
@@ -59,7 +61,7 @@ export class ChunkedOutput {
   async drain(): Promise<void> {
     if (this.streamError) throw this.streamError;
     if (!this.needsDrain) return;
-    if (this.out.writableNeedDrain) await Promise.race([once(this.out, 'drain'), once(this.out, 'close')]);
+    if (this.out.writableNeedDrain !== false) await Promise.race([once(this.out, 'drain'), once(this.out, 'close')]);
     this.needsDrain = false;
     if (this.streamError) throw this.streamError;
   }
@@ -70,13 +72,24 @@ export class ChunkedOutput {
     await this.drain();
   }
 
-  /** Flushes and ends the stream (waits for 'finish'). */
-  async end(): Promise<void> {
-    this.flushChunk();
+  /**
+   * Flushes and ends the stream (waits until everything was handed to the OS). With
+   * `close: false` the stream is left open (for process.stdout).
+   */
+  async end(close = true): Promise<void> {
+    const last = this.chunk.subarray(0, this.pos);
+    this.pos = 0;
     if (this.streamError) throw this.streamError;
-    const done = once(this.out, 'finish');
-    this.out.end();
-    await done;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.out.once('error', onError);
+      const done = () => {
+        this.out.removeListener('error', onError);
+        resolve();
+      };
+      if (close) this.out.end(last, done);
+      else this.out.write(last, () => done());
+    });
     if (this.streamError) throw this.streamError;
   }
 }
@@ -127,7 +140,7 @@ export class PcapngWriter {
   /** Packets written so far. */
   packets = 0;
 
-  constructor(out: Writable) {
+  constructor(out: ByteSink) {
     this.o = new ChunkedOutput(out);
   }
 
@@ -285,10 +298,10 @@ export class PcapngWriter {
     return this.o.flush();
   }
 
-  /** Flushes and ends the stream. */
-  end(): Promise<void> {
+  /** Flushes and ends the stream (`close: false` leaves it open, e.g. for stdout). */
+  end(close = true): Promise<void> {
     if (!this.sectionWritten) this.writeSection();
-    return this.o.end();
+    return this.o.end(close);
   }
 }
 
@@ -305,7 +318,7 @@ export class PcapWriter {
   private readonly ns: boolean;
   packets = 0;
 
-  constructor(out: Writable, spec: PcapHeaderSpec) {
+  constructor(out: ByteSink, spec: PcapHeaderSpec) {
     this.o = new ChunkedOutput(out);
     this.ns = spec.nanosecond ?? false;
     const b = this.o.reserve(24);
@@ -367,7 +380,7 @@ export class PcapWriter {
   flush(): Promise<void> {
     return this.o.flush();
   }
-  end(): Promise<void> {
-    return this.o.end();
+  end(close = true): Promise<void> {
+    return this.o.end(close);
   }
 }

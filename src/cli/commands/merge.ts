@@ -62,17 +62,19 @@ export async function runMerge(argv: readonly string[], io: CommandIo): Promise<
   }
 
   const toStdout = out === '-';
-  const sink = toStdout ? io.stdout : createWriteStream(out, { mode: 0o600 });
+  let sink: NodeJS.WritableStream = io.stdout;
   if (!toStdout) {
+    const file = createWriteStream(out, { mode: 0o600 });
     // fail early (and with one line) if the output cannot be created
     const opened = await new Promise<Error | undefined>((res) => {
-      sink.once('error', (e: Error) => res(e));
-      (sink as ReturnType<typeof createWriteStream>).once('open', () => res(undefined));
+      file.once('error', (e: Error) => res(e));
+      file.once('open', () => res(undefined));
     });
     if (opened) {
       io.stderr.write(`error: ${out}: cannot write: ${opened.message}\n`);
       return 1;
     }
+    sink = file;
   }
   try {
     const r = await mergeCaptures(inputs, sink, { endOutput: !toStdout });

@@ -1,0 +1,22 @@
+/**
+ * pcapper's pcap library: pure TypeScript, no native code. See docs/pcap-library.md.
+ *
+ * - Reading: {@link CaptureReader} (fast, pull-based, zero-copy), {@link forEachPacket},
+ *   {@link openCapture} (async iterable of copies).
+ * - Writing: {@link PcapngWriter}, {@link PcapWriter}.
+ * - Merging: {@link mergeCaptures}.
+ * - Decoding and summary: {@link decodePacket}, {@link Summarizer}, {@link summarizeFiles},
+ *   {@link formatSummaryTable}.
+ * - Capture metadata sidecars: {@link parseCaptureMetadata}, {@link writeCaptureMetadata}, ...
+ */
+export * from './errors.js';
+export * from './reader.js';
+export * from './writer.js';
+export * from './merge.js';
+export * from './decode.js';
+export * from './dns.js';
+export * from './http.js';
+export * from './summary.js';
+export * from './format.js';
+export * from './metadata.js';
+export { formatTimestamp } from './time.js';
