@@ -620,6 +620,7 @@ export function spawnInNetns(
     pid,
     exited,
     kill: (signal: NodeJS.Signals = 'SIGKILL') => {
+      child.ref(); // whoever kills usually awaits `exited`: keep the loop alive until it fires
       try {
         process.kill(pid, signal);
       } catch {
