@@ -27,7 +27,7 @@
  * - Everything else (progress, node, fileLocation, counters, conditions, observedGeneration,
  *   startTime, completionTime) is owned by the controller alone, computed from the entries above.
  */
-import { s, type Infer } from './dsl.js';
+import { s, type CelRule, type Infer } from './dsl.js';
 
 export const GROUP = 'pcapper.dev';
 export const VERSION = 'v1alpha1';
@@ -106,6 +106,25 @@ const labelSelector = s.object(
   { description: 'A standard Kubernetes label selector (seed 003 podLabel). An empty selector is refused.' },
 );
 
+/** CEL bounds for the int-or-string fields (the string form's syntax is checked by `pattern`). */
+const secondsRule = (field: string): CelRule => ({
+  rule:
+    `type(self) == int ? (self >= 1 && self <= ${LIMITS.maxCaptureSeconds}) : ` +
+    `(self != '' && (!self.matches('${SECONDS_STRING}') || (self.matches('^[0-9]+$') ? ` +
+    `(int(self) >= 1 && int(self) <= ${LIMITS.maxCaptureSeconds}) : ` +
+    `(duration(self) >= duration('1s') && duration(self) <= duration('${LIMITS.maxCaptureSeconds / 3600}h')))))`,
+  message: `${field} must be between 1 second and ${LIMITS.maxCaptureSeconds / 86400} days: seconds ("600", 600) or a duration ("30s", "5m", "1h30m")`,
+});
+const countRule = (field: string, max: number): CelRule => ({
+  rule: `type(self) == int ? (self >= 1 && self <= ${max}) : (!self.matches('${COUNT_STRING}') || (int(self) >= 1 && int(self) <= ${max}))`,
+  message: `${field} must be a whole number between 1 and ${max}`,
+});
+const sizeRule: CelRule = {
+  rule:
+    "type(self) == int ? (self >= 1 && self <= " + LIMITS.maxFileSizeBytes / 1e6 + ") : (!self.matches('" + SIZE_STRING + "') || (self.matches('^[0-9]+$') ? (int(self) >= 1 && int(self) <= " + LIMITS.maxFileSizeBytes / 1e6 + ") : (quantity(self).compareTo(quantity('1M')) >= 0 && quantity(self).compareTo(quantity('100G')) <= 0)))",
+  message: 'maxFileSize must be between 1M and 100G per ring file (e.g. "100M", "1Gi"; a bare number counts megabytes as tcpdump -C does)',
+};
+
 const oneTargetKind =
   "(has(self.targetPod) ? 1 : 0) + (has(self.podSelector) ? 1 : 0) + (has(self.targetDeployment) ? 1 : 0) + (has(self.workloadRef) ? 1 : 0) + (has(self.targetNode) ? 1 : 0) == 1";
 
@@ -149,11 +168,13 @@ export const specSchema = s.object(
       pattern: SECONDS_STRING,
       maxLength: 20,
       description: 'How long to capture: seconds ("600", 600) or a duration ("5m"). Default 60 unless packetCount is set.',
+      validations: [secondsRule('captureSeconds')],
     }),
     duration: s.intOrString({
       pattern: SECONDS_STRING,
       maxLength: 20,
       description: 'Seed 004\'s name for captureSeconds; set at most one of the two.',
+      validations: [secondsRule('duration')],
     }),
     captureFilter: s.string({
       maxLength: MAX_FILTER_LENGTH,
@@ -164,16 +185,19 @@ export const specSchema = s.object(
       pattern: SIZE_STRING,
       maxLength: 10,
       description: 'Size of one ring file: "100M", "1Gi", or a number of megabytes as tcpdump -C counts them. Default 100M.',
+      validations: [sizeRule],
     }),
     fileCount: s.intOrString({
       pattern: COUNT_STRING,
       maxLength: 10,
       description: 'Number of ring files kept per target (tcpdump -W). Default 10.',
+      validations: [countRule('fileCount', LIMITS.maxFileCount)],
     }),
     packetCount: s.intOrString({
       pattern: COUNT_STRING,
       maxLength: 10,
       description: 'Stop each target after this many packets (tcpdump -c, seed 003).',
+      validations: [countRule('packetCount', LIMITS.maxPacketCount)],
     }),
     snapLength: s.int({ minimum: 0, maximum: LIMITS.maxSnapLength, description: 'Bytes kept per packet (tcpdump -s); 0 = whole packet (262144).' }),
     ttlSecondsAfterFinished: s.int({

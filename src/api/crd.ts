@@ -1,0 +1,55 @@
+/**
+ * Builds the PacketCapture CustomResourceDefinition from the schema in packetcapture.ts. The
+ * generated YAML is committed as deploy/crd.yaml (regenerate with `npm run gen`, i.e.
+ * `node dist/src/api/gen-crd.js`); src/api/crd.test.ts fails on drift.
+ */
+import { toOpenAPI } from './dsl.js';
+import { GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION, specSchema, statusSchema } from './packetcapture.js';
+
+export const CRD_NAME = `${PLURAL}.${GROUP}`;
+
+export function packetCaptureCRD(): Record<string, unknown> {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: {
+      name: CRD_NAME,
+      labels: { 'app.kubernetes.io/name': 'pcapper', 'app.kubernetes.io/part-of': 'pcapper' },
+    },
+    spec: {
+      group: GROUP,
+      scope: 'Namespaced',
+      names: { plural: PLURAL, singular: SINGULAR, kind: KIND, listKind: `${KIND}List`, shortNames: [...SHORT_NAMES], categories: ['pcapper'] },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'Progress', type: 'string', jsonPath: '.status.progress', description: 'scheduled, running, finished or failure' },
+            { name: 'Running', type: 'integer', jsonPath: '.status.targetsRunning', description: 'Targets capturing now' },
+            { name: 'Targets', type: 'integer', jsonPath: '.status.targetsTotal', description: 'Targets planned' },
+            { name: 'Packets', type: 'integer', jsonPath: '.status.packets', description: 'Packets captured so far' },
+            { name: 'Node', type: 'string', jsonPath: '.status.node', priority: 1, description: 'Node(s) of the targets' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description: 'PacketCapture captures the traffic of pods or of a node interface into pcap files on the nodes.',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: toOpenAPI(specSchema),
+                status: toOpenAPI(statusSchema),
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
