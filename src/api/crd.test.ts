@@ -17,8 +17,8 @@ test('deploy/crd.yaml is generated from the schema (no drift)', () => {
 });
 
 test('CRD: names, status subresource, printer columns, list-map keys for status ownership', () => {
-  const crd = parse(renderCRD()) as ReturnType<typeof packetCaptureCRD> & { spec: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
-  /* eslint-disable @typescript-eslint/no-unsafe-member-access */
+  /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-explicit-any */
+  const crd = parse(renderCRD()) as ReturnType<typeof packetCaptureCRD> & { spec: any };
   assert.equal(crd.spec.group, 'pcapper.dev');
   assert.deepEqual(crd.spec.names.shortNames, ['pcap']);
   const v = crd.spec.versions[0];
@@ -31,5 +31,5 @@ test('CRD: names, status subresource, printer columns, list-map keys for status 
   assert.deepEqual(status.targets['x-kubernetes-list-map-keys'], ['name']);
   assert.deepEqual(status.nodes['x-kubernetes-list-map-keys'], ['node']);
   assert.equal(v.schema.openAPIV3Schema.properties.spec.properties.captureSeconds['x-kubernetes-int-or-string'], true);
-  /* eslint-enable @typescript-eslint/no-unsafe-member-access */
+  /* eslint-enable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-explicit-any */
 });
