@@ -67,7 +67,7 @@ export class TcpdumpProcess {
 
   constructor(argv: readonly string[], netnsPath: string | undefined, opts: { programs?: Programs; spawn?: SpawnFn } = {}) {
     const { file, args } = tcpdumpCommand(argv, netnsPath, opts.programs);
-    const spawn = opts.spawn ?? (nodeSpawn as SpawnFn);
+    const spawn: SpawnFn = opts.spawn ?? nodeSpawn;
     this.child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
     let resolveStarted!: (l: Listening) => void;
     let rejectStarted!: (e: Error) => void;
@@ -165,7 +165,7 @@ export async function runTcpdumpOnce(
   opts: { programs?: Programs; spawn?: SpawnFn; timeoutMs?: number } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const { file, args } = tcpdumpCommand(argv, netnsPath, opts.programs);
-  const spawn = opts.spawn ?? (nodeSpawn as SpawnFn);
+  const spawn: SpawnFn = opts.spawn ?? nodeSpawn;
   return new Promise((resolve) => {
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false });
     let stdout = '';

@@ -125,6 +125,7 @@ export function promisedBytes(o: Pick<TcpdumpOptions, 'maxFileSizeBytes' | 'file
 
 function checkOptions(o: TcpdumpOptions): void {
   check(IFACE, 'interface', o.interface, 15);
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\x00-\x08\x0a-\x1f\x7f]/.test(o.filter)) throw new UnsafeNameError('the capture filter contains control characters');
   if (!Number.isInteger(o.snapLength) || o.snapLength < 0 || o.snapLength > 262144) throw new RangeError(`snapLength ${o.snapLength} is out of range 0..262144`);
   if (!Number.isInteger(o.fileCount) || o.fileCount < 1) throw new RangeError(`fileCount ${o.fileCount} must be a positive integer`);

@@ -18,6 +18,7 @@
  * | POD_IP                            | (listen host)  | the agent's IP (hostNetwork: the node IP)  |
  * | PCAPPER_TLS_CERT, PCAPPER_TLS_KEY | (none: HTTP)   | PEM files; both or neither               |
  * | PCAPPER_PROC_ROOT                 | /proc          | where to scan /proc/<pid>/cgroup (tests) |
+ * | PCAPPER_HOST_NETNS                | (own netns)    | netns path for node-interface captures (the agent normally runs with hostNetwork) |
  * | PCAPPER_MAX_CAPTURES              | 16             | concurrent tcpdump processes on this node |
  * | PCAPPER_STATUS_INTERVAL           | 2s             | min time between status writes per capture |
  * | PCAPPER_DISK_CHECK_INTERVAL       | 5s             | disk guard period while capturing         |
@@ -42,6 +43,8 @@ export interface AgentConfig {
   readonly advertiseHost: string;
   readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
   readonly procRoot: string;
+  /** Network namespace of node-interface captures (a path such as /proc/1/ns/net); undefined = the agent's own (hostNetwork). */
+  readonly hostNetns: string | undefined;
   readonly maxConcurrentCaptures: number;
   readonly statusIntervalMs: number;
   readonly diskCheckIntervalMs: number;
@@ -176,6 +179,7 @@ export function loadAgentConfig(env: Env = process.env): AgentConfig {
     advertiseHost: get(env, 'POD_IP') ?? (wildcard ? '127.0.0.1' : host),
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     procRoot: absPath(env, 'PCAPPER_PROC_ROOT', '/proc'),
+    hostNetns: get(env, 'PCAPPER_HOST_NETNS') === undefined ? undefined : absPath(env, 'PCAPPER_HOST_NETNS', '/'),
     maxConcurrentCaptures: int(env, 'PCAPPER_MAX_CAPTURES', 16, 1, 10000),
     statusIntervalMs: duration(env, 'PCAPPER_STATUS_INTERVAL', '2s', 100),
     diskCheckIntervalMs: duration(env, 'PCAPPER_DISK_CHECK_INTERVAL', '5s', 100),

@@ -1,0 +1,114 @@
+/**
+ * Pure HTTP helpers of the agent's file server: routing, Range parsing, bearer tokens, and the
+ * Prometheus text format.
+ */
+
+export type Route =
+  | { kind: 'healthz' }
+  | { kind: 'metrics' }
+  | { kind: 'list'; namespace: string; name: string }
+  | { kind: 'file'; namespace: string; name: string; target: string; file: string }
+  | { kind: 'stream'; namespace: string; name: string }
+  | { kind: 'notFound' };
+
+const SEG = /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/;
+
+/**
+ * URL paths (all GET/HEAD):
+ *   /healthz, /metrics
+ *   /v1/captures/<namespace>/<capture>/files                     JSON list of this node's files
+ *   /v1/captures/<namespace>/<capture>/files/<target>/<file>     one file (HTTP Range)
+ *   /v1/captures/<namespace>/<capture>/stream[?target=<target>]  live pcap of a running target
+ * Segments must be plain names (no '..', no '/', no leading '.' or '-').
+ */
+export function route(pathname: string): Route {
+  if (pathname === '/healthz') return { kind: 'healthz' };
+  if (pathname === '/metrics') return { kind: 'metrics' };
+  const parts = pathname.split('/');
+  if (parts[0] !== '' || parts[1] !== 'v1' || parts[2] !== 'captures') return { kind: 'notFound' };
+  let segs: string[];
+  try {
+    segs = parts.slice(3).map((p) => decodeURIComponent(p));
+  } catch {
+    return { kind: 'notFound' };
+  }
+  if (segs.some((s) => !SEG.test(s))) return { kind: 'notFound' };
+  const [namespace, name, what, target, file] = segs;
+  if (namespace === undefined || name === undefined) return { kind: 'notFound' };
+  if (what === 'files' && segs.length === 3) return { kind: 'list', namespace, name };
+  if (what === 'files' && segs.length === 5 && target !== undefined && file !== undefined) return { kind: 'file', namespace, name, target, file };
+  if (what === 'stream' && segs.length === 3) return { kind: 'stream', namespace, name };
+  return { kind: 'notFound' };
+}
+
+/** `Authorization: Bearer <t>` or `X-Pcapper-Token: <t>` (survives the apiserver's pod proxy, which consumes Authorization). */
+export function bearerToken(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const x = headers['x-pcapper-token'];
+  const xv = Array.isArray(x) ? x[0] : x;
+  if (xv && xv.trim() !== '') return xv.trim();
+  const a = headers['authorization'];
+  const av = Array.isArray(a) ? a[0] : a;
+  const m = av ? /^Bearer\s+(\S+)\s*$/i.exec(av) : null;
+  return m?.[1];
+}
+
+export type RangeResult = { kind: 'full' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable' };
+
+/**
+ * One byte range of a file of `size` bytes (RFC 9110): `bytes=a-b`, `bytes=a-`, `bytes=-n`.
+ * Anything else (no header, other units, several ranges, garbage) serves the whole file.
+ */
+export function parseRange(header: string | undefined, size: number): RangeResult {
+  if (!header) return { kind: 'full' };
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m) return { kind: 'full' };
+  const a = m[1] ?? '';
+  const b = m[2] ?? '';
+  if (a === '' && b === '') return { kind: 'full' };
+  if (a === '') {
+    const n = Number(b);
+    if (n === 0) return { kind: 'unsatisfiable' };
+    return { kind: 'partial', start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(a);
+  if (start >= size) return { kind: 'unsatisfiable' };
+  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+  if (end < start) return { kind: 'unsatisfiable' };
+  return { kind: 'partial', start, end };
+}
+
+export interface MetricsSnapshot {
+  node: string;
+  capturesRunning: number;
+  diskUsedBytes: number;
+  diskFreeBytes: number;
+  targets: Array<{ namespace: string; capture: string; target: string; bytes: number; packets: number; drops: number; running: boolean }>;
+  startsTotal: number;
+  failuresTotal: number;
+  authDenied: number;
+}
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** Prometheus text exposition format 0.0.4. */
+export function renderMetrics(s: MetricsSnapshot): string {
+  const out: string[] = [];
+  const node = `node="${esc(s.node)}"`;
+  const g = (name: string, help: string, type: 'gauge' | 'counter', lines: string[]): void => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
+  };
+  g('pcapper_agent_captures_running', 'tcpdump processes running on this node.', 'gauge', [`pcapper_agent_captures_running{${node}} ${s.capturesRunning}`]);
+  g('pcapper_agent_disk_used_bytes', 'Bytes of capture data in the data directory.', 'gauge', [`pcapper_agent_disk_used_bytes{${node}} ${s.diskUsedBytes}`]);
+  g('pcapper_agent_disk_free_bytes', 'Bytes free on the data directory file system.', 'gauge', [`pcapper_agent_disk_free_bytes{${node}} ${s.diskFreeBytes}`]);
+  g('pcapper_agent_capture_starts_total', 'Targets started.', 'counter', [`pcapper_agent_capture_starts_total{${node}} ${s.startsTotal}`]);
+  g('pcapper_agent_capture_failures_total', 'Targets failed.', 'counter', [`pcapper_agent_capture_failures_total{${node}} ${s.failuresTotal}`]);
+  g('pcapper_agent_auth_denied_total', 'File/stream requests refused (401/403).', 'counter', [`pcapper_agent_auth_denied_total{${node}} ${s.authDenied}`]);
+  const lbl = (t: MetricsSnapshot['targets'][number]): string => `${node},namespace="${esc(t.namespace)}",capture="${esc(t.capture)}",target="${esc(t.target)}"`;
+  g('pcapper_agent_target_bytes', 'Bytes written for a target.', 'gauge', s.targets.map((t) => `pcapper_agent_target_bytes{${lbl(t)}} ${t.bytes}`));
+  g('pcapper_agent_target_packets', 'Packets captured for a target.', 'gauge', s.targets.map((t) => `pcapper_agent_target_packets{${lbl(t)}} ${t.packets}`));
+  g('pcapper_agent_target_drops', 'Packets dropped by the kernel for a target.', 'gauge', s.targets.map((t) => `pcapper_agent_target_drops{${lbl(t)}} ${t.drops}`));
+  g('pcapper_agent_target_running', '1 while the target captures.', 'gauge', s.targets.map((t) => `pcapper_agent_target_running{${lbl(t)}} ${t.running ? 1 : 0}`));
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,84 @@
+/**
+ * `pcapper agent`: the node agent's entry point. Only wiring: configuration from the environment
+ * (read once, src/config/agent.ts), kubeconfig (in-cluster, or KUBECONFIG / --kubeconfig for
+ * development and tests), the logger, signals.
+ *
+ *   pcapper agent [--kubeconfig FILE]
+ *
+ * Exit codes: 0 after SIGTERM/SIGINT, 1 on a start failure, 2 on bad configuration or usage.
+ */
+import { AgentConfigError, loadAgentConfig } from '../config/agent.js';
+import { loadKubeConfig } from '../k8s/client.js';
+import { createLogger, type Level } from '../telemetry/log.js';
+import { NodeAgent } from './agent.js';
+
+const USAGE = `usage: pcapper agent [--kubeconfig FILE]
+
+Runs the pcapper node agent. Configuration comes from the environment:
+  NODE_NAME (required), MAX_TOTAL_FILESIZE (10G), MIN_FREE_DISK (20G), DELETE_OLDER_THAN (2d),
+  PCAPPER_DATA_DIR (/hostmount), PCAPPER_LISTEN (0.0.0.0:9443), PCAPPER_TLS_CERT/KEY, ... (docs/agent.md)
+`;
+
+export async function run(argv: readonly string[]): Promise<number> {
+  let kubeconfig: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (a === '-h' || a === '--help') {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    if (a === '--kubeconfig' && argv[i + 1] !== undefined) kubeconfig = argv[++i];
+    else if (a.startsWith('--kubeconfig=')) kubeconfig = a.slice('--kubeconfig='.length);
+    else {
+      process.stderr.write(`pcapper agent: unknown argument "${a}"\n${USAGE}`);
+      return 2;
+    }
+  }
+  const env = process.env;
+  const log = createLogger({
+    level: (['debug', 'info', 'warn', 'error'].includes(env['PCAPPER_LOG_LEVEL'] ?? '') ? env['PCAPPER_LOG_LEVEL'] : 'info') as Level,
+    format: env['PCAPPER_LOG_FORMAT'] === 'text' ? 'text' : 'json',
+  }).child({ component: 'agent' });
+  let config;
+  try {
+    config = loadAgentConfig(env);
+  } catch (e) {
+    if (e instanceof AgentConfigError) {
+      process.stderr.write(`pcapper agent: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  let kc;
+  try {
+    kc = loadKubeConfig({ kubeconfig, kubeconfigEnv: env['KUBECONFIG'] });
+  } catch (e) {
+    process.stderr.write(`pcapper agent: ${(e as Error).message}${(e as Error).cause ? `: ${String(((e as Error).cause as Error).message)}` : ''}\n`);
+    return 2;
+  }
+  const agent = new NodeAgent({ config, kc, log });
+  try {
+    await agent.start();
+  } catch (e) {
+    log.error('agent failed to start', { err: e });
+    await agent.stop(500).catch(() => undefined);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info('stopping', { signal: sig });
+      agent.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error('stop failed', { err });
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}

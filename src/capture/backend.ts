@@ -1,0 +1,67 @@
+/**
+ * The capture backend behind a small interface (Retina-style): set up, capture, collect metadata,
+ * clean up. The agent only talks to this interface; src/capture/linux.ts implements it with
+ * /proc scanning, nsenter and tcpdump.
+ */
+import type { CaptureMetadata } from '../pcap/metadata.js';
+import type { Listening, TcpdumpOptions, CapturePaths, TargetRef } from './tcpdump.js';
+import type { TcpdumpExit } from './runner.js';
+import type { TcpdumpStats } from './tcpdump.js';
+
+export interface CaptureRequest {
+  captureNamespace: string;
+  captureName: string;
+  target: TargetRef;
+  /** Pod targets: container IDs from the pod status (64 hex, no scheme). */
+  containerIds: readonly string[];
+  options: TcpdumpOptions;
+  /** Start time (file name uses its unix seconds). */
+  now: Date;
+}
+
+export interface PreparedCapture {
+  readonly request: CaptureRequest;
+  readonly paths: CapturePaths;
+  /** Network namespace to enter; undefined = the agent's own. */
+  readonly netnsPath: string | undefined;
+  /** pid whose netns is used (pod targets). */
+  readonly pid: number | undefined;
+}
+
+export interface RunningCapture {
+  readonly prepared: PreparedCapture;
+  readonly listening: Listening;
+  readonly pid: number | undefined;
+  /** Resolves when tcpdump has exited. */
+  readonly exited: Promise<TcpdumpExit>;
+  requestStats(): Promise<TcpdumpStats | undefined>;
+  /** Stops tcpdump (SIGTERM, SIGKILL after graceMs). */
+  stop(graceMs?: number): Promise<TcpdumpExit>;
+}
+
+/**
+ * Why a capture could not be set up or started. `transient` errors are retried (the pod's container
+ * is not running yet); the others fail the target with `reason` and tcpdump's or the kernel's words.
+ */
+export class CaptureSetupError extends Error {
+  override readonly name = 'CaptureSetupError';
+  constructor(
+    readonly reason: 'PodNotRunning' | 'BadFilter' | 'BadInterface' | 'CaptureFailed' | 'InvalidTarget',
+    message: string,
+    readonly transient = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface CaptureBackend {
+  /** Finds the network namespace, compiles the filter there, creates the directories (0700). */
+  setup(req: CaptureRequest): Promise<PreparedCapture>;
+  /** Starts tcpdump; resolves once it is capturing. */
+  capture(prep: PreparedCapture): Promise<RunningCapture>;
+  /** Writes the capture metadata sidecar next to the files (0600). */
+  collectMetadata(prep: PreparedCapture, meta: CaptureMetadata): Promise<string>;
+  /** Removes everything the capture wrote on this node (`<data>/<namespace>/<capture>`). */
+  cleanup(captureNamespace: string, captureName: string): Promise<void>;
+}

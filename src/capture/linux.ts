@@ -1,0 +1,115 @@
+/**
+ * The Linux capture backend: /proc/<pid>/cgroup -> /proc/<pid>/ns/net, `tcpdump -d` to check the
+ * filter in that namespace, then `setpriv --pdeathsig KILL -- nsenter --net=... -- tcpdump ...`.
+ * Directories are created 0700 and files end up 0600: the agent runs with umask 077 (set by the
+ * agent at start; tcpdump inherits it) and chmods what it lists, belt and braces.
+ */
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { writeCaptureMetadata, type CaptureMetadata } from '../pcap/metadata.js';
+import { CaptureSetupError, type CaptureBackend, type CaptureRequest, type PreparedCapture, type RunningCapture } from './backend.js';
+import { findContainerNetns, NetnsNotFoundError, type ProcFs, realProcFs } from './netns.js';
+import { DEFAULT_PROGRAMS, runTcpdumpOnce, TcpdumpProcess, TcpdumpStartError, type Programs, type SpawnFn } from './runner.js';
+import { buildFilterCheckArgv, buildTcpdumpArgv, captureDirOf, capturePaths, tcpdumpErrorMessage, UnsafeNameError } from './tcpdump.js';
+
+export interface LinuxBackendOptions {
+  nodeName: string;
+  dataDir: string;
+  hostDataDir: string;
+  procRoot: string;
+  /** Network namespace of node targets (undefined: the agent's own, i.e. hostNetwork). */
+  hostNetns?: string | undefined;
+  programs?: Programs;
+  spawn?: SpawnFn;
+  procFs?: ProcFs;
+}
+
+/** mkdir -p with mode 0700 for every component below `base` (chmod too: umask may differ). */
+async function mkdirPrivate(base: string, dir: string): Promise<void> {
+  await mkdir(base, { recursive: true, mode: 0o700 });
+  const rel = dir.slice(base.length).split('/').filter(Boolean);
+  let cur = base;
+  for (const part of rel) {
+    cur = `${cur}/${part}`;
+    await mkdir(cur, { recursive: true, mode: 0o700 });
+    await chmod(cur, 0o700);
+  }
+}
+
+export class LinuxCaptureBackend implements CaptureBackend {
+  private readonly programs: Programs;
+
+  constructor(private readonly o: LinuxBackendOptions) {
+    this.programs = o.programs ?? DEFAULT_PROGRAMS;
+  }
+
+  async setup(req: CaptureRequest): Promise<PreparedCapture> {
+    let paths;
+    try {
+      paths = capturePaths({
+        dataDir: this.o.dataDir,
+        hostDataDir: this.o.hostDataDir,
+        nodeName: this.o.nodeName,
+        namespace: req.captureNamespace,
+        capture: req.captureName,
+        target: req.target,
+        unixTime: Math.floor(req.now.getTime() / 1000),
+      });
+    } catch (e) {
+      if (e instanceof UnsafeNameError) throw new CaptureSetupError('InvalidTarget', e.message, false, { cause: e });
+      throw e;
+    }
+    let netnsPath: string | undefined;
+    let pid: number | undefined;
+    if (req.target.kind === 'pod') {
+      try {
+        const loc = await findContainerNetns(req.containerIds, this.o.procRoot, this.o.procFs ?? realProcFs);
+        netnsPath = loc.netnsPath;
+        pid = loc.pid;
+      } catch (e) {
+        if (e instanceof NetnsNotFoundError) throw new CaptureSetupError('PodNotRunning', e.message, true, { cause: e });
+        throw e;
+      }
+    } else {
+      netnsPath = this.o.hostNetns;
+    }
+    // Compile the filter in the target's namespace on the same interface: a bad filter or a missing
+    // interface fails here with tcpdump's own message, before anything is written.
+    const check = await runTcpdumpOnce(buildFilterCheckArgv(req.options), netnsPath, { programs: this.programs, ...(this.o.spawn ? { spawn: this.o.spawn } : {}) });
+    if (check.code !== 0) {
+      const msg = tcpdumpErrorMessage(check.stderr);
+      if (/nsenter: /.test(check.stderr)) throw new CaptureSetupError('PodNotRunning', msg, true);
+      const badIface = /No such device|doesn't exist|no such interface|SIOCGIFHWADDR|That device is not up/i.test(msg) && !/filter/i.test(msg);
+      throw new CaptureSetupError(badIface ? 'BadInterface' : 'BadFilter', msg);
+    }
+    await mkdirPrivate(this.o.dataDir, paths.targetDir);
+    return { request: req, paths, netnsPath, pid };
+  }
+
+  async capture(prep: PreparedCapture): Promise<RunningCapture> {
+    const argv = buildTcpdumpArgv(prep.request.options, prep.paths.writePath);
+    const proc = new TcpdumpProcess(argv, prep.netnsPath, { programs: this.programs, ...(this.o.spawn ? { spawn: this.o.spawn } : {}) });
+    let listening;
+    try {
+      listening = await proc.started;
+    } catch (e) {
+      if (e instanceof TcpdumpStartError) throw new CaptureSetupError('CaptureFailed', e.message, false, { cause: e });
+      throw e;
+    }
+    return {
+      prepared: prep,
+      listening,
+      pid: proc.pid,
+      exited: proc.exited,
+      requestStats: () => proc.requestStats(),
+      stop: (graceMs?: number) => proc.stop(graceMs),
+    };
+  }
+
+  async collectMetadata(prep: PreparedCapture, meta: CaptureMetadata): Promise<string> {
+    return writeCaptureMetadata(prep.paths.writePath, meta, { perDirectory: true });
+  }
+
+  async cleanup(captureNamespace: string, captureName: string): Promise<void> {
+    await rm(captureDirOf(this.o.dataDir, captureNamespace, captureName), { recursive: true, force: true });
+  }
+}
