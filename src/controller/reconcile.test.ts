@@ -1,0 +1,194 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FINALIZER, type PacketCapture, type PacketCaptureSpec, type PacketCaptureStatus } from '../api/packetcapture.js';
+import { decide, DEFAULT_RECONCILE_CONFIG as CFG } from './reconcile.js';
+import { planTargets, podOfWorkload } from './plan.js';
+import { aggregate, progressOf } from './aggregate.js';
+import { checkTenancy } from './tenancy.js';
+import { arrayWorld, type Pod } from './types.js';
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const created = new Date(T0).toISOString();
+
+function pc(spec: PacketCaptureSpec | Record<string, unknown>, status?: PacketCaptureStatus, meta: Partial<PacketCapture['metadata']> = {}): PacketCapture {
+  return {
+    apiVersion: 'pcapper.dev/v1alpha1',
+    kind: 'PacketCapture',
+    metadata: { name: 'c1', namespace: 'team', uid: 'u1', generation: 1, creationTimestamp: created, finalizers: [FINALIZER], ...meta },
+    spec: spec as PacketCaptureSpec,
+    status,
+  };
+}
+function pod(name: string, node: string, labels: Record<string, string> = {}, extra: Partial<Pod> = {}): Pod {
+  return { metadata: { name, namespace: 'team', uid: `uid-${name}`, labels }, spec: { nodeName: node }, status: { phase: 'Running' }, ...extra };
+}
+const none = new Set<string>();
+
+test('plan: selector picks running scheduled pods only, sorted; targets never dropped', () => {
+  const w = arrayWorld({
+    pods: [
+      pod('b', 'n2', { app: 'web' }),
+      pod('a', 'n1', { app: 'web' }),
+      pod('c', 'n1', { app: 'db' }),
+      pod('d', 'n1', { app: 'web' }, { status: { phase: 'Succeeded' } }),
+      { metadata: { name: 'e', namespace: 'team', labels: { app: 'web' } }, spec: {}, status: { phase: 'Pending' } },
+    ],
+    nodes: ['n1', 'n2'],
+  });
+  const r = planTargets({ kind: 'selector', namespace: 'team', selector: { matchLabels: { app: 'web' } } }, [{ name: 'pod/team/gone', kind: 'pod', namespace: 'team', pod: 'gone', node: 'n3' }], w, true);
+  assert.deepEqual(r.targets.map((t) => t.name), ['pod/team/a', 'pod/team/b', 'pod/team/gone']);
+  assert.equal(r.targets[0]?.node, 'n1');
+  assert.deepEqual(r.problems, []);
+  const closed = planTargets({ kind: 'selector', namespace: 'team', selector: { matchLabels: { app: 'web' } } }, [], w, false);
+  assert.equal(closed.targets.length, 0, 'no new targets once the window closed');
+});
+
+test('plan: Deployment -> ReplicaSet -> Pods by ownership, not label luck', () => {
+  const dep = { kind: 'Deployment', metadata: { name: 'web', namespace: 'team', uid: 'dep' }, spec: { selector: { matchLabels: { app: 'web' } } } };
+  const rs = { kind: 'ReplicaSet', metadata: { name: 'web-123', namespace: 'team', uid: 'rs', ownerReferences: [{ kind: 'Deployment', name: 'web', uid: 'dep', controller: true }] }, spec: { selector: { matchLabels: { app: 'web' } } } };
+  const mine = pod('web-123-x', 'n1', { app: 'web' }, { metadata: { name: 'web-123-x', namespace: 'team', uid: 'p1', labels: { app: 'web' }, ownerReferences: [{ kind: 'ReplicaSet', name: 'web-123', uid: 'rs', controller: true }] } });
+  const other = pod('other', 'n1', { app: 'web' }, { metadata: { name: 'other', namespace: 'team', uid: 'p2', labels: { app: 'web' }, ownerReferences: [{ kind: 'ReplicaSet', name: 'foreign', uid: 'rs2', controller: true }] } });
+  const w = arrayWorld({ pods: [mine, other], workloads: [dep, rs], nodes: ['n1'] });
+  assert.equal(podOfWorkload(mine, dep, 'Deployment', w), true);
+  assert.equal(podOfWorkload(other, dep, 'Deployment', w), false);
+  const r = planTargets({ kind: 'workload', namespace: 'team', workloadKind: 'Deployment', name: 'web' }, [], w, true);
+  assert.deepEqual(r.targets.map((t) => t.pod), ['web-123-x']);
+  const missing = planTargets({ kind: 'workload', namespace: 'team', workloadKind: 'StatefulSet', name: 'web' }, [], w, true);
+  assert.equal(missing.problems[0]?.reason, 'WorkloadNotFound');
+});
+
+test('tenancy: own namespace only outside the system namespace', () => {
+  assert.equal(checkTenancy('team', { kind: 'pod', namespace: 'team', pod: 'p' }, 'pcapper'), undefined);
+  assert.equal(checkTenancy('team', { kind: 'pod', namespace: 'other', pod: 'p' }, 'pcapper')?.reason, 'CrossNamespaceTarget');
+  assert.equal(checkTenancy('team', { kind: 'node', node: 'n', interface: 'eth0' }, 'pcapper')?.reason, 'NodeTargetNotAllowed');
+  assert.equal(checkTenancy('pcapper', { kind: 'node', node: 'n', interface: 'eth0' }, 'pcapper'), undefined);
+  assert.equal(checkTenancy('pcapper', { kind: 'pod', namespace: 'other', pod: 'p' }, 'pcapper'), undefined);
+});
+
+test('aggregate/progress: scheduled -> running -> finished with partial failure visible', () => {
+  assert.equal(progressOf(aggregate([{ name: 'a' }, { name: 'b' }]), { refused: false, unresolvable: false }), 'scheduled');
+  assert.equal(progressOf(aggregate([{ name: 'a', phase: 'Running' }, { name: 'b' }]), { refused: false, unresolvable: false }), 'running');
+  assert.equal(progressOf(aggregate([{ name: 'a', phase: 'Finished' }, { name: 'b', phase: 'Failed' }]), { refused: false, unresolvable: false }), 'finished');
+  assert.equal(progressOf(aggregate([{ name: 'a', phase: 'Failed' }]), { refused: false, unresolvable: false }), 'failure');
+  assert.equal(progressOf(aggregate([]), { refused: false, unresolvable: false }), undefined);
+  assert.equal(progressOf(aggregate([]), { refused: false, unresolvable: true }), 'failure');
+  assert.equal(progressOf(aggregate([{ name: 'a' }]), { refused: false, unresolvable: false, prev: 'finished' }), 'finished', 'terminal is sticky');
+});
+
+test('decide: adds the finalizer, plans the seed 002 pod target, schedules with an Event', () => {
+  const w = arrayWorld({ pods: [{ ...pod('test-pod', 'worker-01'), metadata: { name: 'test-pod', namespace: 'test-namespace', uid: 'tp' } }], nodes: ['worker-01'] });
+  const capture = pc({ targetNamespace: 'test-namespace', targetPod: 'test-pod', captureSeconds: '600', maxFileSize: '100M', fileCount: '10' }, undefined, { namespace: 'pcapper', finalizers: [] });
+  const d = decide(capture, w, CFG, T0, none);
+  assert.equal(d.finalizer, 'add');
+  assert.equal(d.status?.progress, 'scheduled');
+  assert.equal(d.status?.node, 'worker-01');
+  assert.deepEqual(d.status?.targets, [{ name: 'pod/test-namespace/test-pod', kind: 'pod', namespace: 'test-namespace', pod: 'test-pod', podUID: 'tp', node: 'worker-01' }]);
+  assert.ok(d.events.some((e) => e.reason === 'Scheduled'));
+  assert.equal(d.requeueAfterMs, 600_000 + CFG.deadlineGraceMs, 'wakes at the not-started deadline');
+});
+
+test('decide: tenancy refusal is a failure with Invalid condition and a Forbidden Event', () => {
+  const d = decide(pc({ targetNamespace: 'kube-system', targetPod: 'x' }), arrayWorld({}), CFG, T0, none);
+  assert.equal(d.status?.progress, 'failure');
+  const inv = d.status?.conditions?.find((c) => c.type === 'Invalid');
+  assert.equal(inv?.status, 'True');
+  assert.equal(inv?.reason, 'CrossNamespaceTarget');
+  assert.ok(d.events.some((e) => e.reason === 'Forbidden' && e.type === 'Warning'));
+});
+
+test('decide: a controller-side invalid spec (1 TB per target) fails with a readable reason', () => {
+  const d = decide(pc({ targetPod: 'p', maxFileSize: '100G', fileCount: 1000 }), arrayWorld({}), CFG, T0, none);
+  assert.equal(d.status?.progress, 'failure');
+  assert.match(d.events.find((e) => e.reason === 'InvalidSpec')?.message ?? '', /exceeds/);
+});
+
+test('decide: missing pod waits for the grace period, then fails', () => {
+  const w = arrayWorld({ nodes: ['n1'] });
+  const early = decide(pc({ targetPod: 'nope' }), w, CFG, T0 + 1000, none);
+  assert.equal(early.status?.progress, undefined);
+  assert.equal(early.requeueAfterMs, CFG.resolveGraceMs - 1000);
+  const late = decide(pc({ targetPod: 'nope' }), w, CFG, T0 + CFG.resolveGraceMs, none);
+  assert.equal(late.status?.progress, 'failure');
+  assert.match(late.events.find((e) => e.reason === 'Failed')?.message ?? '', /does not exist/);
+});
+
+test('decide: never-started target fails at captureSeconds + grace; Running one needs force when its agent went silent', () => {
+  const w = arrayWorld({ pods: [pod('a', 'n1', { app: 'x' }), pod('b', 'n1', { app: 'x' })], nodes: ['n1'] });
+  const start = new Date(T0).toISOString();
+  const status: PacketCaptureStatus = {
+    progress: 'running',
+    startTime: start,
+    targets: [
+      { name: 'pod/team/a', kind: 'pod', namespace: 'team', pod: 'a', podUID: 'uid-a', node: 'n1' },
+      { name: 'pod/team/b', kind: 'pod', namespace: 'team', pod: 'b', podUID: 'uid-b', node: 'n1', phase: 'Running', startTime: start, lastUpdateTime: start },
+    ],
+  };
+  const spec = { podSelector: { matchLabels: { app: 'x' } }, captureSeconds: 10 };
+  const before = decide(pc(spec, status), w, CFG, T0 + 5000, none);
+  assert.equal(before.needsForce, false);
+  assert.ok(before.status?.targets?.every((t) => t.phase === undefined), 'no verdict before the deadline');
+  const after = decide(pc(spec, status), w, CFG, T0 + 10_000 + CFG.deadlineGraceMs, none);
+  const a = after.status?.targets?.find((t) => t.name === 'pod/team/a');
+  const b = after.status?.targets?.find((t) => t.name === 'pod/team/b');
+  assert.equal(a?.reason, 'NotStarted');
+  assert.equal(b?.reason, 'AgentNotReporting');
+  assert.equal(after.needsForce, true);
+  assert.equal(after.status?.progress, 'failure');
+});
+
+test('decide: the controller never writes observation fields it does not own', () => {
+  const w = arrayWorld({ pods: [pod('a', 'n1')], nodes: ['n1'] });
+  const status: PacketCaptureStatus = {
+    progress: 'running',
+    startTime: created,
+    targets: [{ name: 'pod/team/a', kind: 'pod', namespace: 'team', pod: 'a', podUID: 'uid-a', node: 'n1', phase: 'Running', packets: 5, bytes: 500, files: [{ name: 'x.pcap', size: 500 }] }],
+  };
+  const d = decide(pc({ targetPod: 'a' }, status), w, CFG, T0 + 1000, none);
+  assert.deepEqual(d.status?.targets, [{ name: 'pod/team/a', kind: 'pod', namespace: 'team', pod: 'a', podUID: 'uid-a', node: 'n1' }]);
+  assert.equal(d.status?.packets, 5);
+  assert.equal(d.status?.targetsRunning, 1);
+});
+
+test('decide: keeps its own earlier verdicts (SSA would drop omitted fields)', () => {
+  const w = arrayWorld({ pods: [], nodes: ['n1'] });
+  const status: PacketCaptureStatus = {
+    progress: 'failure',
+    startTime: created,
+    completionTime: created,
+    targets: [{ name: 'pod/team/a', kind: 'pod', namespace: 'team', pod: 'a', node: 'n1', phase: 'Failed', reason: 'PodGone', message: 'gone' }],
+  };
+  const d = decide(pc({ targetPod: 'a' }, status), w, CFG, T0 + 1000, new Set(['pod/team/a']));
+  assert.equal(d.status?.targets?.[0]?.reason, 'PodGone');
+  assert.equal(d.needsForce, false);
+});
+
+test('decide: deletion waits for cleanedUp from every node with files, or the node being gone', () => {
+  const status: PacketCaptureStatus = {
+    targets: [{ name: 'pod/team/a', node: 'n1', phase: 'Finished', startTime: created }],
+    nodes: [{ node: 'n1', files: 2 }, { node: 'n2', files: 1, cleanedUp: true }],
+  };
+  const del = { deletionTimestamp: new Date(T0).toISOString() };
+  assert.equal(decide(pc({ targetPod: 'a' }, status, del), arrayWorld({ nodes: ['n1', 'n2'] }), CFG, T0, none).finalizer, undefined);
+  assert.equal(decide(pc({ targetPod: 'a' }, status, del), arrayWorld({ nodes: ['n2'] }), CFG, T0, none).finalizer, 'remove', 'node gone');
+  const cleaned = { ...status, nodes: [{ node: 'n1', cleanedUp: true }, { node: 'n2', cleanedUp: true }] };
+  assert.equal(decide(pc({ targetPod: 'a' }, cleaned, del), arrayWorld({ nodes: ['n1', 'n2'] }), CFG, T0, none).finalizer, 'remove');
+  assert.equal(decide(pc({ targetPod: 'a' }, status, del), arrayWorld({ nodes: ['n1', 'n2'] }), CFG, T0 + CFG.cleanupTimeoutMs, none).finalizer, 'remove', 'timeout');
+});
+
+test('decide: ttlSecondsAfterFinished deletes after completion', () => {
+  const status: PacketCaptureStatus = { progress: 'finished', startTime: created, completionTime: created, targets: [{ name: 'pod/team/a', kind: 'pod', namespace: 'team', pod: 'a', node: 'n1', phase: 'Finished' }] };
+  const w = arrayWorld({ pods: [pod('a', 'n1')], nodes: ['n1'] });
+  const early = decide(pc({ targetPod: 'a', ttlSecondsAfterFinished: 30 }, status), w, CFG, T0 + 10_000, none);
+  assert.equal(early.deleteCapture, false);
+  assert.equal(early.requeueAfterMs, 20_000);
+  assert.equal(decide(pc({ targetPod: 'a', ttlSecondsAfterFinished: 30 }, status), w, CFG, T0 + 30_000, none).deleteCapture, true);
+});
+
+test('decide: 1,000 selector targets are planned in one status', () => {
+  const pods = Array.from({ length: 1000 }, (_, i) => pod(`p${i}`, `n${i % 100}`, { app: 'big' }));
+  const w = arrayWorld({ pods, nodes: Array.from({ length: 100 }, (_, i) => `n${i}`) });
+  const d = decide(pc({ podSelector: { matchLabels: { app: 'big' } } }), w, CFG, T0, none);
+  assert.equal(d.status?.targets?.length, 1000);
+  assert.equal(d.status?.targetsTotal, 1000);
+  assert.equal(d.status?.node?.split(',').length, 100);
+});
