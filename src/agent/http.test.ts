@@ -1,0 +1,54 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { bearerToken, parseRange, renderMetrics, route } from './http.js';
+
+describe('agent http helpers', () => {
+  it('routes', () => {
+    assert.deepEqual(route('/healthz'), { kind: 'healthz' });
+    assert.deepEqual(route('/metrics'), { kind: 'metrics' });
+    assert.deepEqual(route('/v1/captures/ns/cap/files'), { kind: 'list', namespace: 'ns', name: 'cap' });
+    assert.deepEqual(route('/v1/captures/ns/cap/files/pod.ns.web/n1.cap.17.pcap0'), { kind: 'file', namespace: 'ns', name: 'cap', target: 'pod.ns.web', file: 'n1.cap.17.pcap0' });
+    assert.deepEqual(route('/v1/captures/ns/cap/stream'), { kind: 'stream', namespace: 'ns', name: 'cap' });
+    for (const bad of ['/v1/captures/ns/cap/files/../../etc/passwd', '/v1/captures/ns/cap/files/%2e%2e/x', '/v1/captures/ns/cap/files/a%2Fb/x', '/v1/captures/../x/files', '/v1/captures/ns/.hidden/files', '/v2/x', '/v1/captures/ns/cap/files/t/-x', '/v1/captures/ns/cap/files/t/%ZZ'])
+      assert.deepEqual(route(bad), { kind: 'notFound' }, bad);
+  });
+
+  it('reads bearer tokens from Authorization or X-Pcapper-Token', () => {
+    assert.equal(bearerToken({ authorization: 'Bearer abc.def' }), 'abc.def');
+    assert.equal(bearerToken({ authorization: 'bearer  abc ' }), 'abc');
+    assert.equal(bearerToken({ 'x-pcapper-token': 'xyz', authorization: 'Bearer abc' }), 'xyz');
+    assert.equal(bearerToken({ authorization: 'Basic Zm9v' }), undefined);
+    assert.equal(bearerToken({}), undefined);
+  });
+
+  it('parses byte ranges', () => {
+    assert.deepEqual(parseRange(undefined, 100), { kind: 'full' });
+    assert.deepEqual(parseRange('bytes=0-9', 100), { kind: 'partial', start: 0, end: 9 });
+    assert.deepEqual(parseRange('bytes=90-', 100), { kind: 'partial', start: 90, end: 99 });
+    assert.deepEqual(parseRange('bytes=-10', 100), { kind: 'partial', start: 90, end: 99 });
+    assert.deepEqual(parseRange('bytes=50-500', 100), { kind: 'partial', start: 50, end: 99 });
+    assert.deepEqual(parseRange('bytes=100-', 100), { kind: 'unsatisfiable' });
+    assert.deepEqual(parseRange('bytes=9-3', 100), { kind: 'unsatisfiable' });
+    assert.deepEqual(parseRange('bytes=0-1,5-6', 100), { kind: 'full' });
+    assert.deepEqual(parseRange('items=0-1', 100), { kind: 'full' });
+  });
+
+  it('renders Prometheus text', () => {
+    const text = renderMetrics({
+      node: 'n1',
+      capturesRunning: 1,
+      diskUsedBytes: 10,
+      diskFreeBytes: 20,
+      startsTotal: 2,
+      failuresTotal: 1,
+      authDenied: 3,
+      targets: [{ namespace: 'ns', capture: 'c', target: 'pod/ns/"a"', bytes: 5, packets: 6, drops: 7, running: true }],
+    });
+    assert.match(text, /^# HELP pcapper_agent_captures_running /m);
+    assert.match(text, /^pcapper_agent_captures_running\{node="n1"\} 1$/m);
+    assert.match(text, /^pcapper_agent_target_packets\{node="n1",namespace="ns",capture="c",target="pod\/ns\/\\"a\\""\} 6$/m);
+    assert.match(text, /^pcapper_agent_target_drops\{.*\} 7$/m);
+    assert.match(text, /^pcapper_agent_disk_used_bytes\{node="n1"\} 10$/m);
+    assert.ok(text.endsWith('\n'));
+  });
+});
