@@ -438,6 +438,27 @@ async function ipBatch(netns: string, lines: readonly string[]): Promise<void> {
   await runCommand('ip', ['-n', netns, '-batch', '-'], { input: lines.join('\n') + '\n' });
 }
 
+/**
+ * Waits until every named interface in a netns is operationally UP. The kernel applies carrier
+ * changes (and attaches the device's qdisc) from its rate-limited linkwatch worker, up to ~1 s
+ * late; until then packets are dropped, so a first ARP request would be lost and retried 1 s later.
+ */
+export async function waitLinksUp(netns: string, ifnames: readonly string[], timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const out = await runCommand('ip', ['-n', netns, '-o', 'link', 'show']);
+    const up = new Set<string>();
+    for (const line of out.split('\n')) {
+      const m = /^\d+:\s+([^:@\s]+)[^:]*:.*\bstate UP\b/.exec(line);
+      if (m?.[1]) up.add(m[1]);
+    }
+    const missing = ifnames.filter((n) => !up.has(n));
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`interfaces ${missing.join(', ')} in netns ${netns} not up after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function disableIpv6(netnsPath: string): Promise<void> {
   // no router solicitations / DAD noise in captures
   await runCommand('nsenter', [`--net=${netnsPath}`, '--', 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
@@ -505,6 +526,7 @@ export class PodNetwork {
         'link set eth0 up',
       ]);
       await ipBatch(this.fabric, [`link set ${fabricPort} master br0`, `link set ${fabricPort} up`]);
+      await Promise.all([waitLinksUp(netns, ['eth0', 'cbr0']), waitLinksUp(this.fabric, [fabricPort])]);
     } catch (err) {
       await this.removeNode(name).catch(() => undefined);
       throw new Error(`cannot create the network of node ${name}`, { cause: err });
@@ -535,6 +557,7 @@ export class PodNetwork {
         'link set eth0 up',
       ]);
       await ipBatch(node.netns, [`link set ${hostVeth} master cbr0`, `link set ${hostVeth} up`]);
+      await Promise.all([waitLinksUp(netns, ['eth0']), waitLinksUp(node.netns, [hostVeth])]);
     } catch (err) {
       await this.removePod(pod).catch(() => undefined);
       throw new Error(`cannot create the network of pod ${podName} on node ${nodeName}`, { cause: err });
