@@ -33,7 +33,7 @@ describe('live stream follows growing ring files', () => {
       let finished = false;
       const chunks: Buffer[] = [];
       const ac = new AbortController();
-      const done = followRing({ dir, fileBase: base, fileCount: 2, finished: () => finished, write: async (c) => void chunks.push(c), signal: ac.signal, pollMs: 20 });
+      const done = followRing({ dir, fileBase: base, fileCount: 2, finished: () => finished, write: (c) => { chunks.push(c); return Promise.resolve(); }, signal: ac.signal, pollMs: 20 });
       await sleep(60);
       writeFileSync(join(dir, `${base}0`), Buffer.concat([header(), record(1)]));
       await sleep(80);
@@ -59,7 +59,7 @@ describe('live stream follows growing ring files', () => {
       writeFileSync(join(dir, 'b.pcap0'), Buffer.concat([header(), record(1)]));
       const ac = new AbortController();
       const chunks: Buffer[] = [];
-      const p = followRing({ dir, fileBase: 'b.pcap', fileCount: 3, finished: () => false, write: async (c) => void chunks.push(c), signal: ac.signal, pollMs: 20 });
+      const p = followRing({ dir, fileBase: 'b.pcap', fileCount: 3, finished: () => false, write: (c) => { chunks.push(c); return Promise.resolve(); }, signal: ac.signal, pollMs: 20 });
       await sleep(100);
       ac.abort();
       await p;
