@@ -114,7 +114,6 @@ describe('helm chart charts/pcapper', () => {
     const nss = rendered.filter((m) => m.kind === 'Namespace');
     assert.deepEqual(nss.map((n) => n.metadata.name), ['pcapper']);
     assert.equal(nss[0]?.metadata.labels?.['pod-security.kubernetes.io/enforce'], 'privileged');
-    assert.equal(nss[0]?.metadata.labels?.['pod-security.kubernetes.io/warn'], 'restricted');
     for (const m of rendered) {
       if (m.kind === 'Namespace' || m.kind.startsWith('Cluster') || m.kind === 'CustomResourceDefinition') continue;
       assert.equal(m.metadata.namespace, 'pcapper', `${m.kind}/${m.metadata.name} must be in the system namespace`);
@@ -141,6 +140,7 @@ describe('helm chart charts/pcapper', () => {
     assert.deepEqual(spec.volumes?.find((v) => v.name === mount.name)?.hostPath, { path: '/var/pcapper', type: 'DirectoryOrCreate' });
     const sc = c.securityContext;
     assert.equal(sc?.privileged, false);
+    assert.equal(sc?.allowPrivilegeEscalation, false);
     assert.equal(sc?.readOnlyRootFilesystem, true);
     assert.deepEqual(sc?.capabilities?.drop, ['ALL']);
     assert.deepEqual([...(sc?.capabilities?.add ?? [])].sort(), ['NET_RAW', 'SETGID', 'SYS_ADMIN', 'SYS_PTRACE']);
