@@ -234,28 +234,67 @@ describe('harness: pod network namespaces (real kernel, needs root)', () => {
   });
 });
 
+/** Runs a child that builds one node + one pod sandbox and prints its run state; `then` decides its end. */
+async function childRun(then: 'sigkill-self' | 'wait'): Promise<{ state: RunStateLike; child: ReturnType<typeof spawn>; exited: Promise<number | string | null> }> {
+  const netnsModule = fileURLToPath(new URL('./harness/netns.js', import.meta.url));
+  const kubeletModule = fileURLToPath(new URL('./harness/kubelet.js', import.meta.url));
+  const script = `
+    const { HarnessRun, PodNetwork } = await import(${JSON.stringify(netnsModule)});
+    const { PodSandbox } = await import(${JSON.stringify(kubeletModule)});
+    const run = new HarnessRun();
+    const net = new PodNetwork(run);
+    await net.addNode('n');
+    await PodSandbox.start(net, { key: 'x/y', podUid: 'dddddddd-0000-4000-8000-000000000004', node: 'n' });
+    process.stdout.write(JSON.stringify(run.snapshot()) + '\\n', () => {
+      if (${JSON.stringify(then)} === 'sigkill-self') process.kill(process.pid, 'SIGKILL');
+      else setInterval(() => undefined, 1000);
+    });
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | string | null>((r) => child.on('exit', (code, sig) => r(code ?? sig)));
+  const line = await new Promise<string>((resolve, reject) => {
+    let s = '';
+    child.stdout?.setEncoding('utf8').on('data', (c: string) => {
+      s += c;
+      if (s.includes('\n')) resolve(s.slice(0, s.indexOf('\n')));
+    });
+    void exited.then(() => reject(new Error(`child exited before printing its state: ${s}`)));
+  });
+  return { state: JSON.parse(line) as RunStateLike, child, exited };
+}
+
+interface RunStateLike {
+  runId: string;
+  netns: string[];
+  cgroups: string[];
+  processes: { pid: number }[];
+}
+
+describe('harness: the exit handlers clean up an interrupted test process (real kernel, needs root)', () => {
+  it('removes everything of the run when the process gets SIGTERM', async () => {
+    assertRoot();
+    const { state, child, exited } = await childRun('wait');
+    const fake = { id: state.runId } as HarnessRun;
+    const pids = state.processes.map((p) => p.pid);
+    try {
+      assert.ok(leftovers(fake, pids, state.cgroups).length > 0, 'the child built a sandbox');
+      child.kill('SIGTERM');
+      assert.equal(await exited, 'SIGTERM', 'the default action still applies after cleanup');
+      await new Promise((r) => setTimeout(r, 50)); // let init reap the killed orphans
+      assert.deepEqual(leftovers(fake, pids, state.cgroups), []);
+    } finally {
+      child.kill('SIGKILL');
+      cleanupStale();
+    }
+  });
+});
+
 describe('harness: cleanupStale after a killed test process (real kernel, needs root)', () => {
   it('removes the namespaces, cgroups and processes of a run whose owner was SIGKILLed', async () => {
     assertRoot();
     // a child process builds a node + pod sandbox, prints its run state and SIGKILLs itself
-    const netnsModule = fileURLToPath(new URL('./harness/netns.js', import.meta.url));
-    const kubeletModule = fileURLToPath(new URL('./harness/kubelet.js', import.meta.url));
-    const script = `
-      const { HarnessRun, PodNetwork } = await import(${JSON.stringify(netnsModule)});
-      const { PodSandbox } = await import(${JSON.stringify(kubeletModule)});
-      const run = new HarnessRun();
-      const net = new PodNetwork(run);
-      await net.addNode('n');
-      await PodSandbox.start(net, { key: 'x/y', podUid: 'dddddddd-0000-4000-8000-000000000004', node: 'n' });
-      process.stdout.write(JSON.stringify(run.snapshot()) + '\\n', () => process.kill(process.pid, 'SIGKILL'));
-    `;
-    const out = await new Promise<string>((resolve) => {
-      let s = '';
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-      child.stdout.setEncoding('utf8').on('data', (c: string) => (s += c));
-      child.on('exit', () => resolve(s));
-    });
-    const state = JSON.parse(out) as { runId: string; netns: string[]; cgroups: string[]; processes: { pid: number }[] };
+    const { state, exited } = await childRun('sigkill-self');
+    assert.equal(await exited, 'SIGKILL');
     const fake = { id: state.runId } as HarnessRun;
     const pids = state.processes.map((p) => p.pid);
     try {

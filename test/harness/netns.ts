@@ -166,6 +166,7 @@ function readState(runId: string): RunState | undefined {
 
 const liveRuns = new Set<HarnessRun>();
 let handlersInstalled = false;
+let staleSwept = false;
 
 function installExitHandlers(): void {
   if (handlersInstalled) return;
@@ -215,6 +216,11 @@ export class HarnessRun implements CgroupRecorder {
     this.persist();
     liveRuns.add(this);
     installExitHandlers();
+    if (!staleSwept) {
+      // the first run of a process removes what crashed earlier runs left behind
+      staleSwept = true;
+      cleanupStale();
+    }
   }
 
   get stateFile(): string {
@@ -347,6 +353,10 @@ export function cleanupRun(runId: string, known?: RunState): CleanupReport {
   return report;
 }
 
+function ownerAlive(st: RunState): boolean {
+  return procStartTime(st.ownerPid) === st.ownerStart && processAlive(st.ownerPid);
+}
+
 /** Cleans up every run whose owning process is gone (crashed or killed test), plus unowned leftovers. */
 export function cleanupStale(): CleanupReport[] {
   const reports: CleanupReport[] = [];
@@ -360,8 +370,7 @@ export function cleanupStale(): CleanupReport[] {
   for (const f of files) {
     const runId = f.slice(0, -'.json'.length);
     const st = readState(runId);
-    const ownerAlive = st !== undefined && procStartTime(st.ownerPid) === st.ownerStart && processAlive(st.ownerPid);
-    if (ownerAlive) live.add(runId);
+    if (st && ownerAlive(st)) live.add(runId);
     else reports.push(cleanupRun(runId, st));
   }
   // leftovers with our naming but no state file (e.g. the state dir was wiped)
@@ -382,7 +391,12 @@ export function cleanupStale(): CleanupReport[] {
       if (m?.[1] && !live.has(m[1])) orphanIds.add(m[1]);
     }
   }
-  for (const id of orphanIds) if (!reports.some((r) => r.runId === id)) reports.push(cleanupRun(id));
+  for (const id of orphanIds) {
+    if (reports.some((r) => r.runId === id)) continue;
+    const st = readState(id); // a run may have started since we listed the state files
+    if (st && ownerAlive(st)) continue;
+    reports.push(cleanupRun(id, st));
+  }
   return reports;
 }
 
