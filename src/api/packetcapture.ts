@@ -337,6 +337,8 @@ export interface ObjectMeta {
   finalizers?: string[];
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** Server-side apply bookkeeping: who owns which field (see ownedTargetFields() in src/k8s/status.ts). */
+  managedFields?: unknown[];
 }
 
 export interface PacketCapture {

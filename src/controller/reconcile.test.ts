@@ -15,7 +15,7 @@ function pc(spec: PacketCaptureSpec | Record<string, unknown>, status?: PacketCa
     apiVersion: 'pcapper.dev/v1alpha1',
     kind: 'PacketCapture',
     metadata: { name: 'c1', namespace: 'team', uid: 'u1', generation: 1, creationTimestamp: created, finalizers: [FINALIZER], ...meta },
-    spec: spec as PacketCaptureSpec,
+    spec: spec,
     status,
   };
 }

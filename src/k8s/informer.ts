@@ -124,6 +124,19 @@ export class Informer<T extends KubeObject> {
     return out;
   }
 
+  /**
+   * Puts an object the caller just received from a write into the cache (a "mutation cache"), so
+   * the next reconcile does not act on a stale copy before the watch delivers it. Ignored when
+   * the cached copy is newer. Resource versions are compared as integers, which holds for etcd.
+   */
+  mutate(obj: T): void {
+    const key = objectKey(obj);
+    const cur = this.cache.get(key);
+    const a = Number(cur?.metadata?.resourceVersion ?? 0);
+    const b = Number(obj.metadata?.resourceVersion ?? 0);
+    if (cur && Number.isFinite(a) && Number.isFinite(b) && b > a) this.cache.set(key, obj);
+  }
+
   get size(): number {
     return this.cache.size;
   }

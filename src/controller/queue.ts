@@ -1,0 +1,141 @@
+/**
+ * A work queue of keys, controller-runtime style: a key is queued at most once; a key being
+ * processed is never processed concurrently (re-adds while it runs mark it dirty and it runs
+ * again afterwards); failures back off exponentially per key; and each key runs at most once per
+ * `minIntervalMs`, so a storm of pod events becomes a few reconciles (and status applies).
+ */
+import { backoffDelay, systemClock, type Clock, type Timer } from '../k8s/clock.js';
+
+export interface WorkQueueOptions {
+  clock?: Clock;
+  /** Minimum time between two starts of the same key (coalescing). Default 100 ms. */
+  minIntervalMs?: number;
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+export class WorkQueue {
+  private readonly clock: Clock;
+  private readonly minInterval: number;
+  private readonly backoff: { initialMs: number; maxMs: number };
+  private readonly ready: string[] = [];
+  private readonly readySet = new Set<string>();
+  private readonly delayed = new Map<string, { at: number; timer: Timer }>();
+  private readonly processing = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly lastStart = new Map<string, number>();
+  private readonly failures = new Map<string, number>();
+  private waiters: (() => void)[] = [];
+  private closed = false;
+
+  constructor(o: WorkQueueOptions = {}) {
+    this.clock = o.clock ?? systemClock;
+    this.minInterval = o.minIntervalMs ?? 100;
+    this.backoff = o.backoff ?? { initialMs: 200, maxMs: 60_000 };
+  }
+
+  get length(): number {
+    return this.ready.length;
+  }
+
+  /** Queues `key` now (subject to the per-key minimum interval). */
+  add(key: string): void {
+    if (this.closed) return;
+    if (this.processing.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.readySet.has(key)) return;
+    const earliest = (this.lastStart.get(key) ?? -Infinity) + this.minInterval;
+    const now = this.clock.now();
+    if (earliest > now) {
+      this.addAfter(key, earliest - now);
+      return;
+    }
+    this.cancelDelayed(key);
+    this.readySet.add(key);
+    this.ready.push(key);
+    const w = this.waiters.shift();
+    w?.();
+  }
+
+  /** Queues `key` after `ms` (an earlier pending add wins). */
+  addAfter(key: string, ms: number): void {
+    if (this.closed) return;
+    if (ms <= 0) {
+      this.add(key);
+      return;
+    }
+    const at = this.clock.now() + ms;
+    const cur = this.delayed.get(key);
+    if (cur && cur.at <= at) return;
+    cur?.timer.cancel();
+    const timer = this.clock.setTimer(() => {
+      this.delayed.delete(key);
+      this.add(key);
+    }, ms);
+    this.delayed.set(key, { at, timer });
+  }
+
+  private cancelDelayed(key: string): void {
+    const cur = this.delayed.get(key);
+    if (cur) {
+      cur.timer.cancel();
+      this.delayed.delete(key);
+    }
+  }
+
+  /** Queues `key` again after a failure, with per-key exponential backoff. */
+  retry(key: string): number {
+    const n = this.failures.get(key) ?? 0;
+    this.failures.set(key, n + 1);
+    const delay = backoffDelay(n, this.backoff.initialMs, this.backoff.maxMs);
+    this.addAfter(key, delay);
+    return delay;
+  }
+
+  /** Forgets the failure history of `key` (after a success). */
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+
+  private async next(signal: AbortSignal): Promise<string | undefined> {
+    while (!signal.aborted && !this.closed) {
+      const key = this.ready.shift();
+      if (key !== undefined) {
+        this.readySet.delete(key);
+        return key;
+      }
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    return undefined;
+  }
+
+  /** Runs `worker` on keys with `concurrency` workers until `signal` aborts. */
+  async run(worker: (key: string) => Promise<void>, concurrency: number, signal: AbortSignal): Promise<void> {
+    const one = async (): Promise<void> => {
+      for (;;) {
+        const key = await this.next(signal);
+        if (key === undefined) return;
+        this.processing.add(key);
+        this.lastStart.set(key, this.clock.now());
+        try {
+          await worker(key);
+        } finally {
+          this.processing.delete(key);
+          if (this.dirty.delete(key)) this.add(key);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, () => one()));
+  }
+
+  shutdown(): void {
+    this.closed = true;
+    for (const d of this.delayed.values()) d.timer.cancel();
+    this.delayed.clear();
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
