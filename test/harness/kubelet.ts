@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { ContainerCgroup, newContainerId, type CgroupLayout } from './cgroup.js';
-import { HarnessRun, PodNetwork, spawnInNetns, type NodeNet, type PodNet, type SpawnedProcess } from './netns.js';
+import { HarnessRun, PodNetwork, spawnInNetns, waitInNetns, type NodeNet, type PodNet, type SpawnedProcess } from './netns.js';
 
 // ---------------------------------------------------------------------------------------------
 // the kernel side of a pod (usable without an apiserver)
@@ -55,6 +55,8 @@ export class PodSandbox {
         );
         const proc = spawnInNetns(net, ['sleep', 'infinity'], { run, what: `container ${spec.key}/${name} ${id}` });
         containers.push({ name, id, pid: proc.pid, cgroup, process: proc });
+        // only a process already inside the pod netns may carry the container ID
+        await waitInNetns(proc.pid, net.netnsPath);
         cgroup.addProcess(proc.pid);
       }
     } catch (err) {

@@ -18,7 +18,7 @@
 // sweeps) to remove leftovers. Every command is run with an argv array, never through a shell.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allHierarchyRoots, removeCgroupTree, type CgroupRecorder } from './cgroup.js';
@@ -288,6 +288,10 @@ export class HarnessRun implements CgroupRecorder {
       liveRuns.add(this);
     }
     mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
+    const st = lstatSync(STATE_DIR);
+    if (!st.isDirectory() || st.uid !== process.getuid?.()) {
+      throw new Error(`${STATE_DIR} is not a directory owned by uid ${process.getuid?.()}: refusing to write harness state there`);
+    }
     const tmp = `${this.stateFile}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.state, null, 2));
     renameSync(tmp, this.stateFile);
@@ -614,6 +618,24 @@ export class PodNetwork {
 
 // ---------------------------------------------------------------------------------------------
 // processes inside a namespace
+
+/**
+ * Waits (bounded) until a process has entered a network namespace: between fork and nsenter's
+ * setns+exec the pid still lives in the caller's namespace.
+ */
+export async function waitInNetns(pid: number, netnsPath: string, timeoutMs = 5_000): Promise<void> {
+  const want = statSync(netnsPath).ino;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (statSync(`/proc/${pid}/ns/net`).ino === want) return;
+    } catch (err) {
+      throw new Error(`process ${pid} exited before entering ${netnsPath}`, { cause: err });
+    }
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not enter ${netnsPath} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
 
 /** argv prefix that runs a command inside a target's network namespace. */
 export function inNetns(target: Pick<NetnsTarget, 'netnsPath'>, argv: readonly string[]): [string, string[]] {

@@ -170,7 +170,14 @@ function waitForListening(
         if (!settled && out.includes('listening\n')) {
           settled = true;
           clearTimeout(timer);
-          resolve({ pid: proc.pid, stop });
+          try {
+            // listening means it is inside the netns: now it may join the container's cgroup
+            target.cgroup?.addProcess(proc.pid);
+            resolve({ pid: proc.pid, stop });
+          } catch (e) {
+            proc.kill();
+            reject(new Error(`${what}: cannot move pid ${proc.pid} into the container cgroup`, { cause: e }));
+          }
         }
       },
       onStderr: (c) => {
@@ -181,13 +188,6 @@ function waitForListening(
       proc.kill('SIGKILL');
       await proc.exited;
     };
-    try {
-      target.cgroup?.addProcess(proc.pid);
-    } catch (e) {
-      proc.kill();
-      reject(new Error(`${what}: cannot move pid ${proc.pid} into the container cgroup`, { cause: e }));
-      return;
-    }
     const timer = setTimeout(() => {
       if (settled) return;
       settled = true;
