@@ -1,0 +1,230 @@
+/**
+ * Support for the agent's real-cluster tests and benchmarks: install the CRD and the agent's RBAC
+ * (exactly the rules docs/agent.md documents), run agents as child processes with NODE_NAME set and
+ * their own data directory, find their tcpdumps, and plan status.targets entries the way the
+ * controller does (server-side apply as `pcapper-controller`, the documented ownership contract)
+ * for tests that must not depend on the controller's own timing.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import type * as k8s from '@kubernetes/client-node';
+import { CONTROLLER_FIELD_MANAGER, targetKey, type PacketCapture, type TargetStatus } from '../src/api/packetcapture.js';
+import { getPacketCapture } from '../src/k8s/client.js';
+import { applyStatus } from '../src/k8s/status.js';
+import type { Cluster } from './harness/cluster.js';
+import { repoRoot } from './harness/paths.js';
+
+export const SYSTEM_NAMESPACE = 'pcapper';
+export const AGENT_SA = 'pcapper-agent';
+
+/** The agent's ClusterRole, as documented in docs/agent.md and src/agent/agent.ts. */
+export const AGENT_RBAC = `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: pcapper-agent-test}
+rules:
+- {apiGroups: [pcapper.dev], resources: [packetcaptures], verbs: [get, list, watch]}
+- {apiGroups: [pcapper.dev], resources: [packetcaptures/status], verbs: [patch]}
+- {apiGroups: [""], resources: [pods], verbs: [list, watch]}
+- {apiGroups: [""], resources: [events], verbs: [create, patch]}
+- {apiGroups: [authentication.k8s.io], resources: [tokenreviews], verbs: [create]}
+- {apiGroups: [authorization.k8s.io], resources: [subjectaccessreviews], verbs: [create]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: pcapper-agent-test}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: pcapper-agent-test}
+subjects:
+- {kind: ServiceAccount, name: ${AGENT_SA}, namespace: ${SYSTEM_NAMESPACE}}
+`;
+
+/** A Role that lets its subjects download the captures of one namespace. */
+export function downloaderRbac(namespace: string, user: string): string {
+  return `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pcap-downloader, namespace: ${namespace}}
+rules:
+- {apiGroups: [pcapper.dev], resources: [packetcaptures, packetcaptures/files], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: pcap-downloader, namespace: ${namespace}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pcap-downloader}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: ${user}}
+`;
+}
+
+async function kubectlOk(cluster: Cluster, args: string[], input?: string): Promise<string> {
+  const r = await cluster.kubectl(args, input === undefined ? {} : { input });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Installs deploy/crd.yaml and the agent's RBAC; returns a kubeconfig file for the agent's ServiceAccount. */
+export async function installForAgents(cluster: Cluster): Promise<string> {
+  await kubectlOk(cluster, ['apply', '--server-side', '-f', join(repoRoot(), 'deploy', 'crd.yaml')]);
+  await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/packetcaptures.pcapper.dev']);
+  await kubectlOk(cluster, ['apply', '-f', '-'], AGENT_RBAC);
+  const kc = await cluster.serviceAccountKubeConfig(SYSTEM_NAMESPACE, AGENT_SA, 24 * 3600);
+  const token = kc.getCurrentUser()?.token;
+  if (!token) throw new Error('no service account token');
+  return cluster.writeKubeconfig('pcapper-agent', token);
+}
+
+export async function applyYaml(cluster: Cluster, yaml: string): Promise<void> {
+  await kubectlOk(cluster, ['apply', '-f', '-'], yaml);
+}
+
+export function tokenOf(kc: k8s.KubeConfig): string {
+  const t = kc.getCurrentUser()?.token;
+  if (!t) throw new Error('kubeconfig has no token');
+  return t;
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr instanceof Error ? `: ${lastErr.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface AgentProcessOptions {
+  node: string;
+  dataDir: string;
+  kubeconfig: string;
+  logFile: string;
+  env?: Record<string, string>;
+}
+
+/** `pcapper agent` as a child process (node dist/test/agent-process.js). */
+export class AgentProcess {
+  child: ChildProcess | undefined;
+  endpoint = '';
+
+  constructor(readonly o: AgentProcessOptions) {}
+
+  async start(timeoutMs = 30_000): Promise<void> {
+    mkdirSync(this.o.dataDir, { recursive: true, mode: 0o700 });
+    const log = createWriteStream(this.o.logFile, { flags: 'a' });
+    const script = join(repoRoot(), 'dist', 'test', 'agent-process.js');
+    const child = spawn(process.execPath, ['--enable-source-maps', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+        NODE_NAME: this.o.node,
+        KUBECONFIG: this.o.kubeconfig,
+        PCAPPER_DATA_DIR: this.o.dataDir,
+        PCAPPER_LISTEN: '127.0.0.1:0',
+        PCAPPER_LOG_FORMAT: 'text',
+        PCAPPER_STATUS_INTERVAL: '0.5s',
+        PCAPPER_DISK_CHECK_INTERVAL: '0.3s',
+        MIN_FREE_DISK: '1G',
+        ...this.o.env,
+      },
+    });
+    this.child = child;
+    child.stdout?.pipe(log, { end: false });
+    let buf = '';
+    this.endpoint = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`agent ${this.o.node} did not start within ${timeoutMs} ms; see ${this.o.logFile}`)), timeoutMs);
+      child.stderr?.setEncoding('utf8');
+      child.stderr?.on('data', (c: string) => {
+        log.write(c);
+        if (this.endpoint) return;
+        buf += c;
+        const m = /agent started .*endpoint=(\S+)/.exec(buf);
+        if (m?.[1]) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.once('exit', (code, sig) => {
+        clearTimeout(timer);
+        reject(new Error(`agent ${this.o.node} exited (${code ?? sig}) during start; see ${this.o.logFile}:\n${buf.slice(-2000)}`));
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Sends `signal` and waits for the process to exit. */
+  async kill(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    c.kill(signal);
+    const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    await exited;
+    clearTimeout(t);
+  }
+}
+
+/** pids of tcpdump processes whose command line mentions `dir` (the agent's data directory). */
+export function tcpdumpPids(dir: string): number[] {
+  const out: number[] = [];
+  for (const n of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(n)) continue;
+    let cmd: string[];
+    try {
+      cmd = readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0');
+      const stat = readFileSync(`/proc/${n}/stat`, 'utf8');
+      if (/\) Z /.test(stat)) continue; // zombie: already dead
+    } catch {
+      continue;
+    }
+    if (cmd.some((a) => a === 'tcpdump' || a.endsWith('/tcpdump')) && cmd.some((a) => a.startsWith(dir + '/'))) out.push(Number(n));
+  }
+  return out;
+}
+
+export type PlannedTarget =
+  | { kind: 'pod'; namespace: string; pod: string; podUID: string; node: string; interface?: string }
+  | { kind: 'node'; node: string; interface: string };
+
+/**
+ * Plans status.targets the way the controller does: server-side apply of the identity fields as
+ * field manager `pcapper-controller` (src/api/packetcapture.ts ownership contract).
+ */
+export async function planTargets(kc: k8s.KubeConfig, namespace: string, name: string, targets: PlannedTarget[]): Promise<void> {
+  const entries: TargetStatus[] = targets.map((t) => ({ name: targetKey(t.kind === 'pod' ? { kind: 'pod', namespace: t.namespace, pod: t.pod } : t), ...t }));
+  await applyStatus(kc, namespace, name, { progress: 'scheduled', targets: entries }, CONTROLLER_FIELD_MANAGER, { force: true });
+}
+
+export async function getCapture(kc: k8s.KubeConfig, namespace: string, name: string): Promise<PacketCapture> {
+  return getPacketCapture(kc, namespace, name);
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** GET with optional headers (argv-free, node:http). */
+export function httpRequest(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<HttpResponse> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, timeout: 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
