@@ -650,6 +650,11 @@ export class SimKubelet {
     return errors;
   }
 
+  /** Alias of close(). */
+  cleanup(): Promise<string[]> {
+    return this.close();
+  }
+
   /** Waits (bounded) until the Pod object is gone from the API. */
   async waitPodGone(namespace: string, name: string, timeoutMs = 5_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
