@@ -109,3 +109,43 @@ export function tsharkStreamTotals(file: string, proto: 'tcp' | 'udp'): Map<numb
   }
   return m;
 }
+
+/** One frame as tshark sees it. */
+export interface TsharkFrame {
+  /** frame.time_epoch as printed ("" for blocks without a timestamp). */
+  time: string;
+  len: number;
+  caplen: number;
+  /** "" for classic pcap files. */
+  interfaceId: string;
+  md5: string;
+}
+
+/** Frames of a capture via `tshark -T fields`; non-packet frames (custom blocks) are left out. */
+export function tsharkFrames(file: string): TsharkFrame[] {
+  const r = runTool('tshark', ['-n', '-o', 'frame.generate_md5_hash:TRUE', '-r', file, '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'frame.len', '-e', 'frame.cap_len', '-e', 'frame.interface_id', '-e', 'frame.md5_hash']);
+  const out: TsharkFrame[] = [];
+  for (const line of r.stdout.split('\n')) {
+    if (line === '') continue;
+    const [time, len, caplen, iface, md5] = line.split('\t');
+    // pcapng custom blocks are shown as frames by tshark 4.0, with neither time nor interface
+    if ((iface === undefined || iface === '') && (time === undefined || time === '')) continue;
+    out.push({ time: time ?? '', len: Number(len), caplen: Number(caplen), interfaceId: iface ?? '', md5: md5 ?? '' });
+  }
+  return out;
+}
+
+/**
+ * Normalises a tshark `frame.time_epoch` string to "SEC.NNNNNNNNN". tshark prints invalid
+ * nanosecond fields (>= 1e9) unnormalised, e.g. "1418145370.1000000000" or, past 2^31 ns,
+ * "-1418145370.2147483648"; the seconds are carried here so they compare with a proper reading.
+ */
+export function normaliseEpoch(t: string): string {
+  const neg = t.startsWith('-');
+  const [s, f = '0'] = (neg ? t.slice(1) : t).split('.');
+  let sec = BigInt(s ?? '0');
+  let frac = BigInt(f.length > 9 ? f : f.padEnd(9, '0'));
+  sec += frac / 1000000000n;
+  frac %= 1000000000n;
+  return `${sec}.${frac.toString().padStart(9, '0')}`;
+}
