@@ -20,6 +20,8 @@ export interface CliIo {
   readonly cwd: string;
   /** Aborted on the first Ctrl-C (SIGINT) or SIGTERM. */
   readonly signal: AbortSignal;
+  /** Aborted on the second Ctrl-C: skip the remaining clean work (downloads), only clean up. */
+  readonly forceSignal?: AbortSignal;
 }
 
 /** Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (Ctrl-C). */
@@ -36,12 +38,14 @@ export function say(io: Pick<CliIo, 'stderr'>, line: string): void {
 /** Creates the io of the real process; `signal` aborts on SIGINT/SIGTERM. */
 export function processIo(): CliIo {
   const ac = new AbortController();
+  const force = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
-    if (ac.signal.aborted) {
-      // second Ctrl-C: the user insists
+    if (force.signal.aborted) {
+      // third Ctrl-C: the user insists
       process.exit(sig === 'SIGINT' ? EXIT.interrupted : 143);
     }
-    ac.abort(new Error(`interrupted (${sig})`));
+    if (ac.signal.aborted) force.abort(new Error(`interrupted again (${sig})`));
+    else ac.abort(new Error(`interrupted (${sig})`));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -52,5 +56,6 @@ export function processIo(): CliIo {
     env: process.env,
     cwd: process.cwd(),
     signal: ac.signal,
+    forceSignal: force.signal,
   };
 }

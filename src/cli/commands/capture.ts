@@ -1,0 +1,343 @@
+/**
+ * `kubectl pcap capture TARGET`: creates a PacketCapture from flags, follows it with a per-target
+ * progress display, downloads every node's files, writes one merged pcapng with one named
+ * interface per pod/node, prints the summary, and deletes the capture (unless --keep/--detach).
+ * Ctrl-C stops following, saves what was captured so far and deletes the capture.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify as yamlStringify } from 'yaml';
+import type { PacketCapture } from '../../api/packetcapture.js';
+import { bool, int, outputFlag, str, type FlagSpec, type ParsedArgs } from '../args.js';
+import { agentCaFromEnv, type AgentAuth } from '../agent-client.js';
+import { defineCommand, kubeFrom } from '../command.js';
+import { CliError, UsageError } from '../errors.js';
+import { downloadCapture, mergeTo, copyToStream, type LocalCaptureFile } from '../fetch.js';
+import { followCapture, isDone } from '../follow.js';
+import { EXIT, type CliIo } from '../io.js';
+import { KubeError, type KubeContext } from '../kube.js';
+import { ProgressWriter } from '../progress.js';
+import { formatSelector } from '../selector.js';
+import { buildPacketCapture, parseTarget, SYSTEM_NAMESPACE, TargetError, type Target } from '../target.js';
+import { targetLabel } from '../printers.js';
+import { runSummary } from './summary.js';
+
+/** Flags that describe what to capture (shared by capture, live and init). */
+export const CAPTURE_SPEC_FLAGS: readonly FlagSpec[] = [
+  { name: 'selector', short: 'l', type: 'string', value: 'SELECTOR', help: 'Capture every pod matching this label selector (kubectl syntax: app=web,tier in (a,b),!canary)' },
+  { name: 'interface', short: 'i', type: 'string', value: 'IFACE', help: 'Interface: on the node for node/NAME (required, e.g. eth0 or any); inside the pods otherwise (default any)' },
+  { name: 'duration', short: 'd', type: 'string', value: 'DURATION', help: 'How long to capture: 30s, 5m, 1h30m or seconds (600)', defaultText: '60s unless --count' },
+  { name: 'count', short: 'c', type: 'int', help: 'Stop each target after N packets' },
+  { name: 'filter', short: 'f', type: 'string', value: 'EXPR', help: 'BPF capture filter (tcpdump syntax), e.g. "tcp port 80"' },
+  { name: 'snaplen', short: 's', type: 'int', help: 'Bytes kept per packet (0 = whole packet)' },
+  { name: 'max-file-size', type: 'string', value: 'SIZE', help: 'Size of one ring file: 100M, 1Gi, or megabytes', defaultText: '100M' },
+  { name: 'file-count', type: 'int', help: 'Ring files kept per target', defaultText: '10' },
+  { name: 'target-namespace', type: 'string', value: 'NAMESPACE', help: 'Namespace of the target pods when it differs from the capture\'s (system namespace only)' },
+  { name: 'name', type: 'string', value: 'NAME', help: 'Name of the PacketCapture', defaultText: '<target>-<random>' },
+  { name: 'ttl', type: 'string', value: 'DURATION', help: 'Delete the capture and its files this long after it finished' },
+];
+
+const CAPTURE_FLAGS: readonly FlagSpec[] = [
+  ...CAPTURE_SPEC_FLAGS,
+  { name: 'write', short: 'w', type: 'string', value: 'FILE', help: 'Write the merged pcapng here; - for stdout', defaultText: '<name>.pcapng' },
+  { name: 'detach', type: 'boolean', help: 'Create the capture and return; collect it later with download/export' },
+  { name: 'keep', type: 'boolean', help: 'Keep the PacketCapture (and its files on the nodes) after downloading' },
+  { name: 'no-summary', type: 'boolean', help: 'Do not print the summary' },
+  { name: 'dry-run', type: 'string', optionalValue: 'client', choices: ['client', 'none'], value: 'client', help: 'Print the PacketCapture (-o yaml|json) instead of creating it' },
+  outputFlag(['yaml', 'json', 'name']),
+];
+
+export interface CaptureRequest {
+  pc: PacketCapture;
+  target: Target;
+}
+
+/** Flags -> target + PacketCapture (pure apart from the kubeconfig's default namespace). */
+export function captureRequest(p: ParsedArgs, command: string, defaultNamespace: string, namespaceExplicit: boolean): CaptureRequest {
+  try {
+    const target = parseTarget(p.args[0], str(p, 'selector'));
+    // node captures live in the system namespace unless -n says otherwise
+    const namespace = target.kind === 'node' && !namespaceExplicit ? SYSTEM_NAMESPACE : defaultNamespace;
+    const pc = buildPacketCapture(target, {
+      namespace,
+      targetNamespace: str(p, 'target-namespace'),
+      name: str(p, 'name'),
+      interface: str(p, 'interface'),
+      duration: str(p, 'duration'),
+      count: int(p, 'count'),
+      filter: str(p, 'filter'),
+      snaplen: int(p, 'snaplen'),
+      maxFileSize: str(p, 'max-file-size'),
+      fileCount: int(p, 'file-count'),
+      ttl: str(p, 'ttl'),
+    });
+    return { pc, target };
+  } catch (e) {
+    if (e instanceof TargetError) throw new UsageError(e.message, command);
+    throw e;
+  }
+}
+
+/** Prints a PacketCapture for --dry-run. */
+export function printDryRun(pc: PacketCapture, output: string | undefined, io: CliIo): void {
+  if (output === 'json') io.stdout.write(`${JSON.stringify(pc, null, 2)}\n`);
+  else if (output === 'name') io.stdout.write(`packetcapture.pcapper.dev/${pc.metadata.name ?? ''}\n`);
+  else io.stdout.write(yamlStringify(pc));
+}
+
+/**
+ * Checks that the target exists before creating anything, so a typo gives
+ * `error: pod "x" not found in namespace "y"`. Skipped where the user may not read the object.
+ */
+export async function checkTarget(kube: KubeContext, req: CaptureRequest, io: CliIo): Promise<void> {
+  const t = req.target;
+  const ns = req.pc.spec.targetNamespace ?? req.pc.metadata.namespace ?? 'default';
+  const paths: Record<string, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets', ReplicaSet: 'replicasets' };
+  let path: string;
+  let what: string;
+  if (t.kind === 'pod') [path, what] = [`/api/v1/namespaces/${ns}/pods/${t.name}`, `pod "${t.name}" not found in namespace "${ns}"`];
+  else if (t.kind === 'node') [path, what] = [`/api/v1/nodes/${t.name}`, `node "${t.name}" not found`];
+  else if (t.kind === 'workload') {
+    const kind = t.workloadKind.toLowerCase();
+    [path, what] = [`/apis/apps/v1/namespaces/${ns}/${paths[t.workloadKind] ?? ''}/${t.name}`, `${kind} "${t.name}" not found in namespace "${ns}"`];
+  } else {
+    try {
+      const sel = formatSelector(t.selector);
+      const l = await kube.client.json<{ items: unknown[] }>('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(sel)}&limit=1`);
+      if (l.items.length === 0) io.stderr.write(`warning: no pods match "${sel}" in namespace "${ns}" yet; pods that start matching while the capture runs are captured\n`);
+    } catch (e) {
+      if (e instanceof KubeError && (e.status === 0 || e.status === 401)) throw e;
+    }
+    return;
+  }
+  try {
+    await kube.client.json('GET', path);
+  } catch (e) {
+    if (e instanceof KubeError && e.status === 404) throw new CliError(what);
+    if (e instanceof KubeError && (e.status === 0 || e.status === 401)) throw e;
+    // 403: the user may create captures without reading pods; the controller will tell
+  }
+}
+
+/** Creates the capture; turns admission errors into one line. */
+export async function createCapture(kube: KubeContext, pc: PacketCapture): Promise<PacketCapture> {
+  try {
+    return await kube.client.createCapture(pc);
+  } catch (e) {
+    if (e instanceof KubeError && e.status === 409) {
+      throw new CliError(`packetcapture "${pc.metadata.name ?? ''}" already exists in namespace "${pc.metadata.namespace ?? ''}" (choose another --name)`);
+    }
+    throw e;
+  }
+}
+
+export async function agentAuth(kube: KubeContext, io: CliIo): Promise<AgentAuth> {
+  const token = await kube.client.bearerToken();
+  if (!token) {
+    throw new CliError('downloading files needs a bearer token, but the kubeconfig user has none (the node agents authenticate with TokenReview); use a token-based user');
+  }
+  return { token, ca: agentCaFromEnv(io.env) };
+}
+
+/** Waits (bounded) until every node with targets published its agent endpoint. */
+export async function waitForEndpoints(kube: KubeContext, pc: PacketCapture, signal: AbortSignal, timeoutMs = 15_000): Promise<PacketCapture> {
+  const deadline = Date.now() + timeoutMs;
+  let cur = pc;
+  for (;;) {
+    const want = new Set((cur.status?.targets ?? []).filter((t) => t.node && (t.phase === 'Finished' || t.phase === 'Running' || (t.files?.length ?? 0) > 0)).map((t) => t.node as string));
+    const have = new Set((cur.status?.nodes ?? []).filter((n) => n.endpoint).map((n) => n.node));
+    if ([...want].every((n) => have.has(n)) || Date.now() > deadline || signal.aborted) return cur;
+    await sleep(250, undefined, { signal }).catch(() => undefined);
+    cur = await kube.client.getCapture(cur.metadata.namespace ?? '', cur.metadata.name ?? '');
+  }
+}
+
+/** Resolves -w: undefined -> `<name>.pcapng` in the working directory; `-` stays `-`. */
+export function outputPath(w: string | undefined, name: string, cwd: string): string {
+  if (w === '-') return '-';
+  const p = w ?? `${name}.pcapng`;
+  return isAbsolute(p) ? p : resolve(cwd, p);
+}
+
+/**
+ * Downloads and merges `pc`'s files into `out`; prints the summary (to stderr when writing to
+ * stdout). Returns the number of packets written, or throws.
+ */
+export async function collect(kube: KubeContext, pc: PacketCapture, out: string, io: CliIo, opts: { summary: boolean; signal?: AbortSignal; sectionComments?: readonly string[]; rawDir?: string; embedMetadata?: boolean; merge?: boolean }): Promise<number> {
+  const auth = await agentAuth(kube, io);
+  const dir = opts.rawDir ?? (await mkdtemp(join(tmpdir(), 'kubectl-pcap-')));
+  try {
+    const dl = await downloadCapture(pc, dir, auth, io, opts.signal);
+    for (const p of dl.problems) io.stderr.write(`warning: ${p}\n`);
+    const files = dl.files;
+    if (files.length === 0) {
+      const why = dl.problems[0] ?? ((pc.status?.nodes ?? []).length === 0 ? 'no node agent reported files for it' : 'the nodes have no files for it');
+      throw new CliError(`capture ${pc.metadata.namespace ?? ''}/${pc.metadata.name ?? ''} has nothing to download: ${why}`);
+    }
+    if (opts.merge === false) {
+      io.stderr.write(`downloaded ${files.length} capture file(s) (${dl.bytes} bytes with metadata) to ${dir}\n`);
+      return 0;
+    }
+    const merged = out === '-' ? join(dir, 'merged.pcapng') : out;
+    const r = await mergeTo(files, merged, io, opts.sectionComments ?? sectionCommentsFor(pc), opts.embedMetadata);
+    if (out === '-') await copyToStream(merged, io.stdout);
+    io.stderr.write(`wrote ${r.packets} packets from ${r.interfaces.length} interface(s) to ${out === '-' ? 'stdout' : out}\n`);
+    if (opts.summary) await printSummary(merged, files, io, out === '-');
+    return r.packets;
+  } finally {
+    if (!opts.rawDir) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function sectionCommentsFor(pc: PacketCapture): string[] {
+  return [`pcapper capture ${pc.metadata.namespace ?? ''}/${pc.metadata.name ?? ''}`, `pcapper.spec=${JSON.stringify(pc.spec)}`];
+}
+
+/** Runs the pcap library's summary on the merged file, naming endpoints from the sidecars. */
+export async function printSummary(merged: string, files: readonly LocalCaptureFile[], io: CliIo, toStderr: boolean): Promise<void> {
+  const metas = [...new Set(files.map((f) => f.metadataPath).filter((p): p is string => p !== undefined))];
+  const argv = [merged, ...metas.flatMap((m) => ['--meta', m])];
+  const code = await runSummary(argv, { stdout: toStderr ? io.stderr : io.stdout, stderr: io.stderr });
+  if (code !== 0) io.stderr.write('warning: the summary reported problems (see above)\n');
+}
+
+function failureLine(pc: PacketCapture): string {
+  const failed = (pc.status?.targets ?? []).filter((t) => t.phase === 'Failed');
+  if (failed.length > 0) return failed.map((t) => `${targetLabel(t)}: ${t.reason ?? 'Failed'}${t.message ? ` (${t.message})` : ''}`).join('; ');
+  const conds = pc.status?.conditions ?? [];
+  const c = conds.find((x) => x.type === 'Invalid' && x.status === 'True') ?? conds.find((x) => x.type === 'TargetsResolved' && x.status === 'False') ?? conds.find((x) => x.message);
+  return c?.message ?? c?.reason ?? 'no target could be captured';
+}
+
+/** Deletes a capture this command created (best effort, one line on failure). */
+export async function deleteCreated(kube: KubeContext, pc: PacketCapture, io: CliIo): Promise<void> {
+  try {
+    await kube.client.deleteCapture(pc.metadata.namespace ?? '', pc.metadata.name ?? '');
+    io.stderr.write(`deleted packetcapture ${pc.metadata.namespace ?? ''}/${pc.metadata.name ?? ''}\n`);
+  } catch (e) {
+    io.stderr.write(`warning: could not delete packetcapture ${pc.metadata.namespace ?? ''}/${pc.metadata.name ?? ''}: ${(e as Error).message}\n`);
+  }
+}
+
+async function runCapture(p: ParsedArgs, io: CliIo): Promise<number> {
+  const dryRun = str(p, 'dry-run');
+  const dry = dryRun !== undefined && dryRun !== 'none';
+  const w = str(p, 'write');
+  if (w !== undefined && w !== '-' && w.trim() === '') throw new UsageError('-w needs a file name (or - for stdout)', 'capture');
+  if (str(p, 'output') !== undefined && !dry) throw new UsageError('-o only applies with --dry-run (or --detach)', 'capture');
+  if (dry) {
+    // no cluster needed unless the namespace comes from the kubeconfig
+    let ns = str(p, 'namespace');
+    let explicit = ns !== undefined;
+    if (ns === undefined) {
+      try {
+        ns = kubeFrom(p, io).namespace;
+      } catch {
+        ns = 'default';
+      }
+      explicit = false;
+    }
+    const req = captureRequest(p, 'capture', ns, explicit);
+    printDryRun(req.pc, str(p, 'output'), io);
+    return EXIT.ok;
+  }
+  const kube = kubeFrom(p, io);
+  const req = captureRequest(p, 'capture', kube.namespace, kube.namespaceExplicit);
+  await checkTarget(kube, req, io);
+  const created = await createCapture(kube, req.pc);
+  const ns = created.metadata.namespace ?? '';
+  const name = created.metadata.name ?? '';
+  if (bool(p, 'detach')) {
+    if (str(p, 'output') === 'name') io.stdout.write(`packetcapture.pcapper.dev/${name}\n`);
+    else io.stdout.write(`packetcapture.pcapper.dev/${name} created\n`);
+    io.stderr.write(`follow it with: kubectl pcap describe ${name} -n ${ns}; collect it with: kubectl pcap download ${name} -n ${ns}\n`);
+    return EXIT.ok;
+  }
+  const out = outputPath(w, name, io.cwd);
+  io.stderr.write(`packetcapture ${ns}/${name} created; capturing (Ctrl-C to stop early)\n`);
+  const progress = new ProgressWriter(io.stderr);
+  const tick = io.stderr.isTTY ? setInterval(() => progress.tick(), 1000) : undefined;
+  const started = Date.now();
+  let hinted = false;
+  let last = created;
+  let interrupted = false;
+  try {
+    last = await followCapture(
+      kube.client,
+      ns,
+      name,
+      (pc) => {
+        last = pc;
+        progress.update(pc);
+        if (!hinted && !pc.status?.progress && Date.now() - started > 10_000) {
+          hinted = true;
+          io.stderr.write('still waiting for the pcapper controller to pick the capture up (is it running? kubectl get pods -n pcapper)\n');
+        }
+      },
+      io.signal,
+    );
+    interrupted = io.signal.aborted && !isDone(last);
+  } catch (e) {
+    if (tick) clearInterval(tick);
+    // following failed (cluster gone?): do not leave the capture running
+    if (!(e instanceof CliError && /was deleted/.test(e.message))) await deleteCreated(kube, created, io);
+    throw e;
+  } finally {
+    if (tick) clearInterval(tick);
+  }
+  const force = io.forceSignal ?? new AbortController().signal;
+  if (interrupted) io.stderr.write('interrupted: saving what was captured so far, then deleting the capture (Ctrl-C again to skip saving)\n');
+  let code: number = interrupted ? EXIT.interrupted : EXIT.ok;
+  let keep = bool(p, 'keep');
+  try {
+    if (last.status?.progress === 'failure' && !(last.status.packets ?? 0)) {
+      throw new CliError(`capture ${ns}/${name} failed: ${failureLine(last)}`);
+    }
+    if (last.status?.progress === 'failure') io.stderr.write(`warning: capture ${ns}/${name} failed: ${failureLine(last)}\n`);
+    else for (const t of last.status?.targets ?? []) if (t.phase === 'Failed') io.stderr.write(`warning: ${targetLabel(t)} failed: ${t.reason ?? ''}${t.message ? ` (${t.message})` : ''}\n`);
+    const ready = await waitForEndpoints(kube, last, force);
+    try {
+      await collect(kube, ready, out, io, { summary: !bool(p, 'no-summary'), signal: force });
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') {
+        io.stderr.write('skipped saving\n');
+      } else {
+        keep = keep || !interrupted; // leave the files on the nodes so `download` can try again
+        if (keep && !bool(p, 'keep')) io.stderr.write(`the capture is kept so you can retry: kubectl pcap download ${name} -n ${ns}\n`);
+        throw e;
+      }
+    }
+    if (last.status?.progress === 'failure') code = EXIT.error;
+  } finally {
+    if (!keep) await deleteCreated(kube, created, io);
+  }
+  return code;
+}
+
+export const captureCommand = defineCommand(
+  {
+    name: 'capture',
+    summary: 'Capture packets of pods or a node interface into one merged pcapng',
+    usage: 'capture TARGET | -l SELECTOR [flags]',
+    description: [
+      'TARGET is pod/NAME (or NAME), deploy/NAME, sts/NAME, ds/NAME, rs/NAME, or node/NAME --interface IFACE.',
+      'Creates a PacketCapture, shows per-target progress (state, packets, bytes, drops), downloads',
+      'every node\'s files, writes one time-ordered pcapng with one interface per pod/node (named',
+      '<node>/<namespace>/<pod>), prints a summary, and deletes the capture (--keep keeps it).',
+      'Ctrl-C stops early: what was captured so far is saved, then the capture is deleted.',
+    ].join('\n'),
+    flags: CAPTURE_FLAGS,
+    maxArgs: 1,
+    argsName: 'TARGET',
+    examples: [
+      'kubectl pcap capture pod/web-7d9c -n shop --duration 30s -w web.pcapng',
+      'kubectl pcap capture -l app=demo --duration 5s -w demo.pcapng',
+      'kubectl pcap capture deploy/web --filter "tcp port 80" --count 1000 -w - | tshark -r -',
+      'kubectl pcap capture node/node-a --interface eth0 -n pcapper --duration 1m',
+      'kubectl pcap capture sts/db --dry-run -o yaml > capture.yaml',
+    ],
+  },
+  runCapture,
+);

@@ -1,0 +1,71 @@
+/**
+ * `kubectl pcap download NAME [-w FILE] [--raw DIR]` and `kubectl pcap export NAME -w FILE`:
+ * collect an existing capture's files from every node. download writes one merged pcapng
+ * (default NAME.pcapng) and/or keeps the raw ring files with their metadata sidecars (--raw);
+ * export writes one merged pcapng that also carries each target's full metadata as interface
+ * comments (`pcapper.meta=`), so `kubectl pcap import` restores pod names and the IP -> pod map.
+ */
+import { mkdir } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { bool, str, type ParsedArgs } from '../args.js';
+import { defineCommand, kubeFrom } from '../command.js';
+import { UsageError } from '../errors.js';
+import type { CliIo } from '../io.js';
+import { collect, outputPath, sectionCommentsFor, waitForEndpoints } from './capture.js';
+
+async function fetchCommand(p: ParsedArgs, io: CliIo, mode: 'download' | 'export'): Promise<number> {
+  const kube = kubeFrom(p, io);
+  const name = p.args[0] as string;
+  const w = str(p, 'write');
+  const raw = str(p, 'raw');
+  if (mode === 'export' && w === undefined) throw new UsageError('-w FILE is required (or -w - for stdout)', 'export');
+  const pc = await kube.client.getCapture(kube.namespace, name);
+  const progress = pc.status?.progress;
+  if (progress !== 'finished' && progress !== 'failure') io.stderr.write(`note: capture ${kube.namespace}/${name} is ${progress ?? 'pending'}; downloading what was written so far\n`);
+  const ready = await waitForEndpoints(kube, pc, io.signal, 5000);
+  let rawDir: string | undefined;
+  if (raw !== undefined) {
+    rawDir = isAbsolute(raw) ? raw : resolve(io.cwd, raw);
+    await mkdir(rawDir, { recursive: true, mode: 0o700 });
+  }
+  const merge = raw === undefined || w !== undefined;
+  const out = outputPath(w, name, io.cwd);
+  const comments = mode === 'export' ? [...sectionCommentsFor(ready), `pcapper.status=${JSON.stringify({ progress: ready.status?.progress, packets: ready.status?.packets, bytes: ready.status?.bytes, drops: ready.status?.drops, startTime: ready.status?.startTime, completionTime: ready.status?.completionTime })}`] : undefined;
+  await collect(kube, ready, out, io, { summary: bool(p, 'summary'), rawDir, merge, embedMetadata: mode === 'export', sectionComments: comments, signal: io.signal });
+  return 0;
+}
+
+export const downloadCommand = defineCommand(
+  {
+    name: 'download',
+    summary: 'Download a capture\'s files from every node (merged pcapng and/or raw files)',
+    usage: 'download NAME [-w FILE|-] [--raw DIR]',
+    flags: [
+      { name: 'write', short: 'w', type: 'string', value: 'FILE', help: 'Merged pcapng output; - for stdout', defaultText: 'NAME.pcapng unless --raw' },
+      { name: 'raw', type: 'string', value: 'DIR', help: 'Keep the raw ring files and metadata sidecars in DIR/<node>/<target>/' },
+      { name: 'summary', type: 'boolean', help: 'Print the summary after merging' },
+    ],
+    minArgs: 1,
+    maxArgs: 1,
+    argsName: 'NAME',
+    examples: ['kubectl pcap download web-x7k2p -n shop', 'kubectl pcap download web-x7k2p --raw ./web-files', 'kubectl pcap download web-x7k2p -w - | tshark -r -'],
+  },
+  (p, io) => fetchCommand(p, io, 'download'),
+);
+
+export const exportCommand = defineCommand(
+  {
+    name: 'export',
+    summary: 'Export a capture as one self-describing pcapng (pod names and IP -> pod map inside)',
+    usage: 'export NAME -w FILE|-',
+    flags: [
+      { name: 'write', short: 'w', type: 'string', value: 'FILE', help: 'Output pcapng; - for stdout' },
+      { name: 'summary', type: 'boolean', help: 'Print the summary after exporting' },
+    ],
+    minArgs: 1,
+    maxArgs: 1,
+    argsName: 'NAME',
+    examples: ['kubectl pcap export web-x7k2p -w web.pcapng', 'kubectl pcap import web.pcapng   # later, elsewhere'],
+  },
+  (p, io) => fetchCommand(p, io, 'export'),
+);

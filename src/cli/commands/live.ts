@@ -1,0 +1,180 @@
+/**
+ * `kubectl pcap live TARGET -w -`: creates a capture and streams its packets while they are
+ * captured, as one pcapng with one interface per pod/node (named `<node>/<namespace>/<pod>`), so
+ * `kubectl pcap live pod/x -w - | tshark -r -` (or `| wireshark -k -i -`) shows packets within
+ * about a second. Targets that start while the capture runs (selectors, workloads) join the stream.
+ * Ends when the capture finishes or on Ctrl-C; deletes the capture unless --keep.
+ */
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PacketCapture, TargetStatus } from '../../api/packetcapture.js';
+import { PcapngWriter } from '../../pcap/writer.js';
+import { bool, str, type FlagSpec, type ParsedArgs } from '../args.js';
+import { openAgentStream, type AgentAuth } from '../agent-client.js';
+import { defineCommand, kubeFrom } from '../command.js';
+import { CliError, UsageError } from '../errors.js';
+import { followCapture, isDone } from '../follow.js';
+import { EXIT, type CliIo } from '../io.js';
+import { PcapStreamParser } from '../pcap-stream.js';
+import { targetLabel } from '../printers.js';
+import { progressChanges } from '../progress.js';
+import { agentAuth, captureRequest, checkTarget, CAPTURE_SPEC_FLAGS, createCapture, deleteCreated, outputPath, sectionCommentsFor } from './capture.js';
+
+const LIVE_FLAGS: readonly FlagSpec[] = [
+  ...CAPTURE_SPEC_FLAGS,
+  { name: 'write', short: 'w', type: 'string', value: 'FILE', help: 'Where to stream the pcapng: - for stdout (default when stdout is not a terminal), or a file' },
+  { name: 'keep', type: 'boolean', help: 'Keep the PacketCapture (and its files on the nodes) afterwards' },
+];
+
+/** Interface name of a target in the live stream: `<node>/<namespace>/<pod>` or `<node>/<iface>`. */
+export function liveInterfaceName(t: TargetStatus): string {
+  if (t.kind === 'node') return `${t.node ?? '?'}/${t.interface ?? 'any'}`;
+  return `${t.node ?? '?'}/${t.namespace ?? '?'}/${t.pod ?? t.name}`;
+}
+
+class LiveMux {
+  private readonly w: PcapngWriter;
+  private readonly open = new Map<string, Promise<void>>();
+  private readonly failed = new Set<string>();
+  packets = 0;
+  private writeError: Error | undefined;
+
+  constructor(
+    private readonly out: Writable,
+    private readonly pc: PacketCapture,
+    private readonly auth: AgentAuth,
+    private readonly io: CliIo,
+    private readonly signal: AbortSignal,
+  ) {
+    this.w = new PcapngWriter(out);
+    this.w.writeSection({ comments: sectionCommentsFor(pc) });
+  }
+
+  /** Starts streams for running targets that have none yet. */
+  update(pc: PacketCapture): void {
+    const endpoints = new Map((pc.status?.nodes ?? []).filter((n) => n.endpoint).map((n) => [n.node, n.endpoint as string]));
+    for (const t of pc.status?.targets ?? []) {
+      if (this.open.has(t.name) || t.phase !== 'Running' || !t.node) continue;
+      const ep = endpoints.get(t.node);
+      if (!ep) continue;
+      this.open.set(t.name, this.follow(t, ep));
+    }
+  }
+
+  private async follow(t: TargetStatus, endpoint: string): Promise<void> {
+    const ns = this.pc.metadata.namespace ?? '';
+    const name = this.pc.metadata.name ?? '';
+    let iface: number | undefined;
+    try {
+      const res = await openAgentStream(endpoint, ns, name, t.name, this.auth, { node: t.node, signal: this.signal });
+      this.io.stderr.write(`streaming ${targetLabel(t)} from node ${t.node ?? '?'}\n`);
+      const parser = new PcapStreamParser();
+      for await (const chunk of res) {
+        const pkts = parser.push(chunk as Buffer);
+        if (iface === undefined && parser.header) {
+          iface = this.w.addInterface({
+            linkType: parser.header.linkType,
+            snapLength: parser.header.snapLength,
+            name: liveInterfaceName(t),
+            description: `pcapper live ${targetLabel(t)}`,
+            comments: [`pcapper.capture=${ns}/${name}`, `pcapper.node=${t.node ?? ''}`, `pcapper.target=${t.kind ?? 'pod'}`, ...(t.pod ? [`pcapper.pod=${t.namespace ?? ''}/${t.pod}`] : [])],
+            tsresol: 9,
+          });
+        }
+        if (iface === undefined) continue;
+        for (const p of pkts) this.w.writePacket(iface, p.tsSec, p.tsNsec, p.data, p.origLen);
+        this.packets += pkts.length;
+        if (pkts.length > 0 || this.w.needsDrain) await this.w.flush();
+      }
+    } catch (e) {
+      if ((e as Error).name === 'AbortError' || this.signal.aborted) return;
+      if (e instanceof Error && /EPIPE|write after end|ERR_STREAM_DESTROYED/.test(`${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`)) {
+        this.writeError = e;
+        return;
+      }
+      if (!this.failed.has(t.name)) this.io.stderr.write(`warning: live stream of ${targetLabel(t)}: ${(e as Error).message}\n`);
+      this.failed.add(t.name);
+    }
+  }
+
+  /** Waits for every open stream to end (bounded). */
+  async settle(timeoutMs: number): Promise<void> {
+    await Promise.race([Promise.all(this.open.values()), sleep(timeoutMs, undefined, { signal: this.signal }).catch(() => undefined)]);
+  }
+
+  async end(toStdout: boolean): Promise<void> {
+    if (this.writeError) return;
+    await this.w.end(!toStdout).catch(() => undefined);
+  }
+}
+
+async function runLive(p: ParsedArgs, io: CliIo): Promise<number> {
+  let w = str(p, 'write');
+  if (w === undefined) {
+    if (io.stdout.isTTY) throw new UsageError('refusing to write a binary capture to a terminal: pipe it (-w - | tshark -r -) or give -w FILE', 'live');
+    w = '-';
+  }
+  const kube = kubeFrom(p, io);
+  const req = captureRequest(p, 'live', kube.namespace, kube.namespaceExplicit);
+  await checkTarget(kube, req, io);
+  const auth = await agentAuth(kube, io);
+  const toStdout = w === '-';
+  let out: Writable = io.stdout;
+  if (!toStdout) {
+    const path = outputPath(w, req.pc.metadata.name ?? 'live', io.cwd);
+    const ws = createWriteStream(path, { mode: 0o600 });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', (e) => reject(new CliError(`cannot write ${path}: ${e.message}`, { cause: e })));
+    });
+    out = ws;
+  }
+  const created = await createCapture(kube, req.pc);
+  const ns = created.metadata.namespace ?? '';
+  const name = created.metadata.name ?? '';
+  io.stderr.write(`packetcapture ${ns}/${name} created; streaming live (Ctrl-C to stop)\n`);
+  const mux = new LiveMux(out, created, auth, io, io.signal);
+  let prev: PacketCapture | undefined;
+  let last = created;
+  let code: number = EXIT.ok;
+  try {
+    last = await followCapture(
+      kube.client,
+      ns,
+      name,
+      (pc) => {
+        for (const l of progressChanges(prev, pc)) io.stderr.write(`${l}\n`);
+        prev = pc;
+        last = pc;
+        mux.update(pc);
+      },
+      io.signal,
+    );
+    if (isDone(last)) await mux.settle(10_000);
+    if (io.signal.aborted) code = EXIT.interrupted;
+    else if (last.status?.progress === 'failure') {
+      io.stderr.write(`error: capture ${ns}/${name} failed\n`);
+      code = EXIT.error;
+    }
+  } finally {
+    await mux.end(toStdout);
+    io.stderr.write(`streamed ${mux.packets} packets\n`);
+    if (!bool(p, 'keep')) await deleteCreated(kube, created, io);
+  }
+  return code;
+}
+
+export const liveCommand = defineCommand(
+  {
+    name: 'live',
+    summary: 'Stream packets live while capturing (pcapng to stdout: | tshark -r - or | wireshark -k -i -)',
+    usage: 'live TARGET | -l SELECTOR [-w -|FILE] [flags]',
+    description: 'TARGET forms and capture flags are those of `kubectl pcap capture`. Without --duration or --count the capture runs until Ctrl-C (up to 60s by default: pass --duration for longer).',
+    flags: LIVE_FLAGS,
+    maxArgs: 1,
+    argsName: 'TARGET',
+    examples: ['kubectl pcap live pod/web-7d9c -w - | tshark -r -', 'kubectl pcap live -l app=demo --duration 10m -w - | wireshark -k -i -'],
+  },
+  runLive,
+);
