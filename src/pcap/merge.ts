@@ -17,7 +17,7 @@
  *   other inputs.
  */
 import { basename } from 'node:path';
-import { CaptureReader, RecordKind } from './reader.js';
+import { CaptureReader, RecordKind, type ByteSource } from './reader.js';
 import { PcapFormatError, PcapIoError } from './errors.js';
 import { PcapngWriter, type ByteSink } from './writer.js';
 import { mulAdd64 } from './time.js';
@@ -29,6 +29,8 @@ export interface MergeInput {
   name?: string;
   /** Comments for the interface block(s) of this input. */
   comments?: readonly string[];
+  /** Read from this source instead of opening `path` (tests, in-memory data). */
+  source?: ByteSource;
 }
 
 export interface MergeOptions {
@@ -161,7 +163,8 @@ export async function mergeCaptures(inputs: readonly MergeInput[], out: ByteSink
   for (const [index, input] of inputs.entries()) {
     let reader: CaptureReader;
     try {
-      reader = await CaptureReader.open(input.path, { bufferSize: opts.bufferSize ?? 1024 * 1024 });
+      const ro = { bufferSize: opts.bufferSize ?? 1024 * 1024 };
+      reader = input.source ? await CaptureReader.fromSource(input.source, ro) : await CaptureReader.open(input.path, ro);
     } catch (err) {
       if (err instanceof PcapFormatError || err instanceof PcapIoError) {
         errors.push(err);

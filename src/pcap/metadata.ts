@@ -122,6 +122,7 @@ function describe(v: unknown): string {
   if (v === undefined) return 'nothing (missing)';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return typeof v === 'string' ? `"${v.slice(0, 40)}"` : typeof v;
 }
 

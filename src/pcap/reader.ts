@@ -237,6 +237,11 @@ export class CaptureReader implements PacketView {
     return r;
   }
 
+  /** Current size of the read buffer (bounded by max(bufferSize, largest accepted record)). */
+  get bufferCapacity(): number {
+    return this.buf.length;
+  }
+
   /** Name of the input (path) used in errors. */
   get name(): string {
     return this.source.name;

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CAPTURE_METADATA_VERSION, type CaptureMetadata } from './metadata.js';
 
 /** The repository root: $PCAPPER_REPO_ROOT, or the nearest ancestor with a package.json. */
 export function repoRoot(): string {
@@ -149,3 +150,24 @@ export function normaliseEpoch(t: string): string {
   frac %= 1000000000n;
   return `${sec}.${frac.toString().padStart(9, '0')}`;
 }
+
+/** A valid capture metadata document for tests, with overrides. */
+export function sampleMetadata(over: Partial<CaptureMetadata> = {}): CaptureMetadata {
+  return {
+    version: CAPTURE_METADATA_VERSION,
+    captureName: 'web-debug',
+    captureNamespace: 'shop',
+    nodeName: 'node-a',
+    nodeIPs: ['10.0.0.11'],
+    targetKind: 'pod',
+    pod: { name: 'web-7d9c', namespace: 'shop', uid: '6f0c-11', ips: ['10.244.1.7', 'fd00::7'] },
+    interfaces: ['eth0'],
+    linkType: 1,
+    startTime: '2026-11-22T01:43:26.123Z',
+    filter: 'tcp port 80',
+    snapLength: 262144,
+    endpoints: { '10.244.2.3': { pod: 'db-0', namespace: 'shop', node: 'node-b' } },
+    ...over,
+  };
+}
+
