@@ -186,7 +186,7 @@ describe('helm chart charts/pcapper', () => {
     assert.equal(spec.securityContext?.seccompProfile?.type, 'RuntimeDefault');
     const c = spec.containers[0];
     assert.ok(c);
-    assert.deepEqual(c.args, ['controller']);
+    assert.deepEqual(c.args, ['controller', '--leader-elect']);
     assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
     assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
     assert.deepEqual(c.securityContext?.capabilities, { drop: ['ALL'] });
