@@ -202,7 +202,7 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
     if (v) {
       verdicts.set(t.name, v);
       newVerdicts.push(t.name);
-      if (phase !== undefined && phase !== 'Pending') d.needsForce = true; // an agent owns this phase
+      if (phase !== undefined) d.needsForce = true; // an agent owns this phase (we checked ours above)
     }
   }
 

@@ -257,6 +257,8 @@ export class KubeClient {
           return;
         }
         const lines = createInterface({ input: res, crlfDelay: Infinity });
+        // readline re-emits the input's errors (e.g. "aborted" on stop): without this listener they are uncaught
+        lines.on('error', done);
         lines.on('line', (line) => {
           if (!line.trim()) return;
           let ev: WatchEvent<T>;
