@@ -6,14 +6,14 @@
 // (server-side apply as field manager `pcapper-controller`, the ownership contract in
 // src/api/packetcapture.ts), so these tests exercise the agent's half of the contract on its own;
 // the controller's half is tested in the controller's suite.
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { FINALIZER, type PacketCapture, type PacketCaptureSpec, type TargetStatus } from '../src/api/packetcapture.js';
-import { createPacketCapture, deletePacketCapture, setFinalizers } from '../src/k8s/client.js';
+import { createPacketCapture, deletePacketCapture, listPacketCaptures, setFinalizers } from '../src/k8s/client.js';
 import { listEvents } from '../src/k8s/events.js';
 import { parseCaptureMetadata } from '../src/pcap/metadata.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
@@ -138,11 +138,12 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     tmp = mkdtempSync('/tmp/pcapper-agent-test-');
     cluster = await startCluster();
     agentKubeconfig = await installForAgents(cluster);
+    kubelet = new SimKubelet(cluster.kubeConfig);
+    await kubelet.ensureNamespace(NS);
     await applyYaml(cluster, downloaderRbac(NS, 'alice'));
     alice = tokenOf(cluster.userKubeConfig('alice'));
     mallory = tokenOf(cluster.userKubeConfig('mallory'));
     admin = tokenOf(cluster.kubeConfig);
-    kubelet = new SimKubelet(cluster.kubeConfig);
     await kubelet.addNode('node-a');
     await kubelet.addNode('node-b');
     for (const [name, node] of [
@@ -161,6 +162,18 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     }
   });
 
+  // Whatever a test leaves behind (also when it fails) is deleted before the next one.
+  afterEach(async () => {
+    for (const ns of [NS, 'pcapper']) {
+      const list = await listPacketCaptures(cluster.kubeConfig, ns);
+      for (const pc of list) {
+        if (pc.metadata.finalizers?.length) await setFinalizers(cluster.kubeConfig, ns, pc.metadata.name ?? '', [], pc.metadata.resourceVersion ?? '').catch(() => undefined);
+        await removeCapture(pc.metadata.name ?? '', ns);
+      }
+    }
+    await waitFor('no tcpdump left by the test', () => tcpdumpPids(tmp).length === 0, 10_000);
+  });
+
   after(async () => {
     for (const a of Object.values(agents)) await a.kill('SIGTERM').catch(() => undefined);
     for (const s of servers) await s.stop().catch(() => undefined);
@@ -168,7 +181,8 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     await cluster?.stop();
     const leftover = tmp ? tcpdumpPids(tmp) : [];
     for (const pid of leftover) process.kill(pid, 'SIGKILL');
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    if (tmp && process.env['PCAPPER_KEEP_TEST_DIR'] !== '1') rmSync(tmp, { recursive: true, force: true });
+    else if (tmp) process.stderr.write(`agent test directory kept: ${tmp}\n`);
     assert.deepEqual(leftover, [], 'no tcpdump left running');
     assert.deepEqual(errors, [], 'kubelet teardown reported no errors');
   });
@@ -343,7 +357,7 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     writeFileSync(streamFile, stream);
     const r = spawnSync('capinfos', ['-c', '-M', streamFile], { encoding: 'utf8' });
     const m = /Number of packets:\s+(\d+)/.exec(r.stdout);
-    assert.ok(m && Number(m[1]) > 1000, `the live stream is a readable pcap with many packets: ${r.stdout}${r.stderr}`);
+    assert.ok(m && Number(m[1]) > 100, `the live stream is a readable pcap with many packets: ${r.stdout}${r.stderr}`);
     const uris = tshark(['-r', streamFile, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri']);
     assert.match(uris, /\/big-39/, 'the stream holds the last request');
     await removeCapture(name);
@@ -482,7 +496,7 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     const t = done.status?.targets?.[0];
     assert.equal(t?.phase, 'Finished');
     assert.equal(t?.reason, 'PodDeleted');
-    assert.match(t?.message ?? '', /pod shop\/short-lived was deleted/);
+    assert.match(t?.message ?? '', /pod shop\/short-lived (was|is being) deleted/);
     assert.ok((t?.files ?? []).length >= 1, 'files up to the deletion are kept');
     await waitFor('tcpdump stopped', () => tcpdumpPids(dataDir('node-a')).length === 0);
     await removeCapture(name);
@@ -515,6 +529,7 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     await planTargets(cluster.kubeConfig, NS, name, [podTarget(p('web-a2'))]);
     await waitTargets(name, 'Running', (t) => t.phase === 'Running');
     await ping(p('web-a1'), p('web-a2').ip, 5);
+    await new Promise((r) => setTimeout(r, 1500)); // libpcap hands packets to tcpdump in blocks (<= 1 s)
     const pids = tcpdumpPids(dataDir('node-a'));
     assert.equal(pids.length, 1);
     await agents['node-a']?.kill('SIGKILL');

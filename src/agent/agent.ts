@@ -43,7 +43,7 @@ import { backoffDelay } from '../k8s/clock.js';
 import type { Logger } from '../telemetry/log.js';
 import { KubeAuthorizer, type Authorizer } from './auth.js';
 import type { MetricsSnapshot } from './http.js';
-import { planCapture, type LocalTarget } from './plan.js';
+import { planCapture, podGoneReason, type LocalTarget } from './plan.js';
 import { AgentServer, type StreamSource } from './server.js';
 import { applySweep, planSweep, scanDataDir } from './sweep.js';
 
@@ -553,13 +553,28 @@ export class NodeAgent {
     const tick = setInterval(() => this.track(this.refresh(st, s)), this.config.statusIntervalMs);
     s.timers.push(tick);
     this.track(
-      run.exited.then((exit) => {
+      run.exited.then(async (exit) => {
+        if (!s.stopReason && exit.code !== 0 && s.entry.kind === 'pod') {
+          // tcpdump dies with the pod's interfaces; the pod's deletion may reach the watch a moment later
+          const gone = await this.waitPodGone(s.entry, 3000);
+          if (gone && !s.stopReason) s.stopReason = { phase: 'Finished', reason: 'PodDeleted', message: `${gone} during the capture; files up to then are kept` };
+        }
         s.exited = true;
         for (const t of s.timers) clearTimeout(t);
         st.sessions.delete(s.target);
         this.finishObservation(st, s, exit);
       }),
     );
+  }
+
+  /** Polls the pod cache until the target's pod is gone (returns why) or `ms` pass (undefined). */
+  private async waitPodGone(entry: TargetStatus, ms: number): Promise<string | undefined> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const why = podGoneReason(entry, this.pod(entry.namespace ?? '', entry.pod ?? ''));
+      if (why || Date.now() > deadline) return why;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   private metadataFor(st: CaptureState, s: Session, pod: Pod | undefined, linkType: number, startedAt: Date): CaptureMetadata {
