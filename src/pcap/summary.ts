@@ -23,6 +23,7 @@ import { CaptureReader, drain, type PacketView } from './reader.js';
 import { PcapFormatError, PcapIoError } from './errors.js';
 import { endpointLabel, type EndpointInfo } from './metadata.js';
 import { formatTimestamp } from './time.js';
+import { Ipv4FlowTable } from './flowtable.js';
 
 /** One side of a conversation. */
 export interface Endpoint {
@@ -254,7 +255,9 @@ const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58
 /** Incremental summary over packets; pure apart from the packets it is fed. */
 export class Summarizer {
   private readonly d = new Decoded();
+  /** IPv6 (and fallback) conversations by string key; IPv4 ones in {@link v4}. */
   private readonly flows = new Map<string, Flow>();
+  private readonly v4 = new Ipv4FlowTable();
   private readonly all: Flow[] = [];
   private packets = 0;
   private bytes = 0;
@@ -264,6 +267,8 @@ export class Summarizer {
   private lastSec = -Infinity;
   private lastNsec = 0;
   private readonly linkTypes = new Map<number, number>();
+  private lastLinkType = -1;
+  private lastLinkCount = 0;
   private readonly protocols = { ipv4: 0, ipv6: 0, arp: 0, tcp: 0, udp: 0, icmp: 0, icmpv6: 0, otherIp: 0, nonIp: 0 };
   private tcpSegments = 0;
   // DNS
@@ -315,7 +320,8 @@ export class Summarizer {
       this.lastSec = tsSec;
       this.lastNsec = tsNsec;
     }
-    this.linkTypes.set(linkType, (this.linkTypes.get(linkType) ?? 0) + 1);
+    if (linkType !== this.lastLinkType) this.switchLinkType(linkType);
+    this.lastLinkCount++;
     const d = this.d;
     if (!decodePacket(b, off, caplen, linkType, d)) {
       this.protocols.nonIp++;
@@ -345,14 +351,20 @@ export class Summarizer {
     const dp = hasPorts ? d.dstPort : 0;
     // canonical key: lower (address, port) first
     let lo: boolean;
-    let key: string;
+    let f: Flow | undefined;
+    let key = '';
+    let v4a = 0;
+    let v4b = 0;
+    let v4p = 0;
     if (d.ipVersion === 4) {
       const s = d.src4;
       const r = d.dst4;
       lo = s < r || (s === r && sp <= dp);
-      key = lo
-        ? String.fromCharCode(flowProto, s >>> 16, s & 0xffff, sp, r >>> 16, r & 0xffff, dp)
-        : String.fromCharCode(flowProto, r >>> 16, r & 0xffff, dp, s >>> 16, s & 0xffff, sp);
+      v4a = lo ? s : r;
+      v4b = lo ? r : s;
+      v4p = lo ? (sp << 16) | dp : (dp << 16) | sp;
+      const idx = this.v4.get(flowProto, v4a, v4b, v4p);
+      f = idx >= 0 ? this.all[idx] : undefined;
     } else {
       const c = b.compare(b, d.dst6, d.dst6 + 16, d.src6, d.src6 + 16); // src vs dst
       lo = c < 0 || (c === 0 && sp <= dp);
@@ -361,8 +373,8 @@ export class Summarizer {
       key = lo
         ? `6${String.fromCharCode(flowProto, sp)}${sa}${String.fromCharCode(dp)}${da}`
         : `6${String.fromCharCode(flowProto, dp)}${da}${String.fromCharCode(sp)}${sa}`;
+      f = this.flows.get(key);
     }
-    let f = this.flows.get(key);
     const isTcp = flowProto === IpProto.TCP;
     if (f !== undefined && isTcp && (d.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN && f.synSeq >= 0 && f.synSeq !== d.seq && (f.resets > 0 || (f.finA && f.finB) || f.refused)) {
       f = undefined; // port reuse: a new connection
@@ -377,7 +389,8 @@ export class Summarizer {
         f.bPort = dp;
       }
       f.first = t;
-      this.flows.set(key, f);
+      if (d.ipVersion === 4) this.v4.set(flowProto, v4a, v4b, v4p, this.all.length);
+      else this.flows.set(key, f);
       this.all.push(f);
     }
     const ab = lo === f.aIsLo;
@@ -390,7 +403,13 @@ export class Summarizer {
     }
     f.last = t;
     if (isTcp) this.tcp(f, ab, t, b);
-    else if (flowProto === IpProto.UDP && (sp === 53 || dp === 53) && d.payloadCaptured >= 12) this.dns(b, key, ab, t, sp === 53 && dp !== 53);
+    else if (flowProto === IpProto.UDP && (sp === 53 || dp === 53) && d.payloadCaptured >= 12) this.dns(b, key || `${v4a}:${v4b}:${v4p}`, ab, t, sp === 53 && dp !== 53);
+  }
+
+  private switchLinkType(linkType: number): void {
+    if (this.lastLinkType >= 0) this.linkTypes.set(this.lastLinkType, (this.linkTypes.get(this.lastLinkType) ?? 0) + this.lastLinkCount);
+    this.lastLinkType = linkType;
+    this.lastLinkCount = 0;
   }
 
   private tcp(f: Flow, ab: boolean, t: number, b: Buffer): void {
@@ -577,6 +596,7 @@ export class Summarizer {
   /** The summary of everything added so far. */
   finish(): Summary {
     const top = this.opts.top ?? 20;
+    this.switchLinkType(-1);
     const conversations: Conversation[] = [];
     const talkers = new Map<string, Talker>();
     const talk = (addr: string, pk: number, by: number) => {

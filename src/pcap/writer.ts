@@ -4,7 +4,6 @@
  * stream when full; when the stream asks to wait, `needsDrain` becomes true and the caller awaits
  * {@link ChunkedOutput.drain} before writing more. Output is always little-endian.
  */
-import { once } from 'node:events';
 
 /** Any writable byte stream (fs.WriteStream, process.stdout, a socket, ...). */
 export type ByteSink = NodeJS.WritableStream & { writableNeedDrain?: boolean };
@@ -61,7 +60,20 @@ export class ChunkedOutput {
   async drain(): Promise<void> {
     if (this.streamError) throw this.streamError;
     if (!this.needsDrain) return;
-    if (this.out.writableNeedDrain !== false) await Promise.race([once(this.out, 'drain'), once(this.out, 'close')]);
+    if (this.out.writableNeedDrain !== false) {
+      const out = this.out;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          out.removeListener('drain', done);
+          out.removeListener('close', done);
+          out.removeListener('error', done);
+          resolve();
+        };
+        out.on('drain', done);
+        out.on('close', done);
+        out.on('error', done);
+      });
+    }
     this.needsDrain = false;
     if (this.streamError) throw this.streamError;
   }
