@@ -2,7 +2,7 @@
 // agent's "container ID -> /proc/<pid>/cgroup -> pid" lookup is exercised against the real kernel.
 // Test harness only: the product's parser lives in src/agent.
 //
-// Every directory lives under a per-run root (`pcapper-<runid>/...`) by default, the way a kubelet
+// Every directory lives under a per-run root (`pcapper-harness-<runid>/...`) by default, the way a kubelet
 // in a nested container (kind, a Docker-in-Docker node) sees `/system.slice/docker-<x>.scope/kubepods...`:
 // the container ID is still in the path, and cleanup can never touch a real kubelet's tree.
 import { randomBytes } from 'node:crypto';
@@ -39,7 +39,7 @@ export interface ContainerCgroupSpec {
   podUid: string;
   qos?: QosClass;
   layout?: CgroupLayout;
-  /** Path prefix under each hierarchy's root, e.g. `pcapper-<runid>`; '' for none. */
+  /** Path prefix under each hierarchy's root, e.g. `pcapper-harness-<runid>`; '' for none. */
   root: string;
 }
 
@@ -156,7 +156,7 @@ export interface ContainerCgroupOptions {
 export class ContainerCgroup {
   private constructor(
     readonly containerId: string,
-    /** relative path, e.g. `pcapper-ab12cd/kubepods.slice/.../cri-containerd-<id>.scope` */
+    /** relative path, e.g. `pcapper-harness-ab12cd/kubepods.slice/.../cri-containerd-<id>.scope` */
     readonly relPath: string,
     /** absolute leaf directories, one per hierarchy */
     readonly dirs: readonly string[],

@@ -18,9 +18,9 @@
 // sweeps) to remove leftovers. Every command is run with an argv array, never through a shell.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { allHierarchyRoots, removeCgroupTree, type CgroupRecorder } from './cgroup.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ function killAndWait(pids: Iterable<number>, deadlineMs = 3000): number[] {
 
 export const STATE_DIR = join(tmpdir(), 'pcapper-harness');
 export const NETNS_PREFIX = 'pcp-';
-export const CGROUP_PREFIX = 'pcapper-';
+export const CGROUP_PREFIX = 'pcapper-harness-';
 
 export interface RecordedProcess {
   pid: number;
@@ -239,7 +239,7 @@ export class HarnessRun implements CgroupRecorder {
     return n;
   }
 
-  /** Per-run cgroup root (`pcapper-<run>`), relative to each hierarchy's mount point. */
+  /** Per-run cgroup root (`pcapper-harness-<run>`), relative to each hierarchy's mount point. */
   get cgroupRoot(): string {
     return `${CGROUP_PREFIX}${this.id}`;
   }
@@ -335,8 +335,9 @@ export function cleanupRun(runId: string, known?: RunState): CleanupReport {
   report.killed.push(...killAndWait(victims));
 
   // 2. cgroups: recorded leaves, then the per-run root in every hierarchy (kills what is left inside)
-  const cgroupDirs = [...(state?.cgroups ?? [])].sort((a, b) => b.length - a.length);
-  for (const root of allHierarchyRoots()) cgroupDirs.push(join(root, `${CGROUP_PREFIX}${runId}`));
+  const roots = allHierarchyRoots();
+  const recorded = [...(state?.cgroups ?? [])].sort((a, b) => b.length - a.length);
+  const cgroupDirs = [...recorded, ...roots.map((root) => join(root, `${CGROUP_PREFIX}${runId}`))];
   for (const dir of cgroupDirs) {
     if (!existsSync(dir)) continue;
     try {
@@ -344,6 +345,18 @@ export function cleanupRun(runId: string, known?: RunState): CleanupReport {
       report.cgroups.push(dir);
     } catch (err) {
       report.errors.push(`${dir}: ${String((err as Error).cause ?? err)}`);
+    }
+  }
+  // parents of recorded leaves that are now empty (e.g. kubepods.slice/...), up to the hierarchy root
+  for (const leaf of recorded) {
+    const root = roots.find((r) => leaf.startsWith(`${r}/`));
+    if (!root) continue;
+    for (let d = dirname(leaf); d.startsWith(`${root}/`); d = dirname(d)) {
+      try {
+        rmdirSync(d);
+      } catch {
+        break; // not empty (another container or run still uses it) or already gone
+      }
     }
   }
 
@@ -380,7 +393,7 @@ export function cleanupStale(): CleanupReport[] {
   // leftovers with our naming but no state file (e.g. the state dir was wiped)
   const orphanIds = new Set<string>();
   for (const n of listNetns()) {
-    const m = /^pcp-([a-z0-9]{1,8})-/.exec(n);
+    const m = /^pcp-([a-z0-9]{6})-(?:fabric|n\d+|p\d+x\d+)$/.exec(n); // only names PodNetwork makes
     if (m?.[1] && !live.has(m[1])) orphanIds.add(m[1]);
   }
   for (const root of allHierarchyRoots()) {
@@ -391,7 +404,7 @@ export function cleanupStale(): CleanupReport[] {
       continue;
     }
     for (const e of entries) {
-      const m = /^pcapper-([a-z0-9]{1,8})$/.exec(e);
+      const m = /^pcapper-harness-([a-z0-9]{6})$/.exec(e);
       if (m?.[1] && !live.has(m[1])) orphanIds.add(m[1]);
     }
   }
