@@ -6,14 +6,16 @@
  * for tests that must not depend on the controller's own timing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { CONTROLLER_FIELD_MANAGER, targetKey, type PacketCapture, type TargetStatus } from '../src/api/packetcapture.js';
 import { getPacketCapture } from '../src/k8s/client.js';
 import { applyStatus } from '../src/k8s/status.js';
-import type { Cluster } from './harness/cluster.js';
+import { startCluster, type Cluster } from './harness/cluster.js';
+import { SimKubelet, type SimPod } from './harness/kubelet.js';
+import { runController, type ControllerHandle } from '../src/controller/controller.js';
 import { repoRoot } from './harness/paths.js';
 
 export const SYSTEM_NAMESPACE = 'pcapper';
@@ -227,4 +229,82 @@ export function httpRequest(url: string, headers: Record<string, string> = {}, m
     req.on('error', reject);
     req.end();
   });
+}
+
+// ---- a whole environment for the benchmarks ------------------------------------------------
+
+export interface AgentEnv {
+  cluster: Cluster;
+  kubelet: SimKubelet;
+  agents: Map<string, AgentProcess>;
+  tmp: string;
+  controller: ControllerHandle | undefined;
+  pods: Map<string, SimPod>;
+  dataDir(node: string): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Control plane + simulated nodes + one agent process per node (+ the real controller
+ * in-process when `controller` is set). Everything is removed by stop().
+ */
+export async function startAgentEnv(opts: {
+  nodes: string[];
+  pods: Array<{ namespace: string; name: string; node: string; labels?: Record<string, string> }>;
+  controller: boolean;
+  agentEnv?: Record<string, string>;
+}): Promise<AgentEnv> {
+  const tmp = mkdtempSync('/tmp/pcapper-agent-env-');
+  const cluster = await startCluster();
+  const stops: Array<() => Promise<unknown>> = [async () => cluster.stop()];
+  const env: AgentEnv = {
+    cluster,
+    kubelet: new SimKubelet(cluster.kubeConfig),
+    agents: new Map(),
+    tmp,
+    controller: undefined,
+    pods: new Map(),
+    dataDir: (node) => join(tmp, node, 'data'),
+    stop: async () => {
+      for (const a of env.agents.values()) await a.kill('SIGTERM').catch(() => undefined);
+      await env.controller?.stop().catch(() => undefined);
+      await env.kubelet.close().catch(() => undefined);
+      for (const s of stops.reverse()) await s().catch(() => undefined);
+      for (const pid of tcpdumpPids(tmp)) process.kill(pid, 'SIGKILL');
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+  try {
+    const kubeconfig = await installForAgents(cluster);
+    for (const n of opts.nodes) await env.kubelet.addNode(n);
+    for (const p of opts.pods) env.pods.set(`${p.namespace}/${p.name}`, await env.kubelet.createPod(p));
+    if (opts.controller) {
+      env.controller = runController({ kc: cluster.kubeConfig });
+      await env.controller.ready;
+    }
+    for (const n of opts.nodes) {
+      const a = new AgentProcess({
+        node: n,
+        dataDir: env.dataDir(n),
+        kubeconfig,
+        logFile: join(tmp, `${n}-agent.log`),
+        env: { PCAPPER_HOST_NETNS: env.kubelet.node(n)?.net?.netnsPath ?? '', PCAPPER_MAX_CAPTURES: '100', ...opts.agentEnv },
+      });
+      env.agents.set(n, a);
+      await a.start();
+    }
+  } catch (e) {
+    await env.stop();
+    throw e;
+  }
+  return env;
+}
+
+/** CPU seconds (user+system) and RSS bytes of a process, from /proc. */
+export function procUsage(pid: number): { cpuSeconds: number; rssBytes: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuSeconds: ticks / 100, rssBytes: Number(rss?.[1] ?? 0) * 1024 };
 }

@@ -497,7 +497,7 @@ export class NodeAgent {
           this.finishObservation(st, session, exit);
           return;
         }
-        await this.began(st, session, pod, prepared.request.now);
+        await this.began(st, session, pod, new Date());
         return;
       }
       if (Date.now() > deadline) {
