@@ -69,6 +69,34 @@ const WORKLOAD_PATHS = {
 } as const;
 type WorkloadKindName = keyof typeof WORKLOAD_PATHS;
 
+/** The fields of a Pod the controller reads; everything else is dropped before caching. */
+export function trimPod(o: KubeObject): KubeObject {
+  const p = o as Pod & KubeObject;
+  const m = p.metadata ?? {};
+  return {
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      labels: m.labels,
+      ownerReferences: m.ownerReferences?.map((r) => ({ kind: r.kind, name: r.name, uid: r.uid, controller: r.controller })),
+      deletionTimestamp: m.deletionTimestamp,
+    },
+    spec: { nodeName: p.spec?.nodeName },
+    status: { phase: p.status?.phase },
+  } as Pod & KubeObject;
+}
+
+/** Nodes: only existence matters. */
+export function trimMeta(o: KubeObject): KubeObject {
+  const m = (o as Workload & KubeObject).metadata ?? {};
+  return {
+    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, labels: m.labels, ownerReferences: m.ownerReferences },
+    spec: { selector: (o as Workload).spec?.selector },
+  } as Workload & KubeObject;
+}
+
 function captureTargetNamespace(pc: PacketCapture): string | undefined {
   if (pc.spec.targetNode !== undefined) return undefined;
   return pc.spec.targetNamespace ?? pc.metadata.namespace;
@@ -85,10 +113,10 @@ export function runController(opts: ControllerOptions): ControllerHandle {
 
   const iopts = { kc: client, clock, log };
   const captures = new Informer<PacketCapture & KubeObject>({ ...iopts, path: packetCapturePath() });
-  const pods = new Informer<Pod & KubeObject>({ ...iopts, path: '/api/v1/pods' });
-  const nodes = new Informer<NodeObj & KubeObject>({ ...iopts, path: '/api/v1/nodes' });
+  const pods = new Informer<Pod & KubeObject>({ ...iopts, path: '/api/v1/pods', transform: trimPod });
+  const nodes = new Informer<NodeObj & KubeObject>({ ...iopts, path: '/api/v1/nodes', transform: trimMeta });
   const workloads = Object.fromEntries(
-    (Object.keys(WORKLOAD_PATHS) as WorkloadKindName[]).map((k) => [k, new Informer<Workload & KubeObject>({ ...iopts, path: WORKLOAD_PATHS[k] })]),
+    (Object.keys(WORKLOAD_PATHS) as WorkloadKindName[]).map((k) => [k, new Informer<Workload & KubeObject>({ ...iopts, path: WORKLOAD_PATHS[k], transform: trimMeta })]),
   ) as Record<WorkloadKindName, Informer<Workload & KubeObject>>;
   const all: Informer<KubeObject>[] = [captures, pods, nodes, ...Object.values(workloads)] as Informer<KubeObject>[];
 
