@@ -13,6 +13,8 @@ const TOOLS = {
   nsenter: 'util-linux',
   unshare: 'util-linux',
   pkill: 'procps',
+  ping: 'iputils-ping',
+  setpriv: 'util-linux',
 };
 
 function have(cmd) {
