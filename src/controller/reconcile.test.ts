@@ -192,3 +192,30 @@ test('decide: 1,000 selector targets are planned in one status', () => {
   assert.equal(d.status?.targetsTotal, 1000);
   assert.equal(d.status?.node?.split(',').length, 100);
 });
+
+test('decide: a Running target whose node is gone fails with NodeNotFound (needs force: the agent owns phase)', () => {
+  const w = arrayWorld({ pods: [pod('a', 'n1')], nodes: [] });
+  const status: PacketCaptureStatus = {
+    progress: 'running',
+    startTime: created,
+    targets: [{ name: 'pod/team/a', kind: 'pod', namespace: 'team', pod: 'a', podUID: 'uid-a', node: 'n1', phase: 'Running', startTime: created }],
+  };
+  const d = decide(pc({ targetPod: 'a', captureSeconds: 600 }, status), w, CFG, T0 + 1000, none);
+  assert.equal(d.status?.targets?.[0]?.reason, 'NodeNotFound');
+  assert.equal(d.needsForce, true);
+  assert.equal(d.status?.progress, 'failure');
+  assert.ok(d.events.some((e) => e.reason === 'TargetFailed' && /node n1 is gone/.test(e.message)));
+});
+
+test('decide: a pod deleted before its target started fails with PodGone; a re-created matching pod takes its place (new UID)', () => {
+  const status: PacketCaptureStatus = {
+    progress: 'scheduled',
+    startTime: created,
+    targets: [{ name: 'pod/team/a', kind: 'pod', namespace: 'team', pod: 'a', podUID: 'old-uid', node: 'n1' }],
+  };
+  const gone = decide(pc({ podSelector: { matchLabels: { x: 'y' } } }, status), arrayWorld({ nodes: ['n1'] }), CFG, T0 + 1000, none);
+  assert.equal(gone.status?.targets?.[0]?.reason, 'PodGone');
+  assert.equal(gone.needsForce, false, 'phase was unset: no agent owns it');
+  const recreated = decide(pc({ podSelector: { matchLabels: { x: 'y' } } }, status), arrayWorld({ pods: [pod('a', 'n2', { x: 'y' })], nodes: ['n1', 'n2'] }), CFG, T0 + 1000, none);
+  assert.deepEqual(recreated.status?.targets?.[0], { name: 'pod/team/a', kind: 'pod', namespace: 'team', pod: 'a', podUID: 'uid-a', node: 'n2' });
+});
