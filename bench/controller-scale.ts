@@ -9,6 +9,11 @@
  * the controller made from the create until 1 s after planning (the settle second catches
  * trailing applies); applies = status applies in that window; startup_requests = lists/watches
  * before; rss_mb = controller RSS after planning.
+ *
+ * Second phase (the event storm): a second selector capture exists first, then N more pods are
+ * created (32 at a time); storm_requests/storm_applies = what the controller sent from the first
+ * pod create until 1 s after every pod is planned (coalescing keeps this far below one apply per
+ * pod event); storm_settle_ms = last pod created -> all planned.
  */
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -89,12 +94,38 @@ async function parent(argv: string[]): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 1000));
     const afterM = await metrics();
+
+    // phase 2: the storm — the capture exists (with one pod: a selector matching nothing fails
+    // after the resolve grace period), then the other pods arrive
+    await kubelet.createPod({ namespace: 'scale', name: 'storm-0', node: nodes[0] ?? '', labels: { app: 'storm' }, network: false });
+    await createCapture(admin, 'scale', 'storm', { podSelector: { matchLabels: { app: 'storm' } }, captureSeconds: 600 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const stormBefore = await metrics();
+    await pool(
+      Array.from({ length: nPods - 1 }, (_, i) => i + 1),
+      32,
+      (i) => kubelet.createPod({ namespace: 'scale', name: `storm-${i}`, node: nodes[i % nNodes] ?? '', labels: { app: 'storm' }, network: false }).then(() => undefined),
+    );
+    const lastCreated = Date.now();
+    let settleMs = -1;
+    for (;;) {
+      const pc = await getPacketCapture(admin, 'scale', 'storm');
+      if (pc.status?.targetsTotal === nPods) {
+        settleMs = Date.now() - lastCreated;
+        break;
+      }
+      if (Date.now() - lastCreated > 60_000) throw new Error(`storm not planned within 60 s: ${pc.status?.targetsTotal ?? 0} targets`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const stormAfter = await metrics();
     proc.send({ type: 'stop' });
     await new Promise((r) => proc.once('exit', r));
     const requests = afterM.total - before.total;
     process.stderr.write(`controller: ${afterM.reconciles - before.reconciles} reconciles, ${afterM.applies - before.applies} status applies\n`);
     process.stdout.write(
-      `pods=${nPods} nodes=${nNodes} planned_ms=${plannedMs} requests=${requests} applies=${afterM.applies - before.applies} startup_requests=${before.total} rss_mb=${afterM.rssMb.toFixed(1)}\n`,
+      `pods=${nPods} nodes=${nNodes} planned_ms=${plannedMs} requests=${requests} applies=${afterM.applies - before.applies} startup_requests=${before.total} rss_mb=${afterM.rssMb.toFixed(1)} ` +
+        `storm_requests=${stormAfter.total - stormBefore.total} storm_applies=${stormAfter.applies - stormBefore.applies} storm_settle_ms=${settleMs} storm_rss_mb=${stormAfter.rssMb.toFixed(1)}\n`,
     );
   } finally {
     await kubelet.close();
