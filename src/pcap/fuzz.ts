@@ -120,6 +120,10 @@ class NullSink extends Writable {
   }
 }
 
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : typeof err === 'string' ? err : JSON.stringify(err);
+}
+
 const BUFFER = 64 * 1024;
 const MAX_RECORD = 1024 * 1024;
 
@@ -165,7 +169,7 @@ export async function fuzzCaptures(files: readonly string[], iterations: number,
         res.formatErrors++;
         if (!(error.offset >= 0 && error.offset <= data.length)) fail(`error offset ${error.offset} outside the input (${data.length} bytes)`);
         if (!error.message.startsWith(`${src.name}: offset `)) fail(`error does not name file and offset: ${error.message}`);
-      } else fail(`unexpected ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+      } else fail(`unexpected ${describe(error)}`);
       // every 8th case: merge the mutated input with a second one and read the result back
       if (i % 8 === 0) {
         const other = inputs[rng.int(inputs.length)];
@@ -179,9 +183,9 @@ export async function fuzzCaptures(files: readonly string[], iterations: number,
             sink,
             { bufferSize: BUFFER },
           );
-          for (const e of m.errors) if (!(e instanceof PcapFormatError)) fail(`merge: unexpected ${String(e)}`);
+          for (const e of m.errors) if (!(e instanceof PcapFormatError)) fail(`merge: unexpected ${describe(e)}`);
           const back = await readOne(Buffer.concat(sink.bytes), 'merged');
-          if (back.error !== undefined) fail(`merged output does not read back: ${String(back.error)}`);
+          if (back.error !== undefined) fail(`merged output does not read back: ${describe(back.error)}`);
           else if (back.packets !== m.packets) fail(`merged ${m.packets} packets but ${back.packets} read back`);
           else if (m.packets < packets) fail(`merge kept ${m.packets} packets, fewer than the ${packets} readable ones`);
         }

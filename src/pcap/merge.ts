@@ -8,7 +8,7 @@
  * - Packets are emitted in (timestamp, input order) order: ties keep the order of `inputs`, and
  *   packets of one input keep their file order. Each input is assumed to be time-ordered itself
  *   (as tcpdump writes it); an input that goes backwards in time is merged as-is, like mergecap.
- * - Memory is bounded: one read buffer per input (default 1 MiB) plus a 1 MiB output chunk,
+ * - Memory is bounded: one read buffer per input (4 MiB, less with many inputs) plus 1 MiB chunks,
  *   independent of file sizes.
  * - Little-endian EPBs are copied byte for byte (interface id patched); classic pcap records, SPBs,
  *   obsolete packet blocks and big-endian EPBs are re-encoded (big-endian EPB options are dropped).
@@ -34,7 +34,7 @@ export interface MergeInput {
 }
 
 export interface MergeOptions {
-  /** Read buffer per input (default 1 MiB). */
+  /** Read buffer per input (default: 64 MiB shared by the inputs, 256 KiB to 4 MiB each). */
   bufferSize?: number;
   /** Section comments of the output. */
   sectionComments?: readonly string[];
@@ -68,6 +68,15 @@ async function next(r: CaptureReader): Promise<boolean> {
   }
 }
 
+/** Like {@link next} after `advance()` already returned false: reads more input first. */
+async function nextAfterRefill(r: CaptureReader): Promise<boolean> {
+  while (!r.done) {
+    await r.fill();
+    if (r.advance()) return true;
+  }
+  return false;
+}
+
 /** True when a's current packet sorts before b's. */
 function before(a: Source, b: Source): boolean {
   const ra = a.reader;
@@ -97,22 +106,30 @@ class SourceHeap {
     const h = this.items;
     const top = h[0];
     const last = h.pop();
-    if (h.length > 0 && last !== undefined) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= h.length) break;
-        const r = l + 1;
-        let c = l;
-        if (r < h.length && before(h[r] as Source, h[l] as Source)) c = r;
-        const hc = h[c] as Source;
-        if (!before(hc, last)) break;
-        h[i] = hc;
-        i = c;
-      }
-      h[i] = last;
-    }
+    if (h.length > 0 && last !== undefined) this.siftDown(last);
     return top;
+  }
+  /** The top's key changed (its reader advanced): restore heap order. */
+  updateTop(): void {
+    const top = this.items[0];
+    if (top !== undefined && this.items.length > 1) this.siftDown(top);
+  }
+  private siftDown(s: Source): void {
+    const h = this.items;
+    const n = h.length;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      let c = l;
+      if (r < n && before(h[r] as Source, h[l] as Source)) c = r;
+      const hc = h[c] as Source;
+      if (!before(hc, s)) break;
+      h[i] = hc;
+      i = c;
+    }
+    h[i] = s;
   }
 }
 
@@ -163,7 +180,7 @@ export async function mergeCaptures(inputs: readonly MergeInput[], out: ByteSink
   for (const [index, input] of inputs.entries()) {
     let reader: CaptureReader;
     try {
-      const ro = { bufferSize: opts.bufferSize ?? 1024 * 1024 };
+      const ro = { bufferSize: opts.bufferSize ?? Math.min(4 << 20, Math.max(256 << 10, Math.floor((64 << 20) / Math.max(1, inputs.length)))) };
       reader = input.source ? await CaptureReader.fromSource(input.source, ro) : await CaptureReader.open(input.path, ro);
     } catch (err) {
       if (err instanceof PcapFormatError || err instanceof PcapIoError) {
@@ -190,7 +207,7 @@ export async function mergeCaptures(inputs: readonly MergeInput[], out: ByteSink
   const scratch = new Float64Array(2);
   try {
     for (;;) {
-      const s = heap.pop();
+      const s = heap.items[0];
       if (s === undefined) break;
       const r = s.reader;
       const id = s.ifaceMap[r.interfaceId] ?? interfaceFor(s, r.interfaceId);
@@ -200,8 +217,7 @@ export async function mergeCaptures(inputs: readonly MergeInput[], out: ByteSink
         let hi = r.rawTsHi;
         let lo = r.rawTsLo;
         if (r.recordKind === RecordKind.Pcap) {
-          const iface = r.interfaces[0];
-          mulAdd64(r.rawTsHi, iface?.unitsPerSecond ?? 1e6, r.rawTsLo, scratch);
+          mulAdd64(r.rawTsHi, r.interfaces[0]?.unitsPerSecond ?? 1e6, r.rawTsLo, scratch);
           hi = scratch[0] ?? 0;
           lo = scratch[1] ?? 0;
         } else if (r.recordKind === RecordKind.Spb) {
@@ -217,14 +233,20 @@ export async function mergeCaptures(inputs: readonly MergeInput[], out: ByteSink
       }
       result.packets++;
       if (w.needsDrain) await w.drain();
+      let more: boolean;
       try {
-        if (await next(r)) heap.push(s);
-        else {
-          s.live = false;
-          await r.close();
-        }
+        // synchronous fast path; one await per buffer refill, not per packet
+        more = r.advance() || (await nextAfterRefill(r));
       } catch (err) {
+        heap.pop();
         await fail(s, err);
+        continue;
+      }
+      if (more) heap.updateTop();
+      else {
+        heap.pop();
+        s.live = false;
+        await r.close();
       }
     }
     await w.end(opts.endOutput ?? true);

@@ -61,7 +61,7 @@ test('sidecars: per-file first, then per-directory; written 0600 atomically', as
     assert.equal(fileMeta, `${pcap}.meta.json`);
     assert.equal(statSync(fileMeta).mode & 0o777, 0o600);
     assert.equal((await findCaptureMetadata(pcap))?.metadata.captureName, 'from-file');
-    assert.equal(JSON.parse(readFileSync(fileMeta, 'utf8')).version, 1);
+    assert.equal((JSON.parse(readFileSync(fileMeta, 'utf8')) as { version: unknown }).version, 1);
     writeFileSync(fileMeta, '{ broken');
     await assert.rejects(findCaptureMetadata(pcap), (err: unknown) => err instanceof CaptureMetadataError && err.message.includes(fileMeta) && /not valid JSON/.test(err.message));
   } finally {

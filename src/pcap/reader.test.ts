@@ -134,7 +134,7 @@ test('truncating any file anywhere delivers exactly the complete records before 
       const expected = ends.filter((e) => e <= cut).length;
       assert.equal(n, expected, `${basename(file)} cut at ${cut}: packets delivered`);
       if (error !== undefined) {
-        assert.ok(error instanceof PcapFormatError, `${basename(file)} cut at ${cut}: ${String(error)}`);
+        assert.ok(error instanceof PcapFormatError, `${basename(file)} cut at ${cut}: ${error instanceof Error ? error.message : typeof error}`);
         assert.ok(error.offset <= cut, `offset ${error.offset} beyond the cut ${cut}`);
       }
     }

@@ -52,7 +52,8 @@ export interface TcpHealth {
 }
 
 export interface Conversation {
-  protocol: 'tcp' | 'udp' | 'icmp' | 'icmpv6' | string;
+  /** tcp, udp, icmp, icmpv6, ospf, gre, ..., `ip/N` for other IP protocols, `ip` for IP packets whose TCP/UDP header is cut short. */
+  protocol: string;
   a: Endpoint;
   b: Endpoint;
   packets: number;

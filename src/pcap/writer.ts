@@ -5,6 +5,9 @@
  * {@link ChunkedOutput.drain} before writing more. Output is always little-endian.
  */
 
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { Writable } from 'node:stream';
+
 /** Any writable byte stream (fs.WriteStream, process.stdout, a socket, ...). */
 export type ByteSink = NodeJS.WritableStream & { writableNeedDrain?: boolean };
 import { PCAPPER_VERSION } from '../version.js';
@@ -58,7 +61,7 @@ export class ChunkedOutput {
 
   /** Waits until the stream accepts more data (no-op if it already does). */
   async drain(): Promise<void> {
-    if (this.streamError) throw this.streamError;
+    this.throwIfFailed();
     if (!this.needsDrain) return;
     if (this.out.writableNeedDrain !== false) {
       const out = this.out;
@@ -75,7 +78,12 @@ export class ChunkedOutput {
       });
     }
     this.needsDrain = false;
-    if (this.streamError) throw this.streamError;
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    const e = this.streamError;
+    if (e !== undefined) throw e;
   }
 
   /** Flushes what is buffered and waits for the stream to accept it. */
@@ -91,7 +99,7 @@ export class ChunkedOutput {
   async end(close = true): Promise<void> {
     const last = this.chunk.subarray(0, this.pos);
     this.pos = 0;
-    if (this.streamError) throw this.streamError;
+    this.throwIfFailed();
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.out.once('error', onError);
@@ -102,7 +110,7 @@ export class ChunkedOutput {
       if (close) this.out.end(last, done);
       else this.out.write(last, () => done());
     });
-    if (this.streamError) throw this.streamError;
+    this.throwIfFailed();
   }
 }
 
@@ -123,6 +131,20 @@ export interface InterfaceSpec {
 export interface SectionSpec {
   comments?: readonly string[];
   userAppl?: string;
+}
+
+/** Little-endian uint32 store without Buffer's argument validation (hot path). */
+function u32(b: Buffer, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+  b[o + 2] = v >>> 16;
+  b[o + 3] = v >>> 24;
+}
+
+/** Copies `len` bytes without creating a view (Buffer#copy when possible). */
+function copyBytes(src: Uint8Array, off: number, len: number, dst: Buffer, at: number): void {
+  if (Buffer.isBuffer(src)) src.copy(dst, at, off, off + len);
+  else dst.set(src.subarray(off, off + len), at);
 }
 
 function optLen(valueLen: number): number {
@@ -272,22 +294,22 @@ export class PcapngWriter {
     const total = 32 + pad + optsLen;
     const b = this.o.reserve(total);
     const s = this.o.offset;
-    b.writeUInt32LE(6, s);
-    b.writeUInt32LE(total, s + 4);
-    b.writeUInt32LE(interfaceId, s + 8);
-    b.writeUInt32LE(tsHi, s + 12);
-    b.writeUInt32LE(tsLo, s + 16);
-    b.writeUInt32LE(caplen, s + 20);
-    b.writeUInt32LE(origLen, s + 24);
-    b.set(src.subarray(off, off + caplen), s + 28);
+    u32(b, s, 6);
+    u32(b, s + 4, total);
+    u32(b, s + 8, interfaceId);
+    u32(b, s + 12, tsHi);
+    u32(b, s + 16, tsLo);
+    u32(b, s + 20, caplen);
+    u32(b, s + 24, origLen);
+    copyBytes(src, off, caplen, b, s + 28);
     let o = s + 28 + caplen;
     for (; o < s + 28 + pad; o++) b[o] = 0;
     if (encoded) {
       for (const e of encoded) o = putOption(b, o, 1, e);
-      b.writeUInt32LE(0, o);
+      u32(b, o, 0);
       o += 4;
     }
-    b.writeUInt32LE(total, o);
+    u32(b, o, total);
     this.o.commit(total);
     this.packets++;
   }
@@ -299,8 +321,8 @@ export class PcapngWriter {
   copyEpb(interfaceId: number, src: Uint8Array, off: number, len: number): void {
     const b = this.o.reserve(len);
     const s = this.o.offset;
-    b.set(src.subarray(off, off + len), s);
-    b.writeUInt32LE(interfaceId, s + 8);
+    copyBytes(src, off, len, b, s);
+    u32(b, s + 8, interfaceId);
     this.o.commit(len);
     this.packets++;
   }
@@ -395,4 +417,41 @@ export class PcapWriter {
   end(close = true): Promise<void> {
     return this.o.end(close);
   }
+}
+
+/**
+ * A Writable over a file that writes synchronously (fs.writeSync) in large chunks: the fastest
+ * sink for the writers here (no event-loop round trip per chunk). Created with `mode` (default
+ * 0600: captured traffic is secret). Throws at once if the file cannot be created.
+ */
+export function fileSink(path: string, mode = 0o600): Writable {
+  const fd = openSync(path, 'w', mode);
+  return new Writable({
+    highWaterMark: 16 << 20,
+    write(chunk: Buffer, _enc, cb) {
+      try {
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+        cb();
+      } catch (err) {
+        cb(err as Error);
+      }
+    },
+    final(cb) {
+      try {
+        closeSync(fd);
+        cb();
+      } catch (err) {
+        cb(err as Error);
+      }
+    },
+    destroy(err, cb) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+      cb(err);
+    },
+  });
 }

@@ -8,11 +8,11 @@
  * (captured traffic is secret). Problems are printed as one line each on stderr; exit code 1 if any
  * input had a problem (its packets before the problem are still merged), 2 on bad usage.
  */
-import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { mergeCaptures, type MergeInput } from '../../pcap/merge.js';
 import { findCaptureMetadata, interfaceCommentsFor, interfaceNameFor } from '../../pcap/metadata.js';
 import { describeError } from '../../pcap/errors.js';
+import { fileSink } from '../../pcap/writer.js';
 import type { CommandIo } from './summary.js';
 
 export const MERGE_USAGE = `usage: kubectl-pcap merge FILE... -w OUT
@@ -64,17 +64,12 @@ export async function runMerge(argv: readonly string[], io: CommandIo): Promise<
   const toStdout = out === '-';
   let sink: NodeJS.WritableStream = io.stdout;
   if (!toStdout) {
-    const file = createWriteStream(out, { mode: 0o600 });
-    // fail early (and with one line) if the output cannot be created
-    const opened = await new Promise<Error | undefined>((res) => {
-      file.once('error', (e: Error) => res(e));
-      file.once('open', () => res(undefined));
-    });
-    if (opened) {
-      io.stderr.write(`error: ${out}: cannot write: ${opened.message}\n`);
+    try {
+      sink = fileSink(out, 0o600);
+    } catch (err) {
+      io.stderr.write(`error: ${out}: cannot write: ${(err as Error).message}\n`);
       return 1;
     }
-    sink = file;
   }
   try {
     const r = await mergeCaptures(inputs, sink, { endOutput: !toStdout });
