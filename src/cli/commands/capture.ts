@@ -297,6 +297,10 @@ async function runCapture(p: ParsedArgs, io: CliIo): Promise<number> {
     }
     if (last.status?.progress === 'failure') io.stderr.write(`warning: capture ${ns}/${name} failed: ${failureLine(last)}\n`);
     else for (const t of last.status?.targets ?? []) if (t.phase === 'Failed') io.stderr.write(`warning: ${targetLabel(t)} failed: ${t.reason ?? ''}${t.message ? ` (${t.message})` : ''}\n`);
+    if (interrupted && (last.status?.nodes ?? []).length === 0 && !(last.status?.packets ?? 0)) {
+      io.stderr.write('nothing was captured yet\n');
+      return EXIT.interrupted;
+    }
     const ready = await waitForEndpoints(kube, last, force);
     try {
       await collect(kube, ready, out, io, { summary: !bool(p, 'no-summary'), signal: force });
