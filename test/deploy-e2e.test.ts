@@ -137,19 +137,6 @@ const tokenOf = (kc: k8s.KubeConfig): string => {
   return t;
 };
 
-/**
- * The agent's command line from the DaemonSet's args: `pcapper agent ...` through src/bin/pcapper.ts
- * once that dispatches `agent`; until then test/agent-process.ts, which calls the same
- * src/agent/main.ts run() (test/deploy-image.test.ts fails while `pcapper agent` is missing).
- */
-function agentArgv(args: readonly string[]): string[] {
-  const bin = join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js');
-  const r = spawnSync(process.execPath, [bin, 'agent', '--help'], { encoding: 'utf8' });
-  if (r.status === 0) return [bin, ...args];
-  assert.deepEqual(args, ['agent']);
-  return [join(repoRoot(), 'dist', 'test', 'agent-process.js')];
-}
-
 describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart ServiceAccounts, capabilities and users (needs root)', () => {
   let cluster: Cluster;
   let kubelet: SimKubelet;
@@ -222,7 +209,7 @@ describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart
         `agent ${node}`,
         [
           'setpriv', '--no-new-privs', '--inh-caps=-all', `--bounding-set=${['-all', ...caps.map((c) => `+${c.toLowerCase()}`)].join(',')}`, '--',
-          process.execPath, '--enable-source-maps', ...agentArgv(ag.args), '--kubeconfig', agentKubeconfig,
+          process.execPath, '--enable-source-maps', join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js'), ...ag.args, '--kubeconfig', agentKubeconfig,
         ],
         {
           ...env,

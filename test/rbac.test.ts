@@ -333,6 +333,15 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
     assert.equal((await send(tokens.mallory ?? '', { method: 'GET', path: `${PC}/namespaces/${NS}/packetcaptures` })).status, 403);
   });
 
+  it('pcapper-view: captures and their status, never the traffic', async () => {
+    const rb = await cluster.kubectl(['create', 'rolebinding', 'bob-view', '-n', NS, '--clusterrole=pcapper-view', '--user=bob']);
+    assert.equal(rb.code, 0, rb.stderr);
+    for (const verb of ['get', 'list', 'watch']) assert.ok(await canI('bob', verb, 'packetcaptures.pcapper.dev', NS));
+    for (const verb of ['create', 'delete', 'patch']) assert.equal(await canI('bob', verb, 'packetcaptures.pcapper.dev', NS), false);
+    assert.equal(await canI('bob', 'get', 'packetcaptures.pcapper.dev', NS, ['--subresource=files']), false);
+    assert.equal((await cluster.kubectl(['delete', 'rolebinding', 'bob-view', '-n', NS])).code, 0);
+  });
+
   it('pcapper-admin (ClusterRoleBinding): captures and files in every namespace including the system namespace', async () => {
     const crb = await cluster.kubectl(['create', 'clusterrolebinding', 'bob-pcapper-admin', '--clusterrole=pcapper-admin', '--user=bob']);
     assert.equal(crb.code, 0, crb.stderr);
@@ -396,7 +405,7 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
     const role = findManifest(manifests, 'ClusterRole', 'pcapper-agent');
     await replaceRole(withoutVerb(role, 'authorization.k8s.io', 'subjectaccessreviews', 'create'));
     const dataDir = join(tmp, 'agent-data');
-    const agentArgs = [join(repoRoot(), 'dist', 'test', 'agent-process.js'), '--kubeconfig', kubeconfigFor('pcapper-agent')];
+    const agentArgs = [join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js'), 'agent', '--kubeconfig', kubeconfigFor('pcapper-agent')];
     const p = startProcess(agentArgs, { NODE_NAME: 'node-a', PCAPPER_DATA_DIR: dataDir, PCAPPER_LISTEN: '127.0.0.1:0', MIN_FREE_DISK: '1G' });
     try {
       const started = await waitLog(p, /agent started .*endpoint=(\S+)/);
