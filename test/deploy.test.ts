@@ -1,8 +1,8 @@
 /**
  * The chart against a real kube-apiserver (v1.34, RBAC, Pod Security admission on by default):
- * `helm template` output and the committed deploy/pcapper.yaml apply with `kubectl apply
- * --server-side` and pass the apiserver's validation, and the system namespace's Pod Security
- * label is what admits the agent's pod.
+ * `helm install/upgrade/uninstall` work, `helm template` output and the committed
+ * deploy/pcapper.yaml apply with `kubectl apply --server-side` and pass the apiserver's validation,
+ * and the system namespace's Pod Security label is what admits the agent's pod.
  *
  * What this does NOT show: that the DaemonSet's and Deployment's pods run. There is no kubelet,
  * scheduler or controller-manager here, so the workload objects are created and validated, and
@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { startCluster, type Cluster } from './harness/cluster.js';
-import { findManifest, helmTemplate, parseManifests, readRepoFile, type Manifest } from './tools/helm.js';
+import { CHART_DIR, findManifest, helm, helmTemplate, parseManifests, readRepoFile, type Manifest } from './tools/helm.js';
 
 const SYSTEM_NS = 'pcapper';
 
@@ -45,6 +45,33 @@ describe('chart applied to a real apiserver (needs root: starts the local contro
 
   const apply = async (text: string): Promise<{ stdout: string; stderr: string; code: number }> =>
     cluster.kubectl(['apply', '--server-side', '--field-manager=pcapper-install', '-f', '-'], { input: text });
+
+  it('`helm install`, `helm upgrade` and `helm uninstall` against the apiserver; bad values install nothing; uninstall keeps the CRD and the namespace', async () => {
+    const kc = ['--kubeconfig', cluster.kubeconfigPath];
+    const bad = await helm(['install', 'bad', CHART_DIR(), ...kc, '--namespace', 'default', '--set', 'agent.deleteOlderThan=forever']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /\/agent\/deleteOlderThan'/);
+    assert.notEqual((await cluster.kubectl(['get', 'namespace', SYSTEM_NS])).code, 0, 'nothing was created');
+
+    const inst = await helm(['install', 'pcapper', CHART_DIR(), ...kc, '--namespace', 'default']);
+    assert.equal(inst.code, 0, inst.stderr);
+    assert.match(inst.stdout, /STATUS: deployed/);
+    const apps = cluster.kubeConfig.makeApiClient(k8s.AppsV1Api);
+    assert.equal((await apps.readNamespacedDaemonSet({ name: 'pcapper-agent', namespace: SYSTEM_NS })).spec?.template.spec?.hostPID, true);
+
+    const up = await helm(['upgrade', 'pcapper', CHART_DIR(), ...kc, '--namespace', 'default', '--set', 'controller.replicas=2', '--set', 'agent.maxTotalFileSize=50G']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal((await apps.readNamespacedDeployment({ name: 'pcapper-controller', namespace: SYSTEM_NS })).spec?.replicas, 2);
+    const env = (await apps.readNamespacedDaemonSet({ name: 'pcapper-agent', namespace: SYSTEM_NS })).spec?.template.spec?.containers[0]?.env ?? [];
+    assert.equal(env.find((e) => e.name === 'MAX_TOTAL_FILESIZE')?.value, '50G');
+
+    const un = await helm(['uninstall', 'pcapper', ...kc, '--namespace', 'default']);
+    assert.equal(un.code, 0, un.stderr);
+    assert.notEqual((await cluster.kubectl(['get', 'daemonset', 'pcapper-agent', '-n', SYSTEM_NS])).code, 0, 'the DaemonSet is gone');
+    assert.notEqual((await cluster.kubectl(['get', 'clusterrole', 'pcapper-agent'])).code, 0, 'the ClusterRoles are gone');
+    assert.equal((await cluster.kubectl(['get', 'crd', 'packetcaptures.pcapper.dev'])).code, 0, 'the CRD is kept (captures survive)');
+    assert.equal((await cluster.kubectl(['get', 'namespace', SYSTEM_NS])).code, 0, 'the namespace is kept');
+  });
 
   it('deploy/pcapper.yaml applies with `kubectl apply --server-side`; every object is created and the CRD is Established', async () => {
     const text = readRepoFile('deploy/pcapper.yaml');
