@@ -40,6 +40,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   const { reason } = await ctl.done;
+  await ctl.stop(); // after a lost lease the informers still run: stop them so the process can exit
   log.info('stopped', { reason });
   // a replica that lost its lease exits non-zero and is restarted as a fresh candidate
   return reason === 'leadership-lost' ? 1 : 0;

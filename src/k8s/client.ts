@@ -219,7 +219,14 @@ export class KubeClient {
    * closes the stream normally; rejects with KubeApiError on HTTP errors or transport failures.
    * Abort with `signal` to stop (then it resolves).
    */
-  async watch<T>(path: string, query: RequestOptions['query'], onEvent: (ev: WatchEvent<T>) => void, signal?: AbortSignal): Promise<void> {
+  async watch<T>(
+    path: string,
+    query: RequestOptions['query'],
+    onEvent: (ev: WatchEvent<T>) => void,
+    signal?: AbortSignal,
+    /** Client-side idle limit: a watch that receives nothing for this long is torn down (dead TCP peers). */
+    idleTimeoutMs = 10 * 60_000,
+  ): Promise<void> {
     const q = { ...query, watch: 'true' };
     const url = this.url(path, q);
     let ro: https.RequestOptions;
@@ -281,6 +288,7 @@ export class KubeClient {
         res.on('end', () => done());
       });
       req.on('error', (e) => done(e));
+      req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`watch idle for ${idleTimeoutMs} ms`)));
       req.end();
     });
   }

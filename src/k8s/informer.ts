@@ -252,6 +252,8 @@ export class Informer<T extends KubeObject> {
             if (c) this.emit([c]);
           },
           signal,
+          // bookmarks arrive about once a minute; the server ends the watch after timeoutSeconds
+          ((this.opts.watchTimeoutSeconds ?? 300) + 90) * 1000,
         );
         if (gotEvent || !needList) attempt = 0;
       } catch (e) {

@@ -79,7 +79,7 @@ export class LeaderElector {
     const now = this.clock.now();
     let lease: Lease | undefined;
     try {
-      lease = await this.client.request<Lease>({ path: `${this.path}/${this.opts.name}` });
+      lease = await this.client.request<Lease>({ path: `${this.path}/${this.opts.name}`, timeoutMs: this.renewDeadlineMs });
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
@@ -93,6 +93,7 @@ export class LeaderElector {
         await this.client.request({
           method: 'POST',
           path: this.path,
+          timeoutMs: this.renewDeadlineMs,
           body: {
             apiVersion: 'coordination.k8s.io/v1',
             kind: 'Lease',
@@ -117,6 +118,7 @@ export class LeaderElector {
       await this.client.request({
         method: 'PUT',
         path: `${this.path}/${this.opts.name}`,
+        timeoutMs: this.renewDeadlineMs,
         body: {
           ...lease,
           spec: {
@@ -195,7 +197,7 @@ export class LeaderElector {
   /** Gives the lease up (empty holder, 1 s duration) so another candidate takes over at once. */
   private async release(): Promise<void> {
     try {
-      const lease = await this.client.request<Lease>({ path: `${this.path}/${this.opts.name}` });
+      const lease = await this.client.request<Lease>({ path: `${this.path}/${this.opts.name}`, timeoutMs: this.renewDeadlineMs });
       if (lease.spec?.holderIdentity !== this.opts.identity) return;
       await this.client.request({
         method: 'PUT',
