@@ -399,6 +399,7 @@ export class NodeAgent {
       maxFileSizeBytes: spec.maxFileSizeBytes,
       fileCount: spec.fileCount,
       bufferKiB: 4096,
+      packetBuffered: this.config.packetBuffered,
     };
     let dirName: string;
     try {
@@ -539,6 +540,7 @@ export class NodeAgent {
       files: [],
       lastUpdateTime: nowIso(),
     });
+    run.flush(); // the file header, right away
     this.markDirty(st, true);
     this.events.record(st.subject, 'Normal', 'CaptureStarted', `node ${this.config.nodeName}: capturing ${s.target} on ${run.listening.interface} into ${paths.hostTargetDir}`);
     this.log.info('capturing', { capture: st.key, target: s.target, pid: run.pid, dir: paths.targetDir });
@@ -610,6 +612,8 @@ export class NodeAgent {
     const files = await this.sessionFiles(s);
     const o = st.obs.get(s.target);
     if (!o || s.exited) return;
+    // quiet since the last look: tcpdump is idle, have it write out what it buffered
+    if (files.bytes === o.bytes) s.running.flush();
     if (stats) {
       o.packets = stats.captured;
       o.drops = stats.droppedByKernel;
@@ -836,7 +840,8 @@ export class NodeAgent {
     for (const s of st.sessions.values()) {
       if (!s.running) continue;
       const p = s.running.prepared.paths;
-      out.push({ target: s.dirName, dir: p.targetDir, fileBase: p.fileBase, fileCount: s.opts.fileCount, finished: () => s.exited });
+      const run = s.running;
+      out.push({ target: s.dirName, dir: p.targetDir, fileBase: p.fileBase, fileCount: s.opts.fileCount, finished: () => s.exited, flush: () => run.flush() });
     }
     return out;
   }

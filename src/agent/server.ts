@@ -41,6 +41,7 @@ export interface StreamSource {
   fileBase: string;
   fileCount: number;
   finished: () => boolean;
+  flush: () => void;
 }
 
 export interface ServerBackend {
@@ -232,6 +233,7 @@ export class AgentServer {
         fileBase: src.fileBase,
         fileCount: src.fileCount,
         finished: src.finished,
+        flush: src.flush,
         signal: ac.signal,
         write: (chunk) =>
           new Promise<void>((resolve) => {

@@ -46,6 +46,8 @@ export interface FollowOptions {
   write: (chunk: Buffer) => Promise<void>;
   signal: AbortSignal;
   pollMs?: number;
+  /** Asks the writer to flush its buffer; called when the file did not grow for a poll. */
+  flush?: () => void;
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -70,6 +72,7 @@ export async function followRing(o: FollowOptions): Promise<number> {
       cur = newest;
       break;
     }
+    o.flush?.(); // without -U even the header may still be in tcpdump's buffer
     if (o.finished() && !newest) return 0;
     await sleep(poll, o.signal);
   }
@@ -95,7 +98,9 @@ export async function followRing(o: FollowOptions): Promise<number> {
       }
     };
     while (!o.signal.aborted) {
+      const before = offset;
       await drain();
+      if (offset === before) o.flush?.();
       const done = o.finished();
       const next = await snapshotNext();
       const rotated =

@@ -35,6 +35,8 @@ export interface RunningCapture {
   /** Resolves when tcpdump has exited. */
   readonly exited: Promise<TcpdumpExit>;
   requestStats(): Promise<TcpdumpStats | undefined>;
+  /** Asks tcpdump to write what it buffered (call when the capture is quiet). */
+  flush(): void;
   /** Stops tcpdump (SIGTERM, SIGKILL after graceMs). */
   stop(graceMs?: number): Promise<TcpdumpExit>;
 }

@@ -101,6 +101,7 @@ export class LinuxCaptureBackend implements CaptureBackend {
       pid: proc.pid,
       exited: proc.exited,
       requestStats: () => proc.requestStats(),
+      flush: () => proc.flush(),
       stop: (graceMs?: number) => proc.stop(graceMs),
     };
   }

@@ -11,6 +11,11 @@
  *   attached the filter); `started` resolves then.
  * - Statistics: SIGUSR1 makes tcpdump print its counters on stderr; tcpdump installs that handler
  *   before it opens the interface, so requestStats() only signals after `listening on`.
+ * - Flushing: without -U tcpdump writes its file through a stdio buffer (4 KiB), so a quiet capture
+ *   can hold packets (even the file header) in memory. flush() sends SIGUSR2, on which tcpdump
+ *   (4.9+) calls pcap_dump_flush(). The agent only asks when the file has not grown since its last
+ *   look, i.e. when tcpdump is idle in poll(): a busy capture flushes itself every 4 KiB, and an
+ *   idle one is never inside fwrite() when the signal arrives.
  * - stop(): SIGTERM (tcpdump flushes, prints final stats, exits), SIGKILL after a grace period.
  */
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
@@ -138,6 +143,16 @@ export class TcpdumpProcess {
         done(parseTcpdumpStats(this.stderr));
       }
     });
+  }
+
+  /** Asks tcpdump to flush its file buffer (SIGUSR2); only once it is capturing. */
+  flush(): void {
+    if (!this.isCapturing) return;
+    try {
+      this.child.kill('SIGUSR2');
+    } catch {
+      /* exited meanwhile */
+    }
   }
 
   /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. */

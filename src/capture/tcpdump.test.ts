@@ -20,16 +20,16 @@ import { tcpdumpCommand } from './runner.js';
 const base = { interface: 'any', filter: '', snapLength: 0, maxFileSizeBytes: 100_000_000, fileCount: 10 };
 
 describe('tcpdump argv (golden)', () => {
-  it('seed 002 defaults: ring, root, packet-buffered, no filter', () => {
+  it('seed 002 defaults: ring, root, no filter', () => {
     assert.deepEqual(buildTcpdumpArgv(base, '/hostmount/ns/cap/pod.ns.web/n1.cap.1700000000.pcap'), [
-      '-i', 'any', '-w', '/hostmount/ns/cap/pod.ns.web/n1.cap.1700000000.pcap', '-C', '100', '-W', '10', '-s', '0', '-Z', 'root', '-U', '-n',
+      '-i', 'any', '-w', '/hostmount/ns/cap/pod.ns.web/n1.cap.1700000000.pcap', '-C', '100', '-W', '10', '-s', '0', '-Z', 'root', '-n',
     ]);
   });
 
   it('packet count, snap length, buffer and a filter after --', () => {
     assert.deepEqual(
-      buildTcpdumpArgv({ ...base, interface: 'eth0', filter: 'icmp and host 192.168.1.10', snapLength: 96, packetCount: 25, bufferKiB: 4096, maxFileSizeBytes: 1_048_576, fileCount: 2 }, '/d/f.pcap'),
-      ['-i', 'eth0', '-w', '/d/f.pcap', '-C', '1', '-W', '2', '-s', '96', '-Z', 'root', '-U', '-n', '-B', '4096', '-c', '25', '--', 'icmp and host 192.168.1.10'],
+      buildTcpdumpArgv({ ...base, interface: 'eth0', filter: 'icmp and host 192.168.1.10', snapLength: 96, packetCount: 25, bufferKiB: 4096, maxFileSizeBytes: 1_048_576, fileCount: 2, packetBuffered: true }, '/d/f.pcap'),
+      ['-i', 'eth0', '-w', '/d/f.pcap', '-C', '1', '-W', '2', '-s', '96', '-Z', 'root', '-n', '-U', '-B', '4096', '-c', '25', '--', 'icmp and host 192.168.1.10'],
     );
   });
 

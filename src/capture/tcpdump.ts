@@ -40,6 +40,12 @@ export interface TcpdumpOptions {
   fileCount: number;
   /** Kernel capture buffer in KiB (-B); undefined = libpcap's default. */
   bufferKiB?: number | undefined;
+  /**
+   * -U: write every packet to the file as it arrives (one write(2) per packet). Off by default:
+   * it costs ~35% of the lossless packet rate on a 2-core node (bench/capture-rate.ts); the agent
+   * instead asks tcpdump to flush (SIGUSR2) when a capture is quiet, see src/capture/runner.ts.
+   */
+  packetBuffered?: boolean | undefined;
 }
 
 export interface CapturePaths {
@@ -139,7 +145,7 @@ function filterArgv(filter: string): string[] {
 
 /**
  * argv (without the program name) of the capturing tcpdump:
- * `-i IFACE -w PATH -C MB -W N -s SNAP -Z root -U -n [-B KiB] [-c N] [-- FILTER]`.
+ * `-i IFACE -w PATH -C MB -W N -s SNAP -Z root -n [-U] [-B KiB] [-c N] [-- FILTER]`.
  */
 export function buildTcpdumpArgv(o: TcpdumpOptions, writePath: string): string[] {
   checkOptions(o);
@@ -157,9 +163,9 @@ export function buildTcpdumpArgv(o: TcpdumpOptions, writePath: string): string[]
     String(o.snapLength),
     '-Z',
     'root',
-    '-U',
     '-n',
   ];
+  if (o.packetBuffered) argv.push('-U');
   if (o.bufferKiB !== undefined) argv.push('-B', String(o.bufferKiB));
   if (o.packetCount !== undefined) argv.push('-c', String(o.packetCount));
   return [...argv, ...filterArgv(o.filter)];

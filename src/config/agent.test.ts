@@ -66,6 +66,8 @@ describe('agent config', () => {
     assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_DATA_DIR: 'relative' }), /PCAPPER_DATA_DIR: "relative" is not an absolute path/);
     assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_LISTEN: 'nope' }), /PCAPPER_LISTEN: "nope" is not host:port/);
     assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_MAX_CAPTURES: '0' }), /PCAPPER_MAX_CAPTURES: "0" is not a whole number between 1 and 10000/);
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_PACKET_BUFFERED: 'maybe' }), /PCAPPER_PACKET_BUFFERED: "maybe" is not a boolean/);
+    assert.equal(loadAgentConfig({ NODE_NAME: 'n', PCAPPER_PACKET_BUFFERED: 'true' }).packetBuffered, true);
     assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_TLS_CERT: '/c.pem' }), /PCAPPER_TLS_KEY: PCAPPER_TLS_CERT and PCAPPER_TLS_KEY go together/);
   });
 });

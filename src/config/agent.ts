@@ -24,6 +24,7 @@
  * | PCAPPER_DISK_CHECK_INTERVAL       | 5s             | disk guard period while capturing         |
  * | PCAPPER_SWEEP_INTERVAL            | 10m            | period of the DELETE_OLDER_THAN sweep     |
  * | PCAPPER_AUTH_CACHE_TTL            | 10s            | how long a TokenReview+SAR decision is reused |
+ * | PCAPPER_PACKET_BUFFERED           | false          | true: tcpdump -U (a write per packet; costs packet rate) |
  */
 
 export interface AgentConfig {
@@ -50,6 +51,8 @@ export interface AgentConfig {
   readonly diskCheckIntervalMs: number;
   readonly sweepIntervalMs: number;
   readonly authCacheTtlMs: number;
+  /** tcpdump -U (a write per packet); default false: the agent flushes quiet captures instead. */
+  readonly packetBuffered: boolean;
 }
 
 export class AgentConfigError extends Error {
@@ -136,6 +139,14 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   return Number(raw);
 }
 
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = get(env, name);
+  if (raw === undefined) return def;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new AgentConfigError(name, `"${raw}" is not a boolean (true or false)`);
+}
+
 /** host:port, [v6]:port or :port. */
 function listen(env: Env, name: string, def: string): { host: string; port: number } {
   const raw = get(env, name) ?? def;
@@ -185,6 +196,7 @@ export function loadAgentConfig(env: Env = process.env): AgentConfig {
     diskCheckIntervalMs: duration(env, 'PCAPPER_DISK_CHECK_INTERVAL', '5s', 100),
     sweepIntervalMs: duration(env, 'PCAPPER_SWEEP_INTERVAL', '10m', 100),
     authCacheTtlMs: duration(env, 'PCAPPER_AUTH_CACHE_TTL', '10s', 0),
+    packetBuffered: bool(env, 'PCAPPER_PACKET_BUFFERED', false),
   };
   return Object.freeze(cfg);
 }
