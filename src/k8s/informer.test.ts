@@ -42,9 +42,10 @@ test('informer: list then watch from its resourceVersion; normal end re-watches 
   const c = new ScriptedClient();
   const clock = new FakeClock();
   c.lists.push(() => ({ items: [o('a', '1')], rv: '10' }));
-  c.watches.push(async (emit) => {
+  c.watches.push((emit) => {
     emit({ type: 'ADDED', object: o('b', '11') });
     emit({ type: 'BOOKMARK', object: o('', '15') });
+    return Promise.resolve();
   });
   const inf = new Informer<Obj>({ kc: c, path: '/x', clock });
   const seen: string[] = [];
