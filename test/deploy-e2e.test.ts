@@ -309,6 +309,25 @@ spec: {targetDeployment: web, captureSeconds: "6", maxFileSize: "2M", fileCount:
     }
   });
 
+  it('kubectl-pcap with only pcapper-capture-user: alice describes and downloads the merged capture; mallory is refused', () => {
+    const cli = join(repoRoot(), 'dist', 'src', 'bin', 'kubectl-pcap.js');
+    const run = (user: 'alice' | 'mallory', args: string[]) =>
+      spawnSync(process.execPath, [cli, ...args, '-n', NS, '--kubeconfig', cluster.userKubeconfigPath(user)], { encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmp } });
+    const desc = run('alice', ['describe', 'web']);
+    assert.equal(desc.status, 0, desc.stderr);
+    assert.match(desc.stdout, /CaptureStarted|Finished|finished/);
+    const merged = join(tmp, 'web-merged.pcapng');
+    const dl = run('alice', ['download', 'web', '-w', merged]);
+    assert.equal(dl.status, 0, dl.stderr);
+    const ts = spawnSync('tshark', ['-r', merged, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri'], { encoding: 'utf8' });
+    assert.equal(ts.status, 0, ts.stderr);
+    assert.deepEqual(ts.stdout.split('\n').filter((l) => l.trim()).sort(), web.map((p) => `/from-client-to-${p.name}`).sort());
+    const denied = run('mallory', ['download', 'web', '-w', join(tmp, 'mallory.pcapng')]);
+    assert.notEqual(denied.status, 0);
+    assert.match(denied.stderr, /forbidden|403/i);
+    assert.ok(!existsSync(join(tmp, 'mallory.pcapng')) || readFileSync(join(tmp, 'mallory.pcapng')).length === 0, 'mallory got no packets');
+  });
+
   it('alice can capture in team-a only: not in team-b, not in the system namespace', async () => {
     const alice = cluster.userKubeconfigPath('alice');
     for (const ns of [OTHER_NS, SYSTEM_NS]) {
