@@ -9,8 +9,8 @@
  * Nothing here holds an admin token except the test's own setup (nodes, pods, namespaces).
  *
  * A user bound to pcapper-capture-user in her namespace (alice) captures a Deployment's HTTP
- * traffic across two nodes with kubectl, downloads the files (they hold the requests), and deletes
- * the capture (finalizer, node cleanup). She cannot capture elsewhere; mallory cannot download.
+ * traffic across two nodes with kubectl, downloads the files (they hold the requests) directly and
+ * with kubectl-pcap, and deletes the capture (finalizer, node cleanup). She cannot capture elsewhere; mallory cannot download.
  * The components log no authorization failure on the way: the chart's RBAC is sufficient.
  */
 import assert from 'node:assert/strict';
