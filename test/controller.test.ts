@@ -259,6 +259,23 @@ describe('deadlines, deletion, TTL', () => {
     await waitEvent(admin, pc, 'TargetFailed');
   });
 
+  it('a Running target whose agent stops reporting is failed by the controller (re-read, then forced over the agent\'s phase)', async () => {
+    await createCapture(admin, 'team-a', 'silent', { targetPod: 'web-3', captureSeconds: 1 });
+    await waitCapture(admin, 'team-a', 'silent', 'scheduled', (p) => p.status?.progress === 'scheduled');
+    await agentReport(admin, 'team-a', 'silent', 'worker-03', [{ name: 'pod/team-a/web-3', phase: 'Running', startTime: nowIso(), lastUpdateTime: nowIso(), packets: 1 }]);
+    const pc = await waitCapture(admin, 'team-a', 'silent', 'failure', (p) => p.status?.progress === 'failure', 15_000);
+    const t = pc.status?.targets?.[0];
+    assert.equal(t?.phase, 'Failed');
+    assert.equal(t?.reason, 'AgentNotReporting');
+    assert.equal(t?.packets, 1, 'the agent\'s other fields stay');
+    // the agent comes back and reports: its forced apply wins again (newest observation)
+    await agentReport(admin, 'team-a', 'silent', 'worker-03', [{ name: 'pod/team-a/web-3', phase: 'Finished', reason: 'CaptureSecondsElapsed', packets: 2 }]);
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = await getPacketCapture(admin, 'team-a', 'silent');
+    assert.equal(after.status?.targets?.[0]?.phase, 'Finished', 'the controller did not take the phase back');
+    assert.equal(after.status?.targets?.[0]?.packets, 2);
+  });
+
   it('partial failure is visible: one target finished, one failed -> finished + PartialFailure', async () => {
     await createCapture(admin, 'team-a', 'partial', { podSelector: { matchLabels: { app: 'web' } }, captureSeconds: 60 });
     await waitCapture(admin, 'team-a', 'partial', 'planned', (p) => p.status?.targetsTotal === 3);
