@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
@@ -36,7 +37,7 @@ export function helmBinary(): Promise<string> {
 }
 
 function cacheDir(): string {
-  return process.env.PCAPPER_CACHE_DIR || join(process.env.HOME ?? '/root', '.cache', 'pcapper');
+  return process.env.PCAPPER_CACHE_DIR || join(homedir(), '.cache', 'pcapper');
 }
 
 export interface HelmResult {
@@ -58,7 +59,7 @@ export async function helm(args: string[]): Promise<HelmResult> {
         timeout: 120_000,
         env: {
           PATH: process.env.PATH ?? '/usr/bin:/bin',
-          HOME: process.env.HOME ?? '/root',
+          HOME: homedir(),
           HELM_CACHE_HOME: join(home, 'cache'),
           HELM_CONFIG_HOME: join(home, 'config'),
           HELM_DATA_HOME: join(home, 'data'),
