@@ -364,6 +364,38 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     await waitFor('ring capture stopped', () => tcpdumpPids(dataDir('node-b')).length === 0);
   });
 
+  it('the live stream of a quiet capture delivers packets within about a second', async () => {
+    const name = 'quiet-stream';
+    await create(name, { targetPod: 'web-a1', captureFilter: 'icmp', captureSeconds: '60', maxFileSize: '1M', fileCount: '2' });
+    await planTargets(cluster.kubeConfig, NS, name, [podTarget(p('web-a1'))]);
+    await waitTargets(name, 'Running', (t) => t.phase === 'Running');
+    const streamed: Buffer[] = [];
+    const req = http.get(`${agents['node-a']?.endpoint ?? ''}/v1/captures/${NS}/${name}/stream?target=pod.${NS}.web-a1`, { headers: { 'X-Pcapper-Token': alice } });
+    const status = await new Promise<number>((resolve, reject) => {
+      req.on('response', (res) => {
+        res.on('data', (c: Buffer) => streamed.push(c));
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+    });
+    assert.equal(status, 200);
+    try {
+      await waitFor('pcap header on the stream', () => Buffer.concat(streamed).length >= 24, 3000, 20);
+      await ping(p('web-a1'), p('web-a2').ip, 2);
+      const t0 = Date.now();
+      // 2 echo requests + 2 replies, each record 16 + 100 bytes (SLL2 header + IP/ICMP)
+      await waitFor('4 ICMP records on the live stream', () => {
+        const b = completeRecords(Buffer.concat(streamed));
+        let n = 0;
+        for (let off = 24; off + 16 <= b.length; off += 16 + b.readUInt32LE(off + 8)) n++;
+        return n >= 4;
+      }, 3000, 20);
+      assert.ok(Date.now() - t0 < 2000, `packets reached the stream ${Date.now() - t0} ms after the ping ended`);
+    } finally {
+      req.destroy();
+    }
+  });
+
   it('captures a node interface (targetNode/targetInterface) in the system namespace', async () => {
     const name = 'uplink';
     const nodeNet = kubelet.node('node-a')?.net;
