@@ -89,6 +89,27 @@ describe('helm chart charts/pcapper', () => {
     }
   });
 
+  it('values.yaml and values.schema.json describe the same keys (every value documented with a default)', () => {
+    interface Schema {
+      properties?: Record<string, Schema>;
+    }
+    const schema = JSON.parse(readRepoFile('charts/pcapper/values.schema.json')) as Schema;
+    const values = parse(readRepoFile('charts/pcapper/values.yaml')) as Record<string, unknown>;
+    // Values that are Kubernetes API objects passed through (their optional fields need no default).
+    const passThrough = new Set(['resources', 'updateStrategy', 'appArmorProfile']);
+    const missing: string[] = [];
+    const walk = (s: Schema, v: unknown, path: string): void => {
+      for (const [k, sub] of Object.entries(s.properties ?? {})) {
+        if (path === '' && k === 'global') continue;
+        const here = (v as Record<string, unknown> | undefined)?.[k];
+        if (here === undefined) missing.push(`${path}${k}`);
+        else if (sub.properties && !passThrough.has(k) && typeof here === 'object' && here !== null && !Array.isArray(here)) walk(sub, here, `${path}${k}.`);
+      }
+    };
+    walk(schema, values, '');
+    assert.deepEqual(missing, [], 'schema keys without a default in values.yaml');
+  });
+
   it(`deploy/pcapper.yaml is the chart rendered with default values (regenerate: ${GEN_COMMAND})`, async () => {
     const r = await helm(['template', 'pcapper', CHART_DIR(), '--namespace', 'pcapper', '--kube-version', 'v1.34.0']);
     assert.equal(r.code, 0, r.stderr);
