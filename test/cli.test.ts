@@ -1,0 +1,420 @@
+// kubectl-pcap against a real control plane, run as a separate process as a user runs it, with the
+// real controller and one real agent per simulated node (test/harness/demo.ts startStack()) and real
+// traffic between pods on two nodes. Needs root (network namespaces, tcpdump).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { PacketCapture } from '../src/api/packetcapture.js';
+import { startStack, type Stack } from './harness/demo.js';
+import type { SimPod } from './harness/kubelet.js';
+import { assertRoot } from './harness/netns.js';
+import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
+import { CLI, idbComments, interfaceNames, kp, packetsPerInterface, spawnCli, tool, underPty, type CliResult } from './cli-support.js';
+
+const NS = 'shop';
+
+/** A one-line error: exactly `error: ...` (plus kubectl's usage hint for usage errors), no stack. */
+function assertOneLineError(r: CliResult, code: number, re: RegExp): void {
+  assert.equal(r.code, code, `exit code; stderr: ${r.stderr}`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.match(lines[0] ?? '', /^error: /);
+  assert.match(lines[0] ?? '', re);
+  if (code === 2) {
+    assert.equal(lines.length, 2, r.stderr);
+    assert.match(lines[1] ?? '', /^See 'kubectl pcap( [a-z]+)? --help' for usage\.$/);
+  } else assert.equal(lines.length, 1, r.stderr);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  assert.equal(r.stdout.length, 0, 'no data on stdout');
+}
+
+describe('kubectl-pcap against a real cluster with the controller and two node agents (needs root)', () => {
+  let stack: Stack;
+  let tmp: string;
+  let admin: string;
+  let alice: string;
+  const pods: Record<string, SimPod> = {};
+  const servers: ServerHandle[] = [];
+  let rsName = '';
+  const traffic = new AbortController();
+  let trafficDone: Promise<void> | undefined;
+
+  const kubectl = async (args: string[], input?: string): Promise<string> => {
+    const r = await stack.cluster.kubectl(args, input === undefined ? {} : { input });
+    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const getPc = async (name: string, ns = NS): Promise<PacketCapture | undefined> => {
+    const r = await stack.cluster.kubectl(['get', 'packetcaptures.pcapper.dev', name, '-n', ns, '-o', 'json']);
+    return r.code === 0 ? (JSON.parse(r.stdout) as PacketCapture) : undefined;
+  };
+  const waitGone = async (name: string, ns = NS): Promise<void> => {
+    const deadline = Date.now() + 30_000;
+    while ((await getPc(name, ns)) !== undefined) {
+      assert.ok(Date.now() < deadline, `${ns}/${name} still exists`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+
+  before(async () => {
+    assertRoot();
+    tmp = mkdtempSync('/tmp/pcapper-cli-test-');
+    stack = await startStack({ log: () => undefined });
+    admin = stack.cluster.kubeconfigPath;
+    alice = stack.cluster.userKubeconfigPath('alice');
+    const k = stack.kubelet;
+    await k.ensureNamespace(NS);
+    // alice may capture in shop (the chart's user role), nothing else
+    await kubectl(['create', 'rolebinding', 'alice-pcap', '-n', NS, '--clusterrole=pcapper-capture-user', '--user=alice']);
+    const dep = await k.makeDeployment(NS, 'web', 2, { app: 'web' }, ['node-a', 'node-b']);
+    dep.pods.forEach((p, i) => (pods[`web-${i}`] = p));
+    rsName = dep.pods[0]?.object.metadata?.ownerReferences?.[0]?.name ?? '';
+    const sts = await k.makeStatefulSet(NS, 'db', 1, { app: 'db' }, ['node-b']);
+    pods['db-0'] = sts.pods[0] as SimPod;
+    const ds = await k.makeDaemonSet(NS, 'logs', { app: 'logs' }, ['node-a', 'node-b']);
+    ds.pods.forEach((p, i) => (pods[`logs-${i}`] = p));
+    pods.solo = await k.createPod({ namespace: NS, name: 'solo', node: 'node-a', labels: { app: 'solo', tier: 'edge' } });
+    for (const p of Object.values(pods)) servers.push(await startHttpServer({ netnsPath: p.netnsPath, ip: p.ip, ...(p.cgroup ? { cgroup: p.cgroup } : {}) }, 8080, { run: k.run }));
+    // every pod calls the next one (across nodes) every ~300 ms until the suite ends
+    const all = Object.values(pods);
+    trafficDone = (async () => {
+      let i = 0;
+      while (!traffic.signal.aborted) {
+        const from = all[i % all.length] as SimPod;
+        const to = all[(i + 1) % all.length] as SimPod;
+        i++;
+        await httpGet(from, `http://${to.ip}:8080/bg/${i}`, { timeoutMs: 2000 }).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+    })();
+  });
+
+  after(async () => {
+    traffic.abort();
+    await trafficDone;
+    for (const s of servers) await s.stop().catch(() => undefined);
+    await stack?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const web0 = (): SimPod => pods['web-0'] as SimPod;
+
+  it('bad flags, unknown commands and unknown targets: one line, exit 2; without the cluster', async () => {
+    assertOneLineError(await kp(['capture', 'pod/x', '--bogus'], { kubeconfig: admin }), 2, /^error: unknown flag: --bogus$/);
+    assertOneLineError(await kp(['capture', 'svc/x'], { kubeconfig: admin }), 2, /unknown target kind "svc"/);
+    assertOneLineError(await kp(['capture', 'pod/x', '--duration', 'soon'], { kubeconfig: admin }), 2, /invalid --duration "soon"/);
+    assertOneLineError(await kp(['capture', 'pod/x', '--filter', '-z /x.sh', '--dry-run'], { kubeconfig: admin }), 2, /invalid --filter/);
+    assertOneLineError(await kp(['capture', 'node/node-a', '--dry-run'], { kubeconfig: admin }), 2, /needs --interface/);
+    assertOneLineError(await kp(['list', '-o', 'xml'], { kubeconfig: admin }), 2, /invalid value "xml" for -o/);
+    assertOneLineError(await kp(['describe'], { kubeconfig: admin }), 2, /NAME is required/);
+    const unknown = await kp(['frobnicate'], { kubeconfig: admin });
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^error: unknown command "frobnicate" for "kubectl pcap"\n/);
+    const help = await kp(['capture', '-h']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout.toString(), /Usage:\n {2}kubectl pcap capture TARGET/);
+    for (const cmd of ['live', 'list', 'get', 'describe', 'delete', 'download', 'export', 'import', 'init', 'summary', 'merge', 'version']) {
+      const r = await kp([cmd, '--help']);
+      assert.equal(r.code, 0, `${cmd} --help: ${r.stderr}`);
+      assert.ok(r.stdout.length > 0, `${cmd} --help prints help`);
+    }
+  });
+
+  it('unreachable clusters, missing kubeconfigs and missing targets: one line, exit 1', async () => {
+    const dead = join(tmp, 'dead-kubeconfig');
+    writeFileSync(dead, readFileSync(admin, 'utf8').replace(/server: https:\/\/127\.0\.0\.1:[0-9]+/, 'server: https://127.0.0.1:1'));
+    assertOneLineError(await kp(['list'], { kubeconfig: dead }), 1, /^error: cannot reach the cluster at https:\/\/127\.0\.0\.1:1: connect ECONNREFUSED 127\.0\.0\.1:1$/);
+    assertOneLineError(await kp(['capture', 'pod/x', '-n', NS], { kubeconfig: dead }), 1, /cannot reach the cluster at https:\/\/127\.0\.0\.1:1/);
+    assertOneLineError(await kp(['list', '--kubeconfig', join(tmp, 'nope')]), 1, /kubeconfig ".*nope" does not exist/);
+    assertOneLineError(await kp(['list', '--context', 'nope'], { kubeconfig: admin }), 1, /context "nope" does not exist/);
+    assertOneLineError(await kp(['capture', 'pod/nope', '-n', NS], { kubeconfig: admin }), 1, /^error: pod "nope" not found in namespace "shop"$/);
+    assertOneLineError(await kp(['capture', 'deploy/nope', '-n', NS], { kubeconfig: admin }), 1, /^error: deployment "nope" not found in namespace "shop"$/);
+    assertOneLineError(await kp(['capture', 'node/nope', '-i', 'eth0'], { kubeconfig: admin }), 1, /^error: node "nope" not found$/);
+    assertOneLineError(await kp(['get', 'nope', '-n', NS], { kubeconfig: admin }), 1, /^error: packetcapture "nope" not found in namespace "shop"$/);
+    assertOneLineError(await kp(['list', '-n', NS], { kubeconfig: stack.cluster.userKubeconfigPath('mallory') }), 1, /forbidden: User "mallory" cannot list/);
+    const none = await kp(['list', '-n', 'kube-system'], { kubeconfig: admin });
+    assert.equal(none.code, 0);
+    assert.equal(none.stderr, 'No packet captures found in kube-system namespace.\n');
+  });
+
+  it('--dry-run prints each target form as a PacketCapture (yaml and json) that kubectl applies cleanly; list/get/describe/delete', async () => {
+    const forms: [string[], Record<string, unknown>][] = [
+      [['pod/solo'], { targetPod: 'solo' }],
+      [['solo'], { targetPod: 'solo' }],
+      [['deploy/web'], { targetDeployment: 'web' }],
+      [[`rs/${rsName}`], { workloadRef: { kind: 'ReplicaSet', name: rsName } }],
+      [['sts/db'], { workloadRef: { kind: 'StatefulSet', name: 'db' } }],
+      [['ds/logs'], { workloadRef: { kind: 'DaemonSet', name: 'logs' } }],
+      [['-l', 'app in (web,db),!canary'], { podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['web', 'db'] }, { key: 'canary', operator: 'DoesNotExist' }] } }],
+    ];
+    const names: string[] = [];
+    for (const [i, [target, want]] of forms.entries()) {
+      const name = `dry-${i}`;
+      const output = i % 2 === 0 ? 'yaml' : 'json';
+      const r = await kp(['capture', ...target, '-n', NS, '--name', name, '--duration', '1h', '--filter', 'tcp port 8080', '--count', '1000', '--dry-run', '-o', output], { kubeconfig: admin });
+      assert.equal(r.code, 0, r.stderr);
+      const pc = (output === 'yaml' ? parseYaml(r.stdout.toString()) : JSON.parse(r.stdout.toString())) as PacketCapture;
+      assert.equal(pc.apiVersion, 'pcapper.dev/v1alpha1');
+      assert.equal(pc.kind, 'PacketCapture');
+      assert.deepEqual(pc.metadata.name, name);
+      assert.deepEqual(pc.metadata.namespace, NS);
+      assert.deepEqual(pc.spec, { ...want, captureSeconds: '1h', captureFilter: 'tcp port 8080', packetCount: 1000 });
+      assert.equal(await getPc(name), undefined, 'dry-run creates nothing');
+      const applied = await stack.cluster.kubectl(['apply', '-f', '-'], { input: r.stdout.toString() });
+      assert.equal(applied.code, 0, `kubectl apply of ${target.join(' ')}: ${applied.stderr}`);
+      assert.match(applied.stdout, new RegExp(`packetcapture.pcapper.dev/${name} created`));
+      names.push(name);
+    }
+    // node target: the system namespace by default
+    const node = await kp(['capture', 'node/node-a', '--interface', 'eth0', '--name', 'dry-node', '--dry-run=client', '-o', 'yaml'], { kubeconfig: admin });
+    assert.equal(node.code, 0, node.stderr);
+    const npc = parseYaml(node.stdout.toString()) as PacketCapture;
+    assert.equal(npc.metadata.namespace, 'pcapper');
+    assert.deepEqual(npc.spec, { targetNode: 'node-a', targetInterface: 'eth0' });
+    const applied = await stack.cluster.kubectl(['apply', '-f', '-'], { input: node.stdout.toString() });
+    assert.equal(applied.code, 0, applied.stderr);
+
+    // list / get / describe
+    const list = await kp(['list', '-n', NS], { kubeconfig: admin });
+    assert.equal(list.code, 0, list.stderr);
+    const rows = list.stdout.toString().trimEnd().split('\n');
+    assert.match(rows[0] ?? '', /^NAME\s+STATE\s+TARGET\s+TARGETS\s+PACKETS\s+BYTES\s+DROPS\s+AGE$/);
+    for (const n of names) assert.ok(rows.some((r) => r.startsWith(`${n} `)), `${n} listed:\n${list.stdout.toString()}`);
+    assert.ok(rows.some((r) => /^dry-2\s+\S+\s+deploy\/web\s/.test(r)), list.stdout.toString());
+    const all = await kp(['list', '-A', '-o', 'wide'], { kubeconfig: admin });
+    assert.match(all.stdout.toString(), /^NAMESPACE\s+NAME\s+.*\s+DURATION\s+FILTER\s+NODES\n/);
+    assert.match(all.stdout.toString(), /\npcapper\s+dry-node\s+\S+\s+node\/node-a:eth0\s/);
+    const asName = await kp(['get', '-n', NS, '-o', 'name'], { kubeconfig: admin });
+    assert.ok(asName.stdout.toString().split('\n').includes('packetcapture.pcapper.dev/dry-0'));
+    const json = await kp(['get', 'dry-0', '-n', NS, '-o', 'json'], { kubeconfig: admin });
+    assert.equal((JSON.parse(json.stdout.toString()) as PacketCapture).spec.targetPod, 'solo');
+    const yamlList = parseYaml((await kp(['list', '-n', NS, '-o', 'yaml'], { kubeconfig: admin })).stdout.toString()) as { kind: string; items: PacketCapture[] };
+    assert.equal(yamlList.kind, 'List');
+    assert.ok(yamlList.items.length >= names.length);
+    const desc = await kp(['describe', 'dry-2', '-n', NS], { kubeconfig: admin });
+    assert.equal(desc.code, 0, desc.stderr);
+    assert.match(desc.stdout.toString(), /^Name:\s+dry-2$/m);
+    assert.match(desc.stdout.toString(), /Target:\s+deploy\/web/);
+    assert.match(desc.stdout.toString(), /Filter:\s+tcp port 8080/);
+
+    // delete (the controller's finalizer lets go once the agents cleaned up)
+    const del = await kp(['delete', ...names, '-n', NS, '--wait'], { kubeconfig: admin, timeoutMs: 60_000 });
+    assert.equal(del.code, 0, del.stderr);
+    assert.deepEqual(del.stdout.toString().trimEnd().split('\n'), names.map((n) => `packetcapture.pcapper.dev "${n}" deleted`));
+    for (const n of names) assert.equal(await getPc(n), undefined, `${n} gone`);
+    const again = await kp(['delete', 'dry-0', '-n', NS], { kubeconfig: admin });
+    assertOneLineError(again, 1, /^error: packetcapture "dry-0" not found in namespace "shop"$/);
+    assert.equal((await kp(['delete', 'dry-node', '-n', 'pcapper', '--wait'], { kubeconfig: admin, timeoutMs: 60_000 })).code, 0);
+  });
+
+  /** Runs a capture to completion; returns the merged file and the CLI result. */
+  async function capture(target: string[], extra: string[] = [], kubeconfig = admin): Promise<{ file: string; r: CliResult }> {
+    const file = join(tmp, `cap-${target.join('_').replace(/[^a-z0-9]+/gi, '_')}-${Date.now()}.pcapng`);
+    const r = await kp(['capture', ...target, '-n', NS, '--duration', '3s', '-w', file, ...extra], { kubeconfig, timeoutMs: 90_000 });
+    assert.equal(r.code, 0, `capture ${target.join(' ')} failed:\n${r.stderr}`);
+    return { file, r };
+  }
+
+  it('captures each target form: one merged pcapng, one named interface per pod, summary on stdout, capture deleted', async () => {
+    const cases: [string[], string[]][] = [
+      [['pod/solo'], ['node-a/shop/solo']],
+      [['deploy/web'], Object.entries(pods).filter(([k]) => k.startsWith('web-')).map(([, p]) => `${p.node}/shop/${p.name}`)],
+      [[`rs/${rsName}`], Object.entries(pods).filter(([k]) => k.startsWith('web-')).map(([, p]) => `${p.node}/shop/${p.name}`)],
+      [['sts/db'], ['node-b/shop/db-0']],
+      [['ds/logs'], Object.entries(pods).filter(([k]) => k.startsWith('logs-')).map(([, p]) => `${p.node}/shop/${p.name}`)],
+      [['-l', 'app in (web,solo),tier!=back'], [...Object.entries(pods).filter(([k]) => k.startsWith('web-')).map(([, p]) => `${p.node}/shop/${p.name}`), 'node-a/shop/solo']],
+    ];
+    for (const [target, want] of cases) {
+      const { file, r } = await capture(target);
+      const names = interfaceNames(file).sort();
+      assert.deepEqual(names, [...want].sort(), `interfaces of ${target.join(' ')}`);
+      const per = packetsPerInterface(file);
+      for (const n of want) assert.ok((per.get(n) ?? 0) > 0, `${target.join(' ')}: packets on ${n} (${JSON.stringify([...per])})`);
+      // the summary names endpoints by pod (metadata sidecars)
+      assert.match(r.stdout.toString(), /Conversations/);
+      assert.match(r.stdout.toString(), /shop\/(web|solo|db|logs)/);
+      assert.match(r.stderr, /capture shop\/\S+: finished/);
+      assert.match(r.stderr, /deleted packetcapture shop\//);
+      const created = /packetcapture shop\/(\S+) created/.exec(r.stderr)?.[1] ?? '';
+      await waitGone(created);
+    }
+  });
+
+  it('a node interface capture lands in the system namespace; a limited user captures her own namespace', async () => {
+    const file = join(tmp, 'node.pcapng');
+    const r = await kp(['capture', 'node/node-a', '--interface', 'any', '--duration', '3s', '-w', file, '--no-summary'], { kubeconfig: admin, timeoutMs: 90_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /packetcapture pcapper\/node-a-\S+ created/);
+    assert.deepEqual(interfaceNames(file), ['node-a/any']);
+    assert.ok((packetsPerInterface(file).get('node-a/any') ?? 0) > 0);
+    // alice: pcapper-capture-user in shop (no pod read access: the CLI skips its existence check)
+    const { file: af } = await capture(['pod/solo'], ['--no-summary'], alice);
+    assert.deepEqual(interfaceNames(af), ['node-a/shop/solo']);
+    const denied = await kp(['capture', 'pod/x', '-n', 'default', '--duration', '3s'], { kubeconfig: alice });
+    assertOneLineError(denied, 1, /forbidden: User "alice" cannot create resource "packetcaptures"/);
+  });
+
+  it('-w - writes the pcapng to stdout (summary to stderr); --keep keeps it; download, export and import', async () => {
+    const r = await kp(['capture', 'pod/solo', '-n', NS, '--name', 'kept', '--duration', '3s', '-w', '-', '--keep'], { kubeconfig: admin, timeoutMs: 90_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Conversations/, 'summary on stderr');
+    const stdoutFile = join(tmp, 'stdout.pcapng');
+    writeFileSync(stdoutFile, r.stdout);
+    assert.deepEqual(interfaceNames(stdoutFile), ['node-a/shop/solo']);
+    // piped as a user would: kubectl pcap capture ... -w - | tshark -r -
+    const fromStdin = tool('sh', ['-c', 'cat "$1" | tshark -r - -T fields -e frame.interface_name', 'sh', stdoutFile]);
+    assert.match(fromStdin, /node-a\/shop\/solo/);
+    const kept = await getPc('kept');
+    assert.equal(kept?.status?.progress, 'finished');
+
+    // download: merged by default, raw files + sidecars with --raw
+    const dl = await kp(['download', 'kept', '-n', NS], { kubeconfig: admin, cwd: tmp });
+    assert.equal(dl.code, 0, dl.stderr);
+    assert.deepEqual(interfaceNames(join(tmp, 'kept.pcapng')), ['node-a/shop/solo']);
+    const raw = join(tmp, 'raw');
+    const dr = await kp(['download', 'kept', '-n', NS, '--raw', raw], { kubeconfig: admin, cwd: tmp });
+    assert.equal(dr.code, 0, dr.stderr);
+    assert.ok(existsSync(join(raw, 'node-a', 'pod.shop.solo', 'capture-meta.json')), 'sidecar downloaded');
+
+    // export -> import -> summary/merge by name, without the cluster
+    const ex = join(tmp, 'exported.pcapng');
+    const e = await kp(['export', 'kept', '-n', NS, '-w', ex], { kubeconfig: admin });
+    assert.equal(e.code, 0, e.stderr);
+    const comments = (await idbComments(ex)).join('\n');
+    assert.match(comments, /^pcapper\.pod=shop\/solo$/m);
+    assert.match(comments, /^pcapper\.meta=\{/m);
+    const store = join(tmp, 'store');
+    const im = await kp(['import', ex, '--name', 'incident', '--store', store]);
+    assert.equal(im.code, 0, im.stderr);
+    assert.equal(im.stdout.toString(), 'incident\n');
+    const ls = await kp(['import', '--list', '--store', store]);
+    assert.match(ls.stdout.toString(), /^incident\s+1\s+/m);
+    const sum = await kp(['summary', 'incident', '--store', store, '-o', 'json']);
+    assert.equal(sum.code, 0, sum.stderr);
+    assert.match(sum.stdout.toString(), /shop\/solo|"pod": "solo"/, 'endpoints named from the imported metadata');
+    const merged = join(tmp, 'merged-import.pcapng');
+    const mg = await kp(['merge', 'incident', '--store', store, '-w', merged]);
+    assert.equal(mg.code, 0, mg.stderr);
+    assert.deepEqual(interfaceNames(merged), ['node-a/shop/solo']);
+    // summary NAME of a capture still in the cluster
+    const live = await kp(['summary', 'kept', '-n', NS], { kubeconfig: admin });
+    assert.equal(live.code, 0, live.stderr);
+    assert.match(live.stdout.toString(), /Conversations/);
+    assert.equal((await kp(['delete', 'kept', '-n', NS, '--wait'], { kubeconfig: admin, timeoutMs: 60_000 })).code, 0);
+  });
+
+  it('Ctrl-C stops a capture cleanly: what was captured is saved, the capture is deleted, exit 130', async () => {
+    const file = join(tmp, 'interrupted.pcapng');
+    const child = spawnCli(['capture', 'pod/solo', '-n', NS, '--duration', '10m', '-w', file, '--no-summary'], { kubeconfig: admin });
+    let err = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (c: string) => (err += c));
+    child.stdout?.resume();
+    const deadline = Date.now() + 30_000;
+    while (!/solo on node-a: Running/.test(err)) {
+      assert.ok(Date.now() < deadline, `never Running:\n${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    const name = /packetcapture shop\/(\S+) created/.exec(err)?.[1] ?? '';
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
+    assert.equal(code, 130, err);
+    assert.match(err, /interrupted: saving what was captured so far/);
+    assert.ok(statSync(file).size > 100, 'partial capture saved');
+    assert.ok((packetsPerInterface(file).get('node-a/shop/solo') ?? 0) > 0);
+    await waitGone(name);
+  });
+
+  it('live: packets appear in `tshark -r -` within about a second; Ctrl-C deletes the capture', async () => {
+    // a real pipe between the two processes (tshark refuses sockets on stdin), as `|` makes
+    const fifo = join(tmp, 'live.fifo');
+    tool('mkfifo', [fifo]);
+    const tshark = spawn('sh', ['-c', 'exec tshark -l -r - -T fields -e frame.interface_name -e http.request.uri < "$1"', 'sh', fifo], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const wfd = openSync(fifo, 'w');
+    const cli = spawn(process.execPath, [CLI, 'live', 'pod/solo', '-n', NS, '--duration', '5m'], {
+      env: { PATH: process.env.PATH ?? '', KUBECONFIG: admin, HOME: '/nonexistent' },
+      stdio: ['ignore', wfd, 'pipe'],
+    });
+    closeSync(wfd);
+    let err = '';
+    let seen = '';
+    cli.stderr?.setEncoding('utf8');
+    cli.stderr?.on('data', (c: string) => (err += c));
+    tshark.stdout.setEncoding('utf8');
+    tshark.stdout.on('data', (c: string) => (seen += c));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!/streaming shop\/solo from node node-a/.test(err)) {
+        assert.ok(Date.now() < deadline, `live stream never started:\n${err}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // a request with a unique path, then how long until tshark prints it
+      const marks: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const path = `/live-mark-${i}-${Date.now()}`;
+        const t0 = Date.now();
+        await httpGet(web0(), `http://${(pods.solo as SimPod).ip}:8080${path}`);
+        while (!seen.includes(path)) {
+          assert.ok(Date.now() - t0 < 10_000, `request ${path} never reached tshark; tshark saw:\n${seen.slice(-2000)}\ncli:\n${err}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        marks.push(Date.now() - t0);
+        assert.match(seen, new RegExp(`node-a/shop/solo\\t${path}`));
+      }
+      const best = Math.min(...marks);
+      assert.ok(best <= 1500, `packets reach tshark within about a second (took ${marks.join(', ')} ms)`);
+    } finally {
+      cli.kill('SIGINT');
+    }
+    const code = await new Promise<number | null>((r) => cli.once('close', (c) => r(c)));
+    await new Promise<void>((r) => tshark.once('close', () => r()));
+    assert.equal(code, 130, err);
+    assert.match(err, /deleted packetcapture shop\//);
+    const name = /packetcapture shop\/(\S+) created/.exec(err)?.[1] ?? '';
+    await waitGone(name);
+  });
+
+  it('init: prompts under a pseudo-terminal, lists what the cluster has, writes YAML the apiserver accepts; flags without a terminal', async () => {
+    const dir = mkdtempSync(join(tmp, 'init-'));
+    const { code, transcript } = underPty(
+      [process.execPath, CLI, 'init'],
+      [
+        { expect: 'What do you want to capture\\?[\\s\\S]*Choose \\[pod\\]: ', send: '2' },
+        { expect: 'Namespace \\[default\\]: ', send: NS },
+        { expect: 'Found in namespace shop:[\\s\\S]*web[\\s\\S]*Deploy name \\(number or name\\) \\[\\S+\\]: ', send: 'web' },
+        { expect: 'Duration .*\\[60s\\]: ', send: 'bogus' },
+        { expect: 'is not a duration[\\s\\S]*Duration .*\\[60s\\]: ', send: '2m' },
+        { expect: 'BPF filter .*: ', send: 'tcp port 8080' },
+        { expect: 'Stop after N packets .*: ', send: '500' },
+        { expect: 'Size of one ring file \\[100M\\]: ', send: '10M' },
+        { expect: 'Ring files kept per target \\[10\\]: ', send: '3' },
+        { expect: 'Name of the capture \\[web-\\S+\\]: ', send: 'web-init' },
+      ],
+      { cwd: dir, env: { PATH: process.env.PATH ?? '', KUBECONFIG: admin, HOME: '/nonexistent', TERM: 'dumb' } },
+    );
+    assert.equal(code, 0, transcript);
+    const file = join(dir, 'web-init.yaml');
+    assert.ok(existsSync(file), transcript);
+    const pc = parseYaml(readFileSync(file, 'utf8')) as PacketCapture;
+    assert.deepEqual(pc.metadata, { name: 'web-init', namespace: NS });
+    assert.deepEqual(pc.spec, { targetDeployment: 'web', captureSeconds: '2m', packetCount: 500, captureFilter: 'tcp port 8080', maxFileSize: '10M', fileCount: 3 });
+    const created = await stack.cluster.kubectl(['create', '-f', file]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal((await kp(['delete', 'web-init', '-n', NS, '--wait'], { kubeconfig: admin, timeoutMs: 60_000 })).code, 0);
+
+    // no terminal: flags answer every prompt; a missing target is a usage error
+    const flags = await kp(['init', '-n', NS, '--target', 'sts/db', '--duration', '30s', '--name', 'db-init'], { kubeconfig: admin, cwd: dir });
+    assert.equal(flags.code, 0, flags.stderr);
+    const db = parseYaml(readFileSync(join(dir, 'db-init.yaml'), 'utf8')) as PacketCapture;
+    assert.deepEqual(db.spec, { workloadRef: { kind: 'StatefulSet', name: 'db' }, captureSeconds: '30s' });
+    const accepted = await stack.cluster.kubectl(['apply', '--dry-run=server', '-f', join(dir, 'db-init.yaml')]);
+    assert.equal(accepted.code, 0, accepted.stderr);
+    const again = await kp(['init', '-n', NS, '--target', 'sts/db', '--name', 'db-init'], { kubeconfig: admin, cwd: dir });
+    assertOneLineError(again, 1, /already exists \(use --force/);
+    const missing = await kp(['init', '-n', NS, '--non-interactive'], { kubeconfig: admin, cwd: dir });
+    assertOneLineError(missing, 2, /without a terminal, give the target/);
+  });
+});
