@@ -2,7 +2,8 @@
  * `npm run bench -- merge [--mb N]`: merging 4 generated captures (N/4 MB each, overlapping in
  * time; N >= 1 GB by default, $PCAPPER_BENCH_MB or --mb for quick runs) into one pcapng, against
  * `mergecap -w OUT` on the same inputs in the same run (vs_mergecap = mergecap time / our time),
- * plus our peak RSS for two input sizes (each in a fresh child process). Last stdout line: key=value.
+ * plus our peak RSS for two input sizes (each in a fresh child process). Each run starts after
+ * `sync`, runs alternate in order, and the median of 3 is reported. Last stdout line: key=value.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ async function child(out: string, inputs: string[]): Promise<void> {
   const r = await mergeCaptures(
     inputs.map((path, i) => ({ path, name: `node-${i}/bench/pod-${i}` })),
     fileSink(out),
+    { syncReads: true }, // as kubectl-pcap merge does
   );
   const first = r.errors[0];
   if (first) throw first;
@@ -59,13 +61,27 @@ async function main(): Promise<void> {
 
   const oursRuns: { seconds: number; result: ChildResult }[] = [];
   const mcRuns: number[] = [];
-  for (let i = 0; i < 2; i++) {
+  const runOurs = () => {
     rmSync(ourOut, { force: true });
+    timed('sync', []); // start each run with no dirty pages from the previous one
     oursRuns.push(runChild<ChildResult>(import.meta.url, [ourOut, ...big]));
+  };
+  const runMergecap = () => {
     rmSync(theirOut, { force: true });
+    timed('sync', []);
     const mc = timed('mergecap', ['-w', theirOut, ...big]);
     if (mc.status !== 0) throw new Error(`mergecap failed: ${mc.stderr}`);
     mcRuns.push(mc.seconds);
+  };
+  // alternate the order so neither side always runs on a machine busy writing back the other's output
+  for (let i = 0; i < 3; i++) {
+    if (i % 2 === 0) {
+      runOurs();
+      runMergecap();
+    } else {
+      runMergecap();
+      runOurs();
+    }
   }
   const oursS = median(oursRuns.map((r) => r.seconds));
   const mcS = median(mcRuns);

@@ -20,7 +20,7 @@ interface ChildResult {
 
 async function child(file: string): Promise<void> {
   const t0 = process.hrtime.bigint();
-  const { summary, errors } = await summarizeFiles([file]);
+  const { summary, errors } = await summarizeFiles([file], { syncReads: true }); // as kubectl-pcap summary does
   const first = errors[0];
   if (first) throw first;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

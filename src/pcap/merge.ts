@@ -40,6 +40,8 @@ export interface MergeOptions {
   sectionComments?: readonly string[];
   /** End (close) the output stream when done (default true; pass false for process.stdout). */
   endOutput?: boolean;
+  /** Read inputs with fs.readSync (faster for command-line use; blocks the event loop per read). */
+  syncReads?: boolean;
 }
 
 export interface MergeResult {
@@ -180,7 +182,7 @@ export async function mergeCaptures(inputs: readonly MergeInput[], out: ByteSink
   for (const [index, input] of inputs.entries()) {
     let reader: CaptureReader;
     try {
-      const ro = { bufferSize: opts.bufferSize ?? Math.min(4 << 20, Math.max(256 << 10, Math.floor((64 << 20) / Math.max(1, inputs.length)))) };
+      const ro = { bufferSize: opts.bufferSize ?? Math.min(4 << 20, Math.max(256 << 10, Math.floor((64 << 20) / Math.max(1, inputs.length)))), syncReads: opts.syncReads ?? false };
       reader = input.source ? await CaptureReader.fromSource(input.source, ro) : await CaptureReader.open(input.path, ro);
     } catch (err) {
       if (err instanceof PcapFormatError || err instanceof PcapIoError) {

@@ -28,6 +28,7 @@
  * more than that. Every error names the file and the byte offset; every packet before it has
  * already been delivered.
  */
+import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { PcapFormatError, PcapIoError } from './errors.js';
 import { divmod64 } from './time.js';
@@ -54,8 +55,12 @@ export interface ByteSource {
   close(): Promise<void>;
 }
 
-/** A {@link ByteSource} over a file opened for reading. */
-export async function fileSource(path: string): Promise<ByteSource> {
+/**
+ * A {@link ByteSource} over a file opened for reading. With `syncReads`, reads are done with
+ * fs.readSync (no thread-pool round trip per buffer: faster for command-line tools, but it blocks
+ * the event loop for the duration of each read).
+ */
+export async function fileSource(path: string, syncReads = false): Promise<ByteSource> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -74,6 +79,7 @@ export async function fileSource(path: string): Promise<ByteSource> {
     size,
     async read(buf, offset, length) {
       try {
+        if (syncReads) return readSync(fh.fd, buf, offset, length, null);
         const { bytesRead } = await fh.read(buf, offset, length, null);
         return bytesRead;
       } catch (err) {
@@ -221,7 +227,7 @@ export class CaptureReader implements PacketView {
 
   /** Opens a file, reads its header and returns a reader positioned before the first packet. */
   static async open(path: string, opts: ReaderOptions = {}): Promise<CaptureReader> {
-    const src = await fileSource(path);
+    const src = await fileSource(path, opts.syncReads ?? false);
     try {
       return await CaptureReader.fromSource(src, opts);
     } catch (err) {
@@ -656,6 +662,8 @@ export interface ReaderOptions {
   bufferSize?: number;
   /** Largest record/block accepted (default {@link MAX_RECORD_BYTES}). */
   maxRecordBytes?: number;
+  /** Read files with fs.readSync (see {@link fileSource}); default false. */
+  syncReads?: boolean;
 }
 
 /**

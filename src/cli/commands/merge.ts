@@ -72,7 +72,7 @@ export async function runMerge(argv: readonly string[], io: CommandIo): Promise<
     }
   }
   try {
-    const r = await mergeCaptures(inputs, sink, { endOutput: !toStdout });
+    const r = await mergeCaptures(inputs, sink, { endOutput: !toStdout, syncReads: true });
     for (const e of r.errors) io.stderr.write(`error: ${describeError(e)}\n`);
     if (!toStdout) io.stderr.write(`merged ${r.packets} packets from ${files.length} file(s) into ${out} (${r.interfaces.length} interfaces)\n`);
     return r.errors.length > 0 ? 1 : 0;

@@ -103,7 +103,7 @@ export async function runSummary(argv: readonly string[], io: CommandIo): Promis
     }
   }
   try {
-    const { summary, errors } = await summarizeFiles(args.files, { endpoints: endpointMap(metas), top: args.top });
+    const { summary, errors } = await summarizeFiles(args.files, { endpoints: endpointMap(metas), top: args.top, syncReads: true });
     for (const e of errors) {
       io.stderr.write(`error: ${describeError(e)}\n`);
       failed = true;
