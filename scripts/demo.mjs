@@ -30,7 +30,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 const { runDemo } = await import(pathToFileURL(join(root, 'dist/test/harness/demo.js')).href);
 try {
-  const code = await runDemo({ cwd: process.cwd(), signal: ac.signal });
+  // npm runs scripts in the package directory; INIT_CWD is where the user typed `npm run demo`
+  const code = await runDemo({ cwd: process.env.INIT_CWD || process.cwd(), signal: ac.signal });
   process.exit(ac.signal.aborted ? 130 : code);
 } catch (err) {
   console.error(`demo: ${err instanceof Error ? err.message : String(err)}`);

@@ -114,7 +114,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     log('starting the local control plane (kube-apiserver v1.34 + etcd)...');
     const cluster = await startCluster();
     cleanups.push(() => cluster.stop());
-    log(`  apiserver at ${cluster.server}`);
+    log(`  apiserver at ${cluster.server} (state in ${cluster.dir}; logs in ${dir})`);
     log('installing the CRD and RBAC (deploy/pcapper.yaml)...');
     await kubectlOk(cluster, ['apply', '--server-side', '-f', '-'], installManifest());
     await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/packetcaptures.pcapper.dev']);
@@ -129,6 +129,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const agentPath = cluster.writeKubeconfig('pcapper-agent', tokenOf(agentKc));
 
     const kubelet = new SimKubelet(cluster.kubeConfig);
+    log(`  simulated nodes and pods: harness run ${kubelet.run.id} (network namespaces ${kubelet.run.netnsName('*')})`);
     cleanups.push(async () => {
       const errs = await kubelet.close();
       for (const e of errs) log(`kubelet cleanup: ${e}`);
