@@ -107,6 +107,20 @@ describe('seed 002 examples (apiVersion pcapper.dev/v1alpha1, otherwise unchange
   });
 });
 
+describe('kubectl view', () => {
+  it('kubectl get pcap (short name) prints progress, targets running/total, packets, age; -o wide adds the node', async () => {
+    const r = await cluster.kubectl(['get', 'pcap', '-n', SYS]);
+    assert.equal(r.code, 0, r.stderr);
+    const [header, ...rows] = r.stdout.trim().split('\n');
+    assert.deepEqual(header?.split(/\s+/), ['NAME', 'PROGRESS', 'RUNNING', 'TARGETS', 'PACKETS', 'AGE']);
+    const pcap1 = rows.find((l) => l.startsWith('pcap1 '))?.split(/\s+/);
+    assert.deepEqual(pcap1?.slice(0, 5), ['pcap1', 'finished', '0', '1', '42']);
+    const wide = await cluster.kubectl(['get', 'pcap', 'pcap2', '-n', SYS, '-o', 'wide']);
+    assert.match(wide.stdout, /NODE/);
+    assert.match(wide.stdout, /pcap2\s+scheduled\s+0\s+1\s+0\s+worker-01\s/);
+  });
+});
+
 describe('targeting modes', () => {
   it('podSelector in its own namespace, and a pod created mid-capture joins', async () => {
     await kubelet.createPod({ namespace: 'team-a', name: 'web-1', node: 'worker-01', labels: { app: 'web' }, network: false });
