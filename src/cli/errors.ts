@@ -52,6 +52,10 @@ export function reportError(io: Pick<CliIo, 'stderr'>, err: unknown): number {
     io.stderr.write(`error: ${oneLine(err.message)}\n`);
     return err.exitCode;
   }
+  if (err instanceof Error && err.name === 'AbortError') {
+    io.stderr.write('error: interrupted\n');
+    return EXIT.interrupted;
+  }
   const msg = err instanceof Error ? err.message : String(err);
   io.stderr.write(`error: ${oneLine(msg)}\n`);
   return EXIT.error;

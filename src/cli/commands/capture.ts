@@ -226,7 +226,7 @@ async function runCapture(p: ParsedArgs, io: CliIo): Promise<number> {
   const dry = dryRun !== undefined && dryRun !== 'none';
   const w = str(p, 'write');
   if (w !== undefined && w !== '-' && w.trim() === '') throw new UsageError('-w needs a file name (or - for stdout)', 'capture');
-  if (str(p, 'output') !== undefined && !dry) throw new UsageError('-o only applies with --dry-run (or --detach)', 'capture');
+  if (str(p, 'output') !== undefined && !dry && !bool(p, 'detach')) throw new UsageError('-o only applies with --dry-run or --detach', 'capture');
   if (dry) {
     // no cluster needed unless the namespace comes from the kubeconfig
     let ns = str(p, 'namespace');
