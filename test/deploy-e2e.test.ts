@@ -12,11 +12,13 @@
  * traffic across two nodes with kubectl, downloads the files (they hold the requests) directly and
  * with kubectl-pcap, and deletes the capture (finalizer, node cleanup). She cannot capture elsewhere; mallory cannot download.
  * The components log no authorization failure on the way: the chart's RBAC is sufficient.
+ * With agent.tlsSecretName the agent serves HTTPS from the files the chart mounts.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -28,7 +30,7 @@ import { SimKubelet, type SimPod } from './harness/kubelet.js';
 import { assertRoot } from './harness/netns.js';
 import { repoRoot } from './harness/paths.js';
 import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
-import { findManifest, parseManifests, readRepoFile, type Manifest } from './tools/helm.js';
+import { findManifest, helmTemplate, parseManifests, readRepoFile, type Manifest } from './tools/helm.js';
 
 const SYSTEM_NS = 'pcapper';
 const NS = 'team-a';
@@ -355,6 +357,60 @@ spec: {podSelector: {matchLabels: {app: web}}, targetNamespace: ${NS}, captureSe
       return g.code !== 0 && /NotFound/.test(g.stderr) ? true : undefined;
     });
     for (const d of before) assert.ok(!existsSync(d), `${d} removed`);
+  });
+
+  it('agent.tlsSecretName: the agent serves HTTPS with the Secret\'s tls.crt/tls.key at the paths the chart mounts, probes use HTTPS', async () => {
+    const ms = parseManifests(await helmTemplate(['--set', 'agent.tlsSecretName=pcapper-agent-tls']));
+    const ds = findManifest(ms, 'DaemonSet', 'pcapper-agent') as unknown as {
+      spec: { template: { spec: { containers: (RenderedContainer & { volumeMounts: { name: string; mountPath: string }[]; readinessProbe: { httpGet: { scheme: string; path: string } } })[]; volumes: { name: string; secret?: { secretName: string } }[] } } };
+    };
+    const c = ds.spec.template.spec.containers[0];
+    assert.ok(c);
+    const env = envOf(c, { 'spec.nodeName': 'node-a', 'status.podIP': '127.0.0.1' });
+    const vol = ds.spec.template.spec.volumes.find((v) => v.secret?.secretName === 'pcapper-agent-tls');
+    const mount = c.volumeMounts.find((m) => m.name === vol?.name)?.mountPath ?? '';
+    assert.equal(env.PCAPPER_TLS_CERT, `${mount}/tls.crt`, 'the cert is the Secret key tls.crt under its mount');
+    assert.equal(env.PCAPPER_TLS_KEY, `${mount}/tls.key`);
+    assert.equal(c.readinessProbe.httpGet.scheme, 'HTTPS');
+    // A kubernetes.io/tls Secret's two files, where the kubelet would put them (re-rooted in tmp).
+    const secretDir = join(tmp, 'tls-secret');
+    mkdirSync(secretDir, { recursive: true });
+    const ssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=pcapper-agent', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(secretDir, 'tls.key'), '-out', join(secretDir, 'tls.crt')], { encoding: 'utf8' });
+    assert.equal(ssl.status, 0, ssl.stderr);
+    const agentKc = await cluster.serviceAccountKubeConfig(SYSTEM_NS, 'pcapper-agent');
+    const kubeconfig = join(tmp, 'agent-tls-kubeconfig');
+    writeFileSync(kubeconfig, agentKc.exportConfig(), { mode: 0o600 });
+    const dataDir = join(tmp, 'tls', 'hostmount');
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const agent = new Component(
+      'agent tls',
+      [process.execPath, join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js'), ...c.args, '--kubeconfig', kubeconfig],
+      {
+        ...env,
+        PCAPPER_TLS_CERT: join(secretDir, env.PCAPPER_TLS_CERT?.slice(mount.length + 1) ?? ''),
+        PCAPPER_TLS_KEY: join(secretDir, env.PCAPPER_TLS_KEY?.slice(mount.length + 1) ?? ''),
+        PCAPPER_DATA_DIR: dataDir,
+        PCAPPER_LISTEN: '127.0.0.1:0',
+        PCAPPER_LOG_FORMAT: 'text',
+        HOME: tmp,
+      },
+      join(tmp, 'agent-tls.log'),
+    );
+    try {
+      const endpoint = (await agent.waitLog(/agent started .*endpoint=(\S+)/))[1] ?? '';
+      assert.match(endpoint, /^https:\/\/127\.0\.0\.1:\d+$/, 'the agent advertises an https endpoint');
+      const ca = readFileSync(join(secretDir, 'tls.crt'));
+      const status = await new Promise<number>((resolve, reject) => {
+        https.get(`${endpoint}${c.readinessProbe.httpGet.path}`, { ca }, (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        }).on('error', reject);
+      });
+      assert.equal(status, 200, 'the HTTPS readiness probe path answers');
+      await assert.rejects(get(`${endpoint.replace('https:', 'http:')}/healthz`), 'no plain HTTP on the TLS port');
+    } finally {
+      await agent.stop();
+    }
   });
 
   it('no component was ever refused by the apiserver (the chart RBAC covers every call they made)', () => {
