@@ -377,6 +377,29 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
     await waitGone(name);
   });
 
+  it('on a terminal the progress is a per-target table redrawn in place; kubectl finds the plugin on PATH', async () => {
+    const dir = mkdtempSync(join(tmp, 'tty-'));
+    const file = join(dir, 'tty.pcapng');
+    const { code, transcript } = underPty([process.execPath, CLI, 'capture', 'deploy/web', '-n', NS, '--duration', '4s', '-w', file, '--no-summary'], [], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', KUBECONFIG: admin, HOME: '/nonexistent', TERM: 'xterm' },
+    });
+    assert.equal(code, 0, transcript);
+    const ESC = String.fromCharCode(27);
+    assert.match(transcript, /TARGET\s+NODE\s+STATE\s+PACKETS\s+BYTES\s+DROPS/);
+    assert.match(transcript, /capture shop\/web-\S+: running\s+2 target\(s\)\s+\d+ packets\s+.*\d+s left/);
+    assert.ok(new RegExp(`${ESC}\\[\\d+A\r${ESC}\\[J`).test(transcript), 'frames are redrawn in place (cursor up + clear)');
+    for (const p of Object.entries(pods).filter(([k]) => k.startsWith('web-')).map(([, x]) => x.name)) assert.match(transcript, new RegExp(`shop/${p}\\s+node-[ab]\\s+(Running|Finished)`));
+    assert.equal(interfaceNames(file).length, 2);
+
+    // kubectl's plugin mechanism: an executable kubectl-pcap on PATH is `kubectl pcap`
+    const bin = join(dir, 'bin');
+    tool('mkdir', ['-p', bin]);
+    writeFileSync(join(bin, 'kubectl-pcap'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`, { mode: 0o755 });
+    const viaKubectl = tool('sh', ['-c', `PATH="${bin}:$PATH" KUBECONFIG="${admin}" kubectl pcap list -n ${NS} -o name && PATH="${bin}:$PATH" kubectl pcap version`]);
+    assert.match(viaKubectl, /^kubectl-pcap \d+\.\d+\.\d+ \(API pcapper\.dev\/v1alpha1\)$/m);
+  });
+
   it('init: prompts under a pseudo-terminal, lists what the cluster has, writes YAML the apiserver accepts; flags without a terminal', async () => {
     const dir = mkdtempSync(join(tmp, 'init-'));
     const { code, transcript } = underPty(

@@ -42,6 +42,9 @@ describe('progress', () => {
     w.update(base([t('Running')], 'running'));
     w.update(base([t('Finished')], 'finished'));
     assert.ok(out.includes(`${ESC}[3A\r${ESC}[J`)); // moved up over the 3 lines of the first frame
+    let zero = '';
+    new ProgressWriter({ write: (s: string) => (zero += s), isTTY: true, columns: 0 }).update(base([t('Running')], 'running'));
+    assert.match(zero, /capture ns\/c: running/, 'a pty without a window size (0 columns) still shows whole lines');
     let plain = '';
     const p = new ProgressWriter({ write: (s: string) => (plain += s) });
     p.update(base([t('Running')], 'running'));

@@ -91,7 +91,9 @@ export class ProgressWriter {
 
   update(pc: PacketCapture): void {
     if (this.tty) {
-      const lines = renderFrame(pc, this.now(), this.out.columns ?? 120, Date.now() - this.started);
+      // a pty may report 0 columns (no window size set): assume a usual width then
+      const cols = this.out.columns !== undefined && this.out.columns > 0 ? this.out.columns : 120;
+      const lines = renderFrame(pc, this.now(), cols, Date.now() - this.started);
       this.out.write(`${this.lastLines > 0 ? `\x1b[${this.lastLines}A` : ''}\r\x1b[J${lines.join('\n')}\n`);
       this.lastLines = lines.length;
     } else {
