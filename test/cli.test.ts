@@ -377,7 +377,7 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
     await waitGone(name);
   });
 
-  it('on a terminal the progress is a per-target table redrawn in place; kubectl finds the plugin on PATH', async () => {
+  it('on a terminal the progress is a per-target table redrawn in place; kubectl finds the plugin on PATH', () => {
     const dir = mkdtempSync(join(tmp, 'tty-'));
     const file = join(dir, 'tty.pcapng');
     const { code, transcript } = underPty([process.execPath, CLI, 'capture', 'deploy/web', '-n', NS, '--duration', '4s', '-w', file, '--no-summary'], [], {
