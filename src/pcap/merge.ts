@@ -71,8 +71,9 @@ async function next(r: CaptureReader): Promise<boolean> {
 }
 
 /** Like {@link next} after `advance()` already returned false: reads more input first. */
-async function nextAfterRefill(r: CaptureReader): Promise<boolean> {
+async function nextAfterRefill(r: CaptureReader, w: PcapngWriter): Promise<boolean> {
   while (!r.done) {
+    w.releaseRefs(); // the writer may still point into this reader's buffer
     await r.fill();
     if (r.advance()) return true;
   }
@@ -238,7 +239,7 @@ export async function mergeCaptures(inputs: readonly MergeInput[], out: ByteSink
       let more: boolean;
       try {
         // synchronous fast path; one await per buffer refill, not per packet
-        more = r.advance() || (await nextAfterRefill(r));
+        more = r.advance() || (await nextAfterRefill(r, w));
       } catch (err) {
         heap.pop();
         await fail(s, err);
