@@ -37,6 +37,8 @@ async function mkdirPrivate(base: string, dir: string): Promise<void> {
 
 export class LinuxCaptureBackend implements CaptureBackend {
   private readonly programs: Programs;
+  /** container ID -> pid found by the last scan (verified before reuse) */
+  private readonly pids = new Map<string, number>();
 
   constructor(private readonly o: LinuxBackendOptions) {
     this.programs = o.programs ?? DEFAULT_PROGRAMS;
@@ -62,7 +64,7 @@ export class LinuxCaptureBackend implements CaptureBackend {
     let pid: number | undefined;
     if (req.target.kind === 'pod') {
       try {
-        const loc = await findContainerNetns(req.containerIds, this.o.procRoot, this.o.procFs ?? realProcFs);
+        const loc = await findContainerNetns(req.containerIds, this.o.procRoot, this.o.procFs ?? realProcFs, this.pids);
         netnsPath = loc.netnsPath;
         pid = loc.pid;
       } catch (e) {

@@ -93,6 +93,13 @@ describe('netns: /proc scan (fake proc root)', () => {
       const loc = await findContainerNetns(['deadbeef'.repeat(8), ID], root);
       assert.deepEqual(loc, { pid: 77, netnsPath: join(root, '77', 'ns', 'net'), containerId: ID });
       await assert.rejects(findContainerNetns([OTHER], root), NetnsNotFoundError);
+      // cache: reused while the pid still belongs to the container, re-scanned when it does not
+      const cache = new Map<string, number>();
+      assert.equal((await findContainerNetns([ID], root, undefined, cache)).pid, 77);
+      assert.equal(cache.get(ID), 77);
+      writeFileSync(join(root, '77', 'cgroup'), v2('/user.slice/other.scope')); // pid reused by another process
+      assert.equal((await findContainerNetns([ID], root, undefined, cache)).pid, 120);
+      assert.equal(cache.get(ID), 120);
       await assert.rejects(findContainerNetns([], root), /no started container/);
     } finally {
       rmSync(root, { recursive: true, force: true });

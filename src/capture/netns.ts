@@ -140,12 +140,31 @@ export const realProcFs: ProcFs = {
 
 /**
  * Scans `<procRoot>/<pid>/cgroup` for a process of one of the containers (any container of the
- * pod shares its network namespace) and returns the lowest such pid and its netns path.
+ * pod shares its network namespace) and returns the lowest such pid and its netns path. With a
+ * `cache` (container ID -> pid), a pid found before is verified and reused without a scan.
  * Throws NetnsNotFoundError (transient while the container starts; permanent once it is gone).
  */
-export async function findContainerNetns(containerIds: readonly string[], procRoot = '/proc', fs: ProcFs = realProcFs): Promise<NetnsLocation> {
+export async function findContainerNetns(
+  containerIds: readonly string[],
+  procRoot = '/proc',
+  fs: ProcFs = realProcFs,
+  cache?: Map<string, number>,
+): Promise<NetnsLocation> {
   const wanted = new Set(containerIds.map((i) => i.toLowerCase()));
   if (wanted.size === 0) throw new NetnsNotFoundError('the pod has no started container (no containerID in its status yet)');
+  // A pid found before is re-checked (it may have exited, or been reused by another process).
+  for (const id of wanted) {
+    const pid = cache?.get(id);
+    if (pid === undefined) continue;
+    try {
+      const content = await fs.readFile(join(procRoot, String(pid), 'cgroup'));
+      const netnsPath = join(procRoot, String(pid), 'ns', 'net');
+      if (containerIdsInCgroup(content).has(id) && (await fs.exists(netnsPath))) return { pid, netnsPath, containerId: id };
+    } catch {
+      /* gone */
+    }
+    cache?.delete(id);
+  }
   const pids = (await fs.readdir(procRoot)).filter((n) => /^[0-9]+$/.test(n)).map(Number).sort((a, b) => a - b);
   for (const pid of pids) {
     let content: string;
@@ -157,7 +176,10 @@ export async function findContainerNetns(containerIds: readonly string[], procRo
     for (const id of containerIdsInCgroup(content)) {
       if (!wanted.has(id)) continue;
       const netnsPath = join(procRoot, String(pid), 'ns', 'net');
-      if (await fs.exists(netnsPath)) return { pid, netnsPath, containerId: id };
+      if (await fs.exists(netnsPath)) {
+        cache?.set(id, pid);
+        return { pid, netnsPath, containerId: id };
+      }
     }
   }
   throw new NetnsNotFoundError(
