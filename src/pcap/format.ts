@@ -148,7 +148,7 @@ export function formatSummaryTable(s: Summary, opts: TableOptions = {}): string 
     const rc = Object.entries(d.rcodes)
       .map(([k, v]) => `${k} ${formatCount(v)}`)
       .join(', ');
-    line(`DNS       ${formatCount(d.queries)} queries, ${formatCount(d.responses)} responses, ${formatCount(d.unanswered)} unanswered`);
+    line(`DNS       ${formatCount(d.queries)} queries, ${formatCount(d.responses)} responses (${formatCount(d.answers)} answer records), ${formatCount(d.unanswered)} unanswered`);
     if (rc) line(`          rcodes: ${rc}`);
     if (d.latency) line(`          latency ${formatLatency(d.latency)}`);
     const nw = width - 6 - 8 - 8 - 12 - 4;

@@ -89,6 +89,8 @@ test('SYN answered by nothing is reported as unanswered; DNS latency and names',
   assert.equal(summary.dns.latency?.count, lat.length);
   assert.ok(Math.abs((summary.dns.latency?.maxMs ?? 0) - Math.max(...lat)) < 0.002);
   assert.equal(summary.dns.unanswered, 0);
+  const answers = runTool('tshark', ['-n', '-r', dnsFile, '-Y', 'dns.flags.response == 1', '-T', 'fields', '-e', 'dns.count.answers']).stdout.split('\n').filter(Boolean).map(Number);
+  assert.equal(summary.dns.answers, answers.reduce((a, b) => a + b, 0));
 });
 
 test('endpoints are named by pod from capture metadata; the table fits 80 columns', async () => {

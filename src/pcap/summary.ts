@@ -96,6 +96,8 @@ export interface DnsNameStats {
 export interface DnsSummary {
   queries: number;
   responses: number;
+  /** Answer records in all responses (sum of ANCOUNT). */
+  answers: number;
   unanswered: number;
   rcodes: Record<string, number>;
   latency: LatencySummary | null;
@@ -277,6 +279,7 @@ export class Summarizer {
   // DNS
   private dnsQueries = 0;
   private dnsResponses = 0;
+  private dnsAnswers = 0;
   private readonly dnsRcodes = new Map<number, number>();
   private readonly dnsPending = new Map<string, number>();
   private readonly dnsLatency = new Latency();
@@ -567,6 +570,7 @@ export class Summarizer {
       return;
     }
     this.dnsResponses++;
+    this.dnsAnswers += h.ancount;
     const rc = rcodeName(h.rcode);
     this.dnsRcodes.set(h.rcode, (this.dnsRcodes.get(h.rcode) ?? 0) + 1);
     if (ns) {
@@ -681,6 +685,7 @@ export class Summarizer {
       dns: {
         queries: this.dnsQueries,
         responses: this.dnsResponses,
+        answers: this.dnsAnswers,
         unanswered: Math.max(0, this.dnsQueries - this.dnsMatched),
         rcodes,
         latency: this.dnsLatency.result(),
