@@ -172,3 +172,73 @@ test('openCapture yields copies that survive buffer reuse', async () => {
   assert.equal(recs.length, frames.length);
   for (const [i, p] of recs.entries()) assert.equal(createHash('md5').update(p.data).digest('hex'), frames[i]!.md5);
 });
+
+/** Rewrites a little-endian pcapng (SHB, IDB, EPB, others copied as opaque) in big-endian byte order. */
+function toBigEndianPcapng(le: Buffer): Buffer {
+  const out = Buffer.from(le);
+  const swapOptions = (o: number, end: number) => {
+    while (o + 4 <= end) {
+      const code = le.readUInt16LE(o);
+      const len = le.readUInt16LE(o + 2);
+      out.writeUInt16BE(code, o);
+      out.writeUInt16BE(len, o + 2);
+      if (code === 0) return;
+      if (code === 14 && len === 8) out.writeBigInt64BE(le.readBigInt64LE(o + 4), o + 4); // if_tsoffset
+      o += 4 + ((len + 3) & ~3);
+    }
+  };
+  let p = 0;
+  while (p + 12 <= le.length) {
+    const type = le.readUInt32LE(p);
+    const len = le.readUInt32LE(p + 4);
+    out.writeUInt32BE(type, p);
+    out.writeUInt32BE(len, p + 4);
+    out.writeUInt32BE(len, p + len - 4);
+    if (type === 0x0a0d0d0a) {
+      out.writeUInt32BE(0x1a2b3c4d, p + 8);
+      out.writeUInt16BE(le.readUInt16LE(p + 12), p + 12);
+      out.writeUInt16BE(le.readUInt16LE(p + 14), p + 14);
+      out.writeBigInt64BE(le.readBigInt64LE(p + 16), p + 16);
+      swapOptions(p + 24, p + len - 4);
+    } else if (type === 1) {
+      out.writeUInt16BE(le.readUInt16LE(p + 8), p + 8);
+      out.writeUInt32BE(le.readUInt32LE(p + 12), p + 12);
+      swapOptions(p + 16, p + len - 4);
+    } else if (type === 6) {
+      for (let f = 8; f < 28; f += 4) out.writeUInt32BE(le.readUInt32LE(p + f), p + f);
+      swapOptions(p + 28 + ((le.readUInt32LE(p + 20) + 3) & ~3), p + len - 4);
+    } else {
+      throw new Error(`test converter: block type ${type} not handled`);
+    }
+    p += len;
+  }
+  return out;
+}
+
+test('big-endian pcapng sections read the same as little-endian, and as tshark reads them', async () => {
+  const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const src = files.find((f) => basename(f) === 'zeek__pcapng-multi-interface.pcapng');
+  assert.ok(src);
+  const dir = mkdtempSync(join(tmpdir(), 'pcapper-be-'));
+  try {
+    const be = join(dir, 'be.pcapng');
+    writeFileSync(be, toBigEndianPcapng(readFileSync(src)));
+    const read = async (f: string) => {
+      const rows: string[] = [];
+      await forEachPacket(f, (p) => rows.push(`${p.tsSec}.${String(p.tsNsec).padStart(9, '0')} ${p.interfaceId} ${p.origLen} ${createHash('md5').update(p.data.subarray(p.dataOffset, p.dataOffset + p.caplen)).digest('hex')}`));
+      return rows;
+    };
+    const ours = await read(be);
+    assert.deepEqual(ours, await read(src));
+    const theirs = tsharkFrames(be).map((f) => `${normaliseEpoch(f.time)} ${f.interfaceId} ${f.len} ${f.md5}`);
+    assert.deepEqual(ours, theirs);
+    const r = await forEachPacket(be, () => undefined); // interfaces are known once their IDBs were read
+    assert.equal(r.interfaces.length, 2);
+    assert.equal(r.interfaces[0]?.name, 'eth0');
+    assert.equal(r.interfaces[0]?.tsresol, 9);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
