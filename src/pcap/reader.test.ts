@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { CaptureReader, bufferSource, forEachPacket, MAX_RECORD_BYTES, openCapture } from './reader.js';
 import { PcapFormatError } from './errors.js';
 import { INVALID_VERSION_FILE, normaliseEpoch, runTool, testdataFiles, tsharkFrames } from './testing.js';
@@ -216,9 +217,6 @@ function toBigEndianPcapng(le: Buffer): Buffer {
 }
 
 test('big-endian pcapng sections read the same as little-endian, and as tshark reads them', async () => {
-  const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
   const src = files.find((f) => basename(f) === 'zeek__pcapng-multi-interface.pcapng');
   assert.ok(src);
   const dir = mkdtempSync(join(tmpdir(), 'pcapper-be-'));
