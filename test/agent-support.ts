@@ -164,14 +164,16 @@ export class AgentProcess {
   }
 
   /** Sends `signal` and waits for the process to exit. */
-  async kill(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<void> {
+  /** Sends `signal`, waits for the exit (SIGKILL after timeoutMs); resolves with the exit code or signal. */
+  async kill(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | NodeJS.Signals | null> {
     const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    if (!c || c.exitCode !== null || c.signalCode !== null) return c?.exitCode ?? c?.signalCode ?? null;
+    const exited = new Promise<number | NodeJS.Signals | null>((r) => c.once('exit', (code, sig) => r(code ?? sig)));
     c.kill(signal);
     const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
-    await exited;
+    const how = await exited;
     clearTimeout(t);
+    return how;
   }
 }
 
@@ -194,7 +196,7 @@ export function tcpdumpPids(dir: string): number[] {
 }
 
 export type PlannedTarget =
-  | { kind: 'pod'; namespace: string; pod: string; podUID: string; node: string; interface?: string }
+  | { kind: 'pod'; namespace: string; pod: string; podUID?: string; node: string; interface?: string }
   | { kind: 'node'; node: string; interface: string };
 
 /**

@@ -516,6 +516,22 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     await waitFor('node-b captures stopped', () => tcpdumpPids(dataDir('node-b')).length === 0);
   });
 
+  it('a target planned before its pod runs waits (Scheduled, WaitingForPod) and starts when the container is up', async () => {
+    const name = 'early';
+    await create(name, { targetPod: 'late-pod', captureSeconds: '60', maxFileSize: '1M', fileCount: '1' });
+    await planTargets(cluster.kubeConfig, NS, name, [{ kind: 'pod', namespace: NS, pod: 'late-pod', node: 'node-b' }]);
+    const waiting = await waitTargets(name, 'Scheduled', (t) => t.phase === 'Scheduled');
+    assert.equal(waiting.status?.targets?.[0]?.reason, 'WaitingForPod');
+    await kubelet.createPod({ namespace: NS, name: 'late-pod', node: 'node-b', labels: { app: 'late' } });
+    try {
+      await waitTargets(name, 'Running once the pod runs', (t) => t.phase === 'Running');
+      assert.equal(tcpdumpPids(dataDir('node-b')).length, 1);
+    } finally {
+      await removeCapture(name);
+      await kubelet.deletePod(NS, 'late-pod');
+    }
+  });
+
   it('a target pod deleted mid-capture ends that target with a reason', async () => {
     const extra = await kubelet.createPod({ namespace: NS, name: 'short-lived', node: 'node-a', labels: { app: 'tmp' } });
     const name = 'podgone';
@@ -581,5 +597,23 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     assert.ok(pcap);
     assert.ok(packetCount(join(into, pcap.path.replace('/', '__'))) >= 10, 'the interrupted file is readable and holds the pings');
     await removeCapture(name);
+  });
+
+  it('SIGTERM stops the agent promptly: running targets end as AgentStopped, files kept', async () => {
+    const name = 'agent-stopped';
+    await create(name, { targetPod: 'web-a1', captureSeconds: '120', maxFileSize: '1M', fileCount: '1' });
+    await planTargets(cluster.kubeConfig, NS, name, [podTarget(p('web-a1'))]);
+    await waitTargets(name, 'Running', (t) => t.phase === 'Running');
+    const t0 = Date.now();
+    const how = await agents['node-a']?.kill('SIGTERM');
+    assert.equal(how, 0, 'exit code 0');
+    assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
+    assert.deepEqual(tcpdumpPids(dataDir('node-a')), []);
+    const done = await waitTargets(name, 'AgentStopped', (t) => t.phase === 'Failed');
+    assert.equal(done.status?.targets?.[0]?.reason, 'AgentStopped');
+    assert.ok(existsSync(join(dataDir('node-a'), NS, name)), 'files kept');
+    const restarted = agentFor('node-a', AGENT_ENV['node-a'] ?? {});
+    agents['node-a'] = restarted;
+    await restarted.start();
   });
 });

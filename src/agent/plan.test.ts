@@ -61,6 +61,12 @@ describe('agent plan', () => {
     assert.ok(replaced[0]?.kind === 'stop' && /replaced/.test(replaced[0].message));
   });
 
+  it('leaves a target that still waits for its pod to the start loop', () => {
+    const c = pc([t('pod/ns/a', 'n1', { phase: 'Scheduled' })]);
+    const local = new Map<string, LocalTarget>([['pod/ns/a', { phase: 'Scheduled', active: true }]]);
+    assert.deepEqual(planCapture({ capture: c, node: 'n1', local, pod: pods() }), []);
+  });
+
   it('stops a running target the controller no longer plans', () => {
     const local = new Map<string, LocalTarget>([['pod/ns/gone', { phase: 'Running', active: true }]]);
     const a = planCapture({ capture: pc([]), node: 'n1', local, pod: pods() });

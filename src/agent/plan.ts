@@ -59,6 +59,8 @@ export function planCapture(input: {
   for (const entry of mine) {
     const l = local.get(entry.name);
     if (l?.active) {
+      // a target still waiting for its pod (Scheduled) is the start loop's business
+      if (l.phase !== 'Running') continue;
       const gone = podGoneReason(entry, entry.kind === 'pod' ? input.pod(entry.namespace ?? '', entry.pod ?? '') : undefined);
       if (gone) actions.push({ kind: 'stop', target: entry.name, reason: 'PodDeleted', message: `${gone} during the capture; files up to then are kept` });
       continue;
