@@ -416,7 +416,7 @@ export class NodeAgent {
     // disk guard, counting what the other targets were promised
     const request = promisedBytes(opts);
     const running = [] as { promisedBytes: number; writtenBytes: number }[];
-    for (const s of this.allSessions()) running.push({ promisedBytes: s.promised, writtenBytes: st.obs.get(s.target)?.bytes ?? 0 });
+    for (const s of this.allSessions()) running.push({ promisedBytes: s.promised, writtenBytes: this.states.get(s.key)?.obs.get(s.target)?.bytes ?? 0 });
     let disk: DiskState;
     try {
       disk = await measureDisk(this.config.dataDir);
