@@ -35,9 +35,6 @@ export class PcapIoError extends Error {
 /** One line for a user: the error's message without a stack trace. */
 export function describeError(err: unknown): string {
   if (err instanceof PcapFormatError || err instanceof PcapIoError) return err.message;
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code ? `${err.message}` : err.message;
-  }
+  if (err instanceof Error) return err.message;
   return String(err);
 }

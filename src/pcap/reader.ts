@@ -496,7 +496,7 @@ export class CaptureReader implements PacketView {
     this.section = { le, ifaces: [] };
     const first = this.sectionCount === 0;
     this.sectionCount++;
-    this.parseOptions(p + 24, p + len - 4, le, fileOff, (code, o, l) => {
+    this.parseOptions(p + 24, p + len - 4, le, (code, o, l) => {
       if (!first) return;
       if (code === 1) this.sectionComments.push(b.toString('utf8', o, o + l));
       else if (code === 4) this.sectionUserAppl = b.toString('utf8', o, o + l);
@@ -514,7 +514,7 @@ export class CaptureReader implements PacketView {
     const comments: string[] = [];
     let tsresol = 6;
     let tsOffset = 0;
-    this.parseOptions(p + 16, p + len - 4, le, fileOff, (code, o, l) => {
+    this.parseOptions(p + 16, p + len - 4, le, (code, o, l) => {
       if (code === 1) comments.push(b.toString('utf8', o, o + l));
       else if (code === 2) name = b.toString('utf8', o, o + l);
       else if (code === 3) description = b.toString('utf8', o, o + l);
@@ -554,9 +554,11 @@ export class CaptureReader implements PacketView {
     });
   }
 
-  /** Walks pcapng options in [o, end); calls `fn(code, valueOffset, valueLength)`. Stops at opt_endofopt. */
-  private parseOptions(o: number, end: number, le: boolean, fileOff: number, fn: (code: number, vo: number, vl: number) => void): void {
-    void fileOff;
+  /**
+   * Walks pcapng options in [o, end); calls `fn(code, valueOffset, valueLength)`. Stops at
+   * opt_endofopt. A malformed option list ends the walk (the block itself is well framed).
+   */
+  private parseOptions(o: number, end: number, le: boolean, fn: (code: number, vo: number, vl: number) => void): void {
     const b = this.buf;
     while (o + 4 <= end) {
       const code = le ? b.readUInt16LE(o) : b.readUInt16BE(o);
@@ -649,7 +651,7 @@ export class CaptureReader implements PacketView {
     if (this.recordKind !== RecordKind.Epb && this.recordKind !== RecordKind.Opb) return out;
     const p = this.recordOffset;
     const optStart = p + 28 + ((this.caplen + 3) & ~3);
-    this.parseOptions(optStart, p + this.recordLength - 4, this.littleEndian, this.recordFileOffset, (code, o, l) => {
+    this.parseOptions(optStart, p + this.recordLength - 4, this.littleEndian, (code, o, l) => {
       if (code === 1) out.push(this.buf.toString('utf8', o, o + l));
     });
     return out;

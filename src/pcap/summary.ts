@@ -409,7 +409,7 @@ export class Summarizer {
     }
     f.last = t;
     if (isTcp) this.tcp(f, ab, t, b);
-    else if (flowProto === IpProto.UDP && (sp === 53 || dp === 53) && d.payloadCaptured >= 12) this.dns(b, key || `${v4a}:${v4b}:${v4p}`, ab, t, sp === 53 && dp !== 53);
+    else if (flowProto === IpProto.UDP && (sp === 53 || dp === 53) && d.payloadCaptured >= 12) this.dns(b, key || `${v4a}:${v4b}:${v4p}`, ab, t);
   }
 
   private switchLinkType(linkType: number): void {
@@ -511,10 +511,10 @@ export class Summarizer {
       f.winB = d.window;
     }
     // HTTP/1.x start lines (not on retransmissions)
-    if (!retrans && d.payloadCaptured >= 12) this.http(f, ab, t, b);
+    if (!retrans && d.payloadCaptured >= 12) this.http(f, t, b);
   }
 
-  private http(f: Flow, ab: boolean, t: number, b: Buffer): void {
+  private http(f: Flow, t: number, b: Buffer): void {
     const d = this.d;
     const c = b[d.payloadOffset]!;
     if (c === 0x48) {
@@ -536,7 +536,6 @@ export class Summarizer {
     }
     const req = parseHttpRequest(b, d.payloadOffset, d.payloadCaptured);
     if (req === undefined) return;
-    void ab;
     this.httpRequests++;
     this.httpMethods.set(req.method, (this.httpMethods.get(req.method) ?? 0) + 1);
     const key = `${req.method} ${req.path}`;
@@ -550,11 +549,10 @@ export class Summarizer {
     if (f.http.length < MAX_PENDING_HTTP) f.http.push({ t, key });
   }
 
-  private dns(b: Buffer, flowKey: string, ab: boolean, t: number, looksLikeResponse: boolean): void {
+  private dns(b: Buffer, flowKey: string, ab: boolean, t: number): void {
     const d = this.d;
     const h = decodeDns(b, d.payloadOffset, d.payloadCaptured);
     if (h === undefined) return;
-    void looksLikeResponse;
     const pk = `${flowKey}${ab ? '>' : '<'}${h.id}`;
     const name = h.qname ?? '?';
     const nk = `${name}\u0000${h.qtype}`;
