@@ -93,6 +93,10 @@ test('merge -w - writes pcapng to stdout; usage and input errors', async () => {
   assert.equal(u.err(), ''); // nothing but data on stdout, nothing on stderr
   writeFileSync(out, Buffer.concat(bytes));
   assert.equal(tsharkFrames(out).length, 24);
+  const tty = io();
+  Object.assign(tty.io.stdout, { isTTY: true });
+  assert.equal(await runMerge([byName('zeek__web.pcap'), '-w', '-'], tty.io), 2);
+  assert.match(tty.err(), /refusing to write a binary capture to a terminal/);
   const noOut = io();
   assert.equal(await runMerge([byName('zeek__web.pcap')], noOut.io), 2);
   assert.match(noOut.err(), /missing -w OUT/);

@@ -62,6 +62,10 @@ export async function runMerge(argv: readonly string[], io: CommandIo): Promise<
   }
 
   const toStdout = out === '-';
+  if (toStdout && io.stdout.isTTY === true) {
+    io.stderr.write('error: merge: refusing to write a binary capture to a terminal; redirect it (-w - > FILE) or pipe it (| wireshark -k -i -)\n');
+    return 2;
+  }
   let sink: NodeJS.WritableStream = io.stdout;
   if (!toStdout) {
     try {
