@@ -199,7 +199,9 @@ export class NodeAgent {
     for (const st of this.states.values())
       for (const s of st.sessions.values()) stops.push(this.stopSession(st, s, { phase: 'Failed', reason: 'AgentStopped', message: 'the agent on this node was shut down during the capture; files up to then are kept' }));
     await Promise.all(stops);
-    const flush = Promise.all([...this.states.values()].map((st) => this.writeStatus(st, true)));
+    // let the final bookkeeping (file sizes, pending writes) settle, then write what is left
+    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 1000).unref())]);
+    const flush = Promise.all([...this.states.values()].map((st) => this.flushFinal(st)));
     await Promise.race([flush, new Promise((r) => setTimeout(r, flushMs).unref())]);
     await Promise.race([this.events.flush(), new Promise((r) => setTimeout(r, 500).unref())]);
     await Promise.all([this.captures.stop(), this.pods.stop(), this.server.close()]);
@@ -791,6 +793,16 @@ export class NodeAgent {
       st.timer = undefined;
       this.track(this.writeStatus(st, false));
     }, wait);
+  }
+
+  /** Shutdown: cancel the scheduled write, wait for one in flight, then write what is still dirty. */
+  private async flushFinal(st: CaptureState): Promise<void> {
+    clearTimeout(st.timer);
+    st.timer = undefined;
+    while (st.writing) await new Promise((r) => setTimeout(r, 20));
+    clearTimeout(st.timer);
+    st.timer = undefined;
+    await this.writeStatus(st, true);
   }
 
   private async writeStatus(st: CaptureState, final: boolean): Promise<void> {
