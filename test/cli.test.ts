@@ -377,6 +377,28 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
     await waitGone(name);
   });
 
+  it('live: when the reader goes away (| head), the stream stops and the capture is deleted', async () => {
+    const errFile = join(tmp, 'live-head.err');
+    // async: the suite's background traffic (this process) must keep flowing meanwhile
+    const sh = spawn('sh', ['-c', `"$1" "$2" live pod/solo -n ${NS} --duration 5m 2>"$3" | head -c 400 | wc -c`, 'sh', process.execPath, CLI, errFile], {
+      env: { PATH: process.env.PATH ?? '', KUBECONFIG: admin, HOME: '/nonexistent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    sh.stdout.setEncoding('utf8');
+    sh.stdout.on('data', (c: string) => (stdout += c));
+    const killer = setTimeout(() => sh.kill('SIGKILL'), 90_000);
+    const status = await new Promise<number | null>((res) => sh.once('close', (c) => res(c)));
+    clearTimeout(killer);
+    const r = { status, stdout, stderr: '' };
+    const err = readFileSync(errFile, 'utf8');
+    assert.equal(r.status, 0, `${r.stderr}\n${err}`);
+    assert.equal(r.stdout.trim(), '400', 'head got its bytes');
+    assert.match(err, /deleted packetcapture shop\//, err);
+    const name = /packetcapture shop\/(\S+) created/.exec(err)?.[1] ?? '';
+    await waitGone(name);
+  });
+
   it('on a terminal the progress is a per-target table redrawn in place; kubectl finds the plugin on PATH', () => {
     const dir = mkdtempSync(join(tmp, 'tty-'));
     const file = join(dir, 'tty.pcapng');

@@ -42,26 +42,29 @@ export async function downloadCapture(pc: PacketCapture, dir: string, auth: Agen
   const name = pc.metadata.name ?? '';
   const out: DownloadResult = { files: [], bytes: 0, problems: [] };
   const nodes = pc.status?.nodes ?? [];
-  for (const n of nodes) {
-    if (!n.endpoint) {
-      out.problems.push(`node ${n.node}: the agent published no endpoint`);
-      continue;
-    }
-    try {
-      const list = await listAgentFiles(n.endpoint, ns, name, auth, n.node, signal);
-      if (!list) continue;
-      for (const f of list.files) {
-        if (f.kind === 'other') continue;
-        const dest = localPathOf(dir, n.node, f);
-        out.bytes += await downloadAgentFile(n.endpoint, ns, name, f, dest, auth, { node: n.node, signal });
+  // nodes in parallel (each node's files one after the other: one connection per agent)
+  await Promise.all(
+    nodes.map(async (n) => {
+      if (!n.endpoint) {
+        out.problems.push(`node ${n.node}: the agent published no endpoint`);
+        return;
       }
-      const count = list.files.filter((f) => f.kind === 'pcap').length;
-      io.stderr.write(`downloaded ${count} file(s) from node ${n.node}\n`);
-    } catch (e) {
-      if ((e as Error).name === 'AbortError') throw e;
-      out.problems.push(`node ${n.node}: ${(e as Error).message}`);
-    }
-  }
+      try {
+        const list = await listAgentFiles(n.endpoint, ns, name, auth, n.node, signal);
+        if (!list) return;
+        for (const f of list.files) {
+          if (f.kind === 'other') continue;
+          const dest = localPathOf(dir, n.node, f);
+          out.bytes += await downloadAgentFile(n.endpoint, ns, name, f, dest, auth, { node: n.node, signal });
+        }
+        const count = list.files.filter((f) => f.kind === 'pcap').length;
+        io.stderr.write(`downloaded ${count} file(s) from node ${n.node}\n`);
+      } catch (e) {
+        if ((e as Error).name === 'AbortError') throw e;
+        out.problems.push(`node ${n.node}: ${(e as Error).message}`);
+      }
+    }),
+  );
   out.files = await localCaptureFiles(dir);
   return out;
 }
