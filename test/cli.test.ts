@@ -428,7 +428,7 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
       [process.execPath, CLI, 'init'],
       [
         { expect: 'What do you want to capture\\?[\\s\\S]*Choose \\[pod\\]: ', send: '2' },
-        { expect: 'Namespace \\[default\\]: ', send: NS },
+        { expect: 'Namespaces in the cluster:[\\s\\S]*\\) shop\\r?\\n[\\s\\S]*Namespace \\[default\\]: ', send: NS },
         { expect: 'Found in namespace shop:[\\s\\S]*web[\\s\\S]*Deploy name \\(number or name\\) \\[\\S+\\]: ', send: 'web' },
         { expect: 'Duration .*\\[60s\\]: ', send: 'bogus' },
         { expect: 'is not a duration[\\s\\S]*Duration .*\\[60s\\]: ', send: '2m' },

@@ -59,7 +59,12 @@ function agentUrl(endpoint: string, path: string): URL {
 }
 
 /** GET on an agent; rejects with a one-line CliError on network errors and non-2xx answers. */
-export async function agentGet(endpoint: string, path: string, auth: AgentAuth, opts: { signal?: AbortSignal; headers?: Record<string, string>; node?: string } = {}): Promise<IncomingMessage> {
+export async function agentGet(
+  endpoint: string,
+  path: string,
+  auth: AgentAuth,
+  opts: { signal?: AbortSignal; headers?: Record<string, string>; node?: string; /** idle timeout (none for live streams) */ idleTimeoutMs?: number } = {},
+): Promise<IncomingMessage> {
   const url = agentUrl(endpoint, path);
   const where = `the agent on node ${opts.node ?? '?'} (${endpoint})`;
   const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
@@ -68,6 +73,10 @@ export async function agentGet(endpoint: string, path: string, auth: AgentAuth, 
     ...(url.protocol === 'https:' && auth.ca ? { ca: auth.ca } : {}),
     signal: opts.signal,
   });
+  if (opts.idleTimeoutMs !== undefined) {
+    const ms = opts.idleTimeoutMs;
+    req.setTimeout(ms, () => req.destroy(new Error(`no data for ${Math.round(ms / 1000)}s`)));
+  }
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
     req.on('response', resolve);
     req.on('error', (e: NodeJS.ErrnoException) => {
@@ -88,7 +97,7 @@ export async function agentGet(endpoint: string, path: string, auth: AgentAuth, 
 export async function listAgentFiles(endpoint: string, namespace: string, capture: string, auth: AgentAuth, node?: string, signal?: AbortSignal): Promise<AgentFileList | undefined> {
   let res: IncomingMessage;
   try {
-    res = await agentGet(endpoint, `/v1/captures/${encodeURIComponent(namespace)}/${encodeURIComponent(capture)}/files`, auth, { node, signal });
+    res = await agentGet(endpoint, `/v1/captures/${encodeURIComponent(namespace)}/${encodeURIComponent(capture)}/files`, auth, { node, signal, idleTimeoutMs: 30_000 });
   } catch (e) {
     if (e instanceof CliError && / answered 404/.test(e.message)) return undefined;
     throw e;
@@ -117,7 +126,7 @@ export async function downloadAgentFile(endpoint: string, namespace: string, cap
   for (let attempt = 0; ; attempt++) {
     try {
       const headers: Record<string, string> = have > 0 ? { Range: `bytes=${have}-` } : {};
-      const res = await agentGet(endpoint, path, auth, { node: opts.node, signal: opts.signal, headers });
+      const res = await agentGet(endpoint, path, auth, { node: opts.node, signal: opts.signal, headers, idleTimeoutMs: 30_000 });
       const append = have > 0 && res.statusCode === 206;
       await pipeline(res, createWriteStream(dest, { flags: append ? 'a' : 'w', mode: 0o600 }));
       return (await stat(dest)).size;

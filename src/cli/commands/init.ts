@@ -86,7 +86,7 @@ export function optionsOf(a: InitAnswers): CaptureOptions {
 
 /** What the cluster offers, for suggestions (each list may be empty when not readable). */
 interface Suggestions {
-  namespaces: string[];
+  namespaces: () => Promise<string[]>;
   names: (kind: TargetKindChoice, ns: string) => Promise<string[]>;
 }
 
@@ -101,7 +101,7 @@ function clusterSuggestions(kube: KubeContext | undefined): Suggestions {
   };
   const names = (items: { metadata?: { name?: string } }[]): string[] => items.map((i) => i.metadata?.name ?? '').filter((n) => n !== '').sort();
   return {
-    namespaces: [],
+    namespaces: async () => names(await list('/api/v1/namespaces?limit=200')).filter((n) => !n.startsWith('kube-')),
     names: async (kind, ns) => {
       const apps: Record<string, string> = { deploy: 'deployments', sts: 'statefulsets', ds: 'daemonsets', rs: 'replicasets' };
       if (kind === 'pod') return names(await list(`/api/v1/namespaces/${ns}/pods?limit=200`));
@@ -222,7 +222,15 @@ async function runInit(p: ParsedArgs, io: CliIo): Promise<number> {
       if (answers.kind === undefined) answers.kind = (await pr.choose('What do you want to capture?', TARGET_KINDS, TARGET_KINDS.map((k) => `${k.padEnd(8)} ${KIND_TEXT[k]}`), 'pod')) as TargetKindChoice;
       if (answers.namespace === undefined) {
         const def = answers.kind === 'node' ? SYSTEM_NAMESPACE : (kube?.namespace ?? 'default');
-        answers.namespace = await pr.ask(answers.kind === 'node' ? 'Namespace of the capture (node captures need the system namespace)' : 'Namespace', def, check.name('namespace'));
+        const known = answers.kind === 'node' ? [] : await sugg.namespaces();
+        if (known.length > 0) {
+          io.stderr.write('Namespaces in the cluster:\n');
+          known.slice(0, 30).forEach((n, i) => io.stderr.write(`  ${String(i + 1).padStart(2)}) ${n}\n`));
+        }
+        answers.namespace = await pr.ask(answers.kind === 'node' ? 'Namespace of the capture (node captures need the system namespace)' : 'Namespace', def, (v) => {
+          const n = Number(v);
+          return check.name('namespace')(Number.isInteger(n) && n >= 1 && n <= known.length ? (known[n - 1] as string) : v);
+        });
       }
       if (answers.target === undefined) {
         const found = await sugg.names(answers.kind, answers.namespace);
