@@ -268,6 +268,11 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
     assert.match(fromStdin, /node-a\/shop\/solo/);
     const kept = await getPc('kept');
     assert.equal(kept?.status?.progress, 'finished');
+    const desc = (await kp(['describe', 'kept', '-n', NS], { kubeconfig: admin })).stdout.toString();
+    assert.match(desc, /Progress:\s+finished/);
+    assert.match(desc, /shop\/solo\s+node-a\s+Finished\s+[1-9]\d*\s/, desc);
+    assert.match(desc, /Nodes:\n\s+NODE\s+FILES\s+BYTES\s+ENDPOINT[\s\S]*node-a\s+[1-9]/, desc);
+    assert.match(desc, /Events:\n\s+TYPE\s+REASON\s+AGE\s+MESSAGE\n\s+Normal\s+\S+/, desc);
 
     // download: merged by default, raw files + sidecars with --raw
     const dl = await kp(['download', 'kept', '-n', NS], { kubeconfig: admin, cwd: tmp });
@@ -375,6 +380,17 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
     assert.match(err, /deleted packetcapture shop\//);
     const name = /packetcapture shop\/(\S+) created/.exec(err)?.[1] ?? '';
     await waitGone(name);
+  });
+
+  it('live across two nodes into a file: one interface per pod, ends when the capture finishes', async () => {
+    const file = join(tmp, 'live-web.pcapng');
+    const r = await kp(['live', '-l', 'app=web', '-n', NS, '--duration', '4s', '-w', file], { kubeconfig: admin, timeoutMs: 90_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /capture shop\/\S+: finished/);
+    const want = Object.entries(pods).filter(([k]) => k.startsWith('web-')).map(([, p]) => `${p.node}/shop/${p.name}`).sort();
+    assert.deepEqual(interfaceNames(file).sort(), want);
+    const per = packetsPerInterface(file);
+    for (const n of want) assert.ok((per.get(n) ?? 0) > 0, `packets on ${n}`);
   });
 
   it('live: when the reader goes away (| head), the stream stops and the capture is deleted', async () => {
