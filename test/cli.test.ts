@@ -434,7 +434,7 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
     const bin = join(dir, 'bin');
     tool('mkdir', ['-p', bin]);
     writeFileSync(join(bin, 'kubectl-pcap'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`, { mode: 0o755 });
-    const viaKubectl = tool('sh', ['-c', `PATH="${bin}:$PATH" KUBECONFIG="${admin}" kubectl pcap list -n ${NS} -o name && PATH="${bin}:$PATH" kubectl pcap version`]);
+    const viaKubectl = tool('sh', ['-c', `PATH="${bin}:$PATH" KUBECONFIG="${admin}" kubectl pcap -n ${NS} list -o name && PATH="${bin}:$PATH" kubectl pcap version`]);
     assert.match(viaKubectl, /^kubectl-pcap \d+\.\d+\.\d+ \(API pcapper\.dev\/v1alpha1\)$/m);
   });
 

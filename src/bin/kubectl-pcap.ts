@@ -21,6 +21,7 @@ import { mergeCommand, summaryCommand } from '../cli/commands/summary-name.js';
 import { versionCommand } from '../cli/commands/version.js';
 import { EXIT, processIo, type CliIo } from '../cli/io.js';
 import { reportError } from '../cli/errors.js';
+import { hoistGlobalFlags } from '../cli/args.js';
 
 export interface CommandEntry {
   /** One line for `--help`. */
@@ -67,7 +68,7 @@ export function usage(): string {
 
 /** Dispatches argv (without node and script) to a command; returns the exit code. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
-  const [first, ...rest] = argv;
+  const [first, ...rest] = hoistGlobalFlags(argv);
   if (first === undefined) {
     io.stderr.write(`${usage()}\n`);
     return EXIT.usage;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseArgs, formatHelp, str, bool, int, strs, type CommandSpec } from './args.js';
+import { parseArgs, formatHelp, hoistGlobalFlags, str, bool, int, strs, type CommandSpec } from './args.js';
 import { UsageError } from './errors.js';
 
 const spec: CommandSpec = {
@@ -85,5 +85,19 @@ describe('parseArgs', () => {
     assert.match(h, /--dry-run\[=VALUE\]/);
     assert.match(h, /Global flags:[\s\S]*-n, --namespace NAMESPACE/);
     assert.match(h, /Examples:\n {2}kubectl pcap capture pod\/x/);
+  });
+});
+
+describe('hoistGlobalFlags', () => {
+  it('moves global flags given before the command after it', () => {
+    assert.deepEqual(hoistGlobalFlags(['-n', 'shop', 'list', '-o', 'wide']), ['list', '-o', 'wide', '-n', 'shop']);
+    assert.deepEqual(hoistGlobalFlags(['--kubeconfig=/k', '--context', 'c', '-nshop', 'get', 'x']), ['get', 'x', '--kubeconfig=/k', '--context', 'c', '-nshop']);
+    assert.deepEqual(hoistGlobalFlags(['-A', 'list']), ['list', '-A']);
+  });
+  it('leaves everything else alone', () => {
+    assert.deepEqual(hoistGlobalFlags(['list', '-n', 'x']), ['list', '-n', 'x']);
+    assert.deepEqual(hoistGlobalFlags(['--help']), ['--help']);
+    assert.deepEqual(hoistGlobalFlags(['-n', 'shop']), ['-n', 'shop']);
+    assert.deepEqual(hoistGlobalFlags(['--bogus', 'list']), ['--bogus', 'list']);
   });
 });

@@ -223,3 +223,41 @@ export function formatHelp(spec: CommandSpec): string {
   section('Global flags', GLOBAL_FLAGS.filter((f) => !own.has(f.name)));
   return lines.join('\n');
 }
+
+/**
+ * `kubectl pcap -n shop list` works like `kubectl pcap list -n shop`: global flags given before the
+ * command name are moved after it. Returns argv unchanged when it starts with the command.
+ */
+export function hoistGlobalFlags(argv: readonly string[]): string[] {
+  const withValue = new Map<string, string>([
+    ['--kubeconfig', 'kubeconfig'],
+    ['--context', 'context'],
+    ['--namespace', 'namespace'],
+    ['-n', 'namespace'],
+  ]);
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length) {
+    const a = argv[i] as string;
+    if (!a.startsWith('-') || a === '-' || a === '--') break;
+    const eq = a.indexOf('=');
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    if (withValue.has(name)) {
+      leading.push(a);
+      if (eq < 0) {
+        if (i + 1 >= argv.length) break;
+        leading.push(argv[i + 1] as string);
+        i += 2;
+      } else i++;
+      continue;
+    }
+    if (/^-n.+/.test(a) || a === '-A' || a === '--all-namespaces') {
+      leading.push(a);
+      i++;
+      continue;
+    }
+    break; // -h, --help, --version and unknown flags: left to the dispatcher
+  }
+  if (leading.length === 0 || i >= argv.length) return [...argv];
+  return [argv[i] as string, ...argv.slice(i + 1), ...leading];
+}
