@@ -207,6 +207,13 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
     const again = await kp(['delete', 'dry-0', '-n', NS], { kubeconfig: admin });
     assertOneLineError(again, 1, /^error: packetcapture "dry-0" not found in namespace "shop"$/);
     assert.equal((await kp(['delete', 'dry-node', '-n', 'pcapper', '--wait'], { kubeconfig: admin, timeoutMs: 60_000 })).code, 0);
+
+    // --detach creates and returns at once
+    const det = await kp(['capture', 'pod/solo', '-n', NS, '--name', 'detached', '--duration', '1m', '--detach', '-o', 'name'], { kubeconfig: admin });
+    assert.equal(det.code, 0, det.stderr);
+    assert.equal(det.stdout.toString(), 'packetcapture.pcapper.dev/detached\n');
+    assert.equal((await getPc('detached'))?.spec.targetPod, 'solo');
+    assert.equal((await kp(['delete', 'detached', '-n', NS, '--wait'], { kubeconfig: admin, timeoutMs: 60_000 })).code, 0);
   });
 
   /** Runs a capture to completion; returns the merged file and the CLI result. */

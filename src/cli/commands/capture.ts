@@ -250,7 +250,8 @@ async function runCapture(p: ParsedArgs, io: CliIo): Promise<number> {
   const ns = created.metadata.namespace ?? '';
   const name = created.metadata.name ?? '';
   if (bool(p, 'detach')) {
-    if (str(p, 'output') === 'name') io.stdout.write(`packetcapture.pcapper.dev/${name}\n`);
+    const o = str(p, 'output');
+    if (o !== undefined) printDryRun(created, o, io); // the object as the server stored it
     else io.stdout.write(`packetcapture.pcapper.dev/${name} created\n`);
     io.stderr.write(`follow it with: kubectl pcap describe ${name} -n ${ns}; collect it with: kubectl pcap download ${name} -n ${ns}\n`);
     return EXIT.ok;
