@@ -346,7 +346,7 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
     tool('mkfifo', [fifo]);
     const tshark = spawn('sh', ['-c', 'exec tshark -l -r - -T fields -e frame.interface_name -e http.request.uri < "$1"', 'sh', fifo], { stdio: ['ignore', 'pipe', 'pipe'] });
     const wfd = openSync(fifo, 'w');
-    const cli = spawn(process.execPath, [CLI, 'live', 'pod/solo', '-n', NS, '--duration', '5m'], {
+    const cli = spawn(process.execPath, [CLI, 'live', 'pod/solo', '-n', NS], {
       env: { PATH: process.env.PATH ?? '', KUBECONFIG: admin, HOME: '/nonexistent' },
       stdio: ['ignore', wfd, 'pipe'],
     });
@@ -363,6 +363,8 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
         assert.ok(Date.now() < deadline, `live stream never started:\n${err}`);
         await new Promise((r) => setTimeout(r, 50));
       }
+      const liveName = /packetcapture shop\/(\S+) created/.exec(err)?.[1] ?? '';
+      assert.equal((await getPc(liveName))?.spec.captureSeconds, '1h', 'live without --duration runs until stopped (at most 1h)');
       // a request with a unique path, then how long until tshark prints it
       const marks: number[] = [];
       for (let i = 0; i < 3; i++) {

@@ -21,6 +21,9 @@ import { targetLabel } from '../printers.js';
 import { progressChanges } from '../progress.js';
 import { agentAuth, captureRequest, checkTarget, CAPTURE_SPEC_FLAGS, createCapture, deleteCreated, outputPath, sectionCommentsFor } from './capture.js';
 
+/** Duration of a live capture without --duration or --count: it normally ends with Ctrl-C. */
+export const LIVE_DEFAULT_DURATION = '1h';
+
 const LIVE_FLAGS: readonly FlagSpec[] = [
   ...CAPTURE_SPEC_FLAGS,
   { name: 'write', short: 'w', type: 'string', value: 'FILE', help: 'Where to stream the pcapng: - for stdout (default when stdout is not a terminal), or a file' },
@@ -116,7 +119,10 @@ async function runLive(p: ParsedArgs, io: CliIo): Promise<number> {
     w = '-';
   }
   const kube = kubeFrom(p, io);
-  const req = captureRequest(p, 'live', kube.namespace, kube.namespaceExplicit);
+  // live runs until Ctrl-C (or the reader quits): without --duration/--count, up to an hour
+  const argsWithDefault: ParsedArgs =
+    str(p, 'duration') === undefined && p.flags.count === undefined ? { ...p, flags: { ...p.flags, duration: LIVE_DEFAULT_DURATION } } : p;
+  const req = captureRequest(argsWithDefault, 'live', kube.namespace, kube.namespaceExplicit);
   await checkTarget(kube, req, io);
   const auth = await agentAuth(kube, io);
   const toStdout = w === '-';
@@ -170,7 +176,7 @@ export const liveCommand = defineCommand(
     name: 'live',
     summary: 'Stream packets live while capturing (pcapng to stdout: | tshark -r - or | wireshark -k -i -)',
     usage: 'live TARGET | -l SELECTOR [-w -|FILE] [flags]',
-    description: 'TARGET forms and capture flags are those of `kubectl pcap capture`. Without --duration or --count the capture runs until Ctrl-C (up to 60s by default: pass --duration for longer).',
+    description: 'TARGET forms and capture flags are those of `kubectl pcap capture`. Without --duration or --count the capture runs until Ctrl-C or until the reader quits (at most 1h; pass --duration for longer). The capture is deleted at the end unless --keep.',
     flags: LIVE_FLAGS,
     maxArgs: 1,
     argsName: 'TARGET',
