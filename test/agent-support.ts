@@ -110,7 +110,7 @@ export interface AgentProcessOptions {
   env?: Record<string, string>;
 }
 
-/** `pcapper agent` as a child process (node dist/test/agent-process.js). */
+/** `pcapper agent` as a child process, through the shipped entry point (node dist/src/bin/pcapper.js agent). */
 export class AgentProcess {
   child: ChildProcess | undefined;
   endpoint = '';
@@ -120,8 +120,8 @@ export class AgentProcess {
   async start(timeoutMs = 30_000): Promise<void> {
     mkdirSync(this.o.dataDir, { recursive: true, mode: 0o700 });
     const log = createWriteStream(this.o.logFile, { flags: 'a' });
-    const script = join(repoRoot(), 'dist', 'test', 'agent-process.js');
-    const child = spawn(process.execPath, ['--enable-source-maps', script], {
+    const script = join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js');
+    const child = spawn(process.execPath, ['--enable-source-maps', script, 'agent'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
