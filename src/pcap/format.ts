@@ -62,6 +62,41 @@ function endpointText(e: Endpoint): string {
   return e.port !== undefined ? `${host}:${e.port}` : host;
 }
 
+/**
+ * An endpoint in `w` columns, keeping the pod name readable: the namespace is left out when it is
+ * `commonNs` (shared by every pod in the table), else shortened before the pod name is.
+ */
+export function endpointCell(e: Endpoint, w: number, commonNs?: string): string {
+  if (e.pod === undefined) return fit(endpointText(e), w);
+  const port = e.port !== undefined ? `:${e.port}` : '';
+  const ns = e.namespace !== undefined && e.namespace !== commonNs ? e.namespace : undefined;
+  if (ns !== undefined) {
+    const full = `${ns}/${e.pod}${port}`;
+    if (full.length <= w) return full;
+    const room = w - port.length - e.pod.length - 1; // columns left for the namespace
+    if (room >= 2) return `${ns.slice(0, room - 1)}…/${e.pod}${port}`;
+  }
+  const podRoom = w - port.length;
+  if (podRoom < 4) return fit(`${e.pod}${port}`, w);
+  if (e.pod.length <= podRoom) return `${e.pod}${port}`;
+  // keep the (workload) start of the pod name and a little of its random suffix
+  const keepEnd = Math.min(5, Math.floor((podRoom - 1) / 3));
+  return `${e.pod.slice(0, podRoom - 1 - keepEnd)}…${e.pod.slice(e.pod.length - keepEnd)}${port}`;
+}
+
+/** The namespace of every pod endpoint in `cs`, if they all share one. */
+function sharedNamespace(cs: readonly Conversation[]): string | undefined {
+  let ns: string | undefined;
+  for (const c of cs) {
+    for (const e of [c.a, c.b]) {
+      if (e.pod === undefined) continue;
+      if (e.namespace === undefined || (ns !== undefined && e.namespace !== ns)) return undefined;
+      ns = e.namespace;
+    }
+  }
+  return ns;
+}
+
 function stateText(c: Conversation): string {
   if (!c.tcp) return '';
   switch (c.tcp.state) {
@@ -99,6 +134,7 @@ export function formatSummaryTable(s: Summary, opts: TableOptions = {}): string 
   line(`Packets   ${formatCount(s.packets)}, ${formatBytes(s.bytes)} on the wire, over ${s.durationSeconds.toFixed(3)} s`);
   if (s.firstTime) line(`Time      ${s.firstTime} .. ${s.lastTime ?? ''}`);
   if (links) line(`Links     ${links}`);
+  if (s.capturePoints > 1) line(`Points    ${formatCount(s.capturePoints)} capture points; a conversation seen at several is shown once`);
   const p = s.protocols;
   const protoParts = Object.entries(p)
     .filter(([, v]) => v > 0)
@@ -121,11 +157,13 @@ export function formatSummaryTable(s: Summary, opts: TableOptions = {}): string 
     // columns: proto 6, A, B, pkts 8, bytes 9, state 9 (+ separators)
     const fixed = 6 + 8 + 9 + 9 + 5;
     const epw = Math.floor((width - fixed) / 2);
-    line(`Conversations (${formatCount(s.conversations.length)}, largest first)`);
+    const shown = s.conversations.slice(0, rows);
+    const ns = sharedNamespace(shown);
+    line(`Conversations (${formatCount(s.conversations.length)}, largest first${ns !== undefined ? `; pods in namespace ${ns}` : ''})`);
     line(`${pad('PROTO', 6)} ${pad('A', epw)} ${pad('B', epw)} ${pad('PKTS', 8, true)} ${pad('BYTES', 9, true)} ${pad('STATE', 9)}`.trimEnd());
-    for (const c of s.conversations.slice(0, rows)) {
+    for (const c of shown) {
       line(
-        `${pad(c.protocol, 6)} ${pad(endpointText(c.a), epw)} ${pad(endpointText(c.b), epw)} ${pad(formatCount(c.packets), 8, true)} ${pad(formatBytes(c.bytes), 9, true)} ${pad(stateText(c), 9)}`.trimEnd(),
+        `${pad(c.protocol, 6)} ${pad(endpointCell(c.a, epw, ns), epw)} ${pad(endpointCell(c.b, epw, ns), epw)} ${pad(formatCount(c.packets), 8, true)} ${pad(formatBytes(c.bytes), 9, true)} ${pad(stateText(c), 9)}`.trimEnd(),
       );
     }
     if (s.conversations.length > rows) line(`… ${formatCount(s.conversations.length - rows)} more (use -o json for all)`);

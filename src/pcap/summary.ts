@@ -15,6 +15,12 @@
  *   that direction and not ending exactly at the highest sequence number seen).
  * - Handshake RTT: time from the client's SYN to the ACK that completes the handshake, as seen at
  *   the capture point.
+ * - Capture points: every interface of every input file is one capture point (a merged
+ *   `kubectl pcap capture` file has one interface per pod, so a packet between two captured pods is
+ *   recorded twice). TCP, DNS and HTTP are analysed per capture point; a conversation seen at
+ *   several is reported once, with the packets of the capture point that saw the most
+ *   (`capturePoints`, `packetsAllCapturePoints`); a DNS/HTTP message recorded at several capture
+ *   points is counted once. `perCapturePoint: false` restores tshark's view (one capture point).
  */
 import { Decoded, decodePacket, formatIPv4, formatIPv6, IpProto, TcpFlag, EtherType } from './decode.js';
 import { decodeDns, rcodeName, qtypeName } from './dns.js';
@@ -67,6 +73,14 @@ export interface Conversation {
   lastTime: number;
   durationSeconds: number;
   tcp?: TcpHealth;
+  /**
+   * How many capture points (interfaces of the input files) saw this conversation. The packet,
+   * byte, time and TCP figures above are those of one of them (the one that saw the most packets).
+   */
+  capturePoints: number;
+  /** Packets at all capture points together (= `packets` when `capturePoints` is 1; tshark's count). */
+  packetsAllCapturePoints: number;
+  bytesAllCapturePoints: number;
 }
 
 export interface LatencySummary {
@@ -136,7 +150,10 @@ export interface TcpSummary {
 
 export interface Summary {
   files: string[];
+  /** Records in the input (a packet recorded at two capture points counts twice). */
   packets: number;
+  /** Interfaces (of all input files) that recorded at least one packet. */
+  capturePoints: number;
   /** Sum of original (wire) lengths. */
   bytes: number;
   capturedBytes: number;
@@ -159,6 +176,12 @@ export interface SummaryOptions {
   endpoints?: ReadonlyMap<string, EndpointInfo>;
   /** How many talkers, DNS names and HTTP endpoints to keep in the result (default 20). */
   top?: number;
+  /**
+   * Analyse TCP/DNS/HTTP per capture point (interface of an input file) and report a conversation
+   * seen at several capture points once (default true). false: all packets form one stream, as in
+   * tshark (conversation counts sum over interfaces, a copy of a packet is a retransmission).
+   */
+  perCapturePoint?: boolean;
   /** Read files with fs.readSync ({@link summarizeFiles}; faster for command-line use). */
   syncReads?: boolean;
 }
@@ -197,6 +220,17 @@ const MAX_PENDING_DNS = 100_000;
 const MAX_PENDING_HTTP = 64;
 /** Out-of-order window when no handshake RTT is known (tshark uses 3 ms too). */
 const OOO_DEFAULT_SECONDS = 0.003;
+/** A DNS/HTTP message seen at another capture point within this time is a copy of the same message. */
+const COPY_WINDOW_SECONDS = 2;
+const MAX_SEEN_MESSAGES = 100_000;
+
+/** A DNS/HTTP message (capture-point independent identity) and where it was seen. */
+interface SeenMessage {
+  t: number;
+  cps: number[];
+  /** a response that was already paired with its request at some capture point */
+  matched: boolean;
+}
 
 interface HttpPending {
   t: number;
@@ -248,7 +282,22 @@ class Flow {
   firstRtt = 0;
   lastSynTime = -1;
   http: HttpPending[] | undefined;
+  segs = 0;
+  /** order in which handshakes completed (RTT samples are added in this order) */
+  hsOrder = -1;
+  /** capture point (0 unless per-capture-point analysis sees several) */
+  cp = 0;
+  /** n-th connection on this tuple at this capture point (port reuse) */
+  inst = 0;
+  /** capture-point independent tuple key: IPv6 string key, or the IPv4 numbers */
+  gKey = '';
+  ga = 0;
+  gb = 0;
+  gp = 0;
   constructor(readonly proto: number) {}
+  tupleKey(): string {
+    return this.gKey || `${this.ga}:${this.gb}:${this.gp}`;
+  }
 }
 
 function seqLt(a: number, b: number): boolean {
@@ -275,7 +324,15 @@ export class Summarizer {
   private lastLinkType = -1;
   private lastLinkCount = 0;
   private readonly protocols = { ipv4: 0, ipv6: 0, arp: 0, tcp: 0, udp: 0, icmp: 0, icmpv6: 0, otherIp: 0, nonIp: 0 };
-  private tcpSegments = 0;
+  private hsCount = 0;
+  // capture points: (file index, interface id) -> dense id
+  private fileIndex = 0;
+  private readonly cpIds = new Map<number, number>();
+  private cacheFile = -1;
+  private cacheIf = -1;
+  private cacheCp = 0;
+  private readonly perCp: boolean;
+  private readonly seenMessages = new Map<string, SeenMessage>();
   // DNS
   private dnsQueries = 0;
   private dnsResponses = 0;
@@ -292,15 +349,17 @@ export class Summarizer {
   private readonly httpStatuses = new Map<number, number>();
   private readonly httpLatency = new Latency();
   private readonly httpEndpoints = new Map<string, { s: HttpEndpointStats; lat: Latency }>();
-  private readonly rtt = new Latency();
   private readonly errors: string[] = [];
   private readonly files: string[] = [];
 
-  constructor(private readonly opts: SummaryOptions = {}) {}
+  constructor(private readonly opts: SummaryOptions = {}) {
+    this.perCp = opts.perCapturePoint !== false;
+  }
 
-  /** Records the name of an input file. */
+  /** Records the name of an input file; the packets added after it belong to its capture points. */
   addFile(name: string): void {
     this.files.push(name);
+    this.fileIndex = this.files.length - 1;
   }
 
   /** Records a format problem (the summary still covers the packets before it). */
@@ -310,12 +369,24 @@ export class Summarizer {
 
   /** Adds one packet. */
   add(p: PacketView): void {
-    this.addPacket(p.data, p.dataOffset, p.caplen, p.origLen, p.linkType, p.tsSec, p.tsNsec);
+    this.addPacket(p.data, p.dataOffset, p.caplen, p.origLen, p.linkType, p.tsSec, p.tsNsec, p.interfaceId);
   }
 
-  /** Adds one packet given by its fields. */
-  addPacket(b: Buffer, off: number, caplen: number, origLen: number, linkType: number, tsSec: number, tsNsec: number): void {
+  /** Adds one packet given by its fields (`interfaceId`: the capture point within the current file). */
+  addPacket(b: Buffer, off: number, caplen: number, origLen: number, linkType: number, tsSec: number, tsNsec: number, interfaceId = 0): void {
     this.packets++;
+    if (interfaceId !== this.cacheIf || this.fileIndex !== this.cacheFile) {
+      const k = this.fileIndex * 0x100000000 + interfaceId;
+      let id = this.cpIds.get(k);
+      if (id === undefined) {
+        id = this.cpIds.size;
+        this.cpIds.set(k, id);
+      }
+      this.cacheIf = interfaceId;
+      this.cacheFile = this.fileIndex;
+      this.cacheCp = id;
+    }
+    const cp = this.perCp ? this.cacheCp : 0;
     this.bytes += origLen;
     this.captured += caplen;
     if (tsSec < this.firstSec || (tsSec === this.firstSec && tsNsec < this.firstNsec)) {
@@ -369,7 +440,7 @@ export class Summarizer {
       v4a = lo ? s : r;
       v4b = lo ? r : s;
       v4p = lo ? (sp << 16) | dp : (dp << 16) | sp;
-      const idx = this.v4.get(flowProto, v4a, v4b, v4p);
+      const idx = this.v4.get(flowProto | (cp << 8), v4a, v4b, v4p);
       f = idx >= 0 ? this.all[idx] : undefined;
     } else {
       const c = b.compare(b, d.dst6, d.dst6 + 16, d.src6, d.src6 + 16); // src vs dst
@@ -379,15 +450,23 @@ export class Summarizer {
       key = lo
         ? `6${String.fromCharCode(flowProto, sp)}${sa}${String.fromCharCode(dp)}${da}`
         : `6${String.fromCharCode(flowProto, dp)}${da}${String.fromCharCode(sp)}${sa}`;
-      f = this.flows.get(key);
+      f = this.flows.get(cp === 0 ? key : `${cp}|${key}`);
     }
     const isTcp = flowProto === IpProto.TCP;
+    let inst = 0;
     if (f !== undefined && isTcp && (d.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN && f.synSeq >= 0 && f.synSeq !== d.seq && (f.resets > 0 || (f.finA && f.finB) || f.refused)) {
+      inst = f.inst + 1;
       f = undefined; // port reuse: a new connection
     }
     if (f === undefined) {
       f = new Flow(flowProto);
       f.aIsLo = lo;
+      f.cp = cp;
+      f.inst = inst;
+      f.gKey = key;
+      f.ga = v4a;
+      f.gb = v4b;
+      f.gp = v4p;
       f.aAddr = d.ipVersion === 4 ? formatIPv4(d.src4) : formatIPv6(b, d.src6);
       f.bAddr = d.ipVersion === 4 ? formatIPv4(d.dst4) : formatIPv6(b, d.dst6);
       if (hasPorts) {
@@ -395,8 +474,8 @@ export class Summarizer {
         f.bPort = dp;
       }
       f.first = t;
-      if (d.ipVersion === 4) this.v4.set(flowProto, v4a, v4b, v4p, this.all.length);
-      else this.flows.set(key, f);
+      if (d.ipVersion === 4) this.v4.set(flowProto | (cp << 8), v4a, v4b, v4p, this.all.length);
+      else this.flows.set(cp === 0 ? key : `${cp}|${key}`, f);
       this.all.push(f);
     }
     const ab = lo === f.aIsLo;
@@ -409,7 +488,7 @@ export class Summarizer {
     }
     f.last = t;
     if (isTcp) this.tcp(f, ab, t, b);
-    else if (flowProto === IpProto.UDP && (sp === 53 || dp === 53) && d.payloadCaptured >= 12) this.dns(b, key || `${v4a}:${v4b}:${v4p}`, ab, t);
+    else if (flowProto === IpProto.UDP && (sp === 53 || dp === 53) && d.payloadCaptured >= 12) this.dns(b, key || `${v4a}:${v4b}:${v4p}`, ab, t, cp);
   }
 
   private switchLinkType(linkType: number): void {
@@ -423,7 +502,7 @@ export class Summarizer {
     const flags = d.tcpFlags;
     const seq = d.seq;
     const seglen = d.payloadLength;
-    this.tcpSegments++;
+    f.segs++;
     const syn = (flags & TcpFlag.SYN) !== 0;
     const ackf = (flags & TcpFlag.ACK) !== 0;
     const fin = (flags & TcpFlag.FIN) !== 0;
@@ -443,7 +522,7 @@ export class Summarizer {
       f.hsDone = true;
       f.rttMs = (t - f.synTime) * 1000;
       f.firstRtt = t - f.lastSynTime;
-      this.rtt.add(f.rttMs);
+      f.hsOrder = this.hsCount++;
     }
     if (rst) {
       f.resets++;
@@ -511,19 +590,44 @@ export class Summarizer {
       f.winB = d.window;
     }
     // HTTP/1.x start lines (not on retransmissions)
-    if (!retrans && d.payloadCaptured >= 12) this.http(f, t, b);
+    if (!retrans && d.payloadCaptured >= 12) this.http(f, ab, t, b);
   }
 
-  private http(f: Flow, t: number, b: Buffer): void {
+  /**
+   * Looks up a DNS/HTTP message by its capture-point independent identity `k`: a copy when it was
+   * seen at another capture point (and not yet at this one) within {@link COPY_WINDOW_SECONDS}.
+   */
+  private seen(k: string, cp: number, t: number): { m: SeenMessage; copy: boolean } {
+    if (!this.perCp) return { m: { t, cps: [cp], matched: false }, copy: false };
+    const m = this.seenMessages.get(k);
+    if (m !== undefined && !m.cps.includes(cp) && Math.abs(t - m.t) <= COPY_WINDOW_SECONDS) {
+      m.cps.push(cp);
+      return { m, copy: true };
+    }
+    const n: SeenMessage = { t, cps: [cp], matched: false };
+    if (m !== undefined) this.seenMessages.delete(k);
+    else if (this.seenMessages.size >= MAX_SEEN_MESSAGES) {
+      const oldest = this.seenMessages.keys().next().value;
+      if (oldest !== undefined) this.seenMessages.delete(oldest);
+    }
+    this.seenMessages.set(k, n);
+    return { m: n, copy: false };
+  }
+
+  private http(f: Flow, ab: boolean, t: number, b: Buffer): void {
     const d = this.d;
     const c = b[d.payloadOffset]!;
     if (c === 0x48) {
       const status = parseHttpStatus(b, d.payloadOffset, d.payloadCaptured);
       if (status < 0) return;
-      this.httpResponses++;
-      this.httpStatuses.set(status, (this.httpStatuses.get(status) ?? 0) + 1);
+      const s = this.seen(`h${f.tupleKey()}${ab ? '>' : '<'}${d.seq}r`, f.cp, t);
+      if (!s.copy) {
+        this.httpResponses++;
+        this.httpStatuses.set(status, (this.httpStatuses.get(status) ?? 0) + 1);
+      }
       const pending = f.http?.shift();
-      if (pending !== undefined) {
+      if (pending !== undefined && !s.m.matched) {
+        s.m.matched = true;
         const ms = (t - pending.t) * 1000;
         this.httpLatency.add(ms);
         const e = this.httpEndpoints.get(pending.key);
@@ -536,24 +640,29 @@ export class Summarizer {
     }
     const req = parseHttpRequest(b, d.payloadOffset, d.payloadCaptured);
     if (req === undefined) return;
-    this.httpRequests++;
-    this.httpMethods.set(req.method, (this.httpMethods.get(req.method) ?? 0) + 1);
     const key = `${req.method} ${req.path}`;
-    let e = this.httpEndpoints.get(key);
-    if (e === undefined && this.httpEndpoints.size < MAX_TRACKED_NAMES) {
-      e = { s: { method: req.method, path: req.path, requests: 0, statuses: {}, latency: null }, lat: new Latency() };
-      this.httpEndpoints.set(key, e);
+    if (!this.seen(`h${f.tupleKey()}${ab ? '>' : '<'}${d.seq}q`, f.cp, t).copy) {
+      this.httpRequests++;
+      this.httpMethods.set(req.method, (this.httpMethods.get(req.method) ?? 0) + 1);
+      let e = this.httpEndpoints.get(key);
+      if (e === undefined && this.httpEndpoints.size < MAX_TRACKED_NAMES) {
+        e = { s: { method: req.method, path: req.path, requests: 0, statuses: {}, latency: null }, lat: new Latency() };
+        this.httpEndpoints.set(key, e);
+      }
+      if (e) e.s.requests++;
     }
-    if (e) e.s.requests++;
     f.http ??= [];
     if (f.http.length < MAX_PENDING_HTTP) f.http.push({ t, key });
   }
 
-  private dns(b: Buffer, flowKey: string, ab: boolean, t: number): void {
+  private dns(b: Buffer, flowKey: string, ab: boolean, t: number, cp: number): void {
     const d = this.d;
     const h = decodeDns(b, d.payloadOffset, d.payloadCaptured);
     if (h === undefined) return;
-    const pk = `${flowKey}${ab ? '>' : '<'}${h.id}`;
+    const s = this.seen(`d${flowKey}${ab ? '>' : '<'}${h.id}${h.qr ? 'r' : 'q'}`, cp, t);
+    // pending queries are per capture point: an answer matches the query seen at the same one
+    const cpKey = cp === 0 ? flowKey : `${cp}|${flowKey}`;
+    const pk = `${cpKey}${ab ? '>' : '<'}${h.id}`;
     const name = h.qname ?? '?';
     const nk = `${name}\u0000${h.qtype}`;
     let ns = this.dnsNames.get(nk);
@@ -562,25 +671,32 @@ export class Summarizer {
       this.dnsNames.set(nk, ns);
     }
     if (!h.qr) {
-      this.dnsQueries++;
-      if (ns) ns.queries++;
+      if (!s.copy) {
+        this.dnsQueries++;
+        if (ns) ns.queries++;
+      }
       if (this.dnsPending.size < MAX_PENDING_DNS && !this.dnsPending.has(pk)) this.dnsPending.set(pk, t);
       return;
     }
-    this.dnsResponses++;
-    this.dnsAnswers += h.ancount;
-    const rc = rcodeName(h.rcode);
-    this.dnsRcodes.set(h.rcode, (this.dnsRcodes.get(h.rcode) ?? 0) + 1);
-    if (ns) {
-      ns.responses++;
-      ns.rcodes[rc] = (ns.rcodes[rc] ?? 0) + 1;
+    if (!s.copy) {
+      this.dnsResponses++;
+      this.dnsAnswers += h.ancount;
+      const rc = rcodeName(h.rcode);
+      this.dnsRcodes.set(h.rcode, (this.dnsRcodes.get(h.rcode) ?? 0) + 1);
+      if (ns) {
+        ns.responses++;
+        ns.rcodes[rc] = (ns.rcodes[rc] ?? 0) + 1;
+      }
     }
-    const qk = `${flowKey}${ab ? '<' : '>'}${h.id}`;
+    const qk = `${cpKey}${ab ? '<' : '>'}${h.id}`;
     const qt = this.dnsPending.get(qk);
     if (qt !== undefined) {
       this.dnsPending.delete(qk);
-      this.dnsMatched++;
-      this.dnsLatency.add((t - qt) * 1000);
+      if (!s.m.matched) {
+        s.m.matched = true;
+        this.dnsMatched++;
+        this.dnsLatency.add((t - qt) * 1000);
+      }
     }
   }
 
@@ -615,8 +731,30 @@ export class Summarizer {
       x.packets += pk;
       x.bytes += by;
     };
-    const tcp: TcpSummary = { connections: 0, completed: 0, refused: 0, synUnanswered: 0, synAckUnacked: 0, noHandshake: 0, resets: 0, retransmissions: 0, segments: this.tcpSegments, handshakeRtt: this.rtt.result() };
-    for (const f of this.all) {
+    const tcp: TcpSummary = { connections: 0, completed: 0, refused: 0, synUnanswered: 0, synAckUnacked: 0, noHandshake: 0, resets: 0, retransmissions: 0, segments: 0, handshakeRtt: null };
+    // a conversation seen at several capture points: one group of per-capture-point flows
+    let groups: Flow[][];
+    if (this.perCp && this.cpIds.size > 1) {
+      const byKey = new Map<string, Flow[]>();
+      for (const f of this.all) {
+        const k = `${f.proto}/${f.tupleKey()}#${f.inst}`;
+        const g = byKey.get(k);
+        if (g) g.push(f);
+        else byKey.set(k, [f]);
+      }
+      groups = [...byKey.values()];
+    } else groups = this.all.map((f) => [f]);
+    const handshakes: Flow[] = [];
+    for (const g of groups) {
+      // report the capture point that saw the most packets (the first one on a tie)
+      let f = g[0]!;
+      let allPackets = 0;
+      let allBytes = 0;
+      for (const x of g) {
+        allPackets += x.pktsAB + x.pktsBA;
+        allBytes += x.bytesAB + x.bytesBA;
+        if (x.pktsAB + x.pktsBA > f.pktsAB + f.pktsBA) f = x;
+      }
       const packets = f.pktsAB + f.pktsBA;
       const bytes = f.bytesAB + f.bytesBA;
       const c: Conversation = {
@@ -632,6 +770,9 @@ export class Summarizer {
         firstTime: f.first,
         lastTime: f.last,
         durationSeconds: Math.max(0, f.last - f.first),
+        capturePoints: g.length,
+        packetsAllCapturePoints: allPackets,
+        bytesAllCapturePoints: allBytes,
       };
       talk(f.aAddr, packets, bytes);
       if (f.bAddr !== f.aAddr) talk(f.bAddr, packets, bytes);
@@ -654,9 +795,15 @@ export class Summarizer {
         else tcp.noHandshake++;
         tcp.resets += f.resets;
         tcp.retransmissions += f.retrans;
+        tcp.segments += f.segs;
+        if (f.hsOrder >= 0) handshakes.push(f);
       }
       conversations.push(c);
     }
+    handshakes.sort((x, y) => x.hsOrder - y.hsOrder);
+    const rtt = new Latency();
+    for (const f of handshakes) rtt.add(f.rttMs);
+    tcp.handshakeRtt = rtt.result();
     conversations.sort((x, y) => y.bytes - x.bytes || x.firstTime - y.firstTime);
     const rcodes: Record<string, number> = {};
     for (const [k, v] of [...this.dnsRcodes].sort((x, y) => x[0] - y[0])) rcodes[rcodeName(k)] = v;
@@ -670,6 +817,7 @@ export class Summarizer {
     return {
       files: [...this.files],
       packets: this.packets,
+      capturePoints: this.cpIds.size,
       bytes: this.bytes,
       capturedBytes: this.captured,
       firstTime: empty ? null : formatTimestamp(this.firstSec, this.firstNsec),
