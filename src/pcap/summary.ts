@@ -226,6 +226,7 @@ const MAX_SEEN_MESSAGES = 100_000;
 
 /** A DNS/HTTP message (capture-point independent identity) and where it was seen. */
 interface SeenMessage {
+  k: string;
   t: number;
   cps: number[];
   /** a response that was already paired with its request at some capture point */
@@ -333,6 +334,9 @@ export class Summarizer {
   private cacheCp = 0;
   private readonly perCp: boolean;
   private readonly seenMessages = new Map<string, SeenMessage>();
+  private readonly seenQueue: SeenMessage[] = [];
+  private seenHead = 0;
+  private severalFiles = false;
   // DNS
   private dnsQueries = 0;
   private dnsResponses = 0;
@@ -360,6 +364,14 @@ export class Summarizer {
   addFile(name: string): void {
     this.files.push(name);
     this.fileIndex = this.files.length - 1;
+  }
+
+  /**
+   * Announces that `count` files will be added one after the other, so that copies of a DNS/HTTP
+   * message in a later file are recognised (call before the first packet when count > 1).
+   */
+  expectFiles(count: number): void {
+    this.severalFiles = count > 1;
   }
 
   /** Records a format problem (the summary still covers the packets before it). */
@@ -598,19 +610,31 @@ export class Summarizer {
    * seen at another capture point (and not yet at this one) within {@link COPY_WINDOW_SECONDS}.
    */
   private seen(k: string, cp: number, t: number): { m: SeenMessage; copy: boolean } {
-    if (!this.perCp) return { m: { t, cps: [cp], matched: false }, copy: false };
+    if (!this.perCp) return { m: { k, t, cps: [cp], matched: false }, copy: false };
     const m = this.seenMessages.get(k);
     if (m !== undefined && !m.cps.includes(cp) && Math.abs(t - m.t) <= COPY_WINDOW_SECONDS) {
       m.cps.push(cp);
       return { m, copy: true };
     }
-    const n: SeenMessage = { t, cps: [cp], matched: false };
-    if (m !== undefined) this.seenMessages.delete(k);
-    else if (this.seenMessages.size >= MAX_SEEN_MESSAGES) {
-      const oldest = this.seenMessages.keys().next().value;
-      if (oldest !== undefined) this.seenMessages.delete(oldest);
+    const n: SeenMessage = { k, t, cps: [cp], matched: false };
+    // forget messages that can no longer have copies (the queue is in arrival order; within one
+    // file packets arrive (nearly) in time order; files summarised together may go back in time)
+    const seen = this.seenMessages;
+    const q = this.seenQueue;
+    while (this.seenHead < q.length) {
+      const o = q[this.seenHead]!;
+      if (seen.get(o.k) !== o) this.seenHead++; // replaced by a newer message with the same identity
+      else if (seen.size >= MAX_SEEN_MESSAGES || (!this.severalFiles && o.t < t - COPY_WINDOW_SECONDS)) {
+        seen.delete(o.k);
+        this.seenHead++;
+      } else break;
     }
-    this.seenMessages.set(k, n);
+    if (this.seenHead > 4096 && this.seenHead * 2 > q.length) {
+      q.splice(0, this.seenHead);
+      this.seenHead = 0;
+    }
+    seen.set(k, n);
+    q.push(n);
     return { m: n, copy: false };
   }
 
@@ -860,6 +884,7 @@ export class Summarizer {
  */
 export async function summarizeFiles(paths: readonly string[], opts: SummaryOptions = {}): Promise<{ summary: Summary; errors: (PcapFormatError | PcapIoError)[] }> {
   const s = new Summarizer(opts);
+  s.expectFiles(paths.length);
   const errors: (PcapFormatError | PcapIoError)[] = [];
   for (const path of paths) {
     s.addFile(path);
