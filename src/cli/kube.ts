@@ -274,8 +274,9 @@ export class KubeClient {
     return { items: l.items, resourceVersion: l.metadata?.resourceVersion };
   }
 
-  createCapture(pc: PacketCapture): Promise<PacketCapture> {
-    return this.json<PacketCapture>('POST', capturesPath(pc.metadata.namespace ?? 'default'), { body: pc });
+  /** POSTs the capture; `dryRun` asks the apiserver to validate it without persisting (`?dryRun=All`). */
+  createCapture(pc: PacketCapture, opts: { dryRun?: boolean } = {}): Promise<PacketCapture> {
+    return this.json<PacketCapture>('POST', `${capturesPath(pc.metadata.namespace ?? 'default')}${opts.dryRun ? '?dryRun=All' : ''}`, { body: pc });
   }
 
   async deleteCapture(namespace: string, name: string): Promise<void> {

@@ -89,30 +89,35 @@ export function printCaptures(items: readonly PacketCapture[], opts: PrintOption
     case 'name':
       return items.map((pc) => `${PLURAL.replace(/s$/, '')}.${GROUP}/${pc.metadata.name ?? ''}\n`).join('');
     case 'table':
-    case 'wide': {
-      const wide = opts.output === 'wide';
-      const header = ['NAME', 'STATE', 'TARGET', 'TARGETS', 'PACKETS', 'BYTES', 'DROPS', 'AGE'];
-      if (wide) header.push('DURATION', 'FILTER', 'NODES');
-      if (opts.withNamespace) header.unshift('NAMESPACE');
-      const rows = items.map((pc) => {
-        const st = pc.status;
-        const r = [
-          pc.metadata.name ?? '',
-          captureState(pc),
-          targetDisplay(pc.spec),
-          targetsColumn(pc),
-          String(st?.packets ?? 0),
-          formatBytes(st?.bytes),
-          String(st?.drops ?? 0),
-          formatAge(pc.metadata.creationTimestamp, opts.now),
-        ];
-        if (wide) r.push(durationColumn(pc), pc.spec.captureFilter ?? '', st?.node ?? (st?.nodes ?? []).map((n) => n.node).join(','));
-        if (opts.withNamespace) r.unshift(pc.metadata.namespace ?? '');
-        return r;
-      });
-      return formatTable(header, rows);
-    }
+    case 'wide':
+      return formatTable(captureHeader(opts), items.map((pc) => captureRow(pc, opts)));
   }
+}
+
+/** Table header for `opts` (table or wide, with NAMESPACE for -A). */
+export function captureHeader(opts: Pick<PrintOptions, 'output' | 'withNamespace'>): string[] {
+  const header = ['NAME', 'STATE', 'TARGET', 'TARGETS', 'PACKETS', 'BYTES', 'DROPS', 'AGE'];
+  if (opts.output === 'wide') header.push('DURATION', 'FILTER', 'NODES');
+  if (opts.withNamespace) header.unshift('NAMESPACE');
+  return header;
+}
+
+/** One table row of `pc`, matching {@link captureHeader}. */
+export function captureRow(pc: PacketCapture, opts: PrintOptions): string[] {
+  const st = pc.status;
+  const r = [
+    pc.metadata.name ?? '',
+    captureState(pc),
+    targetDisplay(pc.spec),
+    targetsColumn(pc),
+    String(st?.packets ?? 0),
+    formatBytes(st?.bytes),
+    String(st?.drops ?? 0),
+    formatAge(pc.metadata.creationTimestamp, opts.now),
+  ];
+  if (opts.output === 'wide') r.push(durationColumn(pc), pc.spec.captureFilter ?? '', st?.node ?? (st?.nodes ?? []).map((n) => n.node).join(','));
+  if (opts.withNamespace) r.unshift(pc.metadata.namespace ?? '');
+  return r;
 }
 
 function asList(items: readonly PacketCapture[]): unknown {

@@ -39,13 +39,32 @@ export const CAPTURE_SPEC_FLAGS: readonly FlagSpec[] = [
   { name: 'ttl', type: 'string', value: 'DURATION', help: 'Delete the capture and its files this long after it finished' },
 ];
 
+/** `--dry-run` values, as kubectl's. */
+export const DRY_RUN_MODES = ['client', 'server', 'none'] as const;
+export type DryRunMode = (typeof DRY_RUN_MODES)[number];
+
+/** `--dry-run` -> mode: absent or `none` = no dry run; bare `--dry-run` = client. */
+export function dryRunMode(p: ParsedArgs): DryRunMode {
+  const v = str(p, 'dry-run');
+  if (v === undefined) return 'none';
+  if (!(DRY_RUN_MODES as readonly string[]).includes(v)) throw new UsageError(`invalid value "${v}" for --dry-run: must be one of ${DRY_RUN_MODES.join(', ')}`, 'capture');
+  return v as DryRunMode;
+}
+
 const CAPTURE_FLAGS: readonly FlagSpec[] = [
   ...CAPTURE_SPEC_FLAGS,
   { name: 'write', short: 'w', type: 'string', value: 'FILE', help: 'Write the merged pcapng here; - for stdout', defaultText: '<name>.pcapng' },
   { name: 'detach', type: 'boolean', help: 'Create the capture and return; collect it later with download/export' },
   { name: 'keep', type: 'boolean', help: 'Keep the PacketCapture (and its files on the nodes) after downloading' },
   { name: 'no-summary', type: 'boolean', help: 'Do not print the summary' },
-  { name: 'dry-run', type: 'string', optionalValue: 'client', choices: ['client', 'none'], value: 'client', help: 'Print the PacketCapture (-o yaml|json) instead of creating it' },
+  {
+    name: 'dry-run',
+    type: 'string',
+    optionalValue: 'client',
+    choices: DRY_RUN_MODES,
+    value: 'client|server|none',
+    help: 'client: print the PacketCapture (-o yaml|json) instead of creating it; server: let the apiserver validate it (schema and CEL rules) without persisting, print what it returned; none: create it',
+  },
   outputFlag(['yaml', 'json', 'name']),
 ];
 
@@ -55,7 +74,7 @@ export interface CaptureRequest {
 }
 
 /** Flags -> target + PacketCapture (pure apart from the kubeconfig's default namespace). */
-export function captureRequest(p: ParsedArgs, command: string, defaultNamespace: string, namespaceExplicit: boolean): CaptureRequest {
+export function captureRequest(p: ParsedArgs, command: string, defaultNamespace: string, namespaceExplicit: boolean, opts: { serverValidates?: boolean } = {}): CaptureRequest {
   try {
     const target = parseTarget(p.args[0], str(p, 'selector'));
     // node captures live in the system namespace unless -n says otherwise
@@ -72,6 +91,7 @@ export function captureRequest(p: ParsedArgs, command: string, defaultNamespace:
       maxFileSize: str(p, 'max-file-size'),
       fileCount: int(p, 'file-count'),
       ttl: str(p, 'ttl'),
+      ...(opts.serverValidates ? { serverValidates: true } : {}),
     });
     return { pc, target };
   } catch (e) {
@@ -122,9 +142,9 @@ export async function checkTarget(kube: KubeContext, req: CaptureRequest, io: Cl
 }
 
 /** Creates the capture; turns admission errors into one line. */
-export async function createCapture(kube: KubeContext, pc: PacketCapture): Promise<PacketCapture> {
+export async function createCapture(kube: KubeContext, pc: PacketCapture, opts: { dryRun?: boolean } = {}): Promise<PacketCapture> {
   try {
-    return await kube.client.createCapture(pc);
+    return await kube.client.createCapture(pc, opts);
   } catch (e) {
     if (e instanceof KubeError && e.status === 409) {
       throw new CliError(`packetcapture "${pc.metadata.name ?? ''}" already exists in namespace "${pc.metadata.namespace ?? ''}" (choose another --name)`);
@@ -222,11 +242,19 @@ export async function deleteCreated(kube: KubeContext, pc: PacketCapture, io: Cl
 }
 
 async function runCapture(p: ParsedArgs, io: CliIo): Promise<number> {
-  const dryRun = str(p, 'dry-run');
-  const dry = dryRun !== undefined && dryRun !== 'none';
+  const mode = dryRunMode(p);
+  const dry = mode !== 'none';
   const w = str(p, 'write');
   if (w !== undefined && w !== '-' && w.trim() === '') throw new UsageError('-w needs a file name (or - for stdout)', 'capture');
   if (str(p, 'output') !== undefined && !dry && !bool(p, 'detach')) throw new UsageError('-o only applies with --dry-run or --detach', 'capture');
+  if (mode === 'server') {
+    // kubectl's --dry-run=server: the apiserver runs admission (schema, CEL rules) and persists nothing
+    const kube = kubeFrom(p, io);
+    const req = captureRequest(p, 'capture', kube.namespace, kube.namespaceExplicit, { serverValidates: true });
+    const answered = await createCapture(kube, req.pc, { dryRun: true });
+    printDryRun(answered, str(p, 'output'), io);
+    return EXIT.ok;
+  }
   if (dry) {
     // no cluster needed unless the namespace comes from the kubeconfig
     let ns = str(p, 'namespace');
@@ -342,6 +370,7 @@ export const captureCommand = defineCommand(
       'kubectl pcap capture deploy/web --filter "tcp port 80" --count 1000 -w - | tshark -r -',
       'kubectl pcap capture node/node-a --interface eth0 -n pcapper --duration 1m',
       'kubectl pcap capture sts/db --dry-run -o yaml > capture.yaml',
+      'kubectl pcap capture deploy/web --file-count 50 --dry-run=server',
     ],
   },
   runCapture,
