@@ -155,6 +155,8 @@ export async function mergeCaptures(inputs: readonly MergeInput[], out: ByteSink
     else throw err;
   };
 
+  /** Output interface ids of explicitly named single-interface inputs, by what makes them equal. */
+  const shared = new Map<string, number>();
   const interfaceFor = (s: Source, readerIface: number): number => {
     const have = s.ifaceMap[readerIface];
     if (have !== undefined) return have;
@@ -164,6 +166,13 @@ export async function mergeCaptures(inputs: readonly MergeInput[], out: ByteSink
     const base = s.input.name ?? basename(s.input.path);
     const many = r.interfaces.length > 1;
     const name = many ? `${base}#${ri.name ?? readerIface}` : base;
+    const shareKey =
+      s.input.name !== undefined && !many ? JSON.stringify([name, ri.linkType, ri.snapLength, ri.tsresol ?? null, ri.tsOffset ?? null]) : undefined;
+    const same = shareKey !== undefined ? shared.get(shareKey) : undefined;
+    if (same !== undefined) {
+      s.ifaceMap[readerIface] = same;
+      return same;
+    }
     const desc = [ri.name, ri.description].filter((x) => x !== undefined).join(' ') || undefined;
     const id = w.addInterface({
       linkType: ri.linkType,
@@ -175,6 +184,7 @@ export async function mergeCaptures(inputs: readonly MergeInput[], out: ByteSink
       tsOffset: ri.tsOffset,
     });
     s.ifaceMap[readerIface] = id;
+    if (shareKey !== undefined) shared.set(shareKey, id);
     result.interfaces.push({ name, input: s.index, linkType: ri.linkType });
     return id;
   };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { CaptureReader, drain, RecordKind } from './reader.js';
@@ -131,4 +131,36 @@ test('merge: a corrupt input contributes its packets before the error; others co
   assert.ok(res.errors.every((e) => e instanceof PcapFormatError));
   assert.equal(res.packets, tsharkFrames(good).length + tsharkFrames(cut).length);
   assert.equal(tsharkFrames(out).length, res.packets);
+});
+
+test('merge: the ring files of one target (same name) become one interface', async () => {
+  const src = files.find((f) => basename(f) === 'zeek__http_get.pcap')!;
+  const total = tsharkFrames(src).length;
+  // editcap -c splits the capture the way tcpdump -C rotates it: consecutive files, same link type.
+  const ringBase = join(tmp, 'ring.pcap');
+  runTool('editcap', ['-F', 'pcap', '-c', String(Math.ceil(total / 3)), src, ringBase]);
+  const ring = readdirSync(tmp)
+    .filter((f) => f.startsWith('ring_'))
+    .sort()
+    .map((f) => join(tmp, f));
+  assert.ok(ring.length >= 3, `editcap made ${ring.length} files`);
+  const other = files.find((f) => basename(f) === 'tcpdump__tcp-handshake-nano.pcap')!;
+  const inputs = [
+    ...ring.map((path) => ({ path, name: 'node-a/shop/web-0' })),
+    { path: other, name: 'node-b/shop/db-0' },
+  ];
+  const out = join(tmp, 'merged-ring.pcapng');
+  const res = await mergeCaptures(inputs, createWriteStream(out));
+  assert.deepEqual(res.errors, []);
+  assert.equal(res.packets, total + tsharkFrames(other).length);
+  assert.deepEqual(
+    res.interfaces.map((i) => i.name),
+    ['node-a/shop/web-0', 'node-b/shop/db-0'],
+  );
+  assert.match(runTool('capinfos', ['-M', out]).stdout, /Number of interfaces in file: 2/);
+  const ids = runTool('tshark', ['-n', '-r', out, '-Y', 'frame.interface_name == "node-a/shop/web-0"', '-T', 'fields', '-e', 'frame.interface_id'])
+    .stdout.split('\n')
+    .filter(Boolean);
+  assert.equal(ids.length, total);
+  assert.deepEqual([...new Set(ids)], ['0']);
 });
