@@ -10,7 +10,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -63,17 +63,30 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+/**
+ * `n` distinct free loopback ports. All sockets stay open until every port is chosen, so the
+ * kernel cannot hand the same port out twice; another process may still take one before the
+ * apiserver binds it, which startCluster() handles by retrying.
+ */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const srv = createServer();
+          srv.unref();
+          srv.on('error', reject);
+          srv.listen(0, '127.0.0.1', () => resolve(srv));
+        }),
+    ),
+  );
+  const ports = servers.map((srv) => {
+    const addr = srv.address();
+    return typeof addr === 'object' && addr ? addr.port : 0;
   });
+  await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
+  return ports;
 }
 
 /** Builds the control plane if needed (first run only) and returns the binary path. */
@@ -158,6 +171,17 @@ async function waitReady(server: string, token: string, ca: () => string | undef
 
 export async function startCluster(opts: StartClusterOptions = {}): Promise<Cluster> {
   const bin = await controlPlaneBinary();
+  // A port chosen free can be taken by another process before the apiserver binds it: retry then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(bin, opts);
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof Error) || !/address already in use/.test(e.message)) throw e;
+    }
+  }
+}
+
+async function startClusterOnce(bin: string, opts: StartClusterOptions): Promise<Cluster> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'pcapper-cluster-'));
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const certDir = join(dir, 'certs');
@@ -181,7 +205,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
   const tokenFile = join(dir, 'tokens.csv');
   writeFileSync(tokenFile, lines.join('\n') + '\n', { mode: 0o600 });
 
-  const [apiPort, etcdPort, etcdPeerPort] = [await freePort(), await freePort(), await freePort()];
+  const [apiPort, etcdPort, etcdPeerPort] = (await freePorts(3)) as [number, number, number];
   const server = `https://127.0.0.1:${apiPort}`;
   const logFile = opts.logFile ?? join(dir, 'apiserver.log');
   const logFd = openSync(logFile, 'a', 0o600);
