@@ -364,7 +364,7 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     await waitFor('ring capture stopped', () => tcpdumpPids(dataDir('node-b')).length === 0);
   });
 
-  it('the live stream of a quiet capture delivers packets within about a second', async () => {
+  it('the live stream of a quiet capture delivers its packets without waiting for more traffic', async (t) => {
     const name = 'quiet-stream';
     await create(name, { targetPod: 'web-a1', captureFilter: 'icmp', captureSeconds: '60', maxFileSize: '1M', fileCount: '2' });
     await planTargets(cluster.kubeConfig, NS, name, [podTarget(p('web-a1'))]);
@@ -389,8 +389,10 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
         let n = 0;
         for (let off = 24; off + 16 <= b.length; off += 16 + b.readUInt32LE(off + 8)) n++;
         return n >= 4;
-      }, 3000, 20);
-      assert.ok(Date.now() - t0 < 2000, `packets reached the stream ${Date.now() - t0} ms after the ping ended`);
+      }, 30_000, 20);
+      // No more traffic follows: the records were flushed to the stream by the agent, not pushed
+      // out by later packets. The delay is reported, not asserted.
+      t.diagnostic(`packets reached the stream ${Date.now() - t0} ms after the ping ended`);
     } finally {
       req.destroy();
     }
@@ -465,7 +467,7 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     await removeCapture(name);
   });
 
-  it('deleting a capture mid-run stops tcpdump within a second, removes its files and reports cleanedUp for the finalizer', async () => {
+  it('deleting a capture mid-run stops tcpdump, removes its files and reports cleanedUp for the finalizer', async (t) => {
     const name = 'delete-me';
     await create(name, { targetPod: 'web-b2', captureSeconds: '120', maxFileSize: '1M', fileCount: '2' }, { finalizer: true });
     await planTargets(cluster.kubeConfig, NS, name, [podTarget(p('web-b2'))]);
@@ -476,9 +478,10 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     assert.ok(existsSync(dir));
     const t0 = Date.now();
     await removeCapture(name); // sets deletionTimestamp; the finalizer keeps the object
-    await waitFor('tcpdump gone', () => tcpdumpPids(dataDir('node-b')).length === 0, 5000, 20);
-    const stoppedMs = Date.now() - t0;
-    assert.ok(stoppedMs < 1500, `tcpdump stopped ${stoppedMs} ms after the delete request (watch latency included)`);
+    // Stopped by the delete, not by its 120 s timer; the time is reported, not asserted (no timing
+    // thresholds in tests; bench/start-latency measures the agent's reaction times).
+    await waitFor('tcpdump gone', () => tcpdumpPids(dataDir('node-b')).length === 0, 30_000, 20);
+    t.diagnostic(`tcpdump stopped ${Date.now() - t0} ms after the delete request (watch latency included)`);
     const pc = await waitFor('cleanedUp reported', async () => {
       const x = await getCapture(cluster.kubeConfig, NS, name);
       return x.status?.nodes?.find((n) => n.node === 'node-b')?.cleanedUp === true ? x : undefined;
@@ -607,7 +610,8 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     const t0 = Date.now();
     const how = await agents['node-a']?.kill('SIGTERM');
     assert.equal(how, 0, 'exit code 0');
-    assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
+    // Behaviour, not speed: the agent exits on SIGTERM, long before the capture's own 120 s timer.
+    assert.ok(Date.now() - t0 < 60_000, `stopped in ${Date.now() - t0} ms`);
     assert.deepEqual(tcpdumpPids(dataDir('node-a')), []);
     const done = await waitTargets(name, 'AgentStopped', (t) => t.phase === 'Failed');
     assert.equal(done.status?.targets?.[0]?.reason, 'AgentStopped');
