@@ -15,6 +15,8 @@ const TOOLS = {
   pkill: 'procps',
   ping: 'iputils-ping',
   setpriv: 'util-linux',
+  // certificates for the local cluster, the data API's mTLS and the tests (test/harness/pki.ts)
+  openssl: 'openssl',
 };
 
 function have(cmd) {

@@ -8,7 +8,7 @@
 //   npm test -- unit          only src/ (fast, pure)
 //   npm test -- PATTERN...    only test files whose path contains one of the patterns
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePrerequisites } from './prereqs.mjs';
@@ -18,6 +18,8 @@ const args = process.argv.slice(2);
 
 ensurePrerequisites({ forTests: true });
 
+// A clean dist/: a test file deleted from the sources must not keep running from an old build.
+rmSync(join(root, 'dist'), { recursive: true, force: true });
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], {
   stdio: 'inherit',
 });

@@ -21,9 +21,9 @@ export function repoRoot(): string {
   }
 }
 
-/** ../shared/testdata/pcaps next to the repository. */
+/** test/data/pcaps: third-party captures vendored into the repository (origins and licenses in its SOURCES.md). */
 export function testdataDir(): string {
-  return join(repoRoot(), '..', 'shared', 'testdata', 'pcaps');
+  return join(repoRoot(), 'test', 'data', 'pcaps');
 }
 
 /** Every capture file in the test-data directory, sorted. */
