@@ -76,6 +76,8 @@ export class DataServer {
       verifiedWithFrontProxyCa.set(s, this.d.trust()?.frontProxy !== undefined);
       s.setNoDelay(true);
     });
+    // Outlive the aggregator's idle keep-alive (Go transport: 90 s), so it never reuses a socket we are closing.
+    srv.keepAliveTimeout = 120_000;
     srv.on('tlsClientError', (err) => this.d.log.debug('TLS handshake failed', { err }));
     this.server = srv;
     await new Promise<void>((resolve, reject) => {
@@ -253,6 +255,8 @@ export class DataServer {
     this.open.add(up.req);
     const code = up.res.statusCode ?? 0;
     try {
+      // The client may have gone away while the agent answered.
+      if (res.destroyed || !res.socket || res.socket.destroyed) return;
       const ok = kind === 'file' ? code === 200 || code === 206 || code === 416 : code === 200;
       if (!ok) {
         const body = await readBody(up.res, 64 * 1024).catch(() => Buffer.alloc(0));
