@@ -25,6 +25,7 @@ describe('route', () => {
     });
     assert.deepEqual(r(`${B}/shop/packetcaptures/web/log`, 'node=node-a&target=pod.shop.web-0'), { kind: 'log', namespace: 'shop', name: 'web', node: 'node-a', target: 'pod.shop.web-0' });
     assert.deepEqual(r(`${B}/shop/packetcaptures/web/log`, 'node=node-a'), { kind: 'log', namespace: 'shop', name: 'web', node: 'node-a', target: undefined });
+    assert.equal(r(`${B}/shop/packetcaptures/web/log`, 'node=node-a&timeout=32s').kind, 'log');
     // percent-encoded plain names are decoded once
     assert.equal((r(`${B}/shop/packetcaptures/web/files/n1/node.n1.eth0/a%3Ab.pcap0`) as { file: string }).file, 'a:b.pcap0');
   });

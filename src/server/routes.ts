@@ -91,7 +91,8 @@ export function route(pathname: string, query: URLSearchParams): Route {
   }
   if (sub === 'log' && rest.length === 0) {
     for (const k of query.keys()) {
-      if (k !== 'node' && k !== 'target') return { kind: 'badRequest', message: `unknown query parameter "${show(k)}" (use node= and target=)` };
+      // client-go adds ?timeout= when the caller set a request timeout.
+      if (k !== 'node' && k !== 'target' && k !== 'timeout') return { kind: 'badRequest', message: `unknown query parameter "${show(k)}" (use node= and target=)` };
     }
     const nodes = query.getAll('node');
     const targets = query.getAll('target');
