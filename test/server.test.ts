@@ -513,16 +513,42 @@ describe('pcapper server (aggregated API) with a real kube-apiserver and real TL
     await waitFor('the agent stream closed after the client left', () => Promise.resolve(agent.streamClosedEarly ? true : undefined), 10_000);
   });
 
+  it('without read access to the front-proxy ConfigMap: /readyz 503 with the reason, and every data request 401', async () => {
+    const blind = new PcapperServer({
+      config: {
+        certFile: pki.server.cert, keyFile: pki.server.key, caFile: pki.ca.cert, listenHost: '127.0.0.1', listenPort: 0,
+        systemNamespace: SYS, agentDaemonSet: 'pcapper-agent', agentServerName: 'pcapper-agent.pcapper.svc', authRefreshMs: 60_000,
+      },
+      kc: cluster.userKubeConfig('mallory'),
+      log: silentLogger,
+    });
+    const port = await blind.start();
+    const saved = server.port;
+    try {
+      server.port = port; // get() dials server.port
+      const ready = await get('/readyz');
+      assert.equal(ready.status, 503);
+      assert.match(ready.body.toString(), /front-proxy CA not read .*forbidden|front-proxy CA not read .*403/i);
+      assertStatus(await get(`${BASE}/shop/packetcaptures/web/files`, asAlice), 401, /front-proxy CA .* is not loaded yet/);
+    } finally {
+      server.port = saved;
+      await blind.stop();
+    }
+  });
+
   it('picks up a rotated front-proxy CA from the ConfigMap for new connections', async () => {
     const ca2 = makeCa(join(dir, 'fp2'), 'front-proxy-ca-2');
     const proxy2 = makeLeaf(join(dir, 'fp2'), ca2, { name: 'front-proxy-client', cn: 'front-proxy-client', usage: 'client' });
     const path = `${BASE}/shop/packetcaptures/web/files`;
     assertStatus(await get(path, { ...asAlice, cert: proxy2 }), 401, /not signed by the front-proxy CA/);
     const cm = await admin.request<{ data: Record<string, string> }>({ path: CM_PATH });
-    cm.data['requestheader-client-ca-file'] = readFileSync(ca2.cert, 'utf8');
+    // A bundle of two CAs (the apiserver publishes bundles while it rotates).
+    cm.data['requestheader-client-ca-file'] = readFileSync(ca2.cert, 'utf8') + readFileSync(frontProxyCa.cert, 'utf8');
     await admin.request({ method: 'PUT', path: CM_PATH, body: cm });
     // The apiserver's own trust controller may merge its CAs back in; ours must be there.
     await server.refreshTrust();
     assert.equal((await get(path, { ...asAlice, cert: proxy2 })).status, 200);
+    assert.equal((await get(path, asAlice)).status, 200);
+    assertStatus(await get(path, { ...asAlice, cert: otherCaProxy }), 401, /not signed by the front-proxy CA/);
   });
 });
