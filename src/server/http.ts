@@ -95,14 +95,23 @@ export class DataServer {
     this.server?.setSecureContext(DataServer.secureContext(t));
   }
 
-  async close(): Promise<void> {
-    for (const r of this.open) r.destroy();
+  /**
+   * Stops accepting connections; requests in flight (downloads, live streams) get up to
+   * `drainMs` to finish before every connection and agent request is cut.
+   */
+  async close(drainMs = 0): Promise<void> {
     const srv = this.server;
     if (!srv) return;
-    await new Promise<void>((resolve) => {
-      srv.close(() => resolve());
-      srv.closeAllConnections();
-    });
+    const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
+    srv.closeIdleConnections();
+    if (drainMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
+      clearTimeout(timer);
+    }
+    for (const r of this.open) r.destroy();
+    srv.closeAllConnections();
+    await closed;
   }
 
   /** The forwarded identity, or a reason to refuse (401). Headers count only behind a verified front-proxy certificate. */

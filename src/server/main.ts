@@ -69,7 +69,9 @@ export async function run(argv: readonly string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info('stopping', { signal: sig });
-      server.stop().then(
+      // Endpoints are removed asynchronously: keep serving 5 s, then let transfers finish for 20 s
+      // (within the default 30 s terminationGracePeriodSeconds).
+      server.stop(5000, 20_000).then(
         () => resolve(0),
         (err: unknown) => {
           log.error('stop failed', { err });

@@ -33,6 +33,7 @@ export class PcapperServer {
   private agents: AgentClient | undefined;
   private readonly clock: Clock;
   port = 0;
+  private stopping = false;
 
   constructor(private readonly o: PcapperServerOptions) {
     this.clock = o.clock ?? systemClock;
@@ -68,6 +69,7 @@ export class PcapperServer {
 
   /** Why /readyz is 503, or undefined when ready. */
   notReady(): string | undefined {
+    if (this.stopping) return 'shutting down';
     const t = this.trust.current;
     if (!t) return `serving certificate not loaded${this.trust.lastError ? ` (${this.trust.lastError})` : ''}`;
     if (!t.frontProxy) return `front-proxy CA not read${this.trust.lastError ? ` (${this.trust.lastError})` : ''}`;
@@ -94,9 +96,16 @@ export class PcapperServer {
     return this.trust.refresh();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Shuts down. With `graceMs` (main: on SIGTERM) /readyz turns 503 first and the server keeps
+   * serving that long, so the Service stops sending new requests here before the listener closes;
+   * then requests in flight get `drainMs` to finish (a download the CLI would otherwise resume).
+   */
+  async stop(graceMs = 0, drainMs = 0): Promise<void> {
+    this.stopping = true;
     this.trust.stop();
-    await this.http.close();
+    if (graceMs > 0) await new Promise((r) => setTimeout(r, graceMs));
+    await this.http.close(drainMs);
     this.agents?.close();
   }
 }
