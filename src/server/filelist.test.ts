@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PacketCapture } from '../api/packetcapture.js';
-import { agentPaths, buildFileList, captureNodes, parseAgentList } from './filelist.js';
+import { agentPaths, buildFileList, captureNodes, mapLimit, parseAgentList } from './filelist.js';
 
 describe('captureNodes', () => {
   it('status.nodes and status.targets nodes, sorted and deduplicated', () => {
@@ -45,5 +45,22 @@ describe('buildFileList', () => {
     assert.deepEqual(parseAgentList({ node: 'n', live: ['t', 3], files: [] }), { live: ['t'], files: [] });
     assert.equal(parseAgentList({ files: 'x' }), undefined);
     assert.equal(parseAgentList(null), undefined);
+  });
+});
+
+describe('mapLimit', () => {
+  it('keeps order and never runs more than the limit at once', async () => {
+    let running = 0;
+    let peak = 0;
+    const out = await mapLimit([5, 1, 4, 2, 3, 0, 6], 3, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      for (let i = 0; i < n; i++) await Promise.resolve();
+      running--;
+      return n * 10;
+    });
+    assert.deepEqual(out, [50, 10, 40, 20, 30, 0, 60]);
+    assert.equal(peak, 3);
+    assert.deepEqual(await mapLimit([], 3, () => Promise.resolve(1)), []);
   });
 });

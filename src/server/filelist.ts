@@ -79,3 +79,17 @@ export function buildFileList(namespace: string, name: string, answers: readonly
   }
   return { kind: 'PacketCaptureFileList', apiVersion: DATA_GROUP_VERSION, metadata: { namespace, name }, nodes, items };
 }
+
+/** Maps `items` with at most `limit` calls of `fn` in flight; results keep the input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
+}

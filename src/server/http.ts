@@ -14,7 +14,7 @@ import type { Logger } from '../telemetry/log.js';
 import { AgentUnreachableError, readBody, type AgentClient } from './agent-client.js';
 import { AgentLookupError, type AgentPick } from './agents.js';
 import type { Decision } from './authz.js';
-import { agentPaths, buildFileList, captureNodes, parseAgentList, type NodeAnswer } from './filelist.js';
+import { agentPaths, buildFileList, captureNodes, mapLimit, parseAgentList, type NodeAnswer } from './filelist.js';
 import { checkProxyCert, identityFromHeaders, type Identity } from './identity.js';
 import { apiGroup, apiGroupList, apiResourceList, route, status } from './routes.js';
 import type { TrustSnapshot } from './trust.js';
@@ -221,24 +221,23 @@ export class DataServer {
       const why = e instanceof AgentLookupError ? e.message : `cannot find the agents: ${(e as Error).message}`;
       picks = new Map(nodes.map((n) => [n, { ok: false, reason: why }]));
     }
-    const answers = await Promise.all(
-      nodes.map(async (node): Promise<NodeAnswer> => {
-        const pick = picks.get(node) ?? { ok: false, reason: `no agent on node ${node}` };
-        if (!pick.ok) return { node, error: pick.reason };
-        try {
-          const { res: up } = await this.d.agents().get(pick, agentPaths.list(namespace, name));
-          const body = await readBody(up);
-          if (up.statusCode === 404) return { node, live: [], files: [] };
-          if (up.statusCode !== 200) return { node, error: `the agent on node ${node} answered ${up.statusCode}: ${oneLine(body)}` };
-          const parsed = parseAgentList(JSON.parse(body.toString('utf8')));
-          if (!parsed) return { node, error: `the agent on node ${node} sent an unexpected file list` };
-          return { node, ...parsed };
-        } catch (e) {
-          log.warn('agent list failed', { node, err: e });
-          return { node, error: `the agent on node ${node} is unreachable: ${(e as Error).message}` };
-        }
-      }),
-    );
+    // Nodes in parallel, but a capture on thousands of nodes must not open thousands of connections at once.
+    const answers = await mapLimit(nodes, 64, async (node): Promise<NodeAnswer> => {
+      const pick = picks.get(node) ?? { ok: false, reason: `no agent on node ${node}` };
+      if (!pick.ok) return { node, error: pick.reason };
+      try {
+        const { res: up } = await this.d.agents().get(pick, agentPaths.list(namespace, name));
+        const body = await readBody(up);
+        if (up.statusCode === 404) return { node, live: [], files: [] };
+        if (up.statusCode !== 200) return { node, error: `the agent on node ${node} answered ${up.statusCode}: ${oneLine(body)}` };
+        const parsed = parseAgentList(JSON.parse(body.toString('utf8')));
+        if (!parsed) return { node, error: `the agent on node ${node} sent an unexpected file list` };
+        return { node, ...parsed };
+      } catch (e) {
+        log.warn('agent list failed', { node, err: e });
+        return { node, error: `the agent on node ${node} is unreachable: ${(e as Error).message}` };
+      }
+    });
     sendJson(res, 200, buildFileList(namespace, name, answers));
   }
 
