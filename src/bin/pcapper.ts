@@ -10,6 +10,7 @@ type Run = (argv: readonly string[]) => Promise<number>;
 const COMMANDS: Record<string, { describe: string; load: () => Promise<{ run: Run }> }> = {
   controller: { describe: 'run the PacketCapture controller', load: () => import('../controller/main.js') },
   agent: { describe: 'run the node agent (one per node; NODE_NAME required)', load: () => import('../agent/main.js') },
+  server: { describe: 'run the aggregated API server data.pcapper.dev (files and live streams)', load: () => import('../server/main.js') },
 };
 
 function usage(): string {

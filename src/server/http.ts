@@ -1,0 +1,320 @@
+/**
+ * The HTTP shell of the pcapper server: an HTTPS server that only kube-apiserver's front proxy
+ * talks to (except /healthz, /livez, /readyz). Per request: front-proxy certificate check, forwarded
+ * identity, route/validation (400), SubjectAccessReview (403) before anything reveals whether the
+ * capture exists, the capture (404), then the relay to the node's agent (503 when unreachable).
+ * Decisions live in routes.ts, identity.ts, filelist.ts and agents.ts; this file only wires I/O.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { PacketCapture } from '../api/packetcapture.js';
+import type { Logger } from '../telemetry/log.js';
+import { AgentUnreachableError, readBody, type AgentClient } from './agent-client.js';
+import { AgentLookupError, type AgentPick } from './agents.js';
+import type { Decision } from './authz.js';
+import { agentPaths, buildFileList, captureNodes, mapLimit, parseAgentList, type NodeAnswer } from './filelist.js';
+import { checkProxyCert, identityFromHeaders, type Identity } from './identity.js';
+import { apiGroup, apiGroupList, apiResourceList, route, status } from './routes.js';
+import type { TrustSnapshot } from './trust.js';
+
+export interface DataServerDeps {
+  /** Current trust (serving cert, front-proxy settings); undefined until first loaded. */
+  trust(): TrustSnapshot | undefined;
+  authorize(id: Identity, namespace: string, name: string): Promise<Decision>;
+  /** The capture, or undefined when it does not exist (rejects on API errors). */
+  getCapture(namespace: string, name: string): Promise<PacketCapture | undefined>;
+  locate(node: string): Promise<AgentPick>;
+  locateAll(nodes: readonly string[]): Promise<Map<string, AgentPick>>;
+  agents(): AgentClient;
+  /** /readyz: undefined when ready, else the reason. */
+  notReady(): string | undefined;
+  log: Logger;
+}
+
+/** Per-connection: did the front-proxy CA exist when this connection's certificate was verified? */
+const verifiedWithFrontProxyCa = new WeakMap<TLSSocket, boolean>();
+
+function sendJson(res: http.ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+  res.end(text);
+}
+
+function sendStatus(res: http.ServerResponse, code: number, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, code, status(code, message));
+}
+
+export class DataServer {
+  private server: https.Server | undefined;
+  private readonly open = new Set<http.ClientRequest>();
+
+  constructor(private readonly d: DataServerDeps) {}
+
+  /** Options of the secure context for a trust snapshot (front-proxy CA verifies client certs). */
+  static secureContext(t: TrustSnapshot): https.ServerOptions {
+    // Until the front-proxy CA is known, verify against the pcapper CA rather than the public
+    // roots; such connections are refused anyway (verifiedWithFrontProxyCa).
+    return { cert: t.cert, key: t.key, ca: t.frontProxy?.caPem ?? t.ca };
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    const t = this.d.trust();
+    if (!t) throw new Error('the serving certificate is not loaded');
+    const srv = https.createServer({ ...DataServer.secureContext(t), requestCert: true, rejectUnauthorized: false }, (req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        this.d.log.error('request failed', { err, path: req.url });
+        sendStatus(res, 500, 'internal error');
+      });
+    });
+    srv.on('secureConnection', (s: TLSSocket) => {
+      verifiedWithFrontProxyCa.set(s, this.d.trust()?.frontProxy !== undefined);
+      s.setNoDelay(true);
+    });
+    // Outlive the aggregator's idle keep-alive (Go transport: 90 s), so it never reuses a socket we are closing.
+    srv.keepAliveTimeout = 120_000;
+    srv.on('tlsClientError', (err) => this.d.log.debug('TLS handshake failed', { err }));
+    this.server = srv;
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, host, () => {
+        srv.off('error', reject);
+        resolve();
+      });
+    });
+    return (srv.address() as AddressInfo).port;
+  }
+
+  /** New trust for new connections. */
+  updateTrust(t: TrustSnapshot): void {
+    this.server?.setSecureContext(DataServer.secureContext(t));
+  }
+
+  /**
+   * Stops accepting connections; requests in flight (downloads, live streams) get up to
+   * `drainMs` to finish before every connection and agent request is cut.
+   */
+  async close(drainMs = 0): Promise<void> {
+    const srv = this.server;
+    if (!srv) return;
+    const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
+    srv.closeIdleConnections();
+    if (drainMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
+      clearTimeout(timer);
+    }
+    for (const r of this.open) r.destroy();
+    srv.closeAllConnections();
+    await closed;
+  }
+
+  /** The forwarded identity, or a reason to refuse (401). Headers count only behind a verified front-proxy certificate. */
+  private authenticate(req: http.IncomingMessage): { id: Identity } | { reason: string } {
+    const fp = this.d.trust()?.frontProxy;
+    if (!fp) return { reason: 'the front-proxy CA (ConfigMap kube-system/extension-apiserver-authentication) is not loaded yet' };
+    const sock = req.socket as TLSSocket;
+    if (!verifiedWithFrontProxyCa.get(sock)) return { reason: 'this connection was opened before the front-proxy CA was loaded: reconnect' };
+    const cert = sock.getPeerCertificate();
+    const has = cert && Object.keys(cert).length > 0;
+    const check = checkProxyCert(
+      {
+        authorized: sock.authorized,
+        authorizationError: sock.authorizationError,
+        cn: has ? (typeof cert.subject?.CN === 'string' ? cert.subject.CN : '') : undefined,
+        extKeyUsage: has ? cert.ext_key_usage : undefined,
+      },
+      fp.allowedNames,
+    );
+    if (!check.ok) return { reason: check.reason };
+    const id = identityFromHeaders(req.headersDistinct, fp);
+    if (!id) return { reason: `no user in ${fp.usernameHeaders.join(', ')}` };
+    return { id };
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // The raw path, NOT normalized: a "." or ".." segment must reach route() and be refused, never resolved.
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const url = { pathname: q < 0 ? rawUrl : rawUrl.slice(0, q), searchParams: new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1)) };
+    const r = route(url.pathname, url.searchParams);
+    if (r.kind === 'health') {
+      const why = r.check === 'readyz' ? this.d.notReady() : undefined;
+      const body = why ? `not ready: ${why}\n` : 'ok\n';
+      res.writeHead(why ? 503 : 200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+      res.end(body);
+      return;
+    }
+    const auth = this.authenticate(req);
+    if ('reason' in auth) {
+      this.d.log.info('request refused', { status: 401, path: url.pathname, reason: auth.reason });
+      return sendStatus(res, 401, `Unauthorized: ${auth.reason}`);
+    }
+    if (req.method !== 'GET') {
+      res.setHeader('Allow', 'GET');
+      return sendStatus(res, 405, `method ${req.method ?? ''} is not supported: the data API is read-only (GET)`);
+    }
+    switch (r.kind) {
+      case 'apis':
+        return sendJson(res, 200, apiGroupList());
+      case 'group':
+        return sendJson(res, 200, apiGroup());
+      case 'resources':
+        return sendJson(res, 200, apiResourceList());
+      case 'badRequest':
+        return sendStatus(res, 400, r.message);
+      case 'notFound':
+        return sendStatus(res, 404, r.message);
+      default:
+    }
+    const id = auth.id;
+    const log = this.d.log.child({ user: id.user, capture: `${r.namespace}/${r.name}`, route: r.kind });
+    // Authorize before anything can tell whether the capture exists.
+    let decision: Decision;
+    try {
+      decision = await this.d.authorize(id, r.namespace, r.name);
+    } catch (e) {
+      log.warn('SubjectAccessReview failed', { err: e });
+      return sendStatus(res, 503, `cannot authorize the request: the API server did not answer the SubjectAccessReview (${(e as Error).message})`);
+    }
+    if (!decision.allowed) {
+      log.info('request denied', { status: 403 });
+      return sendStatus(res, 403, decision.reason);
+    }
+    let pc: PacketCapture | undefined;
+    try {
+      pc = await this.d.getCapture(r.namespace, r.name);
+    } catch (e) {
+      log.warn('cannot read the capture', { err: e });
+      return sendStatus(res, 503, `cannot read packetcapture ${r.namespace}/${r.name}: ${(e as Error).message}`);
+    }
+    if (!pc) return sendStatus(res, 404, `packetcaptures.pcapper.dev "${r.name}" not found in namespace "${r.namespace}"`);
+    const nodes = captureNodes(pc);
+    if (r.kind === 'list') return this.list(res, r.namespace, r.name, nodes, log);
+    if (!nodes.includes(r.node)) return sendStatus(res, 404, `packetcapture ${r.namespace}/${r.name} has no node "${r.node}" (nodes: ${nodes.join(', ') || 'none yet'})`);
+    let pick: AgentPick;
+    try {
+      pick = await this.d.locate(r.node);
+    } catch (e) {
+      return sendStatus(res, 503, `cannot find the agent on node ${r.node}: ${(e as Error).message}`);
+    }
+    if (!pick.ok) return sendStatus(res, 503, pick.reason);
+    if (r.kind === 'file') {
+      const headers: Record<string, string> = {};
+      const range = req.headers.range;
+      if (range !== undefined) headers['Range'] = range;
+      return this.relay(res, pick, r.node, agentPaths.file(r.namespace, r.name, r.target, r.file), headers, 'file', `file ${r.target}/${r.file} of capture ${r.namespace}/${r.name} not found on node ${r.node}`, log);
+    }
+    return this.relay(res, pick, r.node, agentPaths.stream(r.namespace, r.name, r.target), {}, 'stream', `capture ${r.namespace}/${r.name} has no running target${r.target ? ` "${r.target}"` : ''} on node ${r.node}`, log);
+  }
+
+  private async list(res: http.ServerResponse, namespace: string, name: string, nodes: string[], log: Logger): Promise<void> {
+    let picks: Map<string, AgentPick>;
+    try {
+      picks = await this.d.locateAll(nodes);
+    } catch (e) {
+      const why = e instanceof AgentLookupError ? e.message : `cannot find the agents: ${(e as Error).message}`;
+      picks = new Map(nodes.map((n) => [n, { ok: false, reason: why }]));
+    }
+    // Nodes in parallel, but a capture on thousands of nodes must not open thousands of connections at once.
+    const answers = await mapLimit(nodes, 64, async (node): Promise<NodeAnswer> => {
+      const pick = picks.get(node) ?? { ok: false, reason: `no agent on node ${node}` };
+      if (!pick.ok) return { node, error: pick.reason };
+      try {
+        const { res: up } = await this.d.agents().get(pick, agentPaths.list(namespace, name));
+        const body = await readBody(up);
+        if (up.statusCode === 404) return { node, live: [], files: [] };
+        if (up.statusCode !== 200) return { node, error: `the agent on node ${node} answered ${up.statusCode}: ${oneLine(body)}` };
+        const parsed = parseAgentList(JSON.parse(body.toString('utf8')));
+        if (!parsed) return { node, error: `the agent on node ${node} sent an unexpected file list` };
+        return { node, ...parsed };
+      } catch (e) {
+        log.warn('agent list failed', { node, err: e });
+        return { node, error: `the agent on node ${node} is unreachable: ${(e as Error).message}` };
+      }
+    });
+    sendJson(res, 200, buildFileList(namespace, name, answers));
+  }
+
+  /** Relays one agent response (download or live stream) with backpressure; aborts upstream when the client goes away. */
+  private async relay(
+    res: http.ServerResponse,
+    pick: Extract<AgentPick, { ok: true }>,
+    node: string,
+    path: string,
+    headers: Record<string, string>,
+    kind: 'file' | 'stream',
+    notFound: string,
+    log: Logger,
+  ): Promise<void> {
+    let up: { req: http.ClientRequest; res: http.IncomingMessage };
+    try {
+      up = await this.d.agents().get(pick, path, headers);
+    } catch (e) {
+      const msg = e instanceof AgentUnreachableError ? e.message : String(e);
+      log.warn('agent unreachable', { node, err: e });
+      return sendStatus(res, 503, `the agent on node ${node} (pod ${pick.pod}) is unreachable: ${msg}`);
+    }
+    this.open.add(up.req);
+    const code = up.res.statusCode ?? 0;
+    try {
+      // The client may have gone away while the agent answered.
+      if (res.destroyed || !res.socket || res.socket.destroyed) return;
+      const ok = kind === 'file' ? code === 200 || code === 206 || code === 416 : code === 200;
+      if (!ok) {
+        const body = await readBody(up.res, 64 * 1024).catch(() => Buffer.alloc(0));
+        if (code === 404) return sendStatus(res, 404, notFound);
+        if (code === 400) return sendStatus(res, 400, `the agent on node ${node}: ${oneLine(body)}`);
+        return sendStatus(res, 503, `the agent on node ${node} answered ${code}: ${oneLine(body)}`);
+      }
+      const out: Record<string, string> = { 'Cache-Control': 'no-store' };
+      const pass = kind === 'file' ? ['content-type', 'content-length', 'content-range', 'accept-ranges', 'content-disposition'] : ['content-type', 'x-pcapper-target'];
+      for (const h of pass) {
+        const v = up.res.headers[h];
+        if (typeof v === 'string') out[h] = v;
+      }
+      if (kind === 'stream') {
+        out['content-type'] = 'application/vnd.tcpdump.pcap';
+        out['X-Content-Type-Options'] = 'nosniff';
+      }
+      res.writeHead(code, out);
+      // Live streams: the status line and headers go out now, not with the first packet.
+      if (kind === 'stream') res.flushHeaders();
+      await pipe(up.res, res);
+    } finally {
+      this.open.delete(up.req);
+      up.req.destroy();
+    }
+  }
+}
+
+/** Pipes upstream into the client with backpressure; ends when either side finishes or goes away. */
+function pipe(from: http.IncomingMessage, to: http.ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let done = false;
+    const finish = (clean: boolean): void => {
+      if (done) return;
+      done = true;
+      from.unpipe(to);
+      if (clean) to.end();
+      else to.destroy();
+      resolve();
+    };
+    from.on('end', () => finish(from.complete));
+    from.on('error', () => finish(false));
+    from.on('aborted', () => finish(false));
+    // The client went away (or the response finished): stop reading upstream.
+    to.on('close', () => finish(false));
+    from.pipe(to, { end: false });
+  });
+}
+
+function oneLine(b: Buffer): string {
+  const s = b.toString('utf8').trim().replace(/\s+/g, ' ');
+  return s.length > 300 ? `${s.slice(0, 300)}...` : s || '(no message)';
+}
