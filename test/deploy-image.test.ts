@@ -7,7 +7,7 @@
  * - replay: the build and deps stages' COPY and RUN steps run for real in scratch directories
  *   (npm ci, tsc, npm ci --omit=dev), the runtime stage's COPY steps assemble /app, and the entry
  *   point then runs with production dependencies only (`pcapper version`, and `--help` of every
- *   subcommand, which imports each component's whole module graph).
+ *   subcommand the chart runs, which imports each component's whole module graph).
  * What this cannot show: that the base image, apt and the final layers behave as on a real build.
  */
 import assert from 'node:assert/strict';
@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { repoRoot } from './harness/paths.js';
+import { helmTemplate, parseManifests } from './tools/helm.js';
 
 interface Instruction {
   op: string;
@@ -210,7 +211,13 @@ describe('Dockerfile (structure; build replayed without a container engine)', ()
     const v = await run(entry, ['version'], app, env);
     assert.equal(v.code, 0, v.stderr);
     assert.match(v.stdout, /^pcapper \d+\.\d+\.\d+/);
-    for (const cmd of ['controller', 'agent']) {
+    // Every command the chart runs (the first arg of each workload's container) is in the image.
+    const commands = parseManifests(await helmTemplate())
+      .filter((m) => m.kind === 'Deployment' || m.kind === 'DaemonSet')
+      .map((m) => (m as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } }).spec.template.spec.containers[0]?.args[0] ?? '')
+      .sort();
+    assert.deepEqual(commands, ['agent', 'controller', 'server']);
+    for (const cmd of commands) {
       const h = await run(entry, [cmd, '--help'], app, env);
       assert.equal(h.code, 0, `pcapper ${cmd} --help with production dependencies only:\n${h.stderr}`);
       assert.match(h.stdout, new RegExp(`usage: pcapper ${cmd}`));

@@ -1,13 +1,23 @@
 /**
  * The Helm chart without a cluster: `helm lint`, `helm template`, values.schema.json rejections,
  * the generated files (deploy/pcapper.yaml, charts/pcapper/files/crd.yaml) against their sources,
- * and the security-relevant shape of what the chart renders. Applying it to a real apiserver is
- * test/deploy.test.ts; its RBAC against the real authorizer is test/rbac.test.ts.
+ * the certificates Helm's genCA/genSignedCert make (checked with openssl and a real mutual TLS
+ * handshake), and the security-relevant shape of what the chart renders. Applying it to a real
+ * apiserver, `helm upgrade` keeping the certificates (lookup) and the RBAC on the real authorizer
+ * are test/deploy.test.ts (and test/rbac.test.ts for the controller and agent).
  */
 import assert from 'node:assert/strict';
-import { describe, it, before } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, before, after } from 'node:test';
+import tls from 'node:tls';
 import { parse } from 'yaml';
-import { CHART_DIR, GEN_COMMAND, findManifest, helm, helmTemplate, parseManifests, readRepoFile, type Manifest } from './tools/helm.js';
+import { CHART_DIR, GEN_COMMAND, findManifest, helm, helmTemplate, parseManifests, readRepoFile, rulesOf, type Manifest } from './tools/helm.js';
+
+/** The values deploy/pcapper.yaml is rendered with (scripts/helm.mjs STATIC_VALUES). */
+const STATIC_VALUES = ['--set', 'tls.mode=external'];
 
 interface EnvVar {
   name: string;
@@ -21,8 +31,8 @@ interface Container {
   env?: EnvVar[];
   ports?: { name: string; containerPort: number }[];
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  readinessProbe?: { httpGet?: { path: string; port: string | number } };
-  livenessProbe?: { httpGet?: { path: string; port: string | number } };
+  readinessProbe?: { httpGet?: { path: string; port: string | number; scheme?: string } };
+  livenessProbe?: { httpGet?: { path: string; port: string | number; scheme?: string } };
   securityContext?: {
     runAsUser?: number;
     runAsNonRoot?: boolean;
@@ -31,35 +41,61 @@ interface Container {
     readOnlyRootFilesystem?: boolean;
     capabilities?: { add?: string[]; drop?: string[] };
   };
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 interface PodSpec {
   hostPID?: boolean;
   hostNetwork?: boolean;
   serviceAccountName?: string;
   tolerations?: { operator?: string; key?: string }[];
-  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; seccompProfile?: { type: string } };
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; fsGroup?: number; seccompProfile?: { type: string } };
   containers: Container[];
-  volumes?: { name: string; hostPath?: { path: string; type?: string } }[];
+  volumes?: { name: string; hostPath?: { path: string; type?: string }; secret?: { secretName: string; defaultMode?: number } }[];
+  affinity?: unknown;
 }
 interface Workload extends Manifest {
-  spec: { replicas?: number; template: { metadata: { annotations?: Record<string, string> }; spec: PodSpec } };
+  spec: { replicas?: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec } };
+}
+interface ApiService extends Manifest {
+  spec: { group: string; version: string; service: { namespace: string; name: string; port: number }; groupPriorityMinimum: number; versionPriority: number; caBundle?: string; insecureSkipTLSVerify?: boolean };
+}
+interface Secret extends Manifest {
+  type: string;
+  data: Record<string, string>;
+}
+interface NetPol extends Manifest {
+  spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress?: { from?: Record<string, unknown>[]; ports?: { port: string | number; protocol: string }[] }[] };
 }
 
 const podSpec = (m: Manifest): PodSpec => (m as Workload).spec.template.spec;
 const env = (c: Container, name: string): EnvVar | undefined => c.env?.find((e) => e.name === name);
+const secretData = (ms: Manifest[], name: string): Record<string, string> => {
+  const s = findManifest(ms, 'Secret', name) as Secret;
+  assert.equal(s.type, 'kubernetes.io/tls');
+  assert.deepEqual(Object.keys(s.data).sort(), ['ca.crt', 'tls.crt', 'tls.key']);
+  return Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+};
+const openssl = (args: string[]): string => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const SERVER_LABELS = { 'app.kubernetes.io/name': 'pcapper', 'app.kubernetes.io/component': 'server' };
+const AGENT_LABELS = { 'app.kubernetes.io/name': 'pcapper', 'app.kubernetes.io/component': 'agent' };
 
 describe('helm chart charts/pcapper', () => {
   let rendered: Manifest[];
+  let tmp: string;
   before(async () => {
     rendered = parseManifests(await helmTemplate());
+    tmp = mkdtempSync(join(tmpdir(), 'pcapper-helm-'));
+  });
+  after(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
   it('passes `helm lint --strict` with default values and with every optional feature on', async () => {
     for (const sets of [
       [],
-      ['--set', 'metrics.serviceMonitor.enabled=true', '--set', 'agent.tlsSecretName=pcapper-agent-tls', '--set', 'controller.replicas=2', '--set', 'agent.hostNetwork=true'],
-      ['--set', 'namespace.create=false', '--set', 'crds.install=false', '--set', 'rbac.adminSubjects[0].kind=Group', '--set', 'rbac.adminSubjects[0].name=platform-admins'],
+      ['--set', 'metrics.serviceMonitor.enabled=true', '--set', 'tls.mode=certManager', '--set', 'controller.replicas=2', '--set', 'agent.hostNetwork=true', '--set', 'server.replicas=3', '--set', 'server.podDisruptionBudget.minAvailable=50%'],
+      ['--set', 'namespace.create=false', '--set', 'crds.install=false', '--set', 'rbac.adminSubjects[0].kind=Group', '--set', 'rbac.adminSubjects[0].name=platform-admins', '--set', 'networkPolicy.enabled=false', '--set', 'server.podDisruptionBudget.enabled=false'],
+      [...STATIC_VALUES, '--set-json', 'networkPolicy.metricsFrom=[]', '--set', 'networkPolicy.serverFrom[0].ipBlock.cidr=10.0.0.0/8'],
     ]) {
       const r = await helm(['lint', '--strict', CHART_DIR(), ...sets]);
       assert.equal(r.code, 0, `helm lint --strict ${sets.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
@@ -80,6 +116,18 @@ describe('helm chart charts/pcapper', () => {
       [['--set', 'image.pullPolicy=Sometimes'], /\/image\/pullPolicy'/],
       [['--set', 'image.digest=latest'], /\/image\/digest'/],
       [['--set', 'agent.resources.limits=null'], /\/agent\/resources'/],
+      // The HTTP/tlsSecretName option is gone: the agent always serves mTLS.
+      [['--set', 'agent.tlsSecretName=my-tls'], /additional properties 'tlsSecretName' not allowed/],
+      [['--set', 'tls.mode=selfSigned'], /\/tls\/mode': value must be one of 'helm', 'certManager', 'external'/],
+      [['--set', 'tls.mode=external', '--set', 'tls.caBundle=LS0tLS1CRUdJTg=='], /\/tls\/caBundle': 'LS0tLS1CRUdJTg==' does not match pattern/],
+      [['--set', 'tls.caBundle=-----BEGIN CERTIFICATE-----'], /\/tls\/caBundle'/],
+      [['--set', 'tls.helm.validityDays=0'], /\/tls\/helm\/validityDays': minimum/],
+      [['--set', 'tls.certManager.duration=90 days'], /\/tls\/certManager\/duration'/],
+      [['--set', 'server.replicas=0'], /\/server\/replicas': minimum: got 0, want 1/],
+      [['--set', 'server.port=443'], /\/server\/port': minimum/],
+      [['--set', 'server.podDisruptionBudget.minAvailable=half'], /\/server\/podDisruptionBudget\/minAvailable'/],
+      [['--set', 'networkPolicy.metricsFrom[0].namespace=monitoring'], /additional properties 'namespace' not allowed/],
+      [['--set', 'networkPolicy.enabled=yes'], /\/networkPolicy\/enabled'/],
     ];
     for (const [sets, message] of cases) {
       const r = await helm(['template', 'pcapper', CHART_DIR(), ...sets]);
@@ -110,11 +158,26 @@ describe('helm chart charts/pcapper', () => {
     assert.deepEqual(missing, [], 'schema keys without a default in values.yaml');
   });
 
-  it(`deploy/pcapper.yaml is the chart rendered with default values (regenerate: ${GEN_COMMAND})`, async () => {
-    const r = await helm(['template', 'pcapper', CHART_DIR(), '--namespace', 'pcapper', '--kube-version', 'v1.34.0']);
+  it(`deploy/pcapper.yaml is the chart rendered with default values and tls.mode=external (regenerate: ${GEN_COMMAND})`, async () => {
+    const r = await helm(['template', 'pcapper', CHART_DIR(), '--namespace', 'pcapper', '--kube-version', 'v1.34.0', ...STATIC_VALUES]);
     assert.equal(r.code, 0, r.stderr);
-    const expected = `# Generated by \`${GEN_COMMAND}\` from charts/pcapper with default values; do not edit.\n${r.stdout}`;
+    const expected =
+      `# Generated by \`${GEN_COMMAND}\` from charts/pcapper with default values and tls.mode=external; do not edit.\n` +
+      `# No private keys: create the Secrets pcapper-server-tls and pcapper-agent-tls first (docs/install.md).\n${r.stdout}`;
     assert.ok(readRepoFile('deploy/pcapper.yaml') === expected, `deploy/pcapper.yaml is stale: run \`${GEN_COMMAND}\` and commit the result`);
+  });
+
+  it('deploy/pcapper.yaml holds no private key and no Secret; its APIService waits for a caBundle; the workloads mount the two Secrets', () => {
+    const text = readRepoFile('deploy/pcapper.yaml');
+    assert.doesNotMatch(text, /PRIVATE KEY/);
+    assert.doesNotMatch(text, /tls\.key:/);
+    const ms = parseManifests(text);
+    assert.deepEqual(ms.filter((m) => m.kind === 'Secret'), []);
+    const api = findManifest(ms, 'APIService', 'v1alpha1.data.pcapper.dev') as ApiService;
+    assert.equal(api.spec.caBundle, undefined, 'the user patches the caBundle in (docs/install.md)');
+    assert.equal(api.spec.insecureSkipTLSVerify, false);
+    const mounted = [findManifest(ms, 'Deployment', 'pcapper-server'), findManifest(ms, 'DaemonSet', 'pcapper-agent')].map((w) => podSpec(w).volumes?.find((v) => v.secret)?.secret?.secretName);
+    assert.deepEqual(mounted, ['pcapper-server-tls', 'pcapper-agent-tls']);
   });
 
   it(`the chart's CRD is deploy/crd.yaml (one source; regenerate: ${GEN_COMMAND})`, async () => {
@@ -136,7 +199,12 @@ describe('helm chart charts/pcapper', () => {
     assert.deepEqual(nss.map((n) => n.metadata.name), ['pcapper']);
     assert.equal(nss[0]?.metadata.labels?.['pod-security.kubernetes.io/enforce'], 'privileged');
     for (const m of rendered) {
-      if (m.kind === 'Namespace' || m.kind.startsWith('Cluster') || m.kind === 'CustomResourceDefinition') continue;
+      if (m.kind === 'Namespace' || m.kind.startsWith('Cluster') || m.kind === 'CustomResourceDefinition' || m.kind === 'APIService') continue;
+      // The one exception: the server reads the front-proxy CA (a RoleBinding where that ConfigMap is).
+      if (m.kind === 'RoleBinding' && m.metadata.name === 'pcapper-server:extension-apiserver-authentication-reader') {
+        assert.equal(m.metadata.namespace, 'kube-system');
+        continue;
+      }
       assert.equal(m.metadata.namespace, 'pcapper', `${m.kind}/${m.metadata.name} must be in the system namespace`);
     }
   });
@@ -166,11 +234,24 @@ describe('helm chart charts/pcapper', () => {
     assert.deepEqual(sc?.capabilities?.drop, ['ALL']);
     assert.deepEqual([...(sc?.capabilities?.add ?? [])].sort(), ['NET_RAW', 'SETGID', 'SYS_ADMIN', 'SYS_PTRACE']);
     assert.ok(c.resources?.requests?.cpu && c.resources.requests.memory && c.resources.limits?.memory && c.resources.limits.cpu);
-    assert.equal(c.readinessProbe?.httpGet?.path, '/healthz');
-    assert.equal(c.livenessProbe?.httpGet?.path, '/healthz');
+    assert.deepEqual(c.readinessProbe?.httpGet, { path: '/healthz', port: 'https', scheme: 'HTTPS' });
+    assert.deepEqual(c.livenessProbe?.httpGet, { path: '/healthz', port: 'https', scheme: 'HTTPS' });
     const ann = (ds as Workload).spec.template.metadata.annotations ?? {};
     assert.equal(ann['prometheus.io/scrape'], 'true');
+    assert.equal(ann['prometheus.io/scheme'], 'https');
     assert.equal(ann['prometheus.io/port'], String(c.ports?.[0]?.containerPort));
+
+    // Always mutual TLS with the pcapper-agent-tls Secret; no endpoint address to publish.
+    assert.deepEqual(c.ports, [{ name: 'https', containerPort: 9443, protocol: 'TCP' }]);
+    assert.equal(env(c, 'PCAPPER_TLS_CERT')?.value, '/etc/pcapper/tls/tls.crt');
+    assert.equal(env(c, 'PCAPPER_TLS_KEY')?.value, '/etc/pcapper/tls/tls.key');
+    assert.equal(env(c, 'PCAPPER_CA')?.value, '/etc/pcapper/tls/ca.crt');
+    assert.equal(env(c, 'PCAPPER_CLIENT_NAMES')?.value, 'pcapper-server');
+    assert.equal(env(c, 'PCAPPER_SYSTEM_NAMESPACE')?.value, 'pcapper');
+    assert.equal(env(c, 'POD_IP'), undefined, 'status.nodes[].endpoint is gone: nothing publishes the pod IP');
+    const tlsMount = c.volumeMounts?.find((v) => v.mountPath === '/etc/pcapper/tls');
+    assert.equal(tlsMount?.readOnly, true);
+    assert.deepEqual(spec.volumes?.find((v) => v.name === tlsMount?.name)?.secret, { secretName: 'pcapper-agent-tls', defaultMode: 0o400 });
 
     // Every added capability has its own comment in the template, right above it.
     const tpl = readRepoFile('charts/pcapper/templates/agent-daemonset.yaml').split('\n');
@@ -222,10 +303,273 @@ describe('helm chart charts/pcapper', () => {
     const ms = parseManifests(await helmTemplate(['--set', 'metrics.serviceMonitor.enabled=true', '--set', 'metrics.serviceMonitor.labels.release=prom']));
     const sm = findManifest(ms, 'ServiceMonitor', 'pcapper-agent') as Manifest & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] } };
     assert.equal(sm.metadata.labels?.release, 'prom');
-    assert.deepEqual(sm.spec.endpoints.map((e) => [e.port, e.path]), [['files', '/metrics']]);
+    assert.deepEqual(sm.spec.endpoints.map((e) => [e.port, e.path]), [['https', '/metrics']]);
+    assert.deepEqual((sm.spec.endpoints[0] as unknown as { tlsConfig: unknown }).tlsConfig, { serverName: 'pcapper-agent.pcapper.svc', ca: { secret: { name: 'pcapper-agent-tls', key: 'ca.crt' } } });
     const svc = findManifest(ms, 'Service', 'pcapper-agent') as Manifest & { spec: { selector: Record<string, string>; clusterIP: string } };
     assert.deepEqual(svc.spec.selector, sm.spec.selector.matchLabels);
     const ds = findManifest(ms, 'DaemonSet', 'pcapper-agent') as Manifest & { spec: { selector: { matchLabels: Record<string, string> } } };
     assert.deepEqual(ds.spec.selector.matchLabels, svc.spec.selector);
+  });
+
+  it('server Deployment: `pcapper server`, 2 replicas spread over nodes, HTTPS probes on port https, no privileges, the server Secret; PDB and Service', () => {
+    const dep = findManifest(rendered, 'Deployment', 'pcapper-server') as Workload;
+    assert.equal(dep.spec.replicas, 2);
+    assert.deepEqual(dep.spec.selector.matchLabels, SERVER_LABELS);
+    const spec = dep.spec.template.spec;
+    assert.equal(spec.serviceAccountName, 'pcapper-server');
+    assert.equal(spec.hostPID, undefined);
+    assert.equal(spec.hostNetwork, undefined);
+    assert.equal(spec.securityContext?.runAsNonRoot, true);
+    assert.ok((spec.securityContext?.runAsUser ?? 0) > 0);
+    assert.equal(spec.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+    const c = spec.containers[0];
+    assert.ok(c && spec.containers.length === 1);
+    assert.deepEqual(c.args, ['server']);
+    assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    assert.deepEqual(c.ports, [{ name: 'https', containerPort: 8443, protocol: 'TCP' }]);
+    assert.deepEqual(c.readinessProbe?.httpGet, { path: '/readyz', port: 'https', scheme: 'HTTPS' });
+    assert.deepEqual(c.livenessProbe?.httpGet, { path: '/healthz', port: 'https', scheme: 'HTTPS' });
+    assert.equal(env(c, 'PCAPPER_LISTEN')?.value, '0.0.0.0:8443');
+    assert.equal(env(c, 'PCAPPER_SYSTEM_NAMESPACE')?.value, 'pcapper');
+    assert.equal(env(c, 'PCAPPER_TLS_CERT')?.value, '/etc/pcapper/tls/tls.crt');
+    assert.equal(env(c, 'PCAPPER_TLS_KEY')?.value, '/etc/pcapper/tls/tls.key');
+    assert.equal(env(c, 'PCAPPER_CA')?.value, '/etc/pcapper/tls/ca.crt');
+    const mount = c.volumeMounts?.find((v) => v.mountPath === '/etc/pcapper/tls');
+    assert.equal(mount?.readOnly, true);
+    // Non-root reads the Secret's files through the group (fsGroup), not world-readable.
+    assert.deepEqual(spec.volumes?.find((v) => v.name === mount?.name)?.secret, { secretName: 'pcapper-server-tls', defaultMode: 0o440 });
+    assert.equal(spec.securityContext?.fsGroup, 65532);
+    assert.ok(c.resources?.requests?.cpu && c.resources.requests.memory && c.resources.limits?.memory);
+    assert.deepEqual(spec.affinity, {
+      podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: SERVER_LABELS } } }] },
+    });
+    // The why is written down next to the Deployment.
+    assert.match(readRepoFile('charts/pcapper/templates/server-deployment.yaml'), /leader-elected/);
+
+    const pdb = findManifest(rendered, 'PodDisruptionBudget', 'pcapper-server') as Manifest & { spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } } };
+    assert.deepEqual(pdb.spec, { minAvailable: 1, selector: { matchLabels: SERVER_LABELS } });
+    const svc = findManifest(rendered, 'Service', 'pcapper-server') as Manifest & { spec: { selector: Record<string, string>; ports: unknown[] } };
+    assert.deepEqual(svc.spec.selector, SERVER_LABELS);
+    assert.deepEqual(svc.spec.ports, [{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
+    assert.deepEqual(dep.spec.template.metadata.labels && Object.fromEntries(Object.entries(dep.spec.template.metadata.labels).filter(([k]) => k in SERVER_LABELS)), SERVER_LABELS);
+  });
+
+  it('server values: replicas, resources, nodeSelector, tolerations, affinity, priorityClassName, PDB', async () => {
+    const ms = parseManifests(
+      await helmTemplate([
+        '--set', 'server.replicas=3',
+        '--set', 'server.resources.limits.memory=1Gi',
+        '--set', 'server.nodeSelector.role=infra',
+        '--set', 'server.tolerations[0].key=infra',
+        '--set', 'server.tolerations[0].operator=Exists',
+        '--set', 'server.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=role',
+        '--set', 'server.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists',
+        '--set', 'server.priorityClassName=system-cluster-critical',
+        '--set', 'server.podDisruptionBudget.minAvailable=2',
+      ]),
+    );
+    const dep = findManifest(ms, 'Deployment', 'pcapper-server') as Workload;
+    assert.equal(dep.spec.replicas, 3);
+    const spec = dep.spec.template.spec as PodSpec & { nodeSelector?: unknown; priorityClassName?: string };
+    assert.equal(spec.containers[0]?.resources?.limits?.memory, '1Gi');
+    assert.deepEqual(spec.nodeSelector, { role: 'infra' });
+    assert.deepEqual(spec.tolerations, [{ key: 'infra', operator: 'Exists' }]);
+    assert.equal(spec.priorityClassName, 'system-cluster-critical');
+    assert.ok(!JSON.stringify(spec.affinity).includes('podAntiAffinity'), 'a given affinity replaces the default');
+    assert.ok(JSON.stringify(spec.affinity).includes('nodeAffinity'));
+    assert.equal((findManifest(ms, 'PodDisruptionBudget', 'pcapper-server') as Manifest & { spec: { minAvailable: number } }).spec.minAvailable, 2);
+    const off = parseManifests(await helmTemplate(['--set', 'server.podDisruptionBudget.enabled=false']));
+    assert.equal(off.filter((m) => m.kind === 'PodDisruptionBudget').length, 0);
+  });
+
+  it('APIService v1alpha1.data.pcapper.dev: group, version, Service pcapper/pcapper-server:443, priorities; caBundle is the CA of both Secrets (tls.mode=helm)', () => {
+    const api = findManifest(rendered, 'APIService', 'v1alpha1.data.pcapper.dev') as ApiService;
+    assert.equal(api.apiVersion, 'apiregistration.k8s.io/v1');
+    const { caBundle, ...rest } = api.spec;
+    assert.deepEqual(rest, { group: 'data.pcapper.dev', version: 'v1alpha1', service: { namespace: 'pcapper', name: 'pcapper-server', port: 443 }, groupPriorityMinimum: 1000, versionPriority: 15, insecureSkipTLSVerify: false });
+    const ca = Buffer.from(caBundle ?? '', 'base64').toString('utf8');
+    assert.match(ca, /^-----BEGIN CERTIFICATE-----\n/);
+    assert.equal(secretData(rendered, 'pcapper-server-tls')['ca.crt'], ca);
+    assert.equal(secretData(rendered, 'pcapper-agent-tls')['ca.crt'], ca);
+  });
+
+  it('tls.mode=helm: genCA/genSignedCert certificates verified with openssl (chain, CN, SANs, EKUs, key pairs) and in a real mutual TLS handshake', async () => {
+    const server = secretData(rendered, 'pcapper-server-tls');
+    const agent = secretData(rendered, 'pcapper-agent-tls');
+    const f = (name: string, text: string): string => {
+      const p = join(tmp, name);
+      writeFileSync(p, text, { mode: 0o600 });
+      return p;
+    };
+    const ca = f('ca.crt', server['ca.crt'] ?? '');
+    const files = { server: [f('server.crt', server['tls.crt'] ?? ''), f('server.key', server['tls.key'] ?? '')], agent: [f('agent.crt', agent['tls.crt'] ?? ''), f('agent.key', agent['tls.key'] ?? '')] } as const;
+    assert.match(openssl(['x509', '-in', ca, '-noout', '-subject', '-ext', 'basicConstraints']), /CN\s*=\s*pcapper-ca[\s\S]*CA:TRUE/);
+    // Chains to the CA, for the purposes each certificate is used for.
+    for (const [cert, purpose] of [[files.server[0], 'sslserver'], [files.server[0], 'sslclient'], [files.agent[0], 'sslserver']] as const) {
+      assert.match(openssl(['verify', '-CAfile', ca, '-purpose', purpose, cert]), /: OK\n$/, `${cert} as ${purpose}`);
+    }
+    const info = (cert: string): string => openssl(['x509', '-in', cert, '-noout', '-subject', '-ext', 'subjectAltName,extendedKeyUsage']);
+    const si = info(files.server[0]);
+    assert.match(si, /subject=CN\s*=\s*pcapper-server\n/);
+    assert.match(si, /DNS:pcapper-server\.pcapper\.svc, DNS:pcapper-server\.pcapper\.svc\.cluster\.local\n/);
+    assert.match(si, /TLS Web Server Authentication, TLS Web Client Authentication/);
+    const ai = info(files.agent[0]);
+    assert.match(ai, /subject=CN\s*=\s*pcapper-agent\n/);
+    assert.match(ai, /DNS:pcapper-agent\.pcapper\.svc\n/);
+    // Helm's genSignedCert always sets both EKUs; the agent's clientAuth is unused (documented).
+    assert.match(ai, /TLS Web Server Authentication, TLS Web Client Authentication/);
+    for (const [cert, key] of [files.server, files.agent]) {
+      assert.equal(openssl(['x509', '-in', cert, '-noout', '-pubkey']), openssl(['pkey', '-in', key, '-pubout']), `${key} belongs to ${cert}`);
+    }
+    // The server, as the agents' client, completes a handshake with an agent: each side checks the
+    // other against ca.crt; the client checks the agent's name, the agent sees CN pcapper-server.
+    const agentSrv = tls.createServer({ cert: agent['tls.crt'], key: agent['tls.key'], ca: server['ca.crt'], requestCert: true, rejectUnauthorized: true }, (sock) => {
+      const peer = sock.getPeerCertificate();
+      sock.end(String(peer.subject.CN));
+    });
+    await new Promise<void>((r) => agentSrv.listen(0, '127.0.0.1', r));
+    try {
+      const port = (agentSrv.address() as { port: number }).port;
+      const seen = await new Promise<string>((resolve, reject) => {
+        const s = tls.connect({ host: '127.0.0.1', port, servername: 'pcapper-agent.pcapper.svc', ca: server['ca.crt'], cert: server['tls.crt'], key: server['tls.key'] }, () => {
+          let got = '';
+          s.setEncoding('utf8').on('data', (c: string) => (got += c)).on('end', () => resolve(got));
+        });
+        s.on('error', reject);
+      });
+      assert.equal(seen, 'pcapper-server');
+      // The agent's certificate does not pass for another name (e.g. the server's).
+      await assert.rejects(
+        new Promise((resolve, reject) => {
+          const s = tls.connect({ host: '127.0.0.1', port, servername: 'pcapper-server.pcapper.svc', ca: server['ca.crt'], cert: server['tls.crt'], key: server['tls.key'] }, () => resolve(s.end()));
+          s.on('error', reject);
+        }),
+        /ERR_TLS_CERT_ALTNAME_INVALID|does not match|altnames/i,
+      );
+    } finally {
+      await new Promise((r) => agentSrv.close(r));
+    }
+  });
+
+  it('tls.mode=helm without a cluster (`helm template`): every render makes a new CA and new keys (lookup finds nothing to reuse)', async () => {
+    const again = parseManifests(await helmTemplate());
+    for (const name of ['pcapper-server-tls', 'pcapper-agent-tls']) {
+      const a = secretData(rendered, name);
+      const b = secretData(again, name);
+      assert.notEqual(a['tls.key'], b['tls.key'], `${name}: a fresh key`);
+      assert.notEqual(a['ca.crt'], b['ca.crt'], `${name}: a fresh CA`);
+    }
+    // What makes upgrades keep them is the lookup of both Secrets (shown against a real apiserver
+    // with `helm upgrade` in test/deploy.test.ts).
+    assert.match(readRepoFile('charts/pcapper/templates/apiservice.yaml'), /lookup "v1" "Secret" \$ns "pcapper-server-tls"[\s\S]*lookup "v1" "Secret" \$ns "pcapper-agent-tls"/);
+  });
+
+  it('tls.mode=certManager: self-signed Issuer -> CA Certificate -> CA Issuer -> the two Certificates into the same Secrets; APIService CA injected; no keys in the manifests', async () => {
+    const text = await helmTemplate(['--set', 'tls.mode=certManager']);
+    assert.doesNotMatch(text, /PRIVATE KEY/);
+    const ms = parseManifests(text);
+    assert.equal(ms.filter((m) => m.kind === 'Secret').length, 0);
+    type Cert = Manifest & { spec: { secretName: string; commonName: string; isCA?: boolean; dnsNames?: string[]; usages?: string[]; issuerRef: { kind: string; name: string } } };
+    type Issuer = Manifest & { spec: { selfSigned?: object; ca?: { secretName: string } } };
+    assert.deepEqual((findManifest(ms, 'Issuer', 'pcapper-selfsigned') as Issuer).spec, { selfSigned: {} });
+    const caCert = findManifest(ms, 'Certificate', 'pcapper-ca') as Cert;
+    assert.equal(caCert.spec.isCA, true);
+    assert.deepEqual(caCert.spec.issuerRef, { kind: 'Issuer', name: 'pcapper-selfsigned' });
+    assert.deepEqual((findManifest(ms, 'Issuer', 'pcapper-ca') as Issuer).spec, { ca: { secretName: caCert.spec.secretName } });
+    const server = findManifest(ms, 'Certificate', 'pcapper-server-tls') as Cert;
+    assert.equal(server.spec.secretName, 'pcapper-server-tls');
+    assert.equal(server.spec.commonName, 'pcapper-server');
+    assert.deepEqual(server.spec.dnsNames, ['pcapper-server.pcapper.svc', 'pcapper-server.pcapper.svc.cluster.local']);
+    assert.ok(server.spec.usages?.includes('server auth') && server.spec.usages.includes('client auth'));
+    assert.deepEqual(server.spec.issuerRef, { kind: 'Issuer', name: 'pcapper-ca' });
+    const agent = findManifest(ms, 'Certificate', 'pcapper-agent-tls') as Cert;
+    assert.equal(agent.spec.secretName, 'pcapper-agent-tls');
+    assert.equal(agent.spec.commonName, 'pcapper-agent');
+    assert.deepEqual(agent.spec.dnsNames, ['pcapper-agent.pcapper.svc']);
+    assert.deepEqual(agent.spec.issuerRef, { kind: 'Issuer', name: 'pcapper-ca' });
+    const api = findManifest(ms, 'APIService', 'v1alpha1.data.pcapper.dev') as ApiService;
+    assert.equal(api.metadata.annotations?.['cert-manager.io/inject-ca-from'], 'pcapper/pcapper-server-tls');
+    assert.equal(api.spec.caBundle, undefined);
+    for (const m of ms) assert.ok(m.apiVersion !== 'cert-manager.io/v1' || m.metadata.namespace === 'pcapper');
+  });
+
+  it('tls.mode=external: no Secrets, no keys; tls.caBundle (PEM, --set-file) becomes the APIService caBundle', async () => {
+    const pem = join(tmp, 'external-ca.crt');
+    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=pcapper-ca', '-keyout', join(tmp, 'external-ca.key'), '-out', pem]);
+    const text = await helmTemplate([...STATIC_VALUES, '--set-file', `tls.caBundle=${pem}`]);
+    assert.doesNotMatch(text, /PRIVATE KEY/);
+    const ms = parseManifests(text);
+    assert.equal(ms.filter((m) => m.kind === 'Secret' || m.apiVersion.startsWith('cert-manager.io')).length, 0);
+    const api = findManifest(ms, 'APIService', 'v1alpha1.data.pcapper.dev') as ApiService;
+    assert.equal(Buffer.from(api.spec.caBundle ?? '', 'base64').toString('utf8'), readFileSync(pem, 'utf8'));
+  });
+
+  it('RBAC: the server reads only (captures, agent pods, the agent DaemonSet by name) and delegates auth; the agent lost tokenreviews/subjectaccessreviews; user roles gain exactly the data API', () => {
+    const rules = (kind: string, name: string): unknown => rulesOf(findManifest(rendered, kind, name));
+    assert.deepEqual(rules('ClusterRole', 'pcapper-server'), [{ apiGroups: ['pcapper.dev'], resources: ['packetcaptures'], verbs: ['get', 'list', 'watch'] }]);
+    const role = findManifest(rendered, 'Role', 'pcapper-server');
+    assert.equal(role.metadata.namespace, 'pcapper');
+    assert.deepEqual(rulesOf(role), [
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['apps'], resources: ['daemonsets'], resourceNames: ['pcapper-agent'], verbs: ['get'] },
+    ]);
+    type Binding = Manifest & { roleRef: { kind: string; name: string }; subjects: { kind: string; name: string; namespace: string }[] };
+    const sa = [{ kind: 'ServiceAccount', name: 'pcapper-server', namespace: 'pcapper' }];
+    const bindings = rendered.filter((m): m is Binding => (m.kind === 'RoleBinding' || m.kind === 'ClusterRoleBinding') && JSON.stringify((m as Binding).subjects) === JSON.stringify(sa));
+    assert.deepEqual(bindings.map((b) => `${b.kind} ${b.metadata.namespace ?? ''} -> ${b.roleRef.kind}/${b.roleRef.name}`).sort(), [
+      'ClusterRoleBinding  -> ClusterRole/pcapper-server',
+      'ClusterRoleBinding  -> ClusterRole/system:auth-delegator',
+      'RoleBinding kube-system -> Role/extension-apiserver-authentication-reader',
+      'RoleBinding pcapper -> Role/pcapper-server',
+    ]);
+    const agentRules = JSON.stringify(rules('ClusterRole', 'pcapper-agent'));
+    assert.doesNotMatch(agentRules, /tokenreviews|subjectaccessreviews/);
+    const data = { apiGroups: ['data.pcapper.dev'], resources: ['packetcaptures/files', 'packetcaptures/log'], verbs: ['get'] };
+    assert.deepEqual(rules('ClusterRole', 'pcapper-capture-user'), [
+      { apiGroups: ['pcapper.dev'], resources: ['packetcaptures'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
+      data,
+      { apiGroups: ['pcapper.dev'], resources: ['packetcaptures/files'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },
+    ]);
+    assert.deepEqual(rules('ClusterRole', 'pcapper-admin'), [
+      { apiGroups: ['pcapper.dev'], resources: ['packetcaptures', 'packetcaptures/status', 'packetcaptures/files'], verbs: ['*'] },
+      data,
+      { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], resourceNames: ['packetcaptures.pcapper.dev'], verbs: ['get'] },
+    ]);
+    assert.doesNotMatch(JSON.stringify(rules('ClusterRole', 'pcapper-view')), /data\.pcapper\.dev|files|log/, 'view sees captures, never traffic');
+  });
+
+  it('NetworkPolicy: agents admit only the server pods and the metrics scraper on port https; the server admits any source on https; the controller nothing', async () => {
+    const agent = findManifest(rendered, 'NetworkPolicy', 'pcapper-agent') as NetPol;
+    assert.deepEqual(agent.spec.podSelector.matchLabels, AGENT_LABELS);
+    assert.deepEqual(agent.spec.policyTypes, ['Ingress']);
+    assert.deepEqual(agent.spec.ingress, [
+      {
+        from: [
+          { podSelector: { matchLabels: SERVER_LABELS } },
+          { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } },
+        ],
+        ports: [{ port: 'https', protocol: 'TCP' }],
+      },
+    ]);
+    const server = findManifest(rendered, 'NetworkPolicy', 'pcapper-server') as NetPol;
+    assert.deepEqual(server.spec.podSelector.matchLabels, SERVER_LABELS);
+    assert.deepEqual(server.spec.ingress, [{ ports: [{ port: 'https', protocol: 'TCP' }] }], 'no `from`: kube-apiserver cannot be selected portably');
+    const ctl = findManifest(rendered, 'NetworkPolicy', 'pcapper-controller') as NetPol;
+    assert.deepEqual(ctl.spec.policyTypes, ['Ingress']);
+    assert.equal(ctl.spec.ingress, undefined, 'no ingress rule: nothing may connect');
+    // The policies select the pods the workloads make.
+    assert.deepEqual((findManifest(rendered, 'DaemonSet', 'pcapper-agent') as Workload).spec.selector.matchLabels, AGENT_LABELS);
+
+    const custom = parseManifests(
+      await helmTemplate(['--set', 'networkPolicy.metricsFrom[0].podSelector.matchLabels.app=vmagent', '--set', 'networkPolicy.serverFrom[0].ipBlock.cidr=10.0.0.0/24']),
+    );
+    assert.deepEqual((findManifest(custom, 'NetworkPolicy', 'pcapper-agent') as NetPol).spec.ingress?.[0]?.from, [{ podSelector: { matchLabels: SERVER_LABELS } }, { podSelector: { matchLabels: { app: 'vmagent' } } }]);
+    assert.deepEqual((findManifest(custom, 'NetworkPolicy', 'pcapper-server') as NetPol).spec.ingress?.[0]?.from, [{ ipBlock: { cidr: '10.0.0.0/24' } }]);
+    const serverOnly = parseManifests(await helmTemplate(['--set-json', 'networkPolicy.metricsFrom=[]']));
+    assert.deepEqual((findManifest(serverOnly, 'NetworkPolicy', 'pcapper-agent') as NetPol).spec.ingress?.[0]?.from, [{ podSelector: { matchLabels: SERVER_LABELS } }]);
+    const off = parseManifests(await helmTemplate(['--set', 'networkPolicy.enabled=false']));
+    assert.equal(off.filter((m) => m.kind === 'NetworkPolicy').length, 0);
   });
 });

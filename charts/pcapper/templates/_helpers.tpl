@@ -11,7 +11,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end }}
 
-{{/* Selector labels of one component (controller | agent); never change across upgrades. */}}
+{{/* Selector labels of one component (controller | server | agent); never change across upgrades. */}}
 {{- define "pcapper.selectorLabels" -}}
 app.kubernetes.io/name: pcapper
 app.kubernetes.io/component: {{ .component }}
@@ -25,4 +25,3 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end }}
 
-{{- define "pcapper.agentScheme" -}}{{ if .Values.agent.tlsSecretName }}HTTPS{{ else }}HTTP{{ end }}{{- end }}
