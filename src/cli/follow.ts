@@ -55,7 +55,7 @@ function runInformer(
       if (finished) return;
       finished = true;
       signal.removeEventListener('abort', onAbort);
-      void inf.stop().then(() => (err === undefined ? resolve() : reject(err)));
+      void inf.stop().then(() => (err === undefined ? resolve() : reject(err instanceof Error ? err : new Error('watch failed', { cause: err }))));
     };
     const stop = (): void => finish();
     const onAbort = (): void => finish();
