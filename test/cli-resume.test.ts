@@ -15,7 +15,8 @@ import type { Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeCa, makeLeaf } from './harness/pki.js';
-import { kp, spawnCli } from './cli-support.js';
+import { kp, kpApiOnly, spawnCli } from './cli-support.js';
+import { assertRoot } from './harness/netns.js';
 
 const TOKEN = 'user-token-xyz';
 const NS = 'shop';
@@ -220,6 +221,26 @@ describe('kubectl-pcap download through a stand-in API server: resume, restarts,
     assert.match(r.stderr, /downloaded 2 file\(s\) from node node-a/);
     assert.equal(api.unauthenticated, 0);
     assert.ok(api.log.every((l) => l.startsWith('GET /apis/')), api.log.join('\n'));
+  });
+
+  it('from a network namespace whose only reachable address is the API server (no other route), the download is identical', async () => {
+    assertRoot();
+    reset();
+    const r = await kpApiOnly(['download', 'cap', '-w', join(dir, 'api-only.pcapng')], `https://127.0.0.1:${api.port}`, { kubeconfig, cwd: dir, dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.relayed > 0, 'the CLI went through the relay to the API server');
+    assert.ok(readFileSync(join(dir, 'api-only.pcapng')).equals(readFileSync(join(dir, 'clean.pcapng'))));
+    // and nothing else is reachable from there: a listener on the host's loopback is refused
+    const { createServer: tcpServer } = await import('node:net');
+    const hostOnly = tcpServer((c) => c.destroy());
+    await new Promise<void>((r) => hostOnly.listen(0, '127.0.0.1', () => r()));
+    const hostPort = (hostOnly.address() as { port: number }).port;
+    const other = join(dir, 'pki', 'other-kubeconfig');
+    writeFileSync(other, readFileSync(kubeconfig, 'utf8').replace(`https://127.0.0.1:${api.port}`, `https://127.0.0.1:${hostPort}`));
+    const blocked = await kpApiOnly(['download', 'cap', '-w', join(dir, 'x.pcapng')], `https://127.0.0.1:${api.port}`, { kubeconfig: other, cwd: dir, dir });
+    hostOnly.close();
+    assert.equal(blocked.code, 1, blocked.stderr);
+    assert.equal(blocked.stderr, `error: cannot reach the cluster at https://127.0.0.1:${hostPort}: connect ECONNREFUSED 127.0.0.1:${hostPort}\n`);
   });
 
   it('cut bodies, a 503 and a server restart mid-file are resumed with Range: the raw files and the merged file are identical to a download without faults', async () => {
