@@ -150,7 +150,32 @@ export async function idbComments(file: string): Promise<string[]> {
  * against a managed cluster. `apiServer` is the kubeconfig's server URL (https://127.0.0.1:PORT).
  * Needs root (unshare). Returns like kp(); `relayed` counts the connections that went through.
  */
-export async function kpApiOnly(args: string[], apiServer: string, o: CliOptions & { dir: string }): Promise<CliResult & { relayed: number }> {
+/**
+ * A hold on the relay of kpApiOnly(): once `pauseAt` bytes went from the API server to the CLI,
+ * the relay stops reading from the API server (`paused` becomes true) until resume(): a test can
+ * then act (restart a server) at a known point of a download, by state, not by timing.
+ */
+export class RelayGate {
+  downstreamBytes = 0;
+  paused = false;
+  private readonly held = new Set<NodeJS.ReadableStream>();
+  constructor(readonly pauseAt: number) {}
+  /** Called by the relay per chunk from the API server. */
+  seen(n: number, from: NodeJS.ReadableStream): void {
+    this.downstreamBytes += n;
+    if (this.downstreamBytes >= this.pauseAt && !this.paused && this.held.size === 0) {
+      this.paused = true;
+      this.held.add(from);
+      from.pause();
+    }
+  }
+  resume(): void {
+    for (const s of this.held) s.resume();
+    this.held.clear();
+  }
+}
+
+export async function kpApiOnly(args: string[], apiServer: string, o: CliOptions & { dir: string; gate?: RelayGate }): Promise<CliResult & { relayed: number }> {
   const { createServer, connect } = await import('node:net');
   const { rm } = await import('node:fs/promises');
   const url = new URL(apiServer);
@@ -161,7 +186,12 @@ export async function kpApiOnly(args: string[], apiServer: string, o: CliOptions
   const relay = createServer((c) => {
     relayed++;
     const up = connect(port, '127.0.0.1');
-    c.pipe(up).pipe(c);
+    c.pipe(up);
+    up.on('data', (chunk: Buffer) => {
+      c.write(chunk);
+      o.gate?.seen(chunk.length, up);
+    });
+    up.on('end', () => c.end());
     up.on('error', () => c.destroy());
     c.on('error', () => up.destroy());
   });
