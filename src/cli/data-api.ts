@@ -257,7 +257,7 @@ export async function openLog(client: KubeClient, ns: string, name: string, node
   try {
     return await client.stream(logPath(ns, name, node, target), signal ? { signal } : {});
   } catch (e) {
-    throw dataApiError(e, `live stream of ${target} on node ${node}`);
+    throw dataApiError(e, `node ${node}`);
   }
 }
 

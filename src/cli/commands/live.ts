@@ -37,7 +37,7 @@ export function liveInterfaceName(t: TargetStatus): string {
   return `${t.node ?? '?'}/${t.namespace ?? '?'}/${t.pod ?? t.name}`;
 }
 
-class LiveMux {
+export class LiveMux {
   private readonly w: PcapngWriter;
   private readonly open = new Map<string, Promise<void>>();
   private readonly failed = new Set<string>();
