@@ -16,6 +16,7 @@ import { downloadCapture, mergeTo, copyToStream, type LocalCaptureFile } from '.
 import { followCapture, isDone } from '../follow.js';
 import { EXIT, type CliIo } from '../io.js';
 import { KubeError, type KubeContext } from '../kube.js';
+import { checkOutputFile } from '../output-path.js';
 import { ProgressWriter } from '../progress.js';
 import { formatSelector } from '../selector.js';
 import { buildPacketCapture, parseTarget, SYSTEM_NAMESPACE, TargetError, type Target } from '../target.js';
@@ -199,6 +200,14 @@ export async function printSummary(merged: string, files: readonly LocalCaptureF
   if (code !== 0) io.stderr.write('warning: the summary reported problems (see above)\n');
 }
 
+/** Every target failed (or the capture failed) and nothing was captured. */
+export function refusedOutright(pc: PacketCapture): boolean {
+  if ((pc.status?.packets ?? 0) > 0) return false;
+  if (pc.status?.progress === 'failure') return true;
+  const ts = pc.status?.targets ?? [];
+  return ts.length > 0 && ts.every((t) => t.phase === 'Failed');
+}
+
 function failureLine(pc: PacketCapture): string {
   const failed = (pc.status?.targets ?? []).filter((t) => t.phase === 'Failed');
   if (failed.length > 0) return failed.map((t) => `${targetLabel(t)}: ${t.reason ?? 'Failed'}${t.message ? ` (${t.message})` : ''}`).join('; ');
@@ -249,6 +258,8 @@ async function runCapture(p: ParsedArgs, io: CliIo): Promise<number> {
   }
   const kube = kubeFrom(p, io);
   const req = captureRequest(p, 'capture', kube.namespace, kube.namespaceExplicit);
+  // the output is checked before anything is created (not after the whole capture ran)
+  if (!bool(p, 'detach')) await checkOutputFile(outputPath(w, req.pc.metadata.name ?? 'capture', io.cwd), 'capture');
   await checkTarget(kube, req, io);
   const created = await createCapture(kube, req.pc);
   const ns = created.metadata.namespace ?? '';
@@ -275,7 +286,9 @@ async function runCapture(p: ParsedArgs, io: CliIo): Promise<number> {
       name,
       (pc) => {
         last = pc;
-        progress.update(pc);
+        // a capture refused outright (every target failed, nothing captured) ends in one error
+        // line below; its failure progress would only repeat it first
+        if (!refusedOutright(pc)) progress.update(pc);
         if (!hinted && !pc.status?.progress && Date.now() - started > 10_000) {
           hinted = true;
           io.stderr.write('still waiting for the pcapper controller to pick the capture up (is it running? kubectl get pods -n pcapper)\n');
