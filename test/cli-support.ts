@@ -147,7 +147,7 @@ export async function idbComments(file: string): Promise<string[]> {
  * API server: the namespace has just a loopback interface, and one listener on the API server's
  * loopback address and port that relays bytes (TLS untouched) over a Unix socket to the real API
  * server. Agents, the pcapper server, pod IPs and the internet are unreachable, as from a laptop
- * against a managed cluster. `apiServer` is the kubeconfig's server URL (https://127.0.0.1:PORT).
+ * against a managed cluster. `apiServer` is the kubeconfig's server URL (https://IPv4:PORT).
  * Needs root (unshare). Returns like kp(); `relayed` counts the connections that went through.
  */
 /**
@@ -179,13 +179,14 @@ export async function kpApiOnly(args: string[], apiServer: string, o: CliOptions
   const { createServer, connect } = await import('node:net');
   const { rm } = await import('node:fs/promises');
   const url = new URL(apiServer);
-  if (url.hostname !== '127.0.0.1') throw new Error(`kpApiOnly needs an API server on 127.0.0.1, not ${url.hostname}`);
+  const host = url.hostname;
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(host)) throw new Error(`kpApiOnly needs an API server at an IPv4 address, not ${host}`);
   const port = Number(url.port || 443);
   const sock = join(o.dir, `api-relay-${process.pid}-${Date.now()}.sock`);
   let relayed = 0;
   const relay = createServer((c) => {
     relayed++;
-    const up = connect(port, '127.0.0.1');
+    const up = connect(port, host);
     c.pipe(up);
     up.on('data', (chunk: Buffer) => {
       c.write(chunk);
@@ -199,16 +200,18 @@ export async function kpApiOnly(args: string[], apiServer: string, o: CliOptions
   // inside the new namespace: loopback up, a relay 127.0.0.1:PORT -> unix socket, then the CLI
   const inner = String.raw`
 const net = require('node:net'); const { spawnSync, spawn } = require('node:child_process');
-const [port, sock, cli, ...args] = process.argv.slice(1);
+const [host, port, sock, cli, ...args] = process.argv.slice(1);
 const up = spawnSync('ip', ['link', 'set', 'lo', 'up'], { stdio: 'inherit' });
 if (up.status !== 0) process.exit(97);
+// the API server's address exists here only as this relay's listening address
+if (host !== '127.0.0.1' && spawnSync('ip', ['addr', 'add', host + '/32', 'dev', 'lo'], { stdio: 'inherit' }).status !== 0) process.exit(98);
 const srv = net.createServer((c) => { const u = net.connect(sock); c.pipe(u).pipe(c); u.on('error', () => c.destroy()); c.on('error', () => u.destroy()); });
-srv.listen(Number(port), '127.0.0.1', () => {
+srv.listen(Number(port), host, () => {
   const child = spawn(process.execPath, [cli, ...args], { stdio: 'inherit' });
   child.on('exit', (code, sig) => { srv.close(); process.exit(code === null ? 128 + 9 : code); });
 });
 `;
-  const child = spawn('unshare', ['--net', '--', process.execPath, '-e', inner, String(port), sock, CLI, ...args], { cwd: o.cwd ?? process.cwd(), env: env(o), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('unshare', ['--net', '--', process.execPath, '-e', inner, host, String(port), sock, CLI, ...args], { cwd: o.cwd ?? process.cwd(), env: env(o), stdio: ['pipe', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   let err = '';
   child.stdout?.on('data', (c: Buffer) => out.push(c));
