@@ -281,9 +281,15 @@ describe('kubectl-pcap download through a stand-in API server: resume, restarts,
 
   it('unsafe names in the file list are refused with one line naming the node; nothing is written outside the directory', async () => {
     reset();
-    api.extraItems = [{ node: 'node-d', target: '..', name: 'escape.pcap0', size: 10, kind: 'pcap' }];
+    api.extraItems = [
+      { node: 'node-d', target: '..', name: 'escape.pcap0', size: 10, kind: 'pcap' },
+      // listed, then rotated away before its download: a warning, the node's other files still come
+      { node: 'node-a', target: 'pod.shop.web-0', name: 'cap.pcap00', size: 10, kind: 'pcap' },
+    ];
     const r = await kp(['download', 'cap', '--raw', join(dir, 'unsafe'), '-w', join(dir, 'unsafe.pcapng')], { kubeconfig, cwd: dir });
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^warning: node node-a: node-a\/pod\.shop\.web-0\/cap\.pcap00 is gone \(rotated or removed since the list\): /m);
+    rawEqualsOriginals(join(dir, 'unsafe'));
     assert.match(r.stderr, /^warning: node node-d: unsafe target or file name "\.\.\/escape\.pcap0" in the file list \(contains '\.\.'\); none of this node's files were downloaded$/m);
     assert.ok(!api.log.some((l) => l.includes('escape')), 'never requested');
     api.extraItems = [{ node: '../../etc', target: 'pod.shop.x', name: 'f.pcap0', size: 10, kind: 'pcap' }];

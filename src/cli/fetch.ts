@@ -14,7 +14,7 @@ import { findCaptureMetadata, interfaceCommentsFor, interfaceNameFor, type Captu
 import { describeError } from '../pcap/errors.js';
 import { downloadFile, listFiles } from './data-api.js';
 import { CliError, oneLine } from './errors.js';
-import type { KubeClient } from './kube.js';
+import { KubeError, type KubeClient } from './kube.js';
 import { safeLocalPath } from './safe-names.js';
 import { TransferProgress } from './transfer-progress.js';
 import type { CliIo } from './io.js';
@@ -67,11 +67,21 @@ export async function downloadCapture(client: KubeClient, pc: PacketCapture, dir
         for (const f of items) {
           const key = `${f.node}/${f.target}/${f.name}`;
           dest = safeLocalPath(dir, f.node, f.target, f.name, 'the file list');
-          out.bytes += await downloadFile(client, ns, name, f, dest, {
-            ...(signal ? { signal } : {}),
-            onProgress: (have, total) => progress.update(key, have, total),
-            onRetry: (why, have) => say(`note: resuming ${key} at byte ${have} (${why})`),
-          });
+          try {
+            out.bytes += await downloadFile(client, ns, name, f, dest, {
+              ...(signal ? { signal } : {}),
+              onProgress: (have, total) => progress.update(key, have, total),
+              onRetry: (why, have) => say(`note: resuming ${key} at byte ${have} (${why})`),
+            });
+          } catch (e) {
+            // a ring file of a running capture may be rotated away between the list and its
+            // download: that file is gone, the node's other files are still wanted
+            if (!(e instanceof KubeError && e.status === 404 && f.kind === 'pcap')) throw e;
+            await rm(dest, { force: true });
+            dest = undefined;
+            out.problems.push(`node ${node}: ${key} is gone (rotated or removed since the list): ${oneLine(e.message)}`);
+            continue;
+          }
           if (f.kind === 'pcap') pcaps++;
           dest = undefined;
         }
