@@ -98,10 +98,21 @@ describe('live: each running target streamed through packetcaptures/log, every b
       assert.ok(!written.includes('MARK-A-SPLIT'));
       a.write(split.subarray(9));
       await until('the split packet', () => written.includes('MARK-A-SPLIT'));
-      a.end();
+      // the connection is lost while the target runs (a server replica restarting): the stream is
+      // reopened at the next status update and continues on the same interface
+      a.socket?.destroy();
+      await until('the interruption note', () => /note: live stream of shop\/web-0 interrupted .*; reopening/.test(err));
+      mux.update(later);
+      await until('the reopened stream', () => requests.length === 3);
+      const a2 = streams.get('pod.shop.web-0') as ServerResponse;
+      a2.write(record(7, 'MARK-A-AGAIN'));
+      await until('a packet after the reconnect', () => written.includes('MARK-A-AGAIN'));
+      const occurrences = (needle: string): number => written.toString('latin1').split(needle).length - 1;
+      assert.equal(occurrences('node-a/shop/web-0'), 1, 'one interface for web-0 across the reconnect');
+      a2.end();
       b.end();
       await mux.settle(10_000);
-      assert.equal(mux.packets, 8);
+      assert.equal(mux.packets, 9);
       assert.match(err, /streaming shop\/web-0 from node node-a\n[\s\S]*streaming shop\/web-1 from node node-b\n/);
     } finally {
       ac.abort();

@@ -14,7 +14,7 @@ import { bool, str, type FlagSpec, type ParsedArgs } from '../args.js';
 import { defineCommand, kubeFrom } from '../command.js';
 import { openLog, targetDirName } from '../data-api.js';
 import { CliError, UsageError } from '../errors.js';
-import type { KubeClient } from '../kube.js';
+import { KubeError, type KubeClient } from '../kube.js';
 import { followCapture, isDone } from '../follow.js';
 import { EXIT, type CliIo } from '../io.js';
 import { PcapStreamParser } from '../pcap-stream.js';
@@ -37,10 +37,17 @@ export function liveInterfaceName(t: TargetStatus): string {
   return `${t.node ?? '?'}/${t.namespace ?? '?'}/${t.pod ?? t.name}`;
 }
 
+/** Reopens of one target's stream after interruptions, at most. */
+const MAX_RECONNECTS = 5;
+
 export class LiveMux {
   private readonly w: PcapngWriter;
   private readonly open = new Map<string, Promise<void>>();
   private readonly failed = new Set<string>();
+  /** Interface per target (and link type), kept across reconnects. */
+  private readonly ifaces = new Map<string, { id: number; linkType: number }>();
+  /** Reconnects per target after an interrupted stream (a server replica restarting). */
+  private readonly reconnects = new Map<string, number>();
   packets = 0;
   private writeError: Error | undefined;
 
@@ -70,20 +77,11 @@ export class LiveMux {
     try {
       // through the API server: packetcaptures/log is long-running, so no request timeout cuts it
       const res = await openLog(this.client, ns, name, node, targetDirName(t.name), this.signal);
-      this.io.stderr.write(`streaming ${targetLabel(t)} from node ${node}\n`);
+      if (!this.reconnects.has(t.name)) this.io.stderr.write(`streaming ${targetLabel(t)} from node ${node}\n`);
       const parser = new PcapStreamParser();
       for await (const chunk of res) {
         const pkts = parser.push(chunk as Buffer);
-        if (iface === undefined && parser.header) {
-          iface = this.w.addInterface({
-            linkType: parser.header.linkType,
-            snapLength: parser.header.snapLength,
-            name: liveInterfaceName(t),
-            description: `pcapper live ${targetLabel(t)}`,
-            comments: [`pcapper.capture=${ns}/${name}`, `pcapper.node=${node}`, `pcapper.target=${t.kind ?? 'pod'}`, ...(t.pod ? [`pcapper.pod=${t.namespace ?? ''}/${t.pod}`] : [])],
-            tsresol: 9,
-          });
-        }
+        if (iface === undefined && parser.header) iface = this.interfaceFor(t, node, parser.header.linkType, parser.header.snapLength);
         if (iface === undefined || pkts.length === 0) continue;
         for (const p of pkts) this.w.writePacket(iface, p.tsSec, p.tsNsec, p.data, p.origLen);
         this.packets += pkts.length;
@@ -97,9 +95,37 @@ export class LiveMux {
         this.writeError = e;
         return;
       }
+      // an interrupted stream (connection lost, 5xx while a server replica restarts) is opened
+      // again at the next status update while the target runs; bounded
+      const status = e instanceof KubeError ? e.status : 0;
+      const n = this.reconnects.get(t.name) ?? 0;
+      if ((status === 0 || status >= 500) && n < MAX_RECONNECTS) {
+        this.reconnects.set(t.name, n + 1);
+        this.io.stderr.write(`note: live stream of ${targetLabel(t)} interrupted (${(e as Error).message}); reopening\n`);
+        this.open.delete(t.name);
+        return;
+      }
       if (!this.failed.has(t.name)) this.io.stderr.write(`warning: live stream of ${targetLabel(t)}: ${(e as Error).message}\n`);
       this.failed.add(t.name);
     }
+  }
+
+  /** The target's interface: one per target, reused after a reconnect with the same link type. */
+  private interfaceFor(t: TargetStatus, node: string, linkType: number, snapLength: number): number {
+    const have = this.ifaces.get(t.name);
+    if (have && have.linkType === linkType) return have.id;
+    const ns = this.pc.metadata.namespace ?? '';
+    const name = this.pc.metadata.name ?? '';
+    const id = this.w.addInterface({
+      linkType,
+      snapLength,
+      name: liveInterfaceName(t),
+      description: `pcapper live ${targetLabel(t)}`,
+      comments: [`pcapper.capture=${ns}/${name}`, `pcapper.node=${node}`, `pcapper.target=${t.kind ?? 'pod'}`, ...(t.pod ? [`pcapper.pod=${t.namespace ?? ''}/${t.pod}`] : [])],
+      tsresol: 9,
+    });
+    this.ifaces.set(t.name, { id, linkType });
+    return id;
   }
 
   /** Waits for every open stream to end (bounded). */
