@@ -106,7 +106,8 @@ export class KubeClient {
     /** Injected in tests; otherwise a client of `kc`. */
     shared?: SharedClient,
   ) {
-    this.shared = shared ?? new SharedClient(kc, { userAgent: 'kubectl-pcap' });
+    // live streams hold one connection per running target for the whole capture
+    this.shared = shared ?? new SharedClient(kc, { userAgent: 'kubectl-pcap', maxSockets: 4096 });
   }
 
   /** JSON request; non-2xx answers throw KubeError with the server's message. */

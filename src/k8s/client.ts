@@ -88,6 +88,8 @@ export interface KubeClientOptions {
   userAgent?: string;
   /** Default per-request timeout (not for watches). Default 30 s. */
   timeoutMs?: number;
+  /** Connections at once (default 64); long-lived streams (one per live target) each hold one. */
+  maxSockets?: number;
 }
 
 export class KubeClient {
@@ -105,7 +107,8 @@ export class KubeClient {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.server = new URL(cluster.server);
-    this.agent = this.server.protocol === 'http:' ? new http.Agent({ keepAlive: true, maxSockets: 64 }) : new https.Agent({ keepAlive: true, maxSockets: 64 });
+    const maxSockets = opts.maxSockets ?? 64;
+    this.agent = this.server.protocol === 'http:' ? new http.Agent({ keepAlive: true, maxSockets }) : new https.Agent({ keepAlive: true, maxSockets });
     this.userAgent = opts.userAgent ?? 'pcapper';
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
