@@ -67,11 +67,13 @@ describe('resumable download decisions', () => {
     const p = new TransferProgress(tty, 1, 1, () => t);
     p.expect('a', 100);
     t = 500;
+    p.update('a', 10, 100); // the first second: nothing (a quick download shows no progress)
+    t = 1500;
     p.update('a', 50, 100);
-    t = 600;
+    t = 1600;
     p.update('a', 60, 100); // within 200 ms of the last frame: not drawn
     p.clear();
-    assert.equal(tty.out, '\r\x1b[Kdownloading 1 file(s) from 1 node(s): 50 B / 100 B (50%)\r\x1b[K');
+    assert.equal(tty.out, '\r\x1b[Kdownloading 1 file(s) from 1 node(s): 50 B / 100 B (50%)  33 B/s\r\x1b[K');
     const pipe = { out: '', isTTY: false, write(s: string) { this.out += s; } };
     const q = new TransferProgress(pipe, 1, 1, () => (t += 1000));
     q.update('a', 50, 100);

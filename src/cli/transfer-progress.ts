@@ -1,6 +1,6 @@
 /**
- * Download progress on stderr, the way kubectl shows long operations: on a terminal one line
- * redrawn in place (at most a few times a second), cleared when done; on a non-terminal nothing
+ * Download progress on stderr, the way kubectl shows long operations: on a terminal, once a
+ * download takes longer than a second, one line redrawn in place (5 times a second), cleared when done; on a non-terminal nothing
  * per chunk (a log file must not fill with progress), only the per-node summary lines the caller
  * prints. Rendering is pure.
  */
@@ -36,7 +36,8 @@ export class TransferProgress {
     if (total !== undefined) this.totals.set(key, total);
     if (this.out.isTTY !== true) return;
     const t = this.now();
-    if (t - this.lastDraw < 200) return;
+    // only long downloads get a progress line (nothing flashes for a quick one), redrawn 5x a second
+    if (t - this.started < 1000 || t - this.lastDraw < 200) return;
     this.lastDraw = t;
     this.draw();
   }
