@@ -141,3 +141,91 @@ export async function idbComments(file: string): Promise<string[]> {
     await r.close();
   }
 }
+
+/**
+ * Runs kubectl-pcap in a network namespace of its own in which the ONLY reachable address is the
+ * API server: the namespace has just a loopback interface, and one listener on the API server's
+ * loopback address and port that relays bytes (TLS untouched) over a Unix socket to the real API
+ * server. Agents, the pcapper server, pod IPs and the internet are unreachable, as from a laptop
+ * against a managed cluster. `apiServer` is the kubeconfig's server URL (https://IPv4:PORT).
+ * Needs root (unshare). Returns like kp(); `relayed` counts the connections that went through.
+ */
+/**
+ * A hold on the relay of kpApiOnly(): once `pauseAt` bytes went from the API server to the CLI,
+ * the relay stops reading from the API server (`paused` becomes true) until resume(): a test can
+ * then act (restart a server) at a known point of a download, by state, not by timing.
+ */
+export class RelayGate {
+  downstreamBytes = 0;
+  paused = false;
+  private readonly held = new Set<NodeJS.ReadableStream>();
+  constructor(readonly pauseAt: number) {}
+  /** Called by the relay per chunk from the API server. */
+  seen(n: number, from: NodeJS.ReadableStream): void {
+    this.downstreamBytes += n;
+    if (this.downstreamBytes >= this.pauseAt && !this.paused && this.held.size === 0) {
+      this.paused = true;
+      this.held.add(from);
+      from.pause();
+    }
+  }
+  resume(): void {
+    for (const s of this.held) s.resume();
+    this.held.clear();
+  }
+}
+
+export async function kpApiOnly(args: string[], apiServer: string, o: CliOptions & { dir: string; gate?: RelayGate }): Promise<CliResult & { relayed: number }> {
+  const { createServer, connect } = await import('node:net');
+  const { rm } = await import('node:fs/promises');
+  const url = new URL(apiServer);
+  const host = url.hostname;
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(host)) throw new Error(`kpApiOnly needs an API server at an IPv4 address, not ${host}`);
+  const port = Number(url.port || 443);
+  const sock = join(o.dir, `api-relay-${process.pid}-${Date.now()}.sock`);
+  let relayed = 0;
+  const relay = createServer((c) => {
+    relayed++;
+    const up = connect(port, host);
+    c.pipe(up);
+    up.on('data', (chunk: Buffer) => {
+      c.write(chunk);
+      o.gate?.seen(chunk.length, up);
+    });
+    up.on('end', () => c.end());
+    up.on('error', () => c.destroy());
+    c.on('error', () => up.destroy());
+  });
+  await new Promise<void>((r) => relay.listen(sock, () => r()));
+  // inside the new namespace: loopback up, a relay 127.0.0.1:PORT -> unix socket, then the CLI
+  const inner = String.raw`
+const net = require('node:net'); const { spawnSync, spawn } = require('node:child_process');
+const [host, port, sock, cli, ...args] = process.argv.slice(1);
+const up = spawnSync('ip', ['link', 'set', 'lo', 'up'], { stdio: 'inherit' });
+if (up.status !== 0) process.exit(97);
+// the API server's address exists here only as this relay's listening address
+if (host !== '127.0.0.1' && spawnSync('ip', ['addr', 'add', host + '/32', 'dev', 'lo'], { stdio: 'inherit' }).status !== 0) process.exit(98);
+const srv = net.createServer((c) => { const u = net.connect(sock); c.pipe(u).pipe(c); u.on('error', () => c.destroy()); c.on('error', () => u.destroy()); });
+srv.listen(Number(port), host, () => {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: 'inherit' });
+  child.on('exit', (code, sig) => { srv.close(); process.exit(code === null ? 128 + 9 : code); });
+});
+`;
+  const child = spawn('unshare', ['--net', '--', process.execPath, '-e', inner, host, String(port), sock, CLI, ...args], { cwd: o.cwd ?? process.cwd(), env: env(o), stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  let err = '';
+  child.stdout?.on('data', (c: Buffer) => out.push(c));
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (c: string) => (err += c));
+  child.stdin?.end(o.input ?? '');
+  const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
+  const r = await new Promise<CliResult>((resolve) =>
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: Buffer.concat(out), stderr: err });
+    }),
+  );
+  await new Promise<void>((res) => relay.close(() => res()));
+  await rm(sock, { force: true });
+  return { ...r, relayed };
+}

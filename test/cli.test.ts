@@ -12,7 +12,7 @@ import { startStack, type Stack } from './harness/demo.js';
 import type { SimPod } from './harness/kubelet.js';
 import { assertRoot } from './harness/netns.js';
 import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
-import { CLI, idbComments, interfaceNames, kp, packetsPerInterface, spawnCli, tool, underPty, type CliResult } from './cli-support.js';
+import { CLI, idbComments, interfaceNames, kp, kpApiOnly, packetsPerInterface, RelayGate, spawnCli, tool, underPty, type CliResult } from './cli-support.js';
 
 const NS = 'shop';
 
@@ -278,7 +278,8 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
     const desc = (await kp(['describe', 'kept', '-n', NS], { kubeconfig: admin })).stdout.toString();
     assert.match(desc, /Progress:\s+finished/);
     assert.match(desc, /shop\/solo\s+node-a\s+Finished\s+[1-9]\d*\s/, desc);
-    assert.match(desc, /Nodes:\n\s+NODE\s+FILES\s+BYTES\s+ENDPOINT[\s\S]*node-a\s+[1-9]/, desc);
+    assert.match(desc, /Nodes:\n\s+NODE\s+FILES\s+BYTES\s+CLEANED UP[\s\S]*node-a\s+[1-9]/, desc);
+    assert.doesNotMatch(desc, /ENDPOINT|https?:\/\/10\./, 'no agent address anywhere');
     assert.match(desc, /Events:\n\s+TYPE\s+REASON\s+AGE\s+MESSAGE\n\s+Normal\s+\S+/, desc);
 
     // download: merged by default, raw files + sidecars with --raw
@@ -315,6 +316,78 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
     assert.equal(live.code, 0, live.stderr);
     assert.match(live.stdout.toString(), /Conversations/);
     assert.equal((await kp(['delete', 'kept', '-n', NS, '--wait'], { kubeconfig: admin, timeoutMs: 60_000 })).code, 0);
+  });
+
+  it('from a machine that reaches only the API server (own network namespace, no other route): capture, download, export, live and summary NAME', async () => {
+    const server = stack.cluster.server;
+    const file = join(tmp, 'api-only.pcapng');
+    const c = await kpApiOnly(['capture', 'pod/solo', '-n', NS, '--name', 'api-only', '--duration', '3s', '-w', file, '--keep', '--no-summary'], server, { kubeconfig: alice, dir: tmp, timeoutMs: 90_000 });
+    assert.equal(c.code, 0, c.stderr);
+    assert.deepEqual(interfaceNames(file), ['node-a/shop/solo']);
+    assert.ok((packetsPerInterface(file).get('node-a/shop/solo') ?? 0) > 0);
+    const d = await kpApiOnly(['download', 'api-only', '-n', NS, '-w', join(tmp, 'api-only-dl.pcapng')], server, { kubeconfig: alice, dir: tmp });
+    assert.equal(d.code, 0, d.stderr);
+    assert.ok(readFileSync(join(tmp, 'api-only-dl.pcapng')).equals(readFileSync(file)), 'download = what capture wrote');
+    const e = await kpApiOnly(['export', 'api-only', '-n', NS, '-w', join(tmp, 'api-only-export.pcapng')], server, { kubeconfig: alice, dir: tmp });
+    assert.equal(e.code, 0, e.stderr);
+    assert.match((await idbComments(join(tmp, 'api-only-export.pcapng'))).join('\n'), /^pcapper\.meta=\{/m);
+    const sum = await kpApiOnly(['summary', 'api-only', '-n', NS], server, { kubeconfig: alice, dir: tmp });
+    assert.equal(sum.code, 0, sum.stderr);
+    assert.match(sum.stdout.toString(), /Conversations/);
+    const liveFile = join(tmp, 'api-only-live.pcapng');
+    const l = await kpApiOnly(['live', 'pod/solo', '-n', NS, '--duration', '4s', '-w', liveFile], server, { kubeconfig: alice, dir: tmp, timeoutMs: 90_000 });
+    assert.equal(l.code, 0, l.stderr);
+    assert.match(l.stderr, /streaming shop\/solo from node node-a/);
+    assert.ok((packetsPerInterface(liveFile).get('node-a/shop/solo') ?? 0) > 0, 'live packets through the API server');
+    // alice's files, not another namespace's: the data API answers 403 there
+    const other = await kpApiOnly(['download', 'api-only', '-n', 'default', '-w', join(tmp, 'x.pcapng')], server, { kubeconfig: alice, dir: tmp });
+    assert.equal(other.code, 1, other.stderr);
+    assert.match(other.stderr, /forbidden/);
+    assert.equal((await kp(['delete', 'api-only', '-n', NS, '--wait'], { kubeconfig: admin, timeoutMs: 60_000 })).code, 0);
+  });
+
+  it('the pcapper server restarted mid-download: the CLI resumes and the merged file equals a download with no restart', async () => {
+    // The hook: Stack.restartServer() stops every pcapper server replica as a crash would (SIGKILL)
+    // and starts them again, resolving once /readyz answers 200. The relay gate of kpApiOnly()
+    // holds the download at a third of the file, so the restart happens mid-file by state.
+    const restartServer = (stack as unknown as { restartServer?: () => Promise<void> }).restartServer?.bind(stack);
+    assert.ok(restartServer, 'test/harness/demo.ts Stack needs restartServer(): kill every pcapper server replica and start them again (resolves when ready)');
+    const name = 'restart-dl';
+    const made = await kp(['capture', 'pod/solo', '-n', NS, '--name', name, '--duration', '20s', '--snaplen', '0', '--detach'], { kubeconfig: admin });
+    assert.equal(made.code, 0, made.stderr);
+    // ~25 MB of traffic into solo (100 kB request bodies: argv-sized), 10 at a time
+    const solo = pods.solo as SimPod;
+    const body = 'x'.repeat(100_000);
+    for (let round = 0; round < 25; round++) {
+      await Promise.all(Array.from({ length: 10 }, (_, i) => httpGet(web0(), `http://${solo.ip}:8080/big/${round}/${i}`, { method: 'POST', body }).catch(() => undefined)));
+    }
+    const deadline = Date.now() + 60_000;
+    while ((await getPc(name))?.status?.progress !== 'finished') {
+      assert.ok(Date.now() < deadline, `${name} never finished`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const list = JSON.parse(await kubectl(['get', '--raw', `/apis/data.pcapper.dev/v1alpha1/namespaces/${NS}/packetcaptures/${name}/files`])) as { items: { size: number; kind: string }[] };
+    const total = list.items.filter((i) => i.kind === 'pcap').reduce((a, i) => a + i.size, 0);
+    assert.ok(total > 20_000_000, `the capture is big enough to be cut mid-file (${total} bytes)`);
+    const server = stack.cluster.server;
+    const clean = join(tmp, 'restart-clean.pcapng');
+    const c = await kpApiOnly(['download', name, '-n', NS, '-w', clean], server, { kubeconfig: admin, dir: tmp });
+    assert.equal(c.code, 0, c.stderr);
+    const gate = new RelayGate(Math.floor(total / 3));
+    const resumed = join(tmp, 'restart-resumed.pcapng');
+    const running = kpApiOnly(['download', name, '-n', NS, '-w', resumed], server, { kubeconfig: admin, dir: tmp, gate, timeoutMs: 180_000 });
+    const until = Date.now() + 60_000;
+    while (!gate.paused) {
+      assert.ok(Date.now() < until, `the download never reached ${gate.pauseAt} bytes (${gate.downstreamBytes})`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await restartServer();
+    gate.resume();
+    const r = await running;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /note: resuming node-a\/pod\.shop\.solo\/\S+ at byte [1-9]\d*/, 'the download was resumed, not restarted');
+    assert.ok(readFileSync(resumed).equals(readFileSync(clean)), 'merged file identical to the download with no restart');
+    assert.equal((await kp(['delete', name, '-n', NS, '--wait'], { kubeconfig: admin, timeoutMs: 60_000 })).code, 0);
   });
 
   it('Ctrl-C stops a capture cleanly: what was captured is saved, the capture is deleted, exit 130', async () => {

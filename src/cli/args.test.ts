@@ -93,6 +93,11 @@ describe('hoistGlobalFlags', () => {
     assert.deepEqual(hoistGlobalFlags(['-n', 'shop', 'list', '-o', 'wide']), ['list', '-o', 'wide', '-n', 'shop']);
     assert.deepEqual(hoistGlobalFlags(['--kubeconfig=/k', '--context', 'c', '-nshop', 'get', 'x']), ['get', 'x', '--kubeconfig=/k', '--context', 'c', '-nshop']);
     assert.deepEqual(hoistGlobalFlags(['-A', 'list']), ['list', '-A']);
+    assert.deepEqual(hoistGlobalFlags(['--cluster', 'prod', '--user=me', 'download', 'x']), ['download', 'x', '--cluster', 'prod', '--user=me']);
+    const spec: CommandSpec = { name: 'download', summary: '', usage: '', flags: [] };
+    const p = parseArgs(spec, ['x', '--cluster', 'prod', '--user', 'me']);
+    assert.equal(str(p, 'cluster'), 'prod');
+    assert.equal(str(p, 'user'), 'me');
   });
   it('leaves everything else alone', () => {
     assert.deepEqual(hoistGlobalFlags(['list', '-n', 'x']), ['list', '-n', 'x']);

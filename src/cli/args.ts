@@ -59,8 +59,10 @@ export interface ParsedArgs {
 
 /** Flags every command accepts (kubectl's conventions). */
 export const GLOBAL_FLAGS: readonly FlagSpec[] = [
-  { name: 'kubeconfig', type: 'string', value: 'PATH', help: 'Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)' },
+  { name: 'kubeconfig', type: 'string', value: 'PATH', help: 'Path to the kubeconfig file (default: $KUBECONFIG, a :-separated list merged as kubectl does, or ~/.kube/config)' },
   { name: 'context', type: 'string', value: 'NAME', help: 'The kubeconfig context to use' },
+  { name: 'cluster', type: 'string', value: 'NAME', help: 'The kubeconfig cluster to use (overrides the context\'s)' },
+  { name: 'user', type: 'string', value: 'NAME', help: 'The kubeconfig user to use (overrides the context\'s)' },
   { name: 'namespace', short: 'n', type: 'string', value: 'NAMESPACE', help: 'Namespace (default: the context\'s namespace, else "default")' },
   { name: 'help', short: 'h', type: 'boolean', help: 'Show help for this command' },
 ];
@@ -232,6 +234,8 @@ export function hoistGlobalFlags(argv: readonly string[]): string[] {
   const withValue = new Map<string, string>([
     ['--kubeconfig', 'kubeconfig'],
     ['--context', 'context'],
+    ['--cluster', 'cluster'],
+    ['--user', 'user'],
     ['--namespace', 'namespace'],
     ['-n', 'namespace'],
   ]);

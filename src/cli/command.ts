@@ -32,5 +32,5 @@ export function defineCommand(spec: CommandSpec, body: (p: ParsedArgs, io: CliIo
 
 /** Loads the kubeconfig named by the global flags. */
 export function kubeFrom(p: ParsedArgs, io: CliIo): KubeContext {
-  return loadKube({ kubeconfig: str(p, 'kubeconfig'), context: str(p, 'context'), namespace: str(p, 'namespace') }, io.env);
+  return loadKube({ kubeconfig: str(p, 'kubeconfig'), context: str(p, 'context'), cluster: str(p, 'cluster'), user: str(p, 'user'), namespace: str(p, 'namespace') }, io.env);
 }

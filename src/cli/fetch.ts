@@ -1,10 +1,10 @@
 /**
  * Collecting a capture's files: download every node's files (pcap ring files and their metadata
- * sidecars) into a local directory, then merge them into one time-ordered pcapng with one named
+ * sidecars) through the API server into a local directory, then merge them into one time-ordered pcapng with one named
  * interface per pod/node (names and comments from the sidecars, src/pcap/metadata.ts).
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,8 +12,11 @@ import type { PacketCapture } from '../api/packetcapture.js';
 import { mergeCaptures, type MergeInput, type MergeResult } from '../pcap/merge.js';
 import { findCaptureMetadata, interfaceCommentsFor, interfaceNameFor, type CaptureMetadata } from '../pcap/metadata.js';
 import { describeError } from '../pcap/errors.js';
-import { downloadAgentFile, listAgentFiles, localPathOf, type AgentAuth } from './agent-client.js';
-import { CliError } from './errors.js';
+import { downloadFile, listFiles } from './data-api.js';
+import { CliError, oneLine } from './errors.js';
+import { KubeError, type KubeClient } from './kube.js';
+import { safeLocalPath } from './safe-names.js';
+import { TransferProgress } from './transfer-progress.js';
 import type { CliIo } from './io.js';
 import { metadataComment } from './store.js';
 
@@ -29,42 +32,69 @@ export interface LocalCaptureFile {
 export interface DownloadResult {
   files: LocalCaptureFile[];
   bytes: number;
-  /** Nodes that could not be reached or refused (one line each). */
+  /** Nodes whose files could not be downloaded, one line each (`node X: why`). */
   problems: string[];
+  /** Nodes the file list named. */
+  nodes: number;
 }
 
 /**
- * Downloads every node's files of `pc` into `dir` (`<dir>/<node>/<target>/<file>`). Nodes that
- * fail are reported in `problems`; the others are still downloaded.
+ * Downloads every node's files of `pc` into `dir` (`<dir>/<node>/<target>/<file>`) through the
+ * data API (the API server only): nodes in parallel, each node's files one after another, each
+ * file resumed with Range when cut (data-api.ts). A node the list reports with an error, or whose
+ * download fails, is reported in `problems` (never silently dropped); the others are still
+ * downloaded.
  */
-export async function downloadCapture(pc: PacketCapture, dir: string, auth: AgentAuth, io: Pick<CliIo, 'stderr'>, signal?: AbortSignal): Promise<DownloadResult> {
+export async function downloadCapture(client: KubeClient, pc: PacketCapture, dir: string, io: Pick<CliIo, 'stderr'>, signal?: AbortSignal): Promise<DownloadResult> {
   const ns = pc.metadata.namespace ?? 'default';
   const name = pc.metadata.name ?? '';
-  const out: DownloadResult = { files: [], bytes: 0, problems: [] };
-  const nodes = pc.status?.nodes ?? [];
-  // nodes in parallel (each node's files one after the other: one connection per agent)
+  const list = await listFiles(client, ns, name, signal);
+  const out: DownloadResult = { files: [], bytes: 0, problems: [], nodes: list.byNode.size + list.problems.size };
+  for (const [node, why] of list.problems) out.problems.push(`node ${node}: ${why}`);
+  const wanted = [...list.byNode].map(([node, items]) => [node, items.filter((f) => f.kind === 'pcap' || f.kind === 'metadata')] as const);
+  const count = wanted.reduce((a, [, items]) => a + items.length, 0);
+  const progress = new TransferProgress(io.stderr, count, wanted.filter(([, items]) => items.length > 0).length);
+  for (const [, items] of wanted) for (const f of items) progress.expect(`${f.node}/${f.target}/${f.name}`, f.size);
+  const say = (line: string): void => {
+    progress.clear();
+    io.stderr.write(`${line}\n`);
+  };
   await Promise.all(
-    nodes.map(async (n) => {
-      if (!n.endpoint) {
-        out.problems.push(`node ${n.node}: the agent published no endpoint`);
-        return;
-      }
+    wanted.map(async ([node, items]) => {
+      let pcaps = 0;
+      let dest: string | undefined;
       try {
-        const list = await listAgentFiles(n.endpoint, ns, name, auth, n.node, signal);
-        if (!list) return;
-        for (const f of list.files) {
-          if (f.kind === 'other') continue;
-          const dest = localPathOf(dir, n.node, f);
-          out.bytes += await downloadAgentFile(n.endpoint, ns, name, f, dest, auth, { node: n.node, signal });
+        for (const f of items) {
+          const key = `${f.node}/${f.target}/${f.name}`;
+          dest = safeLocalPath(dir, f.node, f.target, f.name, 'the file list');
+          try {
+            out.bytes += await downloadFile(client, ns, name, f, dest, {
+              ...(signal ? { signal } : {}),
+              onProgress: (have, total) => progress.update(key, have, total),
+              onRetry: (why, have) => say(`note: resuming ${key} at byte ${have} (${why})`),
+            });
+          } catch (e) {
+            // a ring file of a running capture may be rotated away between the list and its
+            // download: that file is gone, the node's other files are still wanted
+            if (!(e instanceof KubeError && e.status === 404 && f.kind === 'pcap')) throw e;
+            await rm(dest, { force: true });
+            dest = undefined;
+            out.problems.push(`node ${node}: ${key} is gone (rotated or removed since the list): ${oneLine(e.message)}`);
+            continue;
+          }
+          if (f.kind === 'pcap') pcaps++;
+          dest = undefined;
         }
-        const count = list.files.filter((f) => f.kind === 'pcap').length;
-        io.stderr.write(`downloaded ${count} file(s) from node ${n.node}\n`);
+        say(`downloaded ${pcaps} file(s) from node ${node}`);
       } catch (e) {
-        if ((e as Error).name === 'AbortError') throw e;
-        out.problems.push(`node ${n.node}: ${(e as Error).message}`);
+        // an incomplete file must not reach the merge
+        if (dest !== undefined) await rm(dest, { force: true });
+        if ((e as Error).name === 'AbortError' || signal?.aborted) throw e;
+        out.problems.push(`node ${node}: ${oneLine((e as Error).message)}`);
       }
     }),
   );
+  progress.clear();
   out.files = await localCaptureFiles(dir);
   return out;
 }

@@ -1,10 +1,13 @@
 /**
- * Following a PacketCapture until it is done: a watch on the one object (re-established when the
- * server ends it), with a fresh GET after every interruption, so no update is lost and nothing
- * polls while the watch is healthy.
+ * Following PacketCaptures with the shared informer (src/k8s/informer.ts: list, watch with
+ * bookmarks, re-list after 410 Gone or an interruption, reporting the differences), so the CLI has
+ * no watch loop of its own. What is CLI-specific here: errors that retrying cannot fix (403, 404
+ * of the CRD, 401) end the command with one line instead of being retried forever, and so do
+ * too many transport failures in a row.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { PacketCapture } from '../api/packetcapture.js';
+import { Informer, type Change, type KubeObject } from '../k8s/informer.js';
+import { KubeApiError } from '../k8s/client.js';
 import { CliError } from './errors.js';
 import { capturesPath, KubeError, type KubeClient } from './kube.js';
 
@@ -14,6 +17,73 @@ export function isDone(pc: PacketCapture): boolean {
 }
 
 export class CaptureDeletedError extends CliError {}
+
+type PC = PacketCapture & KubeObject;
+
+/** Errors after which the informer keeps retrying but the CLI gives up (one line to the user). */
+const MAX_FAILURES = 20;
+
+function fatal(e: unknown, failures: number): boolean {
+  if (e instanceof KubeApiError && e.status !== 0 && e.status !== 410 && e.status !== 429 && e.status < 500) return true;
+  return failures > MAX_FAILURES;
+}
+
+/**
+ * Runs an informer on PacketCaptures (one namespace or all; one name via a field selector), calls
+ * `onChange` for every change, until `stop()` is called from a callback, `signal` aborts, or an
+ * error that retrying cannot fix (rejects with a one-line KubeError).
+ */
+function runInformer(
+  client: KubeClient,
+  namespace: string | undefined,
+  name: string | undefined,
+  onChange: (c: Change<PC>, stop: () => void) => void,
+  signal: AbortSignal,
+  onSynced?: (inf: Informer<PC>, stop: () => void) => void,
+): Promise<void> {
+  const path = capturesPath(namespace);
+  const inf = new Informer<PC>({
+    kc: client.shared,
+    path,
+    ...(name !== undefined ? { fieldSelector: `metadata.name=${name}` } : {}),
+    backoff: { initialMs: 250, maxMs: 5000 },
+  });
+  return new Promise<void>((resolve, reject) => {
+    let finished = false;
+    let failures = 0;
+    const finish = (err?: unknown): void => {
+      if (finished) return;
+      finished = true;
+      signal.removeEventListener('abort', onAbort);
+      void inf.stop().then(() => (err === undefined ? resolve() : reject(err instanceof Error ? err : new Error('watch failed', { cause: err }))));
+    };
+    const stop = (): void => finish();
+    const onAbort = (): void => finish();
+    signal.addEventListener('abort', onAbort, { once: true });
+    inf.onChange((c) => {
+      failures = 0;
+      if (finished) return;
+      try {
+        onChange(c, stop);
+      } catch (e) {
+        finish(e);
+      }
+    });
+    inf.onError((e) => {
+      if (fatal(e, ++failures)) finish(client.translate(e, path));
+    });
+    inf.start();
+    void inf.waitForSync().then(() => {
+      if (finished) return;
+      try {
+        onSynced?.(inf, stop);
+      } catch (e) {
+        finish(e);
+      }
+    });
+    if (signal.aborted) finish();
+  });
+}
 
 /**
  * Calls `onUpdate` with every new state of the capture until `until(pc)` holds (default: finished
@@ -27,55 +97,28 @@ export async function followCapture(
   signal: AbortSignal,
   until: (pc: PacketCapture) => boolean = isDone,
 ): Promise<PacketCapture> {
+  // a GET first: a capture that does not exist is a clear "not found", not an empty watch
   let pc = await client.getCapture(namespace, name);
   onUpdate(pc);
-  let failures = 0;
-  while (!until(pc) && !signal.aborted) {
-    const ac = new AbortController();
-    const onAbort = (): void => ac.abort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      const rv = pc.metadata.resourceVersion ?? '';
-      const q = `?watch=1&fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}&resourceVersion=${encodeURIComponent(rv)}&timeoutSeconds=30&allowWatchBookmarks=false`;
-      let done = false;
-      await client.watch<PacketCapture>(
-        `${capturesPath(namespace)}${q}`,
-        (ev) => {
-          if (ev.type === 'DELETED') throw new CaptureDeletedError(`packetcapture "${name}" in namespace "${namespace}" was deleted while it was being followed`);
-          if (ev.type === 'ERROR') return true; // e.g. 410 Gone: re-get below
-          if (ev.type !== 'ADDED' && ev.type !== 'MODIFIED') return false;
-          pc = ev.object;
-          onUpdate(pc);
-          done = until(pc);
-          return done;
-        },
-        ac.signal,
-      );
-      failures = 0;
-      if (done) break;
-    } catch (e) {
-      if (e instanceof CaptureDeletedError) throw e;
-      if ((e as Error).name === 'AbortError' || signal.aborted) break;
-      failures++;
-      if (e instanceof KubeError && e.status !== 0 && e.status !== 410 && e.status < 500) throw e;
-      if (failures > 20) throw e;
-      await sleep(Math.min(5000, 250 * 2 ** Math.min(failures, 5)), undefined, { signal }).catch(() => undefined);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-    if (signal.aborted) break;
-    try {
-      pc = await client.getCapture(namespace, name);
+  if (until(pc) || signal.aborted) return pc;
+  const gone = (): CaptureDeletedError => new CaptureDeletedError(`packetcapture "${name}" in namespace "${namespace}" was deleted while it was being followed`);
+  await runInformer(
+    client,
+    namespace,
+    name,
+    (c, stop) => {
+      if (c.type === 'DELETED') throw gone();
+      // the informer's first list repeats the object we already have
+      if (c.object.metadata.resourceVersion === pc.metadata.resourceVersion) return;
+      pc = c.object;
       onUpdate(pc);
-    } catch (e) {
-      if (e instanceof KubeError && e.status === 404 && e.reason === 'NotFound') {
-        throw new CaptureDeletedError(`packetcapture "${name}" in namespace "${namespace}" was deleted while it was being followed`);
-      }
-      if (!(e instanceof KubeError && e.status === 0)) throw e;
-      failures++;
-      if (failures > 20) throw e;
-    }
-  }
+      if (until(pc)) stop();
+    },
+    signal,
+    (inf) => {
+      if (inf.size === 0) throw gone();
+    },
+  );
   return pc;
 }
 
@@ -84,8 +127,8 @@ export type CaptureEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 /**
  * `get --watch`: lists the captures of `namespace` (all when undefined; only `name` when given),
  * calls `onEvent` with ADDED for each existing one, then with every change until `signal` aborts.
- * The watch is re-established when the server ends it; after a 410 Gone or a dropped connection the
- * collection is listed again and the differences are reported, so no change is lost.
+ * After a 410 Gone or a dropped connection the informer lists again and reports the differences,
+ * so no change is lost.
  */
 export async function watchCaptures(
   client: KubeClient,
@@ -96,95 +139,20 @@ export async function watchCaptures(
   /** Called once after the first list with the number of captures found. */
   onListed?: (count: number) => void,
 ): Promise<void> {
-  const key = (pc: PacketCapture): string => `${pc.metadata.namespace ?? ''}/${pc.metadata.name ?? ''}`;
-  const known = new Map<string, PacketCapture>();
-  const sortKey = (a: PacketCapture, b: PacketCapture): number => key(a).localeCompare(key(b));
-  const list = async (initial: boolean): Promise<string> => {
-    let items: PacketCapture[];
-    let rv: string | undefined;
-    if (name !== undefined) {
-      const l = await client.json<{ items: PacketCapture[]; metadata?: { resourceVersion?: string } }>(
-        'GET',
-        `${capturesPath(namespace)}?fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`,
-      );
-      [items, rv] = [l.items, l.metadata?.resourceVersion];
-      if (initial && items.length === 0) throw new KubeError(`packetcapture "${name}" not found in namespace "${namespace ?? ''}"`, 404, 'NotFound');
-    } else ({ items, resourceVersion: rv } = await client.listCaptures(namespace));
-    const seen = new Set<string>();
-    for (const pc of items.sort(sortKey)) {
-      seen.add(key(pc));
-      const old = known.get(key(pc));
-      known.set(key(pc), pc);
-      if (!old) onEvent('ADDED', pc);
-      else if (old.metadata.resourceVersion !== pc.metadata.resourceVersion) onEvent('MODIFIED', pc);
-    }
-    for (const [k, pc] of [...known]) {
-      if (!seen.has(k)) {
-        known.delete(k);
-        onEvent('DELETED', pc);
-      }
-    }
-    if (initial) onListed?.(items.length);
-    return rv ?? '';
-  };
-
-  let rv = await list(true);
-  let failures = 0;
-  let relist = false;
-  while (!signal.aborted) {
-    if (relist) {
-      try {
-        rv = await list(false);
-        relist = false;
-      } catch (e) {
-        if ((e as Error).name === 'AbortError' || signal.aborted) return;
-        if (e instanceof KubeError && e.status !== 0 && e.status < 500) throw e;
-        if (++failures > 20) throw e;
-        await sleep(Math.min(5000, 250 * 2 ** Math.min(failures, 5)), undefined, { signal }).catch(() => undefined);
-        continue;
-      }
-    }
-    const q = [
-      'watch=1',
-      `resourceVersion=${encodeURIComponent(rv)}`,
-      'allowWatchBookmarks=true',
-      'timeoutSeconds=300',
-      ...(name !== undefined ? [`fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`] : []),
-    ].join('&');
-    try {
-      await client.watch<PacketCapture>(
-        `${capturesPath(namespace)}?${q}`,
-        (ev) => {
-          if (ev.type === 'ERROR') {
-            const st = ev.object as unknown as { code?: number; message?: string };
-            if (st.code === 410) {
-              relist = true;
-              return true;
-            }
-            throw new KubeError(st.message ?? 'watch error', st.code ?? 500);
-          }
-          const pc = ev.object;
-          if (pc.metadata.resourceVersion) rv = pc.metadata.resourceVersion;
-          if (ev.type === 'BOOKMARK') return false;
-          pc.apiVersion ??= 'pcapper.dev/v1alpha1';
-          pc.kind ??= 'PacketCapture';
-          if (ev.type === 'DELETED') known.delete(key(pc));
-          else known.set(key(pc), pc);
-          onEvent(ev.type, pc);
-          return false;
-        },
-        signal,
-      );
-      failures = 0;
-    } catch (e) {
-      if ((e as Error).name === 'AbortError' || signal.aborted) return;
-      if (e instanceof KubeError && e.status === 410) relist = true;
-      else if (e instanceof KubeError && e.status !== 0 && e.status < 500) throw e;
-      else {
-        relist = true;
-        if (++failures > 20) throw e;
-        await sleep(Math.min(5000, 250 * 2 ** Math.min(failures, 5)), undefined, { signal }).catch(() => undefined);
-      }
-    }
-  }
+  await runInformer(
+    client,
+    namespace,
+    name,
+    (c) => {
+      const pc = c.object;
+      pc.apiVersion ??= `pcapper.dev/v1alpha1`;
+      pc.kind ??= 'PacketCapture';
+      onEvent(c.type, pc);
+    },
+    signal,
+    (inf) => {
+      if (name !== undefined && inf.size === 0) throw new KubeError(`packetcapture "${name}" not found in namespace "${namespace ?? ''}"`, 404, 'NotFound');
+      onListed?.(inf.size);
+    },
+  );
 }

@@ -1,21 +1,23 @@
 /**
- * The CLI's connection to the cluster: kubeconfig loading with kubectl's rules (`--kubeconfig`,
- * $KUBECONFIG, ~/.kube/config; `--context`; namespace from `-n`, the context, else "default") and a
- * small REST client over node:https whose errors are one readable line (unreachable cluster,
- * missing CRD, not found, forbidden). Credentials come from @kubernetes/client-node's KubeConfig
- * (tokens, client certificates, exec plugins).
+ * The CLI's view of the cluster, on top of the one Kubernetes client stack in src/k8s: kubeconfig
+ * loading with kubectl's rules (src/k8s/kubeconfig.ts: --kubeconfig, a merged $KUBECONFIG list,
+ * ~/.kube/config; --context, --cluster, --user; namespace from -n, the context, else "default"),
+ * and a thin facade over src/k8s/client.ts whose errors are one readable line (unreachable
+ * cluster, missing CRD, not found, forbidden). Credentials (tokens, client certificates, exec
+ * plugins) come from @kubernetes/client-node's KubeConfig and go only to the API server.
  */
-import { existsSync } from 'node:fs';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { IncomingMessage } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type PacketCapture } from '../api/packetcapture.js';
+import { KubeApiError, KubeClient as SharedClient, type RequestOptions as SharedRequestOptions } from '../k8s/client.js';
+import { KubeconfigError, loadMergedKubeconfig } from '../k8s/kubeconfig.js';
 import { CliError } from './errors.js';
 
 export interface KubeFlags {
   kubeconfig?: string | undefined;
   context?: string | undefined;
+  cluster?: string | undefined;
+  user?: string | undefined;
   namespace?: string | undefined;
 }
 
@@ -40,48 +42,29 @@ export interface KubeContext {
   /** True when -n was given. */
   readonly namespaceExplicit: boolean;
   readonly client: KubeClient;
-  /** Path of the kubeconfig that was loaded (undefined in-cluster). */
-  readonly kubeconfigPath: string | undefined;
+  /** The kubeconfig files that were merged (empty in-cluster). */
+  readonly kubeconfigFiles: readonly string[];
 }
 
 /** Loads the kubeconfig per kubectl's rules. Throws CliError with a one-line message. */
 export function loadKube(flags: KubeFlags, env: Readonly<Record<string, string | undefined>>): KubeContext {
-  const kc = new KubeConfig();
-  let path: string | undefined;
-  if (flags.kubeconfig !== undefined) {
-    if (!existsSync(flags.kubeconfig)) throw new CliError(`kubeconfig "${flags.kubeconfig}" does not exist`);
-    path = flags.kubeconfig;
-  } else if (env.KUBECONFIG) {
-    path = env.KUBECONFIG.split(':').find((p) => p !== '' && existsSync(p));
-    if (!path) throw new CliError(`none of the files in KUBECONFIG=${env.KUBECONFIG} exist`);
-  } else {
-    const home = env.HOME ?? env.USERPROFILE;
-    const def = home ? join(home, '.kube', 'config') : undefined;
-    if (def && existsSync(def)) path = def;
-  }
+  let loaded;
   try {
-    if (path !== undefined) kc.loadFromFile(path);
-    else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-    else throw new CliError('no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config');
+    loaded = loadMergedKubeconfig(flags, env);
   } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError(`cannot load kubeconfig ${path ?? '(in-cluster)'}: ${(e as Error).message}`, { cause: e });
+    if (e instanceof KubeconfigError) throw new CliError(e.message, { cause: e });
+    throw new CliError(`cannot load the kubeconfig: ${(e as Error).message}`, { cause: e });
   }
-  if (flags.context !== undefined) {
-    if (!kc.getContextObject(flags.context)) throw new CliError(`context "${flags.context}" does not exist in ${path ?? 'the kubeconfig'}`);
-    kc.setCurrentContext(flags.context);
-  }
+  const { kc, files, contextNamespace } = loaded;
   const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new CliError(`the kubeconfig ${path ?? ''} has no current context or cluster; pass --context`);
-  const ctxNs = kc.getContextObject(kc.getCurrentContext())?.namespace;
-  const namespace = flags.namespace ?? (ctxNs || 'default');
+  if (!cluster) throw new CliError(`the kubeconfig ${files.join(':')} has no current context or cluster; pass --context`);
   return {
     kc,
     server: cluster.server,
-    namespace,
+    namespace: flags.namespace ?? contextNamespace ?? 'default',
     namespaceExplicit: flags.namespace !== undefined,
     client: new KubeClient(kc, cluster.server),
-    kubeconfigPath: path,
+    kubeconfigFiles: files,
   };
 }
 
@@ -106,83 +89,69 @@ export function capturesPath(namespace: string | undefined, name?: string): stri
   return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
 }
 
-export interface WatchEvent<T> {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-  object: T;
+/** `/a/b?x=1&y=2` -> path and query record (the shared client takes them apart). */
+export function splitQuery(pathWithQuery: string): { path: string; query: Record<string, string> } {
+  const q = pathWithQuery.indexOf('?');
+  if (q < 0) return { path: pathWithQuery, query: {} };
+  return { path: pathWithQuery.slice(0, q), query: Object.fromEntries(new URLSearchParams(pathWithQuery.slice(q + 1))) };
 }
 
 export class KubeClient {
+  /** The shared client (src/k8s): one keep-alive pool, used by informers too. */
+  readonly shared: SharedClient;
+
   constructor(
     readonly kc: KubeConfig,
     readonly server: string,
-  ) {}
-
-  private async options(method: string, path: string, opts: RequestOpts): Promise<RequestOptions & { url: URL }> {
-    const url = new URL(path, this.server.endsWith('/') ? this.server : `${this.server}/`);
-    // keep the server's own path prefix (e.g. a proxy at https://host/k8s)
-    const prefix = new URL(this.server).pathname.replace(/\/$/, '');
-    url.pathname = `${prefix}${path.split('?')[0] ?? ''}`;
-    const o: RequestOptions & { url: URL } = { url, method, headers: { Accept: 'application/json' } };
-    await this.kc.applyToHTTPSOptions(o);
-    if (opts.body !== undefined) (o.headers as Record<string, string>)['Content-Type'] = opts.contentType ?? 'application/json';
-    return o;
-  }
-
-  /** The bearer token of the current user (for the agents' file servers), if the user has one. */
-  async bearerToken(): Promise<string | undefined> {
-    const o: RequestOptions = { headers: {} };
-    try {
-      await this.kc.applyToHTTPSOptions(o);
-    } catch (e) {
-      throw new CliError(`cannot get credentials from the kubeconfig: ${(e as Error).message}`, { cause: e });
-    }
-    const h = (o.headers as Record<string, string | undefined>).Authorization ?? (o.headers as Record<string, string | undefined>).authorization;
-    const m = h ? /^Bearer\s+(.+)$/i.exec(h) : null;
-    return m?.[1];
-  }
-
-  /** Performs a request and returns the raw response (caller consumes it). */
-  async raw(method: string, path: string, opts: RequestOpts = {}): Promise<IncomingMessage> {
-    let o: RequestOptions & { url: URL };
-    try {
-      o = await this.options(method, path, opts);
-    } catch (e) {
-      throw new CliError(`cannot get credentials from the kubeconfig: ${(e as Error).message}`, { cause: e });
-    }
-    const { url, ...rest } = o;
-    const req = (url.protocol === 'http:' ? httpRequest : httpsRequest)(url, { ...rest, signal: opts.signal });
-    return new Promise<IncomingMessage>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      if (opts.timeoutMs !== undefined) {
-        timer = setTimeout(() => req.destroy(new Error(`no answer within ${Math.round((opts.timeoutMs ?? 0) / 1000)}s`)), opts.timeoutMs);
-      }
-      req.on('response', (res) => {
-        if (timer) clearTimeout(timer);
-        resolve(res);
-      });
-      req.on('error', (e: NodeJS.ErrnoException) => {
-        if (timer) clearTimeout(timer);
-        if (e.name === 'AbortError') reject(e);
-        else reject(new KubeError(`cannot reach the cluster at ${this.server}: ${e.message}`, 0, e.code, { cause: e }));
-      });
-      if (opts.body !== undefined) req.end(typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body));
-      else req.end();
-    });
+    /** Injected in tests; otherwise a client of `kc`. */
+    shared?: SharedClient,
+  ) {
+    // live streams hold one connection per running target for the whole capture
+    this.shared = shared ?? new SharedClient(kc, { userAgent: 'kubectl-pcap', maxSockets: 4096 });
   }
 
   /** JSON request; non-2xx answers throw KubeError with the server's message. */
-  async json<T>(method: string, path: string, opts: RequestOpts = {}): Promise<T> {
-    const res = await this.raw(method, path, { timeoutMs: 30_000, ...opts });
-    const text = await readBody(res);
-    const status = res.statusCode ?? 0;
-    if (status >= 200 && status < 300) {
-      try {
-        return JSON.parse(text) as T;
-      } catch (e) {
-        throw new KubeError(`the server at ${this.server} answered ${method} ${path} with something that is not JSON`, status, undefined, { cause: e });
-      }
+  async json<T>(method: string, pathWithQuery: string, opts: RequestOpts = {}): Promise<T> {
+    const { path, query } = splitQuery(pathWithQuery);
+    try {
+      return await this.shared.request<T>({
+        method: method as SharedRequestOptions['method'],
+        path,
+        query,
+        body: opts.body,
+        contentType: opts.contentType,
+        signal: opts.signal,
+        timeoutMs: opts.timeoutMs,
+      });
+    } catch (e) {
+      throw this.translate(e, path);
     }
-    throw this.statusError(status, text, path);
+  }
+
+  /**
+   * A streaming GET through the API server (downloads, live streams): the 2xx response, unread.
+   * Errors are translated like json()'s; AbortError passes through.
+   */
+  async stream(pathWithQuery: string, opts: { headers?: Record<string, string>; signal?: AbortSignal; idleTimeoutMs?: number } = {}): Promise<IncomingMessage> {
+    const { path, query } = splitQuery(pathWithQuery);
+    try {
+      return await this.shared.stream({ path, query, ...opts });
+    } catch (e) {
+      throw this.translate(e, path);
+    }
+  }
+
+  /** Turns a shared-client error into one readable line (or re-throws an abort as is). */
+  translate(e: unknown, path: string): Error {
+    if (!(e instanceof KubeApiError)) return e as Error;
+    const cause = e.cause as (Error & { code?: string }) | undefined;
+    if (e.status === 0) {
+      if (cause?.name === 'AbortError') return cause;
+      if (/cannot authenticate with the kubeconfig/.test(e.message)) return new KubeError(`cannot get credentials from the kubeconfig: ${cause?.message ?? e.message}`, 0, undefined, { cause: e });
+      return new KubeError(`cannot reach the cluster at ${this.server}: ${cause?.message ?? e.message}`, 0, cause?.code, { cause: e });
+    }
+    const body = e.body;
+    return this.statusError(e.status, typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body), path);
   }
 
   statusError(status: number, text: string, path: string): KubeError {
@@ -204,60 +173,15 @@ export class KubeClient {
     return new KubeError(msg, status, st.reason);
   }
 
-  /**
-   * Watches `path` (a collection path, with query) and calls `onEvent` for each event until the
-   * server ends the watch, `signal` aborts, or `onEvent` returns true (stop).
-   */
-  async watch<T>(path: string, onEvent: (ev: WatchEvent<T>) => boolean | void, signal?: AbortSignal): Promise<void> {
-    const res = await this.raw('GET', path, { signal });
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw this.statusError(status, await readBody(res), path);
-    res.setEncoding('utf8');
-    let buf = '';
-    await new Promise<void>((resolve, reject) => {
-      let done = false;
-      const finish = (err?: Error): void => {
-        if (done) return;
-        done = true;
-        res.destroy();
-        if (err) reject(err);
-        else resolve();
-      };
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (!line) continue;
-          let ev: WatchEvent<T>;
-          try {
-            ev = JSON.parse(line) as WatchEvent<T>;
-          } catch (e) {
-            finish(new KubeError(`bad watch event from ${this.server}`, status, undefined, { cause: e }));
-            return;
-          }
-          try {
-            if (onEvent(ev) === true) {
-              finish();
-              return;
-            }
-          } catch (e) {
-            finish(e as Error);
-            return;
-          }
-        }
-      });
-      res.on('end', () => finish());
-      res.on('error', (e) => finish(e.name === 'AbortError' ? undefined : e));
-      res.on('close', () => finish());
-    });
+  /** Stops reusing pooled connections. */
+  close(): void {
+    this.shared.close();
   }
 
   // ---- PacketCapture helpers ----
 
-  getCapture(namespace: string, name: string): Promise<PacketCapture> {
-    return this.json<PacketCapture>('GET', capturesPath(namespace, name)).catch((e: unknown) => {
+  getCapture(namespace: string, name: string, signal?: AbortSignal): Promise<PacketCapture> {
+    return this.json<PacketCapture>('GET', capturesPath(namespace, name), signal ? { signal } : {}).catch((e: unknown) => {
       if (e instanceof KubeError && e.status === 404 && e.reason !== 'NoResource') {
         throw new KubeError(`packetcapture "${name}" not found in namespace "${namespace}"`, 404, 'NotFound');
       }
@@ -291,6 +215,7 @@ export class KubeClient {
   }
 }
 
+/** Reads a (small) response body as text, bounded. */
 export async function readBody(res: IncomingMessage, limit = 16 * 1024 * 1024): Promise<string> {
   const chunks: Buffer[] = [];
   let n = 0;

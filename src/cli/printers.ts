@@ -172,8 +172,8 @@ export function describeCapture(pc: PacketCapture, events: readonly { type?: str
   const nodes = st?.nodes ?? [];
   if (nodes.length > 0) {
     out.push('Nodes:');
-    const rows = nodes.map((n) => [n.node, String(n.files ?? 0), formatBytes(n.bytes), n.endpoint ?? '', n.cleanedUp ? 'yes' : 'no']);
-    out.push(...formatTable(['NODE', 'FILES', 'BYTES', 'ENDPOINT', 'CLEANED UP'], rows).trimEnd().split('\n').map((l) => `  ${l}`));
+    const rows = nodes.map((n) => [n.node, String(n.files ?? 0), formatBytes(n.bytes), n.cleanedUp ? 'yes' : 'no']);
+    out.push(...formatTable(['NODE', 'FILES', 'BYTES', 'CLEANED UP'], rows).trimEnd().split('\n').map((l) => `  ${l}`));
   }
   const conds = st?.conditions ?? [];
   if (conds.length > 0) {

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   API_VERSION,
+  DNS1123_LABEL,
   DNS1123_SUBDOMAIN,
   INTERFACE_NAME,
   KIND,
@@ -16,6 +17,15 @@ import {
 } from '../api/packetcapture.js';
 import { parseDuration, parseSize, resolveSpec } from '../api/validate.js';
 import { parseSelector, SelectorError } from './selector.js';
+
+const LABEL_RE = new RegExp(DNS1123_LABEL);
+
+/** Refuses a namespace that the apiserver would refuse (DNS-1123 label, at most 63 characters). */
+export function checkNamespace(flag: string, ns: string): void {
+  if (ns.length > 63 || !LABEL_RE.test(ns)) {
+    throw new TargetError(`invalid ${flag} "${ns}": a namespace has at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit`);
+  }
+}
 
 /** Namespace where node/interface captures (and cross-namespace captures) must live. */
 export const SYSTEM_NAMESPACE = 'pcapper';
@@ -167,6 +177,9 @@ function durationValue(flag: string, v: string): number | string {
  * need `--interface`; they live in the system namespace.
  */
 export function buildPacketCapture(target: Target, opts: CaptureOptions): PacketCapture {
+  // what the apiserver would refuse: a namespace is a DNS-1123 label (issue 16 item 10)
+  checkNamespace('-n', opts.namespace);
+  if (opts.targetNamespace !== undefined) checkNamespace('--target-namespace', opts.targetNamespace);
   const spec: PacketCaptureSpec = {};
   switch (target.kind) {
     case 'pod':

@@ -21,6 +21,7 @@ import {
   VERSION,
   type PacketCapture,
 } from '../api/packetcapture.js';
+import { loadMergedKubeconfig } from './kubeconfig.js';
 
 /** An error answered by the apiserver (status >= 400), or a transport failure (status 0). */
 export class KubeApiError extends Error {
@@ -87,6 +88,8 @@ export interface KubeClientOptions {
   userAgent?: string;
   /** Default per-request timeout (not for watches). Default 30 s. */
   timeoutMs?: number;
+  /** Connections at once (default 64); long-lived streams (one per live target) each hold one. */
+  maxSockets?: number;
 }
 
 export class KubeClient {
@@ -104,7 +107,8 @@ export class KubeClient {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.server = new URL(cluster.server);
-    this.agent = this.server.protocol === 'http:' ? new http.Agent({ keepAlive: true, maxSockets: 64 }) : new https.Agent({ keepAlive: true, maxSockets: 64 });
+    const maxSockets = opts.maxSockets ?? 64;
+    this.agent = this.server.protocol === 'http:' ? new http.Agent({ keepAlive: true, maxSockets }) : new https.Agent({ keepAlive: true, maxSockets });
     this.userAgent = opts.userAgent ?? 'pcapper';
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
@@ -293,6 +297,62 @@ export class KubeClient {
     });
   }
 
+  /**
+   * A raw streaming GET (downloads with Range, live streams): resolves with the response once a 2xx
+   * status arrives, the body unread; any other status is read (bounded) and rejected as
+   * KubeApiError, like request(). `idleTimeoutMs` tears the connection down when no byte arrives
+   * for that long (headers and body); without it a stream may stay silent forever (live streams).
+   */
+  async stream(o: { path: string; query?: RequestOptions['query']; headers?: Record<string, string>; signal?: AbortSignal; idleTimeoutMs?: number; accept?: string }): Promise<http.IncomingMessage> {
+    const url = this.url(o.path, o.query);
+    let ro: https.RequestOptions;
+    try {
+      ro = await this.requestOptions('GET', url, { Accept: o.accept ?? '*/*', 'User-Agent': this.userAgent, ...o.headers });
+    } catch (cause) {
+      throw new KubeApiError({ status: 0, message: 'cannot authenticate with the kubeconfig', method: 'GET', path: o.path, cause });
+    }
+    this.count('GET', 'GET', o.path, url.search);
+    const mod = url.protocol === 'http:' ? http : https;
+    return new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = mod.request({ ...ro, signal: o.signal }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) {
+          resolve(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let n = 0;
+        res.on('data', (c: Buffer) => {
+          n += c.length;
+          if (n <= 64 * 1024) chunks.push(c);
+        });
+        res.on('error', (cause) => reject(new KubeApiError({ status, message: cause.message, method: 'GET', path: o.path, cause })));
+        res.on('end', () => {
+          this.metrics.errors++;
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            parsed = text;
+          }
+          const st = (parsed ?? {}) as { reason?: string; message?: string };
+          const message = typeof st.message === 'string' ? st.message : typeof parsed === 'string' && parsed ? parsed : (http.STATUS_CODES[status] ?? 'error');
+          reject(new KubeApiError({ status, reason: st.reason, message, method: 'GET', path: o.path, body: parsed }));
+        });
+      });
+      if (o.idleTimeoutMs !== undefined) {
+        const ms = o.idleTimeoutMs;
+        req.setTimeout(ms, () => req.destroy(new Error(`no data for ${Math.round(ms / 1000)}s`)));
+      }
+      req.on('error', (cause) => {
+        this.metrics.errors++;
+        reject(new KubeApiError({ status: 0, message: cause.message, method: 'GET', path: o.path, cause }));
+      });
+      req.end();
+    });
+  }
+
   /** Stops reusing pooled connections (call on shutdown so the process can exit). */
   close(): void {
     this.agent.destroy();
@@ -324,20 +384,22 @@ export interface KubeConfigSource {
 }
 
 /**
- * Loads a KubeConfig: --kubeconfig file, else $KUBECONFIG (first file), else in-cluster service
- * account (KUBERNETES_SERVICE_HOST is read by client-node itself), else ~/.kube/config.
+ * Loads a KubeConfig: --kubeconfig file, else $KUBECONFIG (a ':'-separated list merged as kubectl
+ * merges it, see kubeconfig.ts), else in-cluster service account (KUBERNETES_SERVICE_HOST is read
+ * by client-node itself), else ~/.kube/config.
  */
 export function loadKubeConfig(src: KubeConfigSource = {}): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
+  let kc = new k8s.KubeConfig();
   try {
-    if (src.kubeconfig) kc.loadFromFile(src.kubeconfig);
-    else if (src.kubeconfigEnv) kc.loadFromFile(src.kubeconfigEnv.split(':').filter(Boolean)[0] ?? src.kubeconfigEnv);
-    else if (src.inCluster !== false) kc.loadFromDefault();
-    else kc.loadFromDefault({}, false);
+    if (src.kubeconfig || src.kubeconfigEnv) kc = loadMergedKubeconfig({ kubeconfig: src.kubeconfig || undefined, context: src.context }, { KUBECONFIG: src.kubeconfigEnv }, { inCluster: false }).kc;
+    else {
+      if (src.inCluster !== false) kc.loadFromDefault();
+      else kc.loadFromDefault({}, false);
+      if (src.context) kc.setCurrentContext(src.context);
+    }
   } catch (cause) {
     throw new Error(`cannot load kubeconfig ${src.kubeconfig ?? src.kubeconfigEnv ?? '(default)'}`, { cause });
   }
-  if (src.context) kc.setCurrentContext(src.context);
   if (!kc.getCurrentCluster()) throw new Error('kubeconfig has no current cluster (use --kubeconfig or KUBECONFIG)');
   return kc;
 }

@@ -7,17 +7,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify as yamlStringify } from 'yaml';
 import type { PacketCapture } from '../../api/packetcapture.js';
 import { bool, int, outputFlag, str, type FlagSpec, type ParsedArgs } from '../args.js';
-import { agentCaFromEnv, type AgentAuth } from '../agent-client.js';
 import { defineCommand, kubeFrom } from '../command.js';
 import { CliError, UsageError } from '../errors.js';
 import { downloadCapture, mergeTo, copyToStream, type LocalCaptureFile } from '../fetch.js';
 import { followCapture, isDone } from '../follow.js';
 import { EXIT, type CliIo } from '../io.js';
 import { KubeError, type KubeContext } from '../kube.js';
+import { checkOutputFile } from '../output-path.js';
 import { ProgressWriter } from '../progress.js';
 import { formatSelector } from '../selector.js';
 import { buildPacketCapture, parseTarget, SYSTEM_NAMESPACE, TargetError, type Target } from '../target.js';
@@ -153,27 +152,6 @@ export async function createCapture(kube: KubeContext, pc: PacketCapture, opts: 
   }
 }
 
-export async function agentAuth(kube: KubeContext, io: CliIo): Promise<AgentAuth> {
-  const token = await kube.client.bearerToken();
-  if (!token) {
-    throw new CliError('downloading files needs a bearer token, but the kubeconfig user has none (the node agents authenticate with TokenReview); use a token-based user');
-  }
-  return { token, ca: agentCaFromEnv(io.env) };
-}
-
-/** Waits (bounded) until every node with targets published its agent endpoint. */
-export async function waitForEndpoints(kube: KubeContext, pc: PacketCapture, signal: AbortSignal, timeoutMs = 15_000): Promise<PacketCapture> {
-  const deadline = Date.now() + timeoutMs;
-  let cur = pc;
-  for (;;) {
-    const want = new Set((cur.status?.targets ?? []).filter((t) => t.node && (t.phase === 'Finished' || t.phase === 'Running' || (t.files?.length ?? 0) > 0)).map((t) => t.node as string));
-    const have = new Set((cur.status?.nodes ?? []).filter((n) => n.endpoint).map((n) => n.node));
-    if ([...want].every((n) => have.has(n)) || Date.now() > deadline || signal.aborted) return cur;
-    await sleep(250, undefined, { signal }).catch(() => undefined);
-    cur = await kube.client.getCapture(cur.metadata.namespace ?? '', cur.metadata.name ?? '');
-  }
-}
-
 /** Resolves -w: undefined -> `<name>.pcapng` in the working directory; `-` stays `-`. */
 export function outputPath(w: string | undefined, name: string, cwd: string): string {
   if (w === '-') return '-';
@@ -186,14 +164,13 @@ export function outputPath(w: string | undefined, name: string, cwd: string): st
  * stdout). Returns the number of packets written, or throws.
  */
 export async function collect(kube: KubeContext, pc: PacketCapture, out: string, io: CliIo, opts: { summary: boolean; signal?: AbortSignal; sectionComments?: readonly string[]; rawDir?: string; embedMetadata?: boolean; merge?: boolean }): Promise<number> {
-  const auth = await agentAuth(kube, io);
   const dir = opts.rawDir ?? (await mkdtemp(join(tmpdir(), 'kubectl-pcap-')));
   try {
-    const dl = await downloadCapture(pc, dir, auth, io, opts.signal);
+    const dl = await downloadCapture(kube.client, pc, dir, io, opts.signal);
     for (const p of dl.problems) io.stderr.write(`warning: ${p}\n`);
     const files = dl.files;
     if (files.length === 0) {
-      const why = dl.problems[0] ?? ((pc.status?.nodes ?? []).length === 0 ? 'no node agent reported files for it' : 'the nodes have no files for it');
+      const why = dl.problems[0] ?? (dl.nodes === 0 ? 'no node reported files for it' : 'the nodes have no files for it');
       throw new CliError(`capture ${pc.metadata.namespace ?? ''}/${pc.metadata.name ?? ''} has nothing to download: ${why}`);
     }
     if (opts.merge === false) {
@@ -221,6 +198,14 @@ export async function printSummary(merged: string, files: readonly LocalCaptureF
   const argv = [merged, ...metas.flatMap((m) => ['--meta', m])];
   const code = await runSummary(argv, { stdout: toStderr ? io.stderr : io.stdout, stderr: io.stderr });
   if (code !== 0) io.stderr.write('warning: the summary reported problems (see above)\n');
+}
+
+/** Every target failed (or the capture failed) and nothing was captured. */
+export function refusedOutright(pc: PacketCapture): boolean {
+  if ((pc.status?.packets ?? 0) > 0) return false;
+  if (pc.status?.progress === 'failure') return true;
+  const ts = pc.status?.targets ?? [];
+  return ts.length > 0 && ts.every((t) => t.phase === 'Failed');
 }
 
 function failureLine(pc: PacketCapture): string {
@@ -273,6 +258,8 @@ async function runCapture(p: ParsedArgs, io: CliIo): Promise<number> {
   }
   const kube = kubeFrom(p, io);
   const req = captureRequest(p, 'capture', kube.namespace, kube.namespaceExplicit);
+  // the output is checked before anything is created (not after the whole capture ran)
+  if (!bool(p, 'detach')) await checkOutputFile(outputPath(w, req.pc.metadata.name ?? 'capture', io.cwd), 'capture');
   await checkTarget(kube, req, io);
   const created = await createCapture(kube, req.pc);
   const ns = created.metadata.namespace ?? '';
@@ -299,7 +286,9 @@ async function runCapture(p: ParsedArgs, io: CliIo): Promise<number> {
       name,
       (pc) => {
         last = pc;
-        progress.update(pc);
+        // a capture refused outright (every target failed, nothing captured) ends in one error
+        // line below; its failure progress would only repeat it first
+        if (!refusedOutright(pc)) progress.update(pc);
         if (!hinted && !pc.status?.progress && Date.now() - started > 10_000) {
           hinted = true;
           io.stderr.write('still waiting for the pcapper controller to pick the capture up (is it running? kubectl get pods -n pcapper)\n');
@@ -330,9 +319,8 @@ async function runCapture(p: ParsedArgs, io: CliIo): Promise<number> {
       io.stderr.write('nothing was captured yet\n');
       return EXIT.interrupted;
     }
-    const ready = await waitForEndpoints(kube, last, force);
     try {
-      await collect(kube, ready, out, io, { summary: !bool(p, 'no-summary'), signal: force });
+      await collect(kube, last, out, io, { summary: !bool(p, 'no-summary'), signal: force });
     } catch (e) {
       if ((e as Error).name === 'AbortError') {
         io.stderr.write('skipped saving\n');

@@ -11,7 +11,8 @@ import { bool, str, type ParsedArgs } from '../args.js';
 import { defineCommand, kubeFrom } from '../command.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { collect, outputPath, sectionCommentsFor, waitForEndpoints } from './capture.js';
+import { checkOutputFile } from '../output-path.js';
+import { collect, outputPath, sectionCommentsFor } from './capture.js';
 
 async function fetchCommand(p: ParsedArgs, io: CliIo, mode: 'download' | 'export'): Promise<number> {
   const kube = kubeFrom(p, io);
@@ -19,10 +20,11 @@ async function fetchCommand(p: ParsedArgs, io: CliIo, mode: 'download' | 'export
   const w = str(p, 'write');
   const raw = str(p, 'raw');
   if (mode === 'export' && w === undefined) throw new UsageError('-w FILE is required (or -w - for stdout)', 'export');
+  if (raw === undefined || w !== undefined) await checkOutputFile(outputPath(w, name, io.cwd), mode);
   const pc = await kube.client.getCapture(kube.namespace, name);
   const progress = pc.status?.progress;
   if (progress !== 'finished' && progress !== 'failure') io.stderr.write(`note: capture ${kube.namespace}/${name} is ${progress ?? 'pending'}; downloading what was written so far\n`);
-  const ready = await waitForEndpoints(kube, pc, io.signal, 5000);
+  const ready = pc;
   let rawDir: string | undefined;
   if (raw !== undefined) {
     rawDir = isAbsolute(raw) ? raw : resolve(io.cwd, raw);

@@ -4,11 +4,12 @@
  * per interface with their metadata, so `kubectl pcap summary NAME` and `kubectl pcap merge NAME -w
  * OUT` work on them without a cluster. `--list` shows what is in the store.
  */
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { bool, str } from '../args.js';
 import { defineCommand } from '../command.js';
-import { UsageError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
 import { formatTable } from '../printers.js';
 import { ensureStoreDir, importFile, storeDir, storedCaptureFiles, type ImportedFile } from '../store.js';
 
@@ -50,9 +51,28 @@ export const importCommand = defineCommand(
     if (p.args.length === 0) throw new UsageError('FILE is required (or --list)', 'import');
     const first = basename(p.args[0] as string).replace(/\.(pcap[0-9]*|pcapng|cap)$/, '');
     const name = str(p, 'name') ?? (first.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'imported');
+    // every source is checked before the store entry exists (a failed import leaves nothing behind)
+    const sources = p.args.map((f) => (isAbsolute(f) ? f : resolve(io.cwd, f)));
+    for (const f of sources) {
+      const st = await stat(f).catch(() => undefined);
+      if (!st) throw new CliError(`cannot import ${f}: no such file`);
+      if (!st.isFile()) throw new CliError(`cannot import ${f}: not a regular file`);
+      try {
+        await access(f, constants.R_OK);
+      } catch {
+        throw new CliError(`cannot import ${f}: permission denied`);
+      }
+    }
+    const existed = await stat(join(store, name)).then(() => true, () => false);
     const dir = await ensureStoreDir(store, name);
     const done: ImportedFile[] = [];
-    for (const f of p.args) done.push(...(await importFile(isAbsolute(f) ? f : resolve(io.cwd, f), dir)));
+    try {
+      for (const f of sources) done.push(...(await importFile(f, dir)));
+    } catch (e) {
+      // e.g. not a capture file: remove the half-made entry (never an earlier import's)
+      if (!existed) await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
     await writeFile(join(dir, 'import.json'), `${JSON.stringify({ importedAt: new Date().toISOString(), files: done }, null, 2)}\n`, { mode: 0o600 });
     for (const d of done) io.stderr.write(`imported ${d.source} -> ${d.path}${d.metadata ? ' (with metadata)' : ' (no metadata)'}\n`);
     io.stdout.write(`${name}\n`);

@@ -1,8 +1,8 @@
 /**
  * `kubectl pcap live TARGET -w -`: creates a capture and streams its packets while they are
  * captured, as one pcapng with one interface per pod/node (named `<node>/<namespace>/<pod>`), so
- * `kubectl pcap live pod/x -w - | tshark -r -` (or `| wireshark -k -i -`) shows packets within
- * about a second. Targets that start while the capture runs (selectors, workloads) join the stream.
+ * `kubectl pcap live pod/x -w - | tshark -r -` (or `| wireshark -k -i -`) shows packets as they
+ * arrive. Every stream goes through the API server (`packetcaptures/log` of the data API). Targets that start while the capture runs (selectors, workloads) join the stream.
  * Ends when the capture finishes or on Ctrl-C; deletes the capture unless --keep.
  */
 import { createWriteStream } from 'node:fs';
@@ -11,15 +11,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { PacketCapture, TargetStatus } from '../../api/packetcapture.js';
 import { PcapngWriter } from '../../pcap/writer.js';
 import { bool, str, type FlagSpec, type ParsedArgs } from '../args.js';
-import { openAgentStream, type AgentAuth } from '../agent-client.js';
 import { defineCommand, kubeFrom } from '../command.js';
+import { openLog, targetDirName } from '../data-api.js';
 import { CliError, UsageError } from '../errors.js';
+import { KubeError, type KubeClient } from '../kube.js';
 import { followCapture, isDone } from '../follow.js';
 import { EXIT, type CliIo } from '../io.js';
 import { PcapStreamParser } from '../pcap-stream.js';
 import { targetLabel } from '../printers.js';
 import { progressChanges } from '../progress.js';
-import { agentAuth, captureRequest, checkTarget, CAPTURE_SPEC_FLAGS, createCapture, deleteCreated, outputPath, sectionCommentsFor } from './capture.js';
+import { captureRequest, checkTarget, CAPTURE_SPEC_FLAGS, createCapture, deleteCreated, outputPath, sectionCommentsFor } from './capture.js';
 
 /** Duration of a live capture without --duration or --count: it normally ends with Ctrl-C. */
 export const LIVE_DEFAULT_DURATION = '1h';
@@ -36,17 +37,24 @@ export function liveInterfaceName(t: TargetStatus): string {
   return `${t.node ?? '?'}/${t.namespace ?? '?'}/${t.pod ?? t.name}`;
 }
 
-class LiveMux {
+/** Reopens of one target's stream after interruptions, at most. */
+const MAX_RECONNECTS = 5;
+
+export class LiveMux {
   private readonly w: PcapngWriter;
   private readonly open = new Map<string, Promise<void>>();
   private readonly failed = new Set<string>();
+  /** Interface per target (and link type), kept across reconnects. */
+  private readonly ifaces = new Map<string, { id: number; linkType: number }>();
+  /** Reconnects per target after an interrupted stream (a server replica restarting). */
+  private readonly reconnects = new Map<string, number>();
   packets = 0;
   private writeError: Error | undefined;
 
   constructor(
     private readonly out: Writable,
     private readonly pc: PacketCapture,
-    private readonly auth: AgentAuth,
+    private readonly client: KubeClient,
     private readonly io: CliIo,
     private readonly signal: AbortSignal,
   ) {
@@ -54,41 +62,32 @@ class LiveMux {
     this.w.writeSection({ comments: sectionCommentsFor(pc) });
   }
 
-  /** Starts streams for running targets that have none yet. */
+  /** Starts streams for running targets (status.targets[] with a node) that have none yet. */
   update(pc: PacketCapture): void {
-    const endpoints = new Map((pc.status?.nodes ?? []).filter((n) => n.endpoint).map((n) => [n.node, n.endpoint as string]));
     for (const t of pc.status?.targets ?? []) {
       if (this.open.has(t.name) || t.phase !== 'Running' || !t.node) continue;
-      const ep = endpoints.get(t.node);
-      if (!ep) continue;
-      this.open.set(t.name, this.follow(t, ep));
+      this.open.set(t.name, this.follow(t, t.node));
     }
   }
 
-  private async follow(t: TargetStatus, endpoint: string): Promise<void> {
+  private async follow(t: TargetStatus, node: string): Promise<void> {
     const ns = this.pc.metadata.namespace ?? '';
     const name = this.pc.metadata.name ?? '';
     let iface: number | undefined;
     try {
-      const res = await openAgentStream(endpoint, ns, name, t.name, this.auth, { node: t.node, signal: this.signal });
-      this.io.stderr.write(`streaming ${targetLabel(t)} from node ${t.node ?? '?'}\n`);
+      // through the API server: packetcaptures/log is long-running, so no request timeout cuts it
+      const res = await openLog(this.client, ns, name, node, targetDirName(t.name), this.signal);
+      if (!this.reconnects.has(t.name)) this.io.stderr.write(`streaming ${targetLabel(t)} from node ${node}\n`);
       const parser = new PcapStreamParser();
       for await (const chunk of res) {
         const pkts = parser.push(chunk as Buffer);
-        if (iface === undefined && parser.header) {
-          iface = this.w.addInterface({
-            linkType: parser.header.linkType,
-            snapLength: parser.header.snapLength,
-            name: liveInterfaceName(t),
-            description: `pcapper live ${targetLabel(t)}`,
-            comments: [`pcapper.capture=${ns}/${name}`, `pcapper.node=${t.node ?? ''}`, `pcapper.target=${t.kind ?? 'pod'}`, ...(t.pod ? [`pcapper.pod=${t.namespace ?? ''}/${t.pod}`] : [])],
-            tsresol: 9,
-          });
-        }
-        if (iface === undefined) continue;
+        if (iface === undefined && parser.header) iface = this.interfaceFor(t, node, parser.header.linkType, parser.header.snapLength);
+        if (iface === undefined || pkts.length === 0) continue;
         for (const p of pkts) this.w.writePacket(iface, p.tsSec, p.tsNsec, p.data, p.origLen);
         this.packets += pkts.length;
-        if (pkts.length > 0 || this.w.needsDrain) await this.w.flush();
+        // low latency: hand this batch to stdout now (one write per parsed chunk), and wait only
+        // when the pipe pushes back
+        await this.w.flush();
       }
     } catch (e) {
       if ((e as Error).name === 'AbortError' || this.signal.aborted) return;
@@ -96,9 +95,37 @@ class LiveMux {
         this.writeError = e;
         return;
       }
+      // an interrupted stream (connection lost, 5xx while a server replica restarts) is opened
+      // again at the next status update while the target runs; bounded
+      const status = e instanceof KubeError ? e.status : 0;
+      const n = this.reconnects.get(t.name) ?? 0;
+      if ((status === 0 || status >= 500) && n < MAX_RECONNECTS) {
+        this.reconnects.set(t.name, n + 1);
+        this.io.stderr.write(`note: live stream of ${targetLabel(t)} interrupted (${(e as Error).message}); reopening\n`);
+        this.open.delete(t.name);
+        return;
+      }
       if (!this.failed.has(t.name)) this.io.stderr.write(`warning: live stream of ${targetLabel(t)}: ${(e as Error).message}\n`);
       this.failed.add(t.name);
     }
+  }
+
+  /** The target's interface: one per target, reused after a reconnect with the same link type. */
+  private interfaceFor(t: TargetStatus, node: string, linkType: number, snapLength: number): number {
+    const have = this.ifaces.get(t.name);
+    if (have && have.linkType === linkType) return have.id;
+    const ns = this.pc.metadata.namespace ?? '';
+    const name = this.pc.metadata.name ?? '';
+    const id = this.w.addInterface({
+      linkType,
+      snapLength,
+      name: liveInterfaceName(t),
+      description: `pcapper live ${targetLabel(t)}`,
+      comments: [`pcapper.capture=${ns}/${name}`, `pcapper.node=${node}`, `pcapper.target=${t.kind ?? 'pod'}`, ...(t.pod ? [`pcapper.pod=${t.namespace ?? ''}/${t.pod}`] : [])],
+      tsresol: 9,
+    });
+    this.ifaces.set(t.name, { id, linkType });
+    return id;
   }
 
   /** Waits for every open stream to end (bounded). */
@@ -124,7 +151,6 @@ async function runLive(p: ParsedArgs, io: CliIo): Promise<number> {
     str(p, 'duration') === undefined && p.flags.count === undefined ? { ...p, flags: { ...p.flags, duration: LIVE_DEFAULT_DURATION } } : p;
   const req = captureRequest(argsWithDefault, 'live', kube.namespace, kube.namespaceExplicit);
   await checkTarget(kube, req, io);
-  const auth = await agentAuth(kube, io);
   const toStdout = w === '-';
   let out: Writable = io.stdout;
   if (!toStdout) {
@@ -140,7 +166,7 @@ async function runLive(p: ParsedArgs, io: CliIo): Promise<number> {
   const ns = created.metadata.namespace ?? '';
   const name = created.metadata.name ?? '';
   io.stderr.write(`packetcapture ${ns}/${name} created; streaming live (Ctrl-C to stop)\n`);
-  const mux = new LiveMux(out, created, auth, io, io.signal);
+  const mux = new LiveMux(out, created, kube.client, io, io.signal);
   let prev: PacketCapture | undefined;
   let last = created;
   let code: number = EXIT.ok;

@@ -25,7 +25,7 @@ export async function runMerge(argv: readonly string[], io: CommandIo): Promise<
   const files: string[] = [];
   let out: string | undefined;
   const usage = (msg: string) => {
-    io.stderr.write(`error: merge: ${msg}\n${MERGE_USAGE}\n`);
+    io.stderr.write(`error: merge: ${msg}\nSee 'kubectl pcap merge --help' for usage.\n`);
     return 2;
   };
   for (let i = 0; i < argv.length; i++) {

@@ -13,12 +13,11 @@ import { reportError } from '../errors.js';
 import type { CliIo, CommandRun } from '../io.js';
 import { downloadCapture } from '../fetch.js';
 import { storeDir, storedCaptureFiles } from '../store.js';
-import { agentAuth, waitForEndpoints } from './capture.js';
 
 type FileCommand = (argv: readonly string[], io: { stdout: NodeJS.WritableStream & { columns?: number; isTTY?: boolean }; stderr: NodeJS.WritableStream }) => Promise<number>;
 
 /** Flags of the wrapped commands that take a value (so their values are not taken for names). */
-const VALUE_FLAGS = new Set(['-o', '--output', '--meta', '--width', '--top', '-w', '--write', '--store', '-n', '--namespace', '--kubeconfig', '--context']);
+const VALUE_FLAGS = new Set(['-o', '--output', '--meta', '--width', '--top', '-w', '--write', '--store', '-n', '--namespace', '--kubeconfig', '--context', '--cluster', '--user']);
 
 function positionals(argv: readonly string[]): number[] {
   const idx: number[] = [];
@@ -36,7 +35,7 @@ function positionals(argv: readonly string[]): number[] {
 
 /** Removes our own flags (--store, cluster flags) from argv, returning them separately. */
 function splitOwnFlags(argv: readonly string[]): { rest: string[]; own: string[] } {
-  const own = ['--store', '-n', '--namespace', '--kubeconfig', '--context'];
+  const own = ['--store', '-n', '--namespace', '--kubeconfig', '--context', '--cluster', '--user'];
   const rest: string[] = [];
   const mine: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -79,10 +78,10 @@ async function expand(argv: string[], io: CliIo, store: string, allowCluster: bo
     // a capture in the cluster
     const p = parseArgs({ ...OWN_SPEC, flags: [...OWN_SPEC.flags] }, ownArgs);
     const kube = kubeFrom(p, io);
-    const pc = await waitForEndpoints(kube, await kube.client.getCapture(kube.namespace, a), io.signal, 5000);
+    const pc = await kube.client.getCapture(kube.namespace, a);
     const dir = await mkdtemp(join(tmpdir(), 'kubectl-pcap-'));
     cleanups.push(dir);
-    const dl = await downloadCapture(pc, dir, await agentAuth(kube, io), io, io.signal);
+    const dl = await downloadCapture(kube.client, pc, dir, io, io.signal);
     for (const pr of dl.problems) io.stderr.write(`warning: ${pr}\n`);
     out.splice(i, 1, ...dl.files.map((f) => f.path));
   }

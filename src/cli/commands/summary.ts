@@ -75,7 +75,7 @@ export async function runSummary(argv: readonly string[], io: CommandIo): Promis
     args = parseArgs(argv);
   } catch (err) {
     if (err instanceof UsageProblem) {
-      io.stderr.write(`error: summary: ${err.message}\n${SUMMARY_USAGE}\n`);
+      io.stderr.write(`error: summary: ${err.message}\nSee 'kubectl pcap summary --help' for usage.\n`);
       return 2;
     }
     throw err;
