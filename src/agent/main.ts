@@ -16,7 +16,9 @@ const USAGE = `usage: pcapper agent [--kubeconfig FILE]
 
 Runs the pcapper node agent. Configuration comes from the environment:
   NODE_NAME (required), MAX_TOTAL_FILESIZE (10G), MIN_FREE_DISK (20G), DELETE_OLDER_THAN (2d),
-  PCAPPER_DATA_DIR (/hostmount), PCAPPER_LISTEN (0.0.0.0:9443), PCAPPER_TLS_CERT/KEY, ... (docs/agent.md)
+  PCAPPER_DATA_DIR (/hostmount), PCAPPER_LISTEN (0.0.0.0:9443),
+  PCAPPER_TLS_CERT, PCAPPER_TLS_KEY, PCAPPER_CA (required: mutual TLS),
+  PCAPPER_CLIENT_NAMES (pcapper-server), ... (docs/agent.md)
 `;
 
 export async function run(argv: readonly string[]): Promise<number> {
