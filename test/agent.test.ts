@@ -485,6 +485,40 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     await removeCapture(name);
   });
 
+  it('disk admission is atomic per node: 8 targets starting together never over-commit MAX_TOTAL_FILESIZE', async () => {
+    // node-a: MAX_TOTAL_FILESIZE 50M; each target reserves 10M (maxFileSize 10M x fileCount 1)
+    const names = Array.from({ length: 8 }, (_, i) => `together-${i}`);
+    await Promise.all(names.map((n, i) => create(n, { targetPod: i % 2 ? 'web-a1' : 'web-a2', maxFileSize: '10M', fileCount: '1', captureSeconds: '60' })));
+    await Promise.all(names.map((n, i) => planTargets(cluster.kubeConfig, NS, n, [podTarget(p(i % 2 ? 'web-a1' : 'web-a2'))])));
+    const settled = await Promise.all(names.map((n) => waitTargets(n, 'Running or Failed', (t) => t.phase === 'Running' || t.phase === 'Failed')));
+    const running = settled.filter((pc) => pc.status?.targets?.[0]?.phase === 'Running').length;
+    const refused = settled.filter((pc) => pc.status?.targets?.[0]?.reason === 'DiskQuotaExceeded');
+    assert.ok(running >= 1 && running <= 5, `at most 50M / 10M = 5 admitted, got ${running}`);
+    assert.equal(running + refused.length, 8, 'every other target was refused by the disk guard');
+    for (const r of refused) assert.match(r.status?.targets?.[0]?.message ?? '', /promised to [1-5] running capture/);
+    assert.equal(tcpdumpPids(dataDir('node-a')).length, running);
+    for (const n of names) await removeCapture(n);
+  });
+
+  it('names Kubernetes accepts work on disk: a 240-character capture name is captured and listed, names shortened with a hash', async () => {
+    const name = `long-${'x'.repeat(120)}.${'y'.repeat(114)}`;
+    assert.equal(name.length, 240);
+    await create(name, { targetPod: 'web-a1', captureSeconds: '2', maxFileSize: '1M', fileCount: '2' });
+    await planTargets(cluster.kubeConfig, NS, name, [podTarget(p('web-a1'))]);
+    const done = await waitTargets(name, 'Finished', (t) => t.phase === 'Finished' || t.phase === 'Failed');
+    const t = done.status?.targets?.[0];
+    assert.equal(t?.phase, 'Finished', `${t?.reason ?? ''}: ${t?.message ?? ''}`);
+    const file = t?.files?.[0]?.name ?? '';
+    assert.ok(file.length <= 255 && /_[0-9a-f]{16}\.[0-9]+\.pcap[0-9]+$/.test(file), file);
+    const into = mkdtempSync(join(tmp, 'dl-long-'));
+    const list = await download(agents['node-a']?.endpoint ?? '', name, into);
+    const meta = list.files.find((f) => f.name === 'capture-meta.json');
+    assert.ok(meta && list.files.some((f) => f.name === file));
+    const parsed = parseCaptureMetadata(JSON.parse((await get(`${agents['node-a']?.endpoint ?? ''}/v1/captures/${NS}/${name}/files/${meta.path}`)).body.toString()));
+    assert.equal(parsed.captureName, name, 'the full name is in the metadata');
+    await removeCapture(name);
+  });
+
   it('deleting a capture mid-run stops tcpdump, removes its files and reports cleanedUp for the finalizer', async (t) => {
     const name = 'delete-me';
     await create(name, { targetPod: 'web-b2', captureSeconds: '120', maxFileSize: '1M', fileCount: '2' }, { finalizer: true });

@@ -24,7 +24,7 @@ import { authorizeClient, type PeerCertificate } from './auth.js';
 import { parseRange, renderMetrics, route, type MetricsSnapshot } from './http.js';
 import { entryOf, openDirNoFollow, openFileNoFollow, readdirOf } from './safefs.js';
 import { followRing } from './stream.js';
-import { parseTargetDirName } from '../capture/tcpdump.js';
+import { isTargetDirName } from '../capture/tcpdump.js';
 
 export interface FileEntry {
   /** `<target>/<file>`, the path to append to `.../files/` */
@@ -37,7 +37,10 @@ export interface FileEntry {
 }
 
 export interface StreamSource {
+  /** The target's directory name (`pod.<ns>.<pod>`, shortened when long). */
   target: string;
+  /** The target's status key (`pod/<ns>/<pod>`). */
+  key: string;
   dir: string;
   fileBase: string;
   fileCount: number;
@@ -69,7 +72,7 @@ export async function listCaptureFiles(dataDir: string, namespace: string, captu
   const out: FileEntry[] = [];
   try {
     for (const t of (await readdirOf(dir)).sort()) {
-      if (!parseTargetDirName(t)) continue;
+      if (!isTargetDirName(t)) continue;
       let tdir: FileHandle;
       try {
         tdir = await openDirNoFollow(dataDir, [namespace, capture, t]);
@@ -212,7 +215,7 @@ export class AgentServer {
       return send(res, 200, JSON.stringify({ node: this.b.nodeName, namespace: r.namespace, name: r.name, live, files }) + '\n', 'application/json');
     }
     if (r.kind === 'file') {
-      if (!parseTargetDirName(r.target)) return send(res, 404, 'not found\n');
+      if (!isTargetDirName(r.target)) return send(res, 404, 'not found\n');
       const opened = await openFileNoFollow(this.b.dataDir, [r.namespace, r.name, r.target], r.file);
       if (!opened) return send(res, 404, 'not found\n');
       const { fh, size } = opened;
@@ -260,7 +263,7 @@ export class AgentServer {
     // stream
     const sources = this.b.streams(r.namespace, r.name);
     const want = url.searchParams.get('target');
-    const src = want ? sources.find((s) => s.target === want || s.target === want.replace(/\//g, '.')) : sources.length === 1 ? sources[0] : undefined;
+    const src = want ? sources.find((s) => s.target === want || s.key === want || s.target === want.replace(/\//g, '.')) : sources.length === 1 ? sources[0] : undefined;
     if (!src) {
       const msg =
         sources.length === 0

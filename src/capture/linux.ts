@@ -115,10 +115,21 @@ export class LinuxCaptureBackend implements CaptureBackend {
    * not be in the host's network namespace (PCAPPER_HOST_NETNS, else <proc>/1/ns/net).
    */
   private async refuseHostNetns(pinned: PinnedNetns, req: CaptureRequest): Promise<void> {
-    const hostPath = this.o.hostNetns ?? `${this.o.procRoot}/1/ns/net`;
+    // Without PCAPPER_HOST_NETNS: init's namespace (hostPID), else the agent's own, which is the
+    // node's when the agent runs with hostNetwork as the chart deploys it.
+    const candidates = this.o.hostNetns ? [this.o.hostNetns] : [`${this.o.procRoot}/1/ns/net`, '/proc/self/ns/net'];
     let host;
+    let hostPath = candidates[0] ?? '';
     try {
-      host = await stat(hostPath);
+      for (const c of candidates) {
+        hostPath = c;
+        host = await stat(c).catch((e: unknown) => {
+          if (c === candidates[candidates.length - 1]) throw e;
+          return undefined;
+        });
+        if (host) break;
+      }
+      if (!host) throw new Error('not readable');
     } catch (e) {
       throw new CaptureSetupError('CaptureFailed', `cannot check the host network namespace ${hostPath}: ${(e as Error).message}; refusing a pod capture outside the system namespace`, false, { cause: e });
     }
