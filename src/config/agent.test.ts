@@ -1,5 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { DEFAULTS } from '../api/validate.js';
+import { admit } from '../capture/disk.js';
+import { promisedBytes } from '../capture/tcpdump.js';
 import { AgentConfigError, loadAgentConfig as load, parseEnvDuration, parseEnvSize } from './agent.js';
 
 const TLS = { PCAPPER_TLS_CERT: '/tls/tls.crt', PCAPPER_TLS_KEY: '/tls/tls.key', PCAPPER_CA: '/tls/ca.crt' };
@@ -85,5 +88,17 @@ describe('agent config', () => {
     assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_CA: 'ca.crt' }), /PCAPPER_CA: "ca.crt" is not an absolute path/);
     assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_CLIENT_NAMES: ' , ' }), /PCAPPER_CLIENT_NAMES: .* is not a comma-separated list/);
     assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_SYSTEM_NAMESPACE: 'Sys' }), /PCAPPER_SYSTEM_NAMESPACE: "Sys" is not a namespace name/);
+  });
+
+  it('defaults fit together: PCAPPER_MAX_CAPTURES default captures start under the default MAX_TOTAL_FILESIZE', () => {
+    const c = loadAgentConfig({ NODE_NAME: 'n' });
+    const request = promisedBytes({ maxFileSizeBytes: DEFAULTS.maxFileSizeBytes, fileCount: DEFAULTS.fileCount });
+    const running: { promisedBytes: number; writtenBytes: number }[] = [];
+    const disk = { usedBytes: 50_000_000, freeBytes: 100e9 }; // some finished files, a roomy disk
+    for (let i = 0; i < c.maxConcurrentCaptures; i++) {
+      const d = admit(c, disk, running, request);
+      assert.ok(d.ok, `default capture ${i + 1} of ${c.maxConcurrentCaptures}: ${d.ok ? '' : d.message}`);
+      running.push({ promisedBytes: request, writtenBytes: 0 });
+    }
   });
 });
