@@ -12,13 +12,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
-import { FINALIZER, type PacketCapture, type PacketCaptureSpec, type TargetStatus } from '../src/api/packetcapture.js';
+import { FINALIZER, type PacketCapture, type PacketCaptureSpec, type PacketCaptureStatus, type TargetStatus } from '../src/api/packetcapture.js';
+import { applyStatus } from '../src/k8s/status.js';
 import { createPacketCapture, deletePacketCapture, listPacketCaptures, setFinalizers } from '../src/k8s/client.js';
 import { listEvents } from '../src/k8s/events.js';
 import { parseCaptureMetadata } from '../src/pcap/metadata.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { SimKubelet, type SimPod } from './harness/kubelet.js';
 import { assertRoot } from './harness/netns.js';
+import { repoRoot } from './harness/paths.js';
 import { makeCa, makeClientCert, makeLeaf, makePcapperPki, SERVER_CN, type CertPair, type PcapperPki } from './harness/pki.js';
 import { httpGet, ping, startHttpServer, type ServerHandle } from './harness/traffic.js';
 import {
@@ -522,6 +524,45 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     assert.equal(body.body.readUInt32LE(0), 0xa1b2c3d4);
     const parsed = parseCaptureMetadata(JSON.parse((await get(`${agents['node-a']?.endpoint ?? ''}/v1/captures/${NS}/${name}/files/${meta.path}`)).body.toString()));
     assert.equal(parsed.captureName, name, 'the full name is in the metadata');
+    await removeCapture(name);
+  });
+
+  it('refuses to start without its TLS files, with one line naming the variable (exit 2)', () => {
+    const run = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js'), 'agent'], {
+        encoding: 'utf8',
+        env: { PATH: process.env['PATH'] ?? '', NODE_NAME: 'node-x', PCAPPER_DATA_DIR: join(tmp, 'never'), ...env },
+        timeout: 30_000,
+      });
+    const noCa = run({ PCAPPER_TLS_CERT: pki.agent.cert, PCAPPER_TLS_KEY: pki.agent.key });
+    assert.equal(noCa.status, 2, noCa.stderr);
+    assert.match(noCa.stderr, /^pcapper agent: PCAPPER_CA: is required: the agent serves capture data only over mutual TLS/);
+    const missing = run({ PCAPPER_TLS_CERT: pki.agent.cert, PCAPPER_TLS_KEY: pki.agent.key, PCAPPER_CA: join(tmp, 'no-such-ca.crt') });
+    assert.equal(missing.status, 2, missing.stderr);
+    assert.match(missing.stderr, /^pcapper agent: PCAPPER_CA: cannot read .*no-such-ca\.crt \(ENOENT\); mount the Secret pcapper-agent-tls there\n$/);
+  });
+
+  it('the apiserver refuses status names a client would turn into paths (.., /, leading -)', async () => {
+    const name = 'forged';
+    await create(name, { targetPod: 'web-a1', captureSeconds: '5', maxFileSize: '1M', fileCount: '1' });
+    const forge = async (status: PacketCaptureStatus): Promise<string> => {
+      try {
+        await applyStatus(cluster.kubeConfig, NS, name, status, 'pcapper-agent-forger', { force: true });
+        return 'accepted';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    const cases: Array<[string, PacketCaptureStatus, RegExp]> = [
+      ['nodes[].node ../../etc', { nodes: [{ node: '../../etc' }] }, /status\.nodes\[0\]\.node/],
+      ['targets[].node with a slash', { targets: [{ name: 'pod/shop/web-a1', node: 'a/b' }] }, /status\.targets\[0\]\.node/],
+      ['targets[].name ..', { targets: [{ name: 'pod/shop/..' }] }, /status\.targets\[0\]\.name/],
+      ['targets[].pod -x', { targets: [{ name: 'pod/shop/web-a1', pod: '-x' }] }, /status\.targets\[0\]\.pod/],
+      ['targets[].namespace ..', { targets: [{ name: 'pod/shop/web-a1', namespace: '..' }] }, /status\.targets\[0\]\.namespace/],
+      ['files[].name ../x', { targets: [{ name: 'pod/shop/web-a1', files: [{ name: '../x', size: 1 }] }] }, /status\.targets\[0\]\.files\[0\]\.name/],
+    ];
+    for (const [what, status, field] of cases) assert.match(await forge(status), field, what);
+    assert.equal(await forge({ nodes: [{ node: 'node-a.example' }], targets: [{ name: 'pod/shop/web-a1', node: 'node-z', files: [{ name: 'node-z.forged.1.pcap0', size: 1 }] }] }), 'accepted', 'valid names pass');
     await removeCapture(name);
   });
 
