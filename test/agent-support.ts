@@ -23,13 +23,13 @@ import { AGENT_DNS, makePcapperPki, type CertPair, type PcapperPki } from './har
 export const SYSTEM_NAMESPACE = 'pcapper';
 export const AGENT_SA = 'pcapper-agent';
 
-/** The agent's ClusterRole, as documented in docs/agent.md and src/agent/agent.ts. */
+/** The agent's ClusterRole: the chart's rules (charts/pcapper/templates/rbac-agent.yaml without the TokenReview/SAR rules this version drops), as docs/agent.md documents. */
 export const AGENT_RBAC = `
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {name: pcapper-agent-test}
 rules:
-- {apiGroups: [pcapper.dev], resources: [packetcaptures], verbs: [get, list, watch]}
+- {apiGroups: [pcapper.dev], resources: [packetcaptures], verbs: [list, watch]}
 - {apiGroups: [pcapper.dev], resources: [packetcaptures/status], verbs: [patch]}
 - {apiGroups: [""], resources: [pods], verbs: [list, watch]}
 - {apiGroups: [""], resources: [events], verbs: [create, patch]}

@@ -9,7 +9,7 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { FINALIZER, type PacketCapture, type PacketCaptureSpec, type PacketCaptureStatus, type TargetStatus } from '../src/api/packetcapture.js';
@@ -684,7 +684,16 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     assert.equal(pids.length, 1);
     await agents['node-a']?.kill('SIGKILL');
     await waitFor('no tcpdump after the agent was killed', () => tcpdumpPids(dataDir('node-a')).length === 0, 3000, 20);
-    for (const pid of pids) assert.ok(!existsSync(`/proc/${pid}/cmdline`) || tcpdumpPids(dataDir('node-a')).length === 0);
+    // each tcpdump the agent had is gone (or a zombie awaiting its reaper), not merely renamed
+    for (const pid of pids) {
+      let state = 'gone';
+      try {
+        state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').charAt(0);
+      } catch {
+        /* gone */
+      }
+      assert.ok(state === 'gone' || state === 'Z', `tcpdump ${pid} is ${state}`);
+    }
     const restarted = agentFor('node-a', AGENT_ENV['node-a'] ?? {});
     agents['node-a'] = restarted;
     await restarted.start();

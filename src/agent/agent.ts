@@ -15,7 +15,7 @@
  *   served; status writes retry with backoff, so an unreachable apiserver never stops a capture.
  *
  * RBAC of the agent's ServiceAccount (see docs/agent.md for the manifest):
- *   pcapper.dev         packetcaptures                get, list, watch
+ *   pcapper.dev         packetcaptures                list, watch   (informer; never a single get)
  *   pcapper.dev         packetcaptures/status         patch
  *   ""                  pods                          list, watch   (field selector: own node)
  *   "" / events.k8s.io  events                        create, patch

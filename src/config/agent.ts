@@ -19,7 +19,7 @@
  * | PCAPPER_CLIENT_NAMES              | pcapper-server | comma-separated client certificate CNs allowed to read data |
  * | PCAPPER_SYSTEM_NAMESPACE          | pcapper        | the system namespace (may capture hostNetwork pods, sees every pod in metadata) |
  * | PCAPPER_PROC_ROOT                 | /proc          | where to scan /proc/<pid>/cgroup (tests) |
- * | PCAPPER_HOST_NETNS                | (own netns)    | netns path for node-interface captures (the agent normally runs with hostNetwork) |
+ * | PCAPPER_HOST_NETNS                | (own netns)    | netns path for node-interface captures, and the host namespace tenants' pods may not be in (else /proc/1/ns/net) |
  * | PCAPPER_MAX_CAPTURES              | 16             | concurrent tcpdump processes on this node |
  * | PCAPPER_STATUS_INTERVAL           | 2s             | min time between status writes per capture |
  * | PCAPPER_DISK_CHECK_INTERVAL       | 5s             | disk guard period while capturing         |
