@@ -684,16 +684,15 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     assert.equal(pids.length, 1);
     await agents['node-a']?.kill('SIGKILL');
     await waitFor('no tcpdump after the agent was killed', () => tcpdumpPids(dataDir('node-a')).length === 0, 3000, 20);
-    // each tcpdump the agent had is gone (or a zombie awaiting its reaper), not merely renamed
-    for (const pid of pids) {
-      let state = 'gone';
+    // each tcpdump the agent had exits (gone, or a zombie awaiting its reaper), not merely renamed
+    const stateOf = (pid: number): string => {
       try {
-        state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').charAt(0);
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').charAt(0);
       } catch {
-        /* gone */
+        return 'gone';
       }
-      assert.ok(state === 'gone' || state === 'Z', `tcpdump ${pid} is ${state}`);
-    }
+    };
+    for (const pid of pids) await waitFor(`tcpdump ${pid} exited (state ${stateOf(pid)})`, () => stateOf(pid) === 'gone' || stateOf(pid) === 'Z', 5000, 20);
     const restarted = agentFor('node-a', AGENT_ENV['node-a'] ?? {});
     agents['node-a'] = restarted;
     await restarted.start();

@@ -118,6 +118,26 @@ describe('agent file server (mutual TLS with real certificates, temp data dir)',
     assert.equal((await get(`${base}/v1/captures/ns/missing/files`)).status, 404);
   });
 
+  it('a resumed TLS session keeps its verified identity (and an unauthenticated one stays refused)', async () => {
+    for (const [client, want] of [[pki.server, 200], [null, 401]] as const) {
+      const agent = new https.Agent({ keepAlive: false, maxCachedSessions: 4 });
+      for (let i = 0; i < 3; i++) {
+        const r = await new Promise<{ status: number; resumed: boolean }>((resolve, reject) => {
+          const req = https.get(
+            `${base}/v1/captures/ns/cap/files`,
+            { agent, ca: pki.caPem, servername: 'pcapper-agent.pcapper.svc', ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}) },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, resumed: (res.socket as import('node:tls').TLSSocket).isSessionReused() }));
+            },
+          );
+          req.on('error', reject);
+        });
+        assert.equal(r.status, want, `request ${i} (resumed: ${r.resumed})`);
+      }
+    }
+  });
+
   it('answers names outside the Kubernetes rules with 400, never 500', async () => {
     const upper = await get(`${base}/v1/captures/Shop/cap/files`);
     assert.equal(upper.status, 400);
