@@ -363,8 +363,9 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
       assert.equal(r.status, 200);
       maxSeen = Math.max(maxSeen, readdirSync(targetDir).filter((f) => /\.pcap[0-9]+$/.test(f)).length);
     }
-    await new Promise((r) => setTimeout(r, 1500)); // status interval + stream poll
-    const pc = await getCapture(cluster.kubeConfig, NS, name);
+    // the traffic has reached the status counters and the live stream (by state, not a sleep)
+    const pc = await waitTargets(name, 'packets reported while running', (x) => x.phase === 'Running' && (x.packets ?? 0) > 500);
+    await waitFor('the stream crossed ring rotations', () => completeRecords(Buffer.concat(streamed)).length > 2_500_000, 20_000);
     const t = pc.status?.targets?.[0];
     assert.ok(t && t.phase === 'Running');
     assert.ok((t.files ?? []).length <= 2, `status lists at most fileCount files: ${JSON.stringify(t.files)}`);
@@ -679,7 +680,9 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     await planTargets(cluster.kubeConfig, NS, name, [podTarget(p('web-a2'))]);
     await waitTargets(name, 'Running', (t) => t.phase === 'Running');
     await ping(p('web-a1'), p('web-a2').ip, 5);
-    await new Promise((r) => setTimeout(r, 1500)); // libpcap hands packets to tcpdump in blocks (<= 1 s)
+    // the 10 packets are in the file on disk (the agent flushes a quiet capture) before the kill
+    const liveDir = join(dataDir('node-a'), NS, name, `pod.${NS}.web-a2`);
+    await waitFor('10 packets written to the ring file', () => readdirSync(liveDir).filter((f) => /\.pcap[0-9]+$/.test(f)).reduce((n, f) => n + packetCount(join(liveDir, f)), 0) >= 10, 20_000, 200);
     const pids = tcpdumpPids(dataDir('node-a'));
     assert.equal(pids.length, 1);
     await agents['node-a']?.kill('SIGKILL');
@@ -708,16 +711,17 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     await removeCapture(name);
   });
 
-  it('SIGTERM stops the agent promptly: running targets end as AgentStopped, files kept', async () => {
+  it('SIGTERM stops the agent promptly: running targets end as AgentStopped, files kept', async (t) => {
     const name = 'agent-stopped';
     await create(name, { targetPod: 'web-a1', captureSeconds: '120', maxFileSize: '1M', fileCount: '1' });
     await planTargets(cluster.kubeConfig, NS, name, [podTarget(p('web-a1'))]);
     await waitTargets(name, 'Running', (t) => t.phase === 'Running');
     const t0 = Date.now();
     const how = await agents['node-a']?.kill('SIGTERM');
+    // Behaviour, not speed: exit code 0 (not the SIGKILL that kill() sends after 15 s), long before
+    // the capture's own 120 s timer; the time is reported, not asserted.
     assert.equal(how, 0, 'exit code 0');
-    // Behaviour, not speed: the agent exits on SIGTERM, long before the capture's own 120 s timer.
-    assert.ok(Date.now() - t0 < 60_000, `stopped in ${Date.now() - t0} ms`);
+    t.diagnostic(`the agent exited ${Date.now() - t0} ms after SIGTERM`);
     assert.deepEqual(tcpdumpPids(dataDir('node-a')), []);
     const done = await waitTargets(name, 'AgentStopped', (t) => t.phase === 'Failed');
     assert.equal(done.status?.targets?.[0]?.reason, 'AgentStopped');
