@@ -365,7 +365,10 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     }
     // the traffic has reached the status counters and the live stream (by state, not a sleep)
     const pc = await waitTargets(name, 'packets reported while running', (x) => x.phase === 'Running' && (x.packets ?? 0) > 500);
-    await waitFor('the stream crossed ring rotations', () => completeRecords(Buffer.concat(streamed)).length > 2_500_000, 20_000);
+    await waitFor('the stream crossed ring rotations and holds the last request', () => {
+      const b = completeRecords(Buffer.concat(streamed));
+      return b.length > 2_500_000 && b.includes('GET /big-39 ');
+    }, 20_000);
     const t = pc.status?.targets?.[0];
     assert.ok(t && t.phase === 'Running');
     assert.ok((t.files ?? []).length <= 2, `status lists at most fileCount files: ${JSON.stringify(t.files)}`);
