@@ -8,7 +8,7 @@
 // the controller's half is tested in the controller's suite.
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { listEvents } from '../src/k8s/events.js';
 import { parseCaptureMetadata } from '../src/pcap/metadata.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { SimKubelet, type SimPod } from './harness/kubelet.js';
+import { ContainerCgroup } from './harness/cgroup.js';
 import { assertRoot } from './harness/netns.js';
 import { repoRoot } from './harness/paths.js';
 import { makeCa, makeClientCert, makeLeaf, makePcapperPki, SERVER_CN, type CertPair, type PcapperPki } from './harness/pki.js';
@@ -445,6 +446,46 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     assert.deepEqual(parsed.interfaces, [nodeNet.uplink]);
     assert.equal(parsed.linkType, 1, 'a veth is Ethernet');
     await removeCapture(name, 'pcapper');
+  });
+
+  it("a pod whose network namespace is the node's is refused by the agent (netns inode), whatever its spec says; allowed in the system namespace", async () => {
+    // Defence in depth behind the controller's hostNetwork check: the Pod object does not say
+    // hostNetwork, but its container's process lives in node-a's network namespace.
+    const nodeNet = kubelet.node('node-a')?.net;
+    assert.ok(nodeNet);
+    const hp = await kubelet.createPod({ namespace: NS, name: 'in-node-netns', node: 'node-a', network: false });
+    const cg = ContainerCgroup.create({ containerId: hp.containerId, podUid: hp.uid, root: `pcapper-agent-test-${process.pid}` });
+    const proc = spawn('ip', ['netns', 'exec', nodeNet.netns, 'sleep', '300'], { stdio: 'ignore' });
+    try {
+      await waitFor('sleep running in the node netns', () => {
+        try {
+          return readFileSync(`/proc/${proc.pid ?? 0}/comm`, 'utf8').trim() === 'sleep';
+        } catch {
+          return false;
+        }
+      }, 5000, 20);
+      cg.addProcess(proc.pid ?? 0);
+      const name = 'node-netns';
+      await create(name, { targetPod: 'in-node-netns', captureSeconds: '30', maxFileSize: '1M', fileCount: '1' });
+      await planTargets(cluster.kubeConfig, NS, name, [podTarget(hp)]);
+      const refused = await waitTargets(name, 'Failed', (t) => t.phase === 'Failed');
+      const t = refused.status?.targets?.[0];
+      assert.equal(t?.reason, 'HostNetworkPod', `${t?.reason ?? ''}: ${t?.message ?? ''}`);
+      assert.match(t?.message ?? '', /shares the node's network namespace \(hostNetwork\)/);
+      assert.deepEqual(tcpdumpPids(dataDir('node-a')), [], 'no tcpdump in the node namespace');
+      await removeCapture(name);
+      // the same pod from the system namespace: captured
+      const sys = 'node-netns-admin';
+      await create(sys, { targetNamespace: NS, targetPod: 'in-node-netns', captureSeconds: '30', maxFileSize: '1M', fileCount: '1' }, { namespace: 'pcapper' });
+      await planTargets(cluster.kubeConfig, 'pcapper', sys, [podTarget(hp)]);
+      await waitTargets(sys, 'Running', (x) => x.phase === 'Running', { namespace: 'pcapper' });
+      await removeCapture(sys, 'pcapper');
+      await waitFor('tcpdump stopped', () => tcpdumpPids(dataDir('node-a')).length === 0);
+    } finally {
+      cg.remove();
+      proc.kill('SIGKILL');
+      await kubelet.deletePod(NS, 'in-node-netns').catch(() => undefined);
+    }
   });
 
   it("a bad filter fails the target with tcpdump's own message and an Event", async () => {
