@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINALIZER } from '../src/api/packetcapture.js';
 import { createPacketCapture, deletePacketCapture } from '../src/k8s/client.js';
+import { listEvents } from '../src/k8s/events.js';
 import { assertRoot } from './harness/netns.js';
 import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
 import { getCapture, startAgentEnv, tcpdumpPids, waitFor, type AgentEnv } from './agent-support.js';
@@ -69,7 +70,8 @@ describe('agents with the real controller (needs root)', () => {
     for (const t of targets) assert.ok((t.packets ?? 0) > 0 && (t.files ?? []).length > 0, JSON.stringify(t));
     assert.ok(done.status?.node?.includes('node-1') && done.status.node.includes('node-2'), `seed 002 node: ${done.status?.node ?? ''}`);
     for (const n of ['node-1', 'node-2']) {
-      assert.equal(done.status?.nodes?.find((x) => x.node === n)?.endpoint, env.agents.get(n)?.endpoint);
+      const entry = done.status?.nodes?.find((x) => x.node === n);
+      assert.ok(entry && !('endpoint' in entry), `${n}: the agent publishes no address in status`);
       assert.ok(existsSync(join(env.dataDir(n), NS, name)));
     }
 
@@ -108,5 +110,54 @@ describe('agents with the real controller (needs root)', () => {
       }
     }, 20_000);
     for (const n of ['node-1', 'node-2']) assert.ok(!existsSync(join(env.dataDir(n), NS, name)));
+  });
+
+  it('a hostNetwork pod is refused as a tenant target (HostNetworkPod, Event) and captured from the system namespace', async () => {
+    // A Pod object with hostNetwork: true bound to node-1 (API only: the controller decides from
+    // the object; the agent's own netns-inode refusal is tested in test/agent-netns.test.ts).
+    const node = 'node-1';
+    await env.kubelet.ensureNamespace('pcapper');
+    const podYaml = (ns: string): string => `
+apiVersion: v1
+kind: Pod
+metadata: {name: host-agent, namespace: ${ns}, labels: {app: hostnet}}
+spec:
+  nodeName: ${node}
+  hostNetwork: true
+  containers: [{name: app, image: pause}]
+`;
+    for (const ns of [NS, 'pcapper']) {
+      const r = await env.cluster.kubectl(['apply', '-f', '-'], { input: podYaml(ns) });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const name = 'hostnet';
+    const pc = await createPacketCapture(env.cluster.kubeConfig, { metadata: { name, namespace: NS }, spec: { targetPod: 'host-agent', captureSeconds: '30', maxFileSize: '1M', fileCount: '1' } });
+    const refused = await waitFor('target refused', async () => {
+      const x = await getCapture(env.cluster.kubeConfig, NS, name);
+      return x.status?.targets?.[0]?.phase === 'Failed' ? x : undefined;
+    }, 20_000);
+    const t = refused.status?.targets?.[0];
+    assert.equal(t?.reason, 'HostNetworkPod');
+    assert.match(t?.message ?? '', new RegExp(`pod ${NS}/host-agent uses hostNetwork: .*system namespace "pcapper"`));
+    assert.deepEqual(tcpdumpPids(env.tmp), [], 'no tcpdump was started for it');
+    const events = await waitFor('HostNetworkPod event', async () => {
+      const ev = await listEvents(env.cluster.kubeConfig, NS, pc.metadata.uid ?? '');
+      return ev.some((e) => e.type === 'Warning' && /HostNetworkPod/.test(e.message ?? '')) ? ev : undefined;
+    });
+    assert.ok(events.length > 0);
+    await deletePacketCapture(env.cluster.kubeConfig, NS, name);
+
+    // In the system namespace the controller plans it and hands it to the agent (which waits for
+    // the pod's container: no kubelet runs this one), never a HostNetworkPod failure.
+    const sys = 'hostnet-admin';
+    await createPacketCapture(env.cluster.kubeConfig, { metadata: { name: sys, namespace: 'pcapper' }, spec: { targetPod: 'host-agent', captureSeconds: '30', maxFileSize: '1M', fileCount: '1' } });
+    const planned = await waitFor('planned in the system namespace', async () => {
+      const x = await getCapture(env.cluster.kubeConfig, 'pcapper', sys);
+      const tt = x.status?.targets?.[0];
+      return tt && tt.phase !== undefined ? tt : undefined;
+    }, 20_000);
+    assert.notEqual(planned.reason, 'HostNetworkPod', JSON.stringify(planned));
+    await deletePacketCapture(env.cluster.kubeConfig, 'pcapper', sys);
+    for (const ns of [NS, 'pcapper']) await env.cluster.kubectl(['delete', 'pod', 'host-agent', '-n', ns, '--wait=false']);
   });
 });

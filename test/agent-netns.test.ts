@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findContainerNetns } from '../src/capture/netns.js';
@@ -107,4 +107,74 @@ describe('agent netns lookup on the real kernel (needs root)', () => {
     assert.ok(exit.stopped);
     await backend.cleanup('ns', 'cap');
   });
+
+  it("refuses a tenant's pod in the host network namespace (hostNetwork) by inode, and allows it in the system namespace", async () => {
+    const f = fixtures[2];
+    assert.ok(f);
+    // this container's namespace plays the host's: PCAPPER_HOST_NETNS points at it
+    const backend = new LinuxCaptureBackend({ nodeName: 'node-x', dataDir: data, hostDataDir: '/var/pcapper', procRoot: '/proc', hostNetns: `/run/netns/${f.netns}`, systemNamespace: 'pcapper' });
+    const req = (captureNamespace: string) => ({
+      captureNamespace,
+      captureName: 'hostnet',
+      target: { kind: 'pod' as const, namespace: captureNamespace, pod: 'host-agent' },
+      containerIds: [f.id],
+      now: new Date(),
+      options: { interface: 'lo', filter: '', snapLength: 0, maxFileSizeBytes: 1_000_000, fileCount: 1 },
+    });
+    await assert.rejects(
+      backend.setup(req('team')),
+      (e: unknown) => e instanceof CaptureSetupError && e.reason === 'HostNetworkPod' && /shares the node's network namespace \(hostNetwork\)/.test(e.message),
+    );
+    const prep = await backend.setup(req('pcapper'));
+    assert.ok(prep.pinned, 'allowed in the system namespace');
+    await prep.pinned.close();
+    // a pod in its own namespace is not refused
+    const own = new LinuxCaptureBackend({ nodeName: 'node-x', dataDir: data, hostDataDir: '/var/pcapper', procRoot: '/proc', hostNetns: `/run/netns/${fixtures[0]?.netns ?? ''}` });
+    const ok = await own.setup(req('team'));
+    await ok.pinned?.close();
+    await backend.cleanup('team', 'hostnet');
+    await backend.cleanup('pcapper', 'hostnet');
+  });
+
+  it('tcpdump enters the namespace pinned at lookup, even after the pid it was found through is gone', async () => {
+    const f = fixtures[1];
+    assert.ok(f);
+    const pid = f.proc.pid ?? 0;
+    const backend = new LinuxCaptureBackend({ nodeName: 'node-x', dataDir: data, hostDataDir: '/var/pcapper', procRoot: '/proc' });
+    const prep = await backend.setup({
+      captureNamespace: 'ns',
+      captureName: 'pinned',
+      target: { kind: 'pod', namespace: 'ns', pod: 'p' },
+      containerIds: [f.id],
+      now: new Date(),
+      options: { interface: 'lo', filter: 'icmp', snapLength: 0, maxFileSizeBytes: 1_000_000, fileCount: 1 },
+    });
+    assert.equal(prep.pid, pid);
+    assert.ok(prep.pinned, 'the namespace is held by an fd');
+    // The container's only process exits between lookup and start: its /proc/<pid>/ns/net is gone,
+    // so a capture by path could only fail or, with the pid reused, enter someone else's namespace.
+    f.proc.kill('SIGKILL');
+    for (let i = 0; i < 200 && existsSync(`/proc/${pid}/ns/net`); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(!existsSync(`/proc/${pid}/ns/net`), 'the looked-up pid is gone');
+    const running = await backend.capture(prep);
+    try {
+      sh('ip', ['netns', 'exec', f.netns, 'ping', '-c', '2', '-i', '0.2', '127.0.0.1']);
+      const stats = await waitStats(running, 4);
+      assert.equal(stats, 4, 'tcpdump captured the pinned namespace\'s pings');
+    } finally {
+      await running.stop();
+      await backend.cleanup('ns', 'pinned');
+    }
+  });
 });
+
+/** Polls tcpdump's counters until it reports `n` packets (bounded), returns the last count. */
+async function waitStats(running: { requestStats(): Promise<{ captured: number } | undefined> }, n: number): Promise<number> {
+  let last = 0;
+  for (let i = 0; i < 50; i++) {
+    last = (await running.requestStats())?.captured ?? 0;
+    if (last >= n) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return last;
+}

@@ -7,7 +7,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
+import https from 'node:https';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { CONTROLLER_FIELD_MANAGER, targetKey, type PacketCapture, type TargetStatus } from '../src/api/packetcapture.js';
@@ -17,22 +18,21 @@ import { startCluster, type Cluster } from './harness/cluster.js';
 import { SimKubelet, type SimPod } from './harness/kubelet.js';
 import { runController, type ControllerHandle } from '../src/controller/controller.js';
 import { repoRoot } from './harness/paths.js';
+import { AGENT_DNS, makePcapperPki, type CertPair, type PcapperPki } from './harness/pki.js';
 
 export const SYSTEM_NAMESPACE = 'pcapper';
 export const AGENT_SA = 'pcapper-agent';
 
-/** The agent's ClusterRole, as documented in docs/agent.md and src/agent/agent.ts. */
+/** The agent's ClusterRole: the chart's rules (charts/pcapper/templates/rbac-agent.yaml without the TokenReview/SAR rules this version drops), as docs/agent.md documents. */
 export const AGENT_RBAC = `
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {name: pcapper-agent-test}
 rules:
-- {apiGroups: [pcapper.dev], resources: [packetcaptures], verbs: [get, list, watch]}
+- {apiGroups: [pcapper.dev], resources: [packetcaptures], verbs: [list, watch]}
 - {apiGroups: [pcapper.dev], resources: [packetcaptures/status], verbs: [patch]}
 - {apiGroups: [""], resources: [pods], verbs: [list, watch]}
 - {apiGroups: [""], resources: [events], verbs: [create, patch]}
-- {apiGroups: [authentication.k8s.io], resources: [tokenreviews], verbs: [create]}
-- {apiGroups: [authorization.k8s.io], resources: [subjectaccessreviews], verbs: [create]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -107,15 +107,31 @@ export interface AgentProcessOptions {
   dataDir: string;
   kubeconfig: string;
   logFile: string;
+  /**
+   * The pcapper CA and certificates (test/harness/pki.ts): the agent serves with pki.agent and
+   * trusts pki.ca. Default: a new PKI next to the data directory (callers that talk to the agent pass theirs).
+   */
+  pki?: PcapperPki;
   env?: Record<string, string>;
 }
+
+/** The agent's TLS environment from a test PKI (what the chart mounts from Secret pcapper-agent-tls). */
+export function agentTlsEnv(pki: PcapperPki): Record<string, string> {
+  return { PCAPPER_TLS_CERT: pki.agent.cert, PCAPPER_TLS_KEY: pki.agent.key, PCAPPER_CA: pki.ca.cert };
+}
+
+export { makePcapperPki, type PcapperPki };
 
 /** `pcapper agent` as a child process, through the shipped entry point (node dist/src/bin/pcapper.js agent). */
 export class AgentProcess {
   child: ChildProcess | undefined;
+  /** https://127.0.0.1:<port> (the agents of these tests listen on loopback in the host's netns). */
   endpoint = '';
+  readonly pki: PcapperPki;
 
-  constructor(readonly o: AgentProcessOptions) {}
+  constructor(readonly o: AgentProcessOptions) {
+    this.pki = o.pki ?? makePcapperPki(join(o.dataDir, '..', `pki-${o.node}`));
+  }
 
   async start(timeoutMs = 30_000): Promise<void> {
     mkdirSync(this.o.dataDir, { recursive: true, mode: 0o700 });
@@ -133,6 +149,7 @@ export class AgentProcess {
         PCAPPER_STATUS_INTERVAL: '0.5s',
         PCAPPER_DISK_CHECK_INTERVAL: '0.3s',
         MIN_FREE_DISK: '1G',
+        ...agentTlsEnv(this.pki),
         ...this.o.env,
       },
     });
@@ -146,10 +163,10 @@ export class AgentProcess {
         log.write(c);
         if (this.endpoint) return;
         buf += c;
-        const m = /agent started .*endpoint=(\S+)/.exec(buf);
+        const m = /agent started .*listen=(\S+)/.exec(buf);
         if (m?.[1]) {
           clearTimeout(timer);
-          resolve(m[1]);
+          resolve(`https://${m[1]}`);
         }
       });
       child.once('exit', (code, sig) => {
@@ -218,10 +235,18 @@ export interface HttpResponse {
   body: Buffer;
 }
 
-/** GET with optional headers (argv-free, node:http). */
-export function httpRequest(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<HttpResponse> {
+/**
+ * TLS options of a client of an agent: verifies the agent's certificate against the pcapper CA
+ * and its name (as the pcapper server does) and presents `client` (null: no certificate).
+ */
+export function agentTls(pki: PcapperPki, client: CertPair | null): https.RequestOptions {
+  return { ca: pki.caPem, servername: AGENT_DNS, agent: false, ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}) };
+}
+
+/** GET over HTTPS with `tls` (agentTls()) and optional headers. */
+export function httpRequest(url: string, tls: https.RequestOptions, headers: Record<string, string> = {}, method = 'GET'): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, timeout: 30_000 }, (res) => {
+    const req = https.request(url, { ...tls, method, headers, timeout: 30_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -240,6 +265,7 @@ export interface AgentEnv {
   kubelet: SimKubelet;
   agents: Map<string, AgentProcess>;
   tmp: string;
+  pki: PcapperPki;
   controller: ControllerHandle | undefined;
   pods: Map<string, SimPod>;
   dataDir(node: string): string;
@@ -264,6 +290,7 @@ export async function startAgentEnv(opts: {
     kubelet: new SimKubelet(cluster.kubeConfig),
     agents: new Map(),
     tmp,
+    pki: makePcapperPki(join(tmp, 'pki')),
     controller: undefined,
     pods: new Map(),
     dataDir: (node) => join(tmp, node, 'data'),
@@ -290,6 +317,7 @@ export async function startAgentEnv(opts: {
         dataDir: env.dataDir(n),
         kubeconfig,
         logFile: join(tmp, `${n}-agent.log`),
+        pki: env.pki,
         env: { PCAPPER_HOST_NETNS: env.kubelet.node(n)?.net?.netnsPath ?? '', PCAPPER_MAX_CAPTURES: '100', ...opts.agentEnv },
       });
       env.agents.set(n, a);

@@ -8,22 +8,25 @@
 // the controller's half is tested in the controller's suite.
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { join } from 'node:path';
-import { FINALIZER, type PacketCapture, type PacketCaptureSpec, type TargetStatus } from '../src/api/packetcapture.js';
+import { FINALIZER, type PacketCapture, type PacketCaptureSpec, type PacketCaptureStatus, type TargetStatus } from '../src/api/packetcapture.js';
+import { applyStatus } from '../src/k8s/status.js';
 import { createPacketCapture, deletePacketCapture, listPacketCaptures, setFinalizers } from '../src/k8s/client.js';
 import { listEvents } from '../src/k8s/events.js';
 import { parseCaptureMetadata } from '../src/pcap/metadata.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { SimKubelet, type SimPod } from './harness/kubelet.js';
+import { ContainerCgroup } from './harness/cgroup.js';
 import { assertRoot } from './harness/netns.js';
+import { repoRoot } from './harness/paths.js';
+import { makeCa, makeClientCert, makeLeaf, makePcapperPki, SERVER_CN, type CertPair, type PcapperPki } from './harness/pki.js';
 import { httpGet, ping, startHttpServer, type ServerHandle } from './harness/traffic.js';
 import {
   AgentProcess,
-  applyYaml,
-  downloaderRbac,
+  agentTls,
   getCapture,
   httpRequest,
   installForAgents,
@@ -72,8 +75,8 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
   const servers: ServerHandle[] = [];
   const pods: Record<string, SimPod> = {};
   let alice = '';
-  let mallory = '';
-  let admin = '';
+  let pki: PcapperPki;
+  let foreign: CertPair;
 
   const dataDir = (node: string): string => join(tmp, node, 'data');
   const agentFor = (node: string, env: Record<string, string>): AgentProcess => {
@@ -84,6 +87,7 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
       dataDir: dataDir(node),
       kubeconfig: agentKubeconfig,
       logFile: join(tmp, `${node}-agent.log`),
+      pki,
       env: { PCAPPER_HOST_NETNS: nodeNet.netnsPath, ...env },
     });
   };
@@ -118,14 +122,15 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     await deletePacketCapture(cluster.kubeConfig, namespace, name).catch(() => false);
   }
 
-  const get = (url: string, token?: string, extra: Record<string, string> = {}) => httpRequest(url, { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...extra });
+  /** GET from an agent as `client` (default: the pcapper server's certificate; null: none). */
+  const get = (url: string, extra: Record<string, string> = {}, client: CertPair | null = pki.server) => httpRequest(url, agentTls(pki, client), extra);
 
-  async function download(endpoint: string, name: string, token: string, into: string, namespace = NS): Promise<FileList> {
-    const list = await get(`${endpoint}/v1/captures/${namespace}/${name}/files`, token);
+  async function download(endpoint: string, name: string, into: string, namespace = NS): Promise<FileList> {
+    const list = await get(`${endpoint}/v1/captures/${namespace}/${name}/files`);
     assert.equal(list.status, 200, list.body.toString());
     const parsed = JSON.parse(list.body.toString()) as FileList;
     for (const f of parsed.files) {
-      const r = await get(`${endpoint}/v1/captures/${namespace}/${name}/files/${f.path}`, token);
+      const r = await get(`${endpoint}/v1/captures/${namespace}/${name}/files/${f.path}`);
       assert.equal(r.status, 200);
       assert.equal(r.body.length, f.size);
       writeFileSync(join(into, f.path.replace('/', '__')), r.body);
@@ -140,10 +145,10 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     agentKubeconfig = await installForAgents(cluster);
     kubelet = new SimKubelet(cluster.kubeConfig);
     await kubelet.ensureNamespace(NS);
-    await applyYaml(cluster, downloaderRbac(NS, 'alice'));
     alice = tokenOf(cluster.userKubeConfig('alice'));
-    mallory = tokenOf(cluster.userKubeConfig('mallory'));
-    admin = tokenOf(cluster.kubeConfig);
+    pki = makePcapperPki(join(tmp, 'pki'));
+    const otherCa = makeCa(join(tmp, 'other-ca'), 'other-ca');
+    foreign = makeLeaf(join(tmp, 'other-ca'), otherCa, { name: 'fake-server', cn: SERVER_CN, usage: 'both' });
     await kubelet.addNode('node-a');
     await kubelet.addNode('node-b');
     for (const [name, node] of [
@@ -156,6 +161,8 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
       pods[name] = p;
       servers.push(await startHttpServer({ netnsPath: p.netnsPath, ip: p.ip, ...(p.cgroup ? { cgroup: p.cgroup } : {}) }, 8080));
     }
+    // another tenant's pod on node-a: must not appear in shop's capture metadata
+    pods['ops-a'] = await kubelet.createPod({ namespace: 'ops', name: 'ops-a', node: 'node-a', labels: { app: 'ops' } });
     for (const node of ['node-a', 'node-b']) {
       agents[node] = agentFor(node, AGENT_ENV[node] ?? {});
       await agents[node].start();
@@ -221,7 +228,7 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     const nodes = done.status?.nodes ?? [];
     for (const node of ['node-a', 'node-b']) {
       const n = nodes.find((x) => x.node === node);
-      assert.equal(n?.endpoint, agents[node]?.endpoint, `${node} publishes its endpoint`);
+      assert.ok(n && !('endpoint' in n), `${node} publishes no address in status`);
       assert.ok((n?.files ?? 0) >= 2);
     }
 
@@ -232,9 +239,9 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
       'web-b2': ['/b2-to-a2'],
     };
     for (const node of ['node-a', 'node-b']) {
-      const endpoint = nodes.find((x) => x.node === node)?.endpoint ?? '';
+      const endpoint = agents[node]?.endpoint ?? '';
       const into = mkdtempSync(join(tmp, `dl-${node}-`));
-      const list = await download(endpoint, name, alice, into);
+      const list = await download(endpoint, name, into);
       assert.equal(list.node, node);
       for (const podName of Object.keys(expect).filter((n) => p(n).node === node)) {
         const target = `pod.${NS}.${podName}`;
@@ -247,13 +254,20 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
         assert.deepEqual([...uris].sort(), expect[podName], `${podName}'s capture holds its HTTP requests`);
         const metaFile = list.files.find((f) => f.target === target && f.name === 'capture-meta.json');
         assert.ok(metaFile, `${podName} has capture metadata`);
-        const meta = parseCaptureMetadata(JSON.parse((await get(`${endpoint}/v1/captures/${NS}/${name}/files/${metaFile.path}`, alice)).body.toString()));
+        const meta = parseCaptureMetadata(JSON.parse((await get(`${endpoint}/v1/captures/${NS}/${name}/files/${metaFile.path}`)).body.toString()));
         assert.equal(meta.nodeName, node);
         assert.equal(meta.captureName, name);
         assert.equal(meta.targetKind, 'pod');
         assert.deepEqual(meta.pod && { name: meta.pod.name, namespace: meta.pod.namespace, ips: meta.pod.ips }, { name: podName, namespace: NS, ips: [p(podName).ip] });
         assert.equal(meta.linkType, 276, 'any -> LINUX_SLL2');
         for (const other of Object.keys(expect).filter((n) => p(n).node === node)) assert.equal(meta.endpoints[p(other).ip]?.pod, other, 'endpoints name the pods of the node');
+        // issue 10 6c: a tenant's metadata maps only its own namespace's pods
+        assert.deepEqual(
+          Object.values(meta.endpoints).filter((e) => e.namespace !== NS),
+          [],
+          `no other namespace's pod in ${NS}'s capture metadata (${p('ops-a').ip} is ops/ops-a on node-a)`,
+        );
+        assert.equal(meta.endpoints[p('ops-a').ip], undefined);
       }
       // file modes: 0600 files under 0700 directories
       const capDir = join(dataDir(node), NS, name);
@@ -261,31 +275,38 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
       for (const t of readdirSync(capDir)) for (const f of readdirSync(join(capDir, t))) assert.equal(statSync(join(capDir, t, f)).mode & 0o777, 0o600, f);
     }
 
-    // authorization on the file server
+    // the file server serves only the pcapper server's client certificate (mutual TLS)
     const endpoint = agents['node-a']?.endpoint ?? '';
     const listUrl = `${endpoint}/v1/captures/${NS}/${name}/files`;
-    assert.equal((await get(listUrl)).status, 401, 'no token');
-    assert.equal((await get(listUrl, 'not-a-token')).status, 401, 'bogus token');
-    const denied = await get(listUrl, mallory);
-    assert.equal(denied.status, 403, 'a user without packetcaptures/files');
-    assert.match(denied.body.toString(), /cannot get resource "packetcaptures\/files"/);
-    const aFile = (JSON.parse((await get(listUrl, alice)).body.toString()) as FileList).files.find((f) => f.kind === 'pcap');
+    const aFile = (JSON.parse((await get(listUrl)).body.toString()) as FileList).files.find((f) => f.kind === 'pcap');
     assert.ok(aFile);
     const fileUrl = `${listUrl}/${aFile.path}`;
-    assert.equal((await get(fileUrl, mallory)).status, 403, 'download refused');
-    assert.equal((await get(fileUrl)).status, 401, 'download without a token refused');
-    assert.equal((await get(`${endpoint}/v1/captures/other/${name}/files`, alice)).status, 403, 'alice has no rights in another namespace');
-    const viaHeader = await httpRequest(fileUrl, { 'X-Pcapper-Token': alice });
-    assert.equal(viaHeader.status, 200, 'X-Pcapper-Token (survives the apiserver proxy)');
-    const ranged = await get(fileUrl, alice, { Range: 'bytes=0-23' });
+    const whole = await get(fileUrl);
+    assert.equal(whole.status, 200);
+    for (const url of [listUrl, fileUrl, `${endpoint}/v1/captures/${NS}/${name}/stream`]) {
+      assert.equal((await get(url, {}, null)).status, 401, `${url}: no client certificate`);
+      const withToken = await get(url, { Authorization: `Bearer ${alice}` }, null);
+      assert.equal(withToken.status, 401, `${url}: a user's bearer token alone is refused`);
+      assert.match(withToken.body.toString(), /client certificate is required/);
+      assert.equal((await get(url, { 'X-Pcapper-Token': alice }, null)).status, 401, `${url}: X-Pcapper-Token is not accepted either`);
+      assert.equal((await get(url, {}, pki.agent)).status, 403, `${url}: the agents' own certificate (CN pcapper-agent) is not a client`);
+      assert.equal((await get(url, {}, foreign)).status, 403, `${url}: CN pcapper-server from another CA`);
+    }
+    const someone = makeClientCert(join(tmp, 'pki'), pki.ca, 'someone', 'someone');
+    const wrongCn = await get(listUrl, {}, someone);
+    assert.equal(wrongCn.status, 403);
+    assert.match(wrongCn.body.toString(), /CN "someone" may not read capture data/);
+    const ranged = await get(fileUrl, { Range: 'bytes=0-23' });
     assert.equal(ranged.status, 206);
     assert.equal(ranged.headers['content-range'], `bytes 0-23/${aFile.size}`);
-    assert.deepEqual(ranged.body, viaHeader.body.subarray(0, 24));
+    assert.deepEqual(ranged.body, whole.body.subarray(0, 24));
     assert.equal(ranged.body.readUInt32LE(0), 0xa1b2c3d4, 'pcap magic');
-    assert.equal((await get(`${fileUrl}x`, alice)).status, 404);
-    assert.equal((await get(`${listUrl}/..%2F..%2F..%2Fetc/passwd`, alice)).status, 404);
-    assert.equal((await get(`${endpoint}/healthz`)).status, 200, 'healthz needs no token');
-    const metrics = (await get(`${endpoint}/metrics`)).body.toString();
+    assert.equal((await get(`${fileUrl}x`)).status, 404);
+    assert.equal((await get(`${listUrl}/..%2F..%2F..%2Fetc/passwd`)).status, 404);
+    assert.equal((await get(`${endpoint}/v1/captures/SHOP/${name}/files`)).status, 400, 'a name Kubernetes refuses: 400, not 500');
+    assert.equal((await get(`${endpoint}/v1/captures/${NS}/bad_name/files`)).status, 400);
+    assert.equal((await get(`${endpoint}/healthz`, {}, null)).status, 200, 'healthz needs no certificate');
+    const metrics = (await get(`${endpoint}/metrics`, {}, null)).body.toString();
     assert.match(metrics, /^pcapper_agent_captures_running\{node="node-a"\} 0$/m);
     assert.match(metrics, /^pcapper_agent_target_packets\{node="node-a",namespace="shop",capture="web",target="pod\/shop\/web-a1"\} [1-9][0-9]*$/m);
     assert.match(metrics, /^pcapper_agent_auth_denied_total\{node="node-a"\} [1-9]/m);
@@ -309,7 +330,7 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     assert.equal(t?.reason, 'PacketCountReached');
     assert.equal(t?.packets, 7);
     const into = mkdtempSync(join(tmp, 'dl-count-'));
-    const list = await download(agents['node-a']?.endpoint ?? '', name, alice, into);
+    const list = await download(agents['node-a']?.endpoint ?? '', name, into);
     const total = list.files.filter((f) => f.kind === 'pcap').reduce((n, f) => n + packetCount(join(into, f.path.replace('/', '__'))), 0);
     assert.equal(total, 7, 'tshark counts exactly packetCount packets');
     await removeCapture(name);
@@ -323,9 +344,9 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     await planTargets(cluster.kubeConfig, NS, name, [podTarget(p('web-b1'))]);
     await waitTargets(name, 'Running', (t) => t.phase === 'Running');
     const endpoint = agents['node-b']?.endpoint ?? '';
-    // live stream (authorized), collected while traffic flows
+    // live stream (as the pcapper server), collected while traffic flows
     const streamed: Buffer[] = [];
-    const streamReq = http.get(`${endpoint}/v1/captures/${NS}/${name}/stream`, { headers: { Authorization: `Bearer ${alice}` } });
+    const streamReq = https.get(`${endpoint}/v1/captures/${NS}/${name}/stream`, agentTls(pki, pki.server));
     const streamStatus = new Promise<number>((resolve, reject) => {
       streamReq.on('response', (res) => {
         res.on('data', (c: Buffer) => streamed.push(c));
@@ -334,8 +355,8 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
       streamReq.on('error', reject);
     });
     assert.equal(await streamStatus, 200);
-    const unauthorizedStream = await httpRequest(`${endpoint}/v1/captures/${NS}/${name}/stream`);
-    assert.equal(unauthorizedStream.status, 401, 'live stream needs a token too');
+    const unauthorizedStream = await httpRequest(`${endpoint}/v1/captures/${NS}/${name}/stream`, agentTls(pki, null), { Authorization: `Bearer ${alice}` });
+    assert.equal(unauthorizedStream.status, 401, 'the live stream needs the client certificate too');
     const targetDir = join(dataDir('node-b'), NS, name, `pod.${NS}.web-b1`);
     let maxSeen = 0;
     for (let i = 0; i < 40; i++) {
@@ -343,8 +364,12 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
       assert.equal(r.status, 200);
       maxSeen = Math.max(maxSeen, readdirSync(targetDir).filter((f) => /\.pcap[0-9]+$/.test(f)).length);
     }
-    await new Promise((r) => setTimeout(r, 1500)); // status interval + stream poll
-    const pc = await getCapture(cluster.kubeConfig, NS, name);
+    // the traffic has reached the status counters and the live stream (by state, not a sleep)
+    const pc = await waitTargets(name, 'packets reported while running', (x) => x.phase === 'Running' && (x.packets ?? 0) > 500);
+    await waitFor('the stream crossed ring rotations and holds the last request', () => {
+      const b = completeRecords(Buffer.concat(streamed));
+      return b.length > 2_500_000 && b.includes('GET /big-39 ');
+    }, 20_000);
     const t = pc.status?.targets?.[0];
     assert.ok(t && t.phase === 'Running');
     assert.ok((t.files ?? []).length <= 2, `status lists at most fileCount files: ${JSON.stringify(t.files)}`);
@@ -370,7 +395,7 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     await planTargets(cluster.kubeConfig, NS, name, [podTarget(p('web-a1'))]);
     await waitTargets(name, 'Running', (t) => t.phase === 'Running');
     const streamed: Buffer[] = [];
-    const req = http.get(`${agents['node-a']?.endpoint ?? ''}/v1/captures/${NS}/${name}/stream?target=pod.${NS}.web-a1`, { headers: { 'X-Pcapper-Token': alice } });
+    const req = https.get(`${agents['node-a']?.endpoint ?? ''}/v1/captures/${NS}/${name}/stream?target=pod.${NS}.web-a1`, agentTls(pki, pki.server));
     const status = await new Promise<number>((resolve, reject) => {
       req.on('response', (res) => {
         res.on('data', (c: Buffer) => streamed.push(c));
@@ -409,18 +434,58 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     const done = await waitTargets(name, 'Finished', (t) => t.phase === 'Finished', { namespace: 'pcapper' });
     assert.equal(done.status?.targets?.[0]?.fileLocation, `/var/pcapper/pcapper/${name}/node.${nodeNet.uplink}`);
     const into = mkdtempSync(join(tmp, 'dl-uplink-'));
-    assert.equal((await get(`${agents['node-a']?.endpoint ?? ''}/v1/captures/pcapper/${name}/files`, alice)).status, 403, 'alice may not read the system namespace');
-    const list = await download(agents['node-a']?.endpoint ?? '', name, admin, into, 'pcapper');
+    const list = await download(agents['node-a']?.endpoint ?? '', name, into, 'pcapper');
     const pcap = list.files.find((f) => f.kind === 'pcap');
     assert.ok(pcap);
     assert.match(tshark(['-r', join(into, pcap.path.replace('/', '__')), '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.uri']), /\/via-uplink/);
     const meta = list.files.find((f) => f.name === 'capture-meta.json');
     assert.ok(meta);
-    const parsed = parseCaptureMetadata(JSON.parse((await get(`${agents['node-a']?.endpoint ?? ''}/v1/captures/pcapper/${name}/files/${meta.path}`, admin)).body.toString()));
+    const parsed = parseCaptureMetadata(JSON.parse((await get(`${agents['node-a']?.endpoint ?? ''}/v1/captures/pcapper/${name}/files/${meta.path}`)).body.toString()));
+    assert.equal(parsed.endpoints[p('ops-a').ip]?.namespace, 'ops', 'a system-namespace capture maps every pod of the node');
     assert.equal(parsed.targetKind, 'node');
     assert.deepEqual(parsed.interfaces, [nodeNet.uplink]);
     assert.equal(parsed.linkType, 1, 'a veth is Ethernet');
     await removeCapture(name, 'pcapper');
+  });
+
+  it("a pod whose network namespace is the node's is refused by the agent (netns inode), whatever its spec says; allowed in the system namespace", async () => {
+    // Defence in depth behind the controller's hostNetwork check: the Pod object does not say
+    // hostNetwork, but its container's process lives in node-a's network namespace.
+    const nodeNet = kubelet.node('node-a')?.net;
+    assert.ok(nodeNet);
+    const hp = await kubelet.createPod({ namespace: NS, name: 'in-node-netns', node: 'node-a', network: false });
+    const cg = ContainerCgroup.create({ containerId: hp.containerId, podUid: hp.uid, root: `pcapper-agent-test-${process.pid}` });
+    const proc = spawn('ip', ['netns', 'exec', nodeNet.netns, 'sleep', '300'], { stdio: 'ignore' });
+    try {
+      await waitFor('sleep running in the node netns', () => {
+        try {
+          return readFileSync(`/proc/${proc.pid ?? 0}/comm`, 'utf8').trim() === 'sleep';
+        } catch {
+          return false;
+        }
+      }, 5000, 20);
+      cg.addProcess(proc.pid ?? 0);
+      const name = 'node-netns';
+      await create(name, { targetPod: 'in-node-netns', captureSeconds: '30', maxFileSize: '1M', fileCount: '1' });
+      await planTargets(cluster.kubeConfig, NS, name, [podTarget(hp)]);
+      const refused = await waitTargets(name, 'Failed', (t) => t.phase === 'Failed');
+      const t = refused.status?.targets?.[0];
+      assert.equal(t?.reason, 'HostNetworkPod', `${t?.reason ?? ''}: ${t?.message ?? ''}`);
+      assert.match(t?.message ?? '', /shares the node's network namespace \(hostNetwork\)/);
+      assert.deepEqual(tcpdumpPids(dataDir('node-a')), [], 'no tcpdump in the node namespace');
+      await removeCapture(name);
+      // the same pod from the system namespace: captured
+      const sys = 'node-netns-admin';
+      await create(sys, { targetNamespace: NS, targetPod: 'in-node-netns', captureSeconds: '30', maxFileSize: '1M', fileCount: '1' }, { namespace: 'pcapper' });
+      await planTargets(cluster.kubeConfig, 'pcapper', sys, [podTarget(hp)]);
+      await waitTargets(sys, 'Running', (x) => x.phase === 'Running', { namespace: 'pcapper' });
+      await removeCapture(sys, 'pcapper');
+      await waitFor('tcpdump stopped', () => tcpdumpPids(dataDir('node-a')).length === 0);
+    } finally {
+      cg.remove();
+      proc.kill('SIGKILL');
+      await kubelet.deletePod(NS, 'in-node-netns').catch(() => undefined);
+    }
   });
 
   it("a bad filter fails the target with tcpdump's own message and an Event", async () => {
@@ -464,6 +529,85 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
       rmSync(filler, { force: true });
     }
     await removeCapture(refused);
+    await removeCapture(name);
+  });
+
+  it('disk admission is atomic per node: 8 targets starting together never over-commit MAX_TOTAL_FILESIZE', async () => {
+    // node-a: MAX_TOTAL_FILESIZE 50M; each target reserves 10M (maxFileSize 10M x fileCount 1)
+    const names = Array.from({ length: 8 }, (_, i) => `together-${i}`);
+    await Promise.all(names.map((n, i) => create(n, { targetPod: i % 2 ? 'web-a1' : 'web-a2', maxFileSize: '10M', fileCount: '1', captureSeconds: '60' })));
+    await Promise.all(names.map((n, i) => planTargets(cluster.kubeConfig, NS, n, [podTarget(p(i % 2 ? 'web-a1' : 'web-a2'))])));
+    const settled = await Promise.all(names.map((n) => waitTargets(n, 'Running or Failed', (t) => t.phase === 'Running' || t.phase === 'Failed')));
+    const running = settled.filter((pc) => pc.status?.targets?.[0]?.phase === 'Running').length;
+    const refused = settled.filter((pc) => pc.status?.targets?.[0]?.reason === 'DiskQuotaExceeded');
+    assert.ok(running >= 1 && running <= 5, `at most 50M / 10M = 5 admitted, got ${running}`);
+    assert.equal(running + refused.length, 8, 'every other target was refused by the disk guard');
+    for (const r of refused) assert.match(r.status?.targets?.[0]?.message ?? '', /promised to [1-5] running capture/);
+    assert.equal(tcpdumpPids(dataDir('node-a')).length, running);
+    for (const n of names) await removeCapture(n);
+  });
+
+  it('names Kubernetes accepts work on disk: a 240-character capture name is captured and listed, names shortened with a hash', async () => {
+    const name = `long-${'x'.repeat(120)}.${'y'.repeat(114)}`;
+    assert.equal(name.length, 240);
+    await create(name, { targetPod: 'web-a1', captureSeconds: '2', maxFileSize: '1M', fileCount: '2' });
+    await planTargets(cluster.kubeConfig, NS, name, [podTarget(p('web-a1'))]);
+    const done = await waitTargets(name, 'Finished', (t) => t.phase === 'Finished' || t.phase === 'Failed');
+    const t = done.status?.targets?.[0];
+    assert.equal(t?.phase, 'Finished', `${t?.reason ?? ''}: ${t?.message ?? ''}`);
+    const file = t?.files?.[0]?.name ?? '';
+    assert.ok(file.length <= 255 && /_[0-9a-f]{16}\.[0-9]+\.pcap[0-9]+$/.test(file), file);
+    const listed = await get(`${agents['node-a']?.endpoint ?? ''}/v1/captures/${NS}/${name}/files`);
+    assert.equal(listed.status, 200);
+    const list = JSON.parse(listed.body.toString()) as FileList;
+    const meta = list.files.find((f) => f.name === 'capture-meta.json');
+    const pcap = list.files.find((f) => f.name === file);
+    assert.ok(meta && pcap);
+    const body = await get(`${agents['node-a']?.endpoint ?? ''}/v1/captures/${NS}/${name}/files/${pcap.path}`);
+    assert.equal(body.status, 200);
+    assert.equal(body.body.length, pcap.size);
+    assert.equal(body.body.readUInt32LE(0), 0xa1b2c3d4);
+    const parsed = parseCaptureMetadata(JSON.parse((await get(`${agents['node-a']?.endpoint ?? ''}/v1/captures/${NS}/${name}/files/${meta.path}`)).body.toString()));
+    assert.equal(parsed.captureName, name, 'the full name is in the metadata');
+    await removeCapture(name);
+  });
+
+  it('refuses to start without its TLS files, with one line naming the variable (exit 2)', () => {
+    const run = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js'), 'agent'], {
+        encoding: 'utf8',
+        env: { PATH: process.env['PATH'] ?? '', NODE_NAME: 'node-x', PCAPPER_DATA_DIR: join(tmp, 'never'), ...env },
+        timeout: 30_000,
+      });
+    const noCa = run({ PCAPPER_TLS_CERT: pki.agent.cert, PCAPPER_TLS_KEY: pki.agent.key });
+    assert.equal(noCa.status, 2, noCa.stderr);
+    assert.match(noCa.stderr, /^pcapper agent: PCAPPER_CA: is required: the agent serves capture data only over mutual TLS/);
+    const missing = run({ PCAPPER_TLS_CERT: pki.agent.cert, PCAPPER_TLS_KEY: pki.agent.key, PCAPPER_CA: join(tmp, 'no-such-ca.crt') });
+    assert.equal(missing.status, 2, missing.stderr);
+    assert.match(missing.stderr, /^pcapper agent: PCAPPER_CA: cannot read .*no-such-ca\.crt \(ENOENT\); mount the Secret pcapper-agent-tls there\n$/);
+  });
+
+  it('the apiserver refuses status names a client would turn into paths (.., /, leading -)', async () => {
+    const name = 'forged';
+    await create(name, { targetPod: 'web-a1', captureSeconds: '5', maxFileSize: '1M', fileCount: '1' });
+    const forge = async (status: PacketCaptureStatus): Promise<string> => {
+      try {
+        await applyStatus(cluster.kubeConfig, NS, name, status, 'pcapper-agent-forger', { force: true });
+        return 'accepted';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    const cases: Array<[string, PacketCaptureStatus, RegExp]> = [
+      ['nodes[].node ../../etc', { nodes: [{ node: '../../etc' }] }, /status\.nodes\[0\]\.node/],
+      ['targets[].node with a slash', { targets: [{ name: 'pod/shop/web-a1', node: 'a/b' }] }, /status\.targets\[0\]\.node/],
+      ['targets[].name ..', { targets: [{ name: 'pod/shop/..' }] }, /status\.targets\[0\]\.name/],
+      ['targets[].pod -x', { targets: [{ name: 'pod/shop/web-a1', pod: '-x' }] }, /status\.targets\[0\]\.pod/],
+      ['targets[].namespace ..', { targets: [{ name: 'pod/shop/web-a1', namespace: '..' }] }, /status\.targets\[0\]\.namespace/],
+      ['files[].name ../x', { targets: [{ name: 'pod/shop/web-a1', files: [{ name: '../x', size: 1 }] }] }, /status\.targets\[0\]\.files\[0\]\.name/],
+    ];
+    for (const [what, status, field] of cases) assert.match(await forge(status), field, what);
+    assert.equal(await forge({ nodes: [{ node: 'node-a.example' }], targets: [{ name: 'pod/shop/web-a1', node: 'node-z', files: [{ name: 'node-z.forged.1.pcap0', size: 1 }] }] }), 'accepted', 'valid names pass');
     await removeCapture(name);
   });
 
@@ -580,12 +724,22 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     await planTargets(cluster.kubeConfig, NS, name, [podTarget(p('web-a2'))]);
     await waitTargets(name, 'Running', (t) => t.phase === 'Running');
     await ping(p('web-a1'), p('web-a2').ip, 5);
-    await new Promise((r) => setTimeout(r, 1500)); // libpcap hands packets to tcpdump in blocks (<= 1 s)
+    // the 10 packets are in the file on disk (the agent flushes a quiet capture) before the kill
+    const liveDir = join(dataDir('node-a'), NS, name, `pod.${NS}.web-a2`);
+    await waitFor('10 packets written to the ring file', () => readdirSync(liveDir).filter((f) => /\.pcap[0-9]+$/.test(f)).reduce((n, f) => n + packetCount(join(liveDir, f)), 0) >= 10, 20_000, 200);
     const pids = tcpdumpPids(dataDir('node-a'));
     assert.equal(pids.length, 1);
     await agents['node-a']?.kill('SIGKILL');
     await waitFor('no tcpdump after the agent was killed', () => tcpdumpPids(dataDir('node-a')).length === 0, 3000, 20);
-    for (const pid of pids) assert.ok(!existsSync(`/proc/${pid}/cmdline`) || tcpdumpPids(dataDir('node-a')).length === 0);
+    // each tcpdump the agent had exits (gone, or a zombie awaiting its reaper), not merely renamed
+    const stateOf = (pid: number): string => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').charAt(0);
+      } catch {
+        return 'gone';
+      }
+    };
+    for (const pid of pids) await waitFor(`tcpdump ${pid} exited (state ${stateOf(pid)})`, () => stateOf(pid) === 'gone' || stateOf(pid) === 'Z', 5000, 20);
     const restarted = agentFor('node-a', AGENT_ENV['node-a'] ?? {});
     agents['node-a'] = restarted;
     await restarted.start();
@@ -593,25 +747,25 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     const t = done.status?.targets?.[0];
     assert.equal(t?.reason, 'AgentRestarted');
     assert.ok((t?.files ?? []).length >= 1, 'files of the interrupted run are listed');
-    assert.equal(done.status?.nodes?.find((n) => n.node === 'node-a')?.endpoint, restarted.endpoint);
     const into = mkdtempSync(join(tmp, 'dl-killed-'));
-    const list = await download(restarted.endpoint, name, alice, into);
+    const list = await download(restarted.endpoint, name, into);
     const pcap = list.files.find((f) => f.kind === 'pcap');
     assert.ok(pcap);
     assert.ok(packetCount(join(into, pcap.path.replace('/', '__'))) >= 10, 'the interrupted file is readable and holds the pings');
     await removeCapture(name);
   });
 
-  it('SIGTERM stops the agent promptly: running targets end as AgentStopped, files kept', async () => {
+  it('SIGTERM stops the agent promptly: running targets end as AgentStopped, files kept', async (t) => {
     const name = 'agent-stopped';
     await create(name, { targetPod: 'web-a1', captureSeconds: '120', maxFileSize: '1M', fileCount: '1' });
     await planTargets(cluster.kubeConfig, NS, name, [podTarget(p('web-a1'))]);
     await waitTargets(name, 'Running', (t) => t.phase === 'Running');
     const t0 = Date.now();
     const how = await agents['node-a']?.kill('SIGTERM');
+    // Behaviour, not speed: exit code 0 (not the SIGKILL that kill() sends after 15 s), long before
+    // the capture's own 120 s timer; the time is reported, not asserted.
     assert.equal(how, 0, 'exit code 0');
-    // Behaviour, not speed: the agent exits on SIGTERM, long before the capture's own 120 s timer.
-    assert.ok(Date.now() - t0 < 60_000, `stopped in ${Date.now() - t0} ms`);
+    t.diagnostic(`the agent exited ${Date.now() - t0} ms after SIGTERM`);
     assert.deepEqual(tcpdumpPids(dataDir('node-a')), []);
     const done = await waitTargets(name, 'AgentStopped', (t) => t.phase === 'Failed');
     assert.equal(done.status?.targets?.[0]?.reason, 'AgentStopped');

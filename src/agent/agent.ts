@@ -15,12 +15,12 @@
  *   served; status writes retry with backoff, so an unreachable apiserver never stops a capture.
  *
  * RBAC of the agent's ServiceAccount (see docs/agent.md for the manifest):
- *   pcapper.dev         packetcaptures                get, list, watch
+ *   pcapper.dev         packetcaptures                list, watch   (informer; never a single get)
  *   pcapper.dev         packetcaptures/status         patch
  *   ""                  pods                          list, watch   (field selector: own node)
  *   "" / events.k8s.io  events                        create, patch
- *   authentication.k8s.io tokenreviews                create        (file server)
- *   authorization.k8s.io  subjectaccessreviews        create        (file server)
+ * The file server needs no RBAC: it serves only the pcapper server, authenticated by mutual TLS
+ * (src/agent/auth.ts); the agent publishes no address (the server finds it from the API).
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -41,7 +41,6 @@ import { Informer, type Change, type KubeObject } from '../k8s/informer.js';
 import { applyStatus } from '../k8s/status.js';
 import { backoffDelay } from '../k8s/clock.js';
 import type { Logger } from '../telemetry/log.js';
-import { KubeAuthorizer, type Authorizer } from './auth.js';
 import type { MetricsSnapshot } from './http.js';
 import { planCapture, podGoneReason, type LocalTarget } from './plan.js';
 import { AgentServer, type StreamSource } from './server.js';
@@ -101,12 +100,13 @@ export interface AgentOptions {
   kc: k8s.KubeConfig;
   log: Logger;
   backend?: CaptureBackend;
-  authorizer?: Authorizer;
   /** How long a pod target may wait for its pod/container before failing (default 60 s). */
   podWaitMs?: number;
 }
 
 const nowIso = (): string => new Date().toISOString();
+/** How often an idle agent re-measures its data directory for /metrics. */
+const IDLE_DISK_REFRESH_MS = 60_000;
 
 export class NodeAgent {
   readonly config: AgentConfig;
@@ -126,8 +126,10 @@ export class NodeAgent {
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private lastDisk: DiskState = { usedBytes: 0, freeBytes: 0 };
+  private lastDiskAt = 0;
+  private admissionTail: Promise<void> = Promise.resolve();
   private counters = { starts: 0, failures: 0, authDenied: 0 };
-  private _endpoint = '';
+  private port = 0;
 
   constructor(o: AgentOptions) {
     this.config = o.config;
@@ -143,11 +145,11 @@ export class NodeAgent {
         hostDataDir: o.config.hostDataDir,
         procRoot: o.config.procRoot,
         hostNetns: o.config.hostNetns,
+        systemNamespace: o.config.systemNamespace,
       });
     this.events = new EventRecorder({ kc: o.kc, component: 'pcapper-agent', instance: o.config.nodeName, log: this.log });
     this.captures = new Informer<PacketCapture & KubeObject>({ kc: o.kc, path: packetCapturePath(), log: this.log });
     this.pods = new Informer<Pod>({ kc: o.kc, path: '/api/v1/pods', fieldSelector: `spec.nodeName=${o.config.nodeName}`, log: this.log });
-    const authorizer = o.authorizer ?? new KubeAuthorizer(o.kc, o.config.authCacheTtlMs);
     this.server = new AgentServer(
       {
         nodeName: o.config.nodeName,
@@ -156,29 +158,27 @@ export class NodeAgent {
         streams: (ns, name) => this.streamSources(ns, name),
         onAuthDenied: () => void this.counters.authDenied++,
       },
-      authorizer,
       this.log.child({ component: 'server' }),
-      o.config.tls,
+      { ...o.config.tls, clientNames: o.config.clientNames },
     );
   }
 
-  /** Base URL of the file server (published in status.nodes[].endpoint). */
-  get endpoint(): string {
-    return this._endpoint;
+  /** The port the file server listens on (PCAPPER_LISTEN; useful when it was 0). */
+  get listenPort(): number {
+    return this.port;
   }
 
   async start(): Promise<void> {
     // Captured traffic is secret: everything the agent and its tcpdumps create is 0600/0700.
     process.umask(0o077);
-    const port = await this.server.listen(this.config.listenHost, this.config.listenPort);
-    const host = this.config.advertiseHost.includes(':') ? `[${this.config.advertiseHost}]` : this.config.advertiseHost;
-    this._endpoint = this.config.advertiseUrl ?? `${this.config.tls ? 'https' : 'http'}://${host}:${port}`;
+    this.port = await this.server.listen(this.config.listenHost, this.config.listenPort);
+    await this.measureDisk().catch((err: unknown) => this.log.warn('cannot measure the data directory', { err }));
     this.captures.onChange((c) => this.enqueue(c.key));
     this.pods.onChange((c) => this.onPod(c));
     this.captures.start();
     this.pods.start();
     await Promise.all([this.captures.waitForSync(), this.pods.waitForSync()]);
-    this.log.info('agent started', { endpoint: this._endpoint, dataDir: this.config.dataDir, captures: this.captures.size, pods: this.pods.size });
+    this.log.info('agent started', { listen: `${this.config.listenHost}:${this.port}`, dataDir: this.config.dataDir, captures: this.captures.size, pods: this.pods.size });
     for (const pc of this.captures.list()) this.enqueue(`${pc.metadata.namespace ?? ''}/${pc.metadata.name ?? ''}`);
     this.track(this.sweep());
     this.sweepTimer = setInterval(() => this.track(this.sweep()), this.config.sweepIntervalMs);
@@ -417,21 +417,6 @@ export class NodeAgent {
     }
     // disk guard, counting what the other targets were promised
     const request = promisedBytes(opts);
-    const running = [] as { promisedBytes: number; writtenBytes: number }[];
-    for (const s of this.allSessions()) running.push({ promisedBytes: s.promised, writtenBytes: this.states.get(s.key)?.obs.get(s.target)?.bytes ?? 0 });
-    let disk: DiskState;
-    try {
-      disk = await measureDisk(this.config.dataDir);
-    } catch (e) {
-      this.fail(st, entry, 'DiskUnavailable', `cannot measure the data directory ${this.config.dataDir}: ${(e as Error).message}`);
-      return;
-    }
-    this.lastDisk = disk;
-    const d = admit(this.config, disk, running, request);
-    if (!d.ok) {
-      this.fail(st, entry, d.reason, d.message);
-      return;
-    }
     const session: Session = {
       key: st.key,
       uid: st.uid,
@@ -446,7 +431,25 @@ export class NodeAgent {
       timers: [],
       startedAt: undefined,
     };
-    st.sessions.set(entry.name, session);
+    // Atomic per node: measure, decide and record the reservation under one lock, so targets that
+    // start together each see the others' promises (issue 16 item 2).
+    const verdict = await this.serialAdmission(async () => {
+      let disk: DiskState;
+      try {
+        disk = await this.measureDisk();
+      } catch (e) {
+        return { ok: false as const, reason: 'DiskUnavailable', message: `cannot measure the data directory ${this.config.dataDir}: ${(e as Error).message}` };
+      }
+      const running = [] as { promisedBytes: number; writtenBytes: number }[];
+      for (const s of this.allSessions()) running.push({ promisedBytes: s.promised, writtenBytes: this.states.get(s.key)?.obs.get(s.target)?.bytes ?? 0 });
+      const d = admit(this.config, disk, running, request);
+      if (d.ok) st.sessions.set(entry.name, session);
+      return d;
+    });
+    if (!verdict.ok) {
+      this.fail(st, entry, verdict.reason, verdict.message);
+      return;
+    }
     // find the pod's containers and start, waiting for a pod that is still starting
     const deadline = Date.now() + this.podWaitMs;
     let reportedWaiting = false;
@@ -583,7 +586,10 @@ export class NodeAgent {
 
   private metadataFor(st: CaptureState, s: Session, pod: Pod | undefined, linkType: number, startedAt: Date): CaptureMetadata {
     const endpoints: Record<string, EndpointInfo> = {};
+    // A tenant's file names only its own namespace's pods; the system namespace sees the node.
+    const all = st.namespace === this.config.systemNamespace;
     for (const p of this.pods.list()) {
+      if (!all && p.metadata?.namespace !== st.namespace) continue;
       for (const ip of podIPs(p)) endpoints[ip] = { pod: p.metadata?.name ?? '', namespace: p.metadata?.namespace ?? '', node: this.config.nodeName };
     }
     const nodeIPs = pod?.status?.hostIP ? [pod.status.hostIP] : [];
@@ -724,12 +730,33 @@ export class NodeAgent {
 
   // ---- disk guard and sweep -------------------------------------------------------------------
 
+  /** Runs admission decisions one at a time on this node. */
+  private serialAdmission<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.admissionTail.then(fn);
+    this.admissionTail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** The disk walk: runs on the disk timer and at admission, never per /metrics scrape. */
+  private async measureDisk(): Promise<DiskState> {
+    const disk = await measureDisk(this.config.dataDir);
+    this.lastDisk = disk;
+    this.lastDiskAt = Date.now();
+    return disk;
+  }
+
   private async diskCheck(): Promise<void> {
     let any = false;
     for (const s of this.allSessions()) if (s.running && !s.exited) any = true;
-    if (!any) return;
-    const disk = await measureDisk(this.config.dataDir);
-    this.lastDisk = disk;
+    if (!any) {
+      // idle: refresh the figures /metrics shows now and then, not every tick
+      if (Date.now() - this.lastDiskAt >= IDLE_DISK_REFRESH_MS) await this.measureDisk().catch(() => undefined);
+      return;
+    }
+    const disk = await this.measureDisk();
     const d = checkRunning(this.config, disk);
     if (d.ok) return;
     this.log.warn('disk guard: stopping captures', { reason: d.reason, message: d.message });
@@ -777,7 +804,7 @@ export class NodeAgent {
       files += o.files?.length ?? 0;
       bytes += o.bytes ?? 0;
     }
-    return { node: this.config.nodeName, files, bytes, cleanedUp: st.cleanedUp, endpoint: this._endpoint };
+    return { node: this.config.nodeName, files, bytes, cleanedUp: st.cleanedUp };
   }
 
   /** Schedules a status write: `now` for phase changes, otherwise at most one per status interval. */
@@ -853,13 +880,13 @@ export class NodeAgent {
       if (!s.running) continue;
       const p = s.running.prepared.paths;
       const run = s.running;
-      out.push({ target: s.dirName, dir: p.targetDir, fileBase: p.fileBase, fileCount: s.opts.fileCount, finished: () => s.exited, flush: () => run.flush() });
+      out.push({ target: s.dirName, key: s.target, dir: p.targetDir, fileBase: p.fileBase, fileCount: s.opts.fileCount, finished: () => s.exited, flush: () => run.flush() });
     }
     return out;
   }
 
-  async metrics(): Promise<MetricsSnapshot> {
-    this.lastDisk = await measureDisk(this.config.dataDir).catch(() => this.lastDisk);
+  /** Cached figures only: O(targets), no file system access (an unauthenticated endpoint). */
+  metrics(): MetricsSnapshot {
     const targets: MetricsSnapshot['targets'] = [];
     let running = 0;
     for (const st of this.states.values()) {

@@ -1,100 +1,40 @@
 /**
- * Who may read capture data from this agent: a caller presents a Kubernetes bearer token; the
- * agent asks the apiserver (TokenReview) who it is, then (SubjectAccessReview) whether that user
- * may `get` the `files` subresource of `packetcaptures.pcapper.dev` named after the capture, in
- * the capture's namespace. Decisions are cached for a few seconds by a hash of the token (never
- * the token itself), so a download of many ranges costs two API calls.
+ * Who may read capture data from this agent: only the pcapper server, proven by mutual TLS
+ * (docs/data-api.md). The TLS layer asks every client for a certificate but lets the handshake
+ * finish without one (requestCert, rejectUnauthorized: false) so that /healthz and /metrics stay
+ * reachable for probes and the metrics scraper; data paths then require a certificate that
+ * chains to PCAPPER_CA and whose CN is in PCAPPER_CLIENT_NAMES (default `pcapper-server`).
+ * The agents' own certificate (CN pcapper-agent, serverAuth only) is not a client identity.
  *
- * RBAC the agent's service account needs for this: `create` on tokenreviews
- * (authentication.k8s.io) and subjectaccessreviews (authorization.k8s.io). A user who may
- * download: `get` on `packetcaptures/files` in the namespace (see docs/agent.md).
+ * Users are never authenticated here: kube-apiserver authenticates them and the pcapper server
+ * authorizes them (SubjectAccessReview) before it asks an agent. Bearer tokens are ignored, so
+ * the agent needs no TokenReview/SubjectAccessReview RBAC and no user credential reaches a node.
+ * Pure: the server hands in what the TLS socket says about the peer.
  */
-import { createHash } from 'node:crypto';
-import type * as k8s from '@kubernetes/client-node';
-import { GROUP, PLURAL } from '../api/packetcapture.js';
-import { clientFor, type KubeClient } from '../k8s/client.js';
 
-export type AuthDecision =
-  | { ok: true; user: string }
-  | { ok: false; status: 401 | 403 | 503; message: string };
-
-export interface Authorizer {
-  authorize(token: string | undefined, namespace: string, capture: string): Promise<AuthDecision>;
+export interface PeerCertificate {
+  /** The client sent a certificate at all. */
+  present: boolean;
+  /** OpenSSL verified its chain against PCAPPER_CA (and its purpose: TLS client). */
+  authorized: boolean;
+  /** OpenSSL's reason when not authorized (e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE). */
+  authorizationError?: string | undefined;
+  /** Subject CN. */
+  cn?: string | undefined;
 }
 
-interface TokenReviewStatus {
-  authenticated?: boolean;
-  error?: string;
-  user?: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> };
-}
+export type AuthDecision = { ok: true; client: string } | { ok: false; status: 401 | 403; message: string };
 
-export class KubeAuthorizer implements Authorizer {
-  private readonly client: KubeClient;
-  private readonly cache = new Map<string, { at: number; decision: AuthDecision }>();
-
-  constructor(
-    kc: k8s.KubeConfig | KubeClient,
-    private readonly ttlMs: number,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.client = clientFor(kc);
+export function authorizeClient(peer: PeerCertificate, allowed: readonly string[]): AuthDecision {
+  if (!peer.present) {
+    return { ok: false, status: 401, message: 'a client certificate is required: capture data is served only to the pcapper server over mutual TLS (user tokens are not accepted; use kubectl pcap, which goes through the Kubernetes API)' };
   }
-
-  async authorize(token: string | undefined, namespace: string, capture: string): Promise<AuthDecision> {
-    if (!token) return { ok: false, status: 401, message: 'a bearer token is required (Authorization: Bearer <token> or X-Pcapper-Token: <token>)' };
-    const key = `${createHash('sha256').update(token).digest('hex')}|${namespace}|${capture}`;
-    const hit = this.cache.get(key);
-    if (hit && this.now() - hit.at < this.ttlMs) return hit.decision;
-    const decision = await this.review(token, namespace, capture);
-    if (decision.ok || decision.status !== 503) {
-      if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(key, { at: this.now(), decision });
-    }
-    return decision;
+  if (!peer.authorized) {
+    return { ok: false, status: 403, message: `the client certificate was not issued by the pcapper CA for TLS clients (${peer.authorizationError ?? 'not verified'})` };
   }
-
-  private async review(token: string, namespace: string, capture: string): Promise<AuthDecision> {
-    let tr: { status?: TokenReviewStatus };
-    try {
-      tr = await this.client.request<{ status?: TokenReviewStatus }>({
-        method: 'POST',
-        path: '/apis/authentication.k8s.io/v1/tokenreviews',
-        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
-      });
-    } catch (e) {
-      return { ok: false, status: 503, message: `cannot review the token with the apiserver: ${(e as Error).message}` };
-    }
-    const st = tr.status ?? {};
-    if (!st.authenticated || !st.user?.username) return { ok: false, status: 401, message: 'the token is not valid for this cluster' };
-    const user = st.user;
-    const username = user.username ?? '';
-    let sar: { status?: { allowed?: boolean; reason?: string } };
-    try {
-      sar = await this.client.request<{ status?: { allowed?: boolean; reason?: string } }>({
-        method: 'POST',
-        path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
-        body: {
-          apiVersion: 'authorization.k8s.io/v1',
-          kind: 'SubjectAccessReview',
-          spec: {
-            user: username,
-            uid: user.uid,
-            groups: user.groups ?? [],
-            extra: user.extra ?? {},
-            resourceAttributes: { group: GROUP, resource: PLURAL, subresource: 'files', verb: 'get', namespace, name: capture },
-          },
-        },
-      });
-    } catch (e) {
-      return { ok: false, status: 503, message: `cannot check access with the apiserver: ${(e as Error).message}` };
-    }
-    if (!sar.status?.allowed) {
-      return {
-        ok: false,
-        status: 403,
-        message: `user "${username}" cannot get resource "${PLURAL}/files" in API group "${GROUP}" in the namespace "${namespace}" (capture ${capture})`,
-      };
-    }
-    return { ok: true, user: username };
+  const cn = peer.cn ?? '';
+  if (!allowed.includes(cn)) {
+    return { ok: false, status: 403, message: `client certificate CN "${cn.slice(0, 80)}" may not read capture data (allowed: ${allowed.join(', ')}; PCAPPER_CLIENT_NAMES)` };
   }
+  return { ok: true, client: cn };
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bearerToken, parseRange, renderMetrics, route } from './http.js';
+import { parseRange, renderMetrics, route } from './http.js';
 
 describe('agent http helpers', () => {
   it('routes', () => {
@@ -13,12 +13,13 @@ describe('agent http helpers', () => {
       assert.deepEqual(route(bad), { kind: 'notFound' }, bad);
   });
 
-  it('reads bearer tokens from Authorization or X-Pcapper-Token', () => {
-    assert.equal(bearerToken({ authorization: 'Bearer abc.def' }), 'abc.def');
-    assert.equal(bearerToken({ authorization: 'bearer  abc ' }), 'abc');
-    assert.equal(bearerToken({ 'x-pcapper-token': 'xyz', authorization: 'Bearer abc' }), 'xyz');
-    assert.equal(bearerToken({ authorization: 'Basic Zm9v' }), undefined);
-    assert.equal(bearerToken({}), undefined);
+  it('answers names Kubernetes would refuse with badName (400), not an error', () => {
+    assert.equal(route('/v1/captures/Shop/cap/files').kind, 'badName');
+    assert.equal(route('/v1/captures/ns/my_cap/files').kind, 'badName');
+    assert.equal(route('/v1/captures/ns/my_cap/stream').kind, 'badName');
+    assert.equal(route(`/v1/captures/${'a'.repeat(64)}/cap/files`).kind, 'badName');
+    assert.equal(route('/v1/captures/ns/cap/files/t/' + 'x'.repeat(256)).kind, 'notFound');
+    assert.equal(route('/v1/captures/Shop/cap/nothing').kind, 'notFound');
   });
 
   it('parses byte ranges', () => {

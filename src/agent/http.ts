@@ -1,6 +1,6 @@
 /**
- * Pure HTTP helpers of the agent's file server: routing, Range parsing, bearer tokens, and the
- * Prometheus text format.
+ * Pure HTTP helpers of the agent's file server: routing, Range parsing and the Prometheus text
+ * format.
  */
 
 export type Route =
@@ -9,9 +9,22 @@ export type Route =
   | { kind: 'list'; namespace: string; name: string }
   | { kind: 'file'; namespace: string; name: string; target: string; file: string }
   | { kind: 'stream'; namespace: string; name: string }
+  /** A data path whose names break Kubernetes' rules: 400 with `message` (never a 500). */
+  | { kind: 'badName'; message: string }
   | { kind: 'notFound' };
 
 const SEG = /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** Targets (`pod.<ns>.<pod>`, `node.<if>`) and file names: plain names, at most NAME_MAX. */
+const PLAIN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,254}$/;
+
+/** Why a namespace/capture name is not one Kubernetes accepts, or undefined when it is. */
+function badNames(namespace: string, name: string): string | undefined {
+  if (namespace.length > 63 || !DNS_LABEL.test(namespace)) return `namespace "${namespace.slice(0, 80)}" is not a Kubernetes namespace name (DNS-1123 label: lower case letters, digits and '-', at most 63)`;
+  if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) return `capture name "${name.slice(0, 80)}" is not a Kubernetes object name (DNS-1123 subdomain: lower case letters, digits, '-' and '.', at most 253)`;
+  return undefined;
+}
 
 /**
  * URL paths (all GET/HEAD):
@@ -35,21 +48,16 @@ export function route(pathname: string): Route {
   if (segs.some((s) => !SEG.test(s))) return { kind: 'notFound' };
   const [namespace, name, what, target, file] = segs;
   if (namespace === undefined || name === undefined) return { kind: 'notFound' };
+  const shapeOk = (what === 'files' && (segs.length === 3 || segs.length === 5)) || (what === 'stream' && segs.length === 3);
+  if (!shapeOk) return { kind: 'notFound' };
+  const bad = badNames(namespace, name);
+  if (bad) return { kind: 'badName', message: bad };
   if (what === 'files' && segs.length === 3) return { kind: 'list', namespace, name };
-  if (what === 'files' && segs.length === 5 && target !== undefined && file !== undefined) return { kind: 'file', namespace, name, target, file };
-  if (what === 'stream' && segs.length === 3) return { kind: 'stream', namespace, name };
-  return { kind: 'notFound' };
-}
-
-/** `Authorization: Bearer <t>` or `X-Pcapper-Token: <t>` (survives the apiserver's pod proxy, which consumes Authorization). */
-export function bearerToken(headers: Record<string, string | string[] | undefined>): string | undefined {
-  const x = headers['x-pcapper-token'];
-  const xv = Array.isArray(x) ? x[0] : x;
-  if (xv && xv.trim() !== '') return xv.trim();
-  const a = headers['authorization'];
-  const av = Array.isArray(a) ? a[0] : a;
-  const m = av ? /^Bearer\s+(\S+)\s*$/i.exec(av) : null;
-  return m?.[1];
+  if (what === 'files' && target !== undefined && file !== undefined) {
+    if (!PLAIN.test(target) || !PLAIN.test(file)) return { kind: 'notFound' };
+    return { kind: 'file', namespace, name, target, file };
+  }
+  return { kind: 'stream', namespace, name };
 }
 
 export type RangeResult = { kind: 'full' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable' };

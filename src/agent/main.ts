@@ -7,6 +7,7 @@
  *
  * Exit codes: 0 after SIGTERM/SIGINT, 1 on a start failure, 2 on bad configuration or usage.
  */
+import { accessSync, constants } from 'node:fs';
 import { AgentConfigError, loadAgentConfig } from '../config/agent.js';
 import { loadKubeConfig } from '../k8s/client.js';
 import { createLogger, type Level } from '../telemetry/log.js';
@@ -16,7 +17,9 @@ const USAGE = `usage: pcapper agent [--kubeconfig FILE]
 
 Runs the pcapper node agent. Configuration comes from the environment:
   NODE_NAME (required), MAX_TOTAL_FILESIZE (10G), MIN_FREE_DISK (20G), DELETE_OLDER_THAN (2d),
-  PCAPPER_DATA_DIR (/hostmount), PCAPPER_LISTEN (0.0.0.0:9443), PCAPPER_TLS_CERT/KEY, ... (docs/agent.md)
+  PCAPPER_DATA_DIR (/hostmount), PCAPPER_LISTEN (0.0.0.0:9443),
+  PCAPPER_TLS_CERT, PCAPPER_TLS_KEY, PCAPPER_CA (required: mutual TLS),
+  PCAPPER_CLIENT_NAMES (pcapper-server), ... (docs/agent.md)
 `;
 
 export async function run(argv: readonly string[]): Promise<number> {
@@ -48,6 +51,19 @@ export async function run(argv: readonly string[]): Promise<number> {
       return 2;
     }
     throw e;
+  }
+  // The TLS files must be readable now: a missing Secret mount is a configuration error (exit 2).
+  for (const [name, file] of [
+    ['PCAPPER_TLS_CERT', config.tls.certFile],
+    ['PCAPPER_TLS_KEY', config.tls.keyFile],
+    ['PCAPPER_CA', config.tls.caFile],
+  ] as const) {
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (e) {
+      process.stderr.write(`pcapper agent: ${name}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); mount the Secret pcapper-agent-tls there\n`);
+      return 2;
+    }
   }
   let kc;
   try {

@@ -1,29 +1,30 @@
 /**
- * The agent's HTTP(S) file server.
+ * The agent's file server: HTTPS with mutual TLS only (docs/data-api.md).
  *
- *   GET /healthz                                                  200 "ok"            (no auth)
- *   GET /metrics                                                  Prometheus text     (no auth: counters and capture names only, never traffic)
- *   GET /v1/captures/<ns>/<capture>/files                         JSON list           (auth)
- *   GET /v1/captures/<ns>/<capture>/files/<target>/<file>         the file, HTTP Range (auth)
- *   GET /v1/captures/<ns>/<capture>/stream[?target=<target>]      live pcap stream    (auth)
+ *   GET /healthz                                                  200 "ok"            (no client certificate)
+ *   GET /metrics                                                  Prometheus text     (no client certificate: cached counters and capture names, never traffic)
+ *   GET /v1/captures/<ns>/<capture>/files                         JSON list           (mTLS)
+ *   GET /v1/captures/<ns>/<capture>/files/<target>/<file>         the file, HTTP Range (mTLS)
+ *   GET /v1/captures/<ns>/<capture>/stream[?target=<target>]      live pcap stream    (mTLS)
  *
- * "auth": a Kubernetes bearer token in `Authorization: Bearer` or `X-Pcapper-Token`, reviewed by
- * src/agent/auth.ts (TokenReview + SubjectAccessReview get packetcaptures/files); 401 without a
- * valid token, 403 without the permission. Nothing is served outside `<data>/<ns>/<capture>`:
- * every path segment is a plain name (src/agent/http.ts route()), and symlinks are not followed.
+ * "mTLS": a client certificate chaining to PCAPPER_CA with a CN in PCAPPER_CLIENT_NAMES (the
+ * pcapper server), see src/agent/auth.ts; 401 without a certificate, 403 for any other one.
+ * Nothing is served outside `<data>/<ns>/<capture>`: every path segment is a plain name
+ * (src/agent/http.ts route(); names Kubernetes would refuse get 400), and no component below the
+ * data directory may be a symlink (src/agent/safefs.ts).
  */
-import { createReadStream } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
+import type { FileHandle } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import type http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../telemetry/log.js';
-import type { Authorizer } from './auth.js';
-import { bearerToken, parseRange, renderMetrics, route, type MetricsSnapshot } from './http.js';
+import { authorizeClient, type PeerCertificate } from './auth.js';
+import { parseRange, renderMetrics, route, type MetricsSnapshot } from './http.js';
+import { entryOf, openDirNoFollow, openFileNoFollow, readdirOf } from './safefs.js';
 import { followRing } from './stream.js';
-import { captureDirOf, parseTargetDirName } from '../capture/tcpdump.js';
+import { isTargetDirName } from '../capture/tcpdump.js';
 
 export interface FileEntry {
   /** `<target>/<file>`, the path to append to `.../files/` */
@@ -36,7 +37,10 @@ export interface FileEntry {
 }
 
 export interface StreamSource {
+  /** The target's directory name (`pod.<ns>.<pod>`, shortened when long). */
   target: string;
+  /** The target's status key (`pod/<ns>/<pod>`). */
+  key: string;
   dir: string;
   fileBase: string;
   fileCount: number;
@@ -47,48 +51,54 @@ export interface StreamSource {
 export interface ServerBackend {
   nodeName: string;
   dataDir: string;
-  metrics(): Promise<MetricsSnapshot>;
+  /** Cheap: cached figures only (the disk walk runs on the agent's disk timer, never per scrape). */
+  metrics(): MetricsSnapshot;
   /** Live (running) targets of a capture on this node. */
   streams(namespace: string, capture: string): StreamSource[];
   onAuthDenied(): void;
 }
 
-/** Files of a capture on this node (regular files only, sorted). */
+/**
+ * Files of a capture on this node (regular files only, sorted; symlinks anywhere below the data
+ * directory are neither followed nor listed). undefined when the capture has no directory here.
+ */
 export async function listCaptureFiles(dataDir: string, namespace: string, capture: string): Promise<FileEntry[] | undefined> {
-  const dir = captureDirOf(dataDir, namespace, capture);
-  let targets: string[];
+  let dir: FileHandle;
   try {
-    targets = await readdir(dir);
+    dir = await openDirNoFollow(dataDir, [namespace, capture]);
   } catch {
     return undefined;
   }
   const out: FileEntry[] = [];
-  for (const t of targets.sort()) {
-    if (!parseTargetDirName(t)) continue;
-    const tdir = join(dir, t);
-    let names: string[];
-    try {
-      if (!(await lstat(tdir)).isDirectory()) continue;
-      names = await readdir(tdir);
-    } catch {
-      continue;
-    }
-    for (const n of names.sort()) {
+  try {
+    for (const t of (await readdirOf(dir)).sort()) {
+      if (!isTargetDirName(t)) continue;
+      let tdir: FileHandle;
       try {
-        const st = await lstat(join(tdir, n));
-        if (!st.isFile() || n.includes('.tmp-')) continue;
-        out.push({
-          path: `${t}/${n}`,
-          target: t,
-          name: n,
-          size: st.size,
-          modified: st.mtime.toISOString(),
-          kind: /\.pcap[0-9]*$/.test(n) ? 'pcap' : n.endsWith('.json') ? 'metadata' : 'other',
-        });
+        tdir = await openDirNoFollow(dataDir, [namespace, capture, t]);
       } catch {
-        /* rotated away */
+        continue; // a symlink, a file, or gone
+      }
+      try {
+        for (const n of (await readdirOf(tdir)).sort()) {
+          if (n.includes('.tmp-')) continue;
+          const e = await entryOf(tdir, n);
+          if (e?.kind !== 'file') continue;
+          out.push({
+            path: `${t}/${n}`,
+            target: t,
+            name: n,
+            size: e.size,
+            modified: e.mtime.toISOString(),
+            kind: /\.pcap[0-9]*$/.test(n) ? 'pcap' : n.endsWith('.json') ? 'metadata' : 'other',
+          });
+        }
+      } finally {
+        await tdir.close();
       }
     }
+  } finally {
+    await dir.close();
   }
   return out;
 }
@@ -98,15 +108,37 @@ function send(res: http.ServerResponse, status: number, body: string, type = 'te
   res.end(body);
 }
 
+export interface ServerTls {
+  certFile: string;
+  keyFile: string;
+  /** CA of the clients allowed to read data (PCAPPER_CA). */
+  caFile: string;
+  /** Allowed client certificate CNs (PCAPPER_CLIENT_NAMES). */
+  clientNames: readonly string[];
+}
+
+/** What the TLS socket says about the client's certificate. */
+function peerOf(req: http.IncomingMessage): PeerCertificate {
+  const sock = req.socket as TLSSocket;
+  const cert = typeof sock.getPeerCertificate === 'function' ? sock.getPeerCertificate() : undefined;
+  const present = !!cert && Object.keys(cert).length > 0;
+  const cn = present ? cert.subject?.CN : undefined;
+  return {
+    present,
+    authorized: sock.authorized === true,
+    authorizationError: sock.authorizationError === undefined || sock.authorizationError === null ? undefined : String(sock.authorizationError),
+    cn: Array.isArray(cn) ? cn.join(',') : cn,
+  };
+}
+
 export class AgentServer {
-  private server: http.Server | https.Server | undefined;
+  private server: https.Server | undefined;
   private readonly streamsOpen = new Set<AbortController>();
 
   constructor(
     private readonly b: ServerBackend,
-    private readonly auth: Authorizer,
     private readonly log: Logger,
-    private readonly tls?: { certFile: string; keyFile: string },
+    private readonly tls: ServerTls,
   ) {}
 
   async listen(host: string, port: number): Promise<number> {
@@ -117,7 +149,26 @@ export class AgentServer {
         else res.destroy();
       });
     };
-    this.server = this.tls ? https.createServer({ cert: readFileSync(this.tls.certFile), key: readFileSync(this.tls.keyFile) }, handler) : http.createServer(handler);
+    const read = (what: string, file: string): Buffer => {
+      try {
+        return readFileSync(file);
+      } catch (e) {
+        throw new Error(`cannot read ${what} ${file}: ${(e as Error).message} (mount the Secret pcapper-agent-tls)`, { cause: e });
+      }
+    };
+    // requestCert without rejectUnauthorized: probes and the scraper reach /healthz and /metrics
+    // without a certificate; data paths check the verified identity per request (auth.ts).
+    this.server = https.createServer(
+      {
+        cert: read('PCAPPER_TLS_CERT', this.tls.certFile),
+        key: read('PCAPPER_TLS_KEY', this.tls.keyFile),
+        ca: read('PCAPPER_CA', this.tls.caFile),
+        requestCert: true,
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2',
+      },
+      handler,
+    );
     const srv = this.server;
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
@@ -145,16 +196,18 @@ export class AgentServer {
     }
     const r = route(url.pathname);
     if (r.kind === 'healthz') return send(res, 200, 'ok\n');
-    if (r.kind === 'metrics') return send(res, 200, renderMetrics(await this.b.metrics()), 'text/plain; version=0.0.4; charset=utf-8');
-    if (r.kind === 'notFound') return send(res, 404, 'not found\n');
-    const decision = await this.auth.authorize(bearerToken(req.headers), r.namespace, r.name);
+    if (r.kind === 'metrics') return send(res, 200, renderMetrics(this.b.metrics()), 'text/plain; version=0.0.4; charset=utf-8');
+    // Every other path (even one that does not exist) needs the server's identity first: an
+    // unauthenticated caller learns nothing about what is on this node.
+    const decision = authorizeClient(peerOf(req), this.tls.clientNames);
     if (!decision.ok) {
       this.b.onAuthDenied();
-      if (decision.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="pcapper-agent"');
-      this.log.info('request refused', { status: decision.status, path: url.pathname });
+      this.log.info('request refused', { status: decision.status, path: url.pathname, reason: decision.message });
       return send(res, decision.status, `${decision.message}\n`);
     }
-    const log = this.log.child({ user: decision.user, capture: `${r.namespace}/${r.name}` });
+    if (r.kind === 'notFound') return send(res, 404, 'not found\n');
+    if (r.kind === 'badName') return send(res, 400, `${r.message}\n`);
+    const log = this.log.child({ client: decision.client, capture: `${r.namespace}/${r.name}` });
     if (r.kind === 'list') {
       const files = await listCaptureFiles(this.b.dataDir, r.namespace, r.name);
       if (!files) return send(res, 404, `no files of capture ${r.namespace}/${r.name} on node ${this.b.nodeName}\n`);
@@ -162,55 +215,55 @@ export class AgentServer {
       return send(res, 200, JSON.stringify({ node: this.b.nodeName, namespace: r.namespace, name: r.name, live, files }) + '\n', 'application/json');
     }
     if (r.kind === 'file') {
-      if (!parseTargetDirName(r.target)) return send(res, 404, 'not found\n');
-      const path = join(captureDirOf(this.b.dataDir, r.namespace, r.name), r.target, r.file);
-      let size: number;
+      if (!isTargetDirName(r.target)) return send(res, 404, 'not found\n');
+      const opened = await openFileNoFollow(this.b.dataDir, [r.namespace, r.name, r.target], r.file);
+      if (!opened) return send(res, 404, 'not found\n');
+      const { fh, size } = opened;
+      let handed = false;
       try {
-        const st = await lstat(path);
-        if (!st.isFile()) return send(res, 404, 'not found\n');
-        size = st.size;
-      } catch {
-        return send(res, 404, 'not found\n');
-      }
-      const range = parseRange(req.headers.range, size);
-      const headers: Record<string, string | number> = {
-        'Content-Type': r.file.endsWith('.json') ? 'application/json' : 'application/vnd.tcpdump.pcap',
-        'Accept-Ranges': 'bytes',
-        'Cache-Control': 'no-store',
-        'Content-Disposition': `attachment; filename="${r.file}"`,
-      };
-      if (range.kind === 'unsatisfiable') {
-        res.writeHead(416, { ...headers, 'Content-Range': `bytes */${size}`, 'Content-Length': 0 });
-        res.end();
-        return;
-      }
-      const [start, end, status] = range.kind === 'partial' ? [range.start, range.end, 206] : [0, size - 1, 200];
-      if (range.kind === 'partial') headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
-      headers['Content-Length'] = size === 0 ? 0 : end - start + 1;
-      res.writeHead(status, headers);
-      if (req.method === 'HEAD' || size === 0) {
-        res.end();
-        return;
-      }
-      log.debug('download', { file: r.file, start, end });
-      await new Promise<void>((resolve) => {
-        const rs = createReadStream(path, { start, end });
-        rs.on('error', () => {
-          res.destroy();
-          resolve();
+        const range = parseRange(req.headers.range, size);
+        const headers: Record<string, string | number> = {
+          'Content-Type': r.file.endsWith('.json') ? 'application/json' : 'application/vnd.tcpdump.pcap',
+          'Accept-Ranges': 'bytes',
+          'Cache-Control': 'no-store',
+          'Content-Disposition': `attachment; filename="${r.file}"`,
+        };
+        if (range.kind === 'unsatisfiable') {
+          res.writeHead(416, { ...headers, 'Content-Range': `bytes */${size}`, 'Content-Length': 0 });
+          res.end();
+          return;
+        }
+        const [start, end, status] = range.kind === 'partial' ? [range.start, range.end, 206] : [0, size - 1, 200];
+        if (range.kind === 'partial') headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
+        headers['Content-Length'] = size === 0 ? 0 : end - start + 1;
+        res.writeHead(status, headers);
+        if (req.method === 'HEAD' || size === 0) {
+          res.end();
+          return;
+        }
+        log.debug('download', { file: r.file, start, end });
+        await new Promise<void>((resolve) => {
+          handed = true; // the stream owns the fd now and closes it
+          const rs = fh.createReadStream({ start, end, autoClose: true });
+          rs.on('error', () => {
+            res.destroy();
+            resolve();
+          });
+          res.on('close', () => {
+            rs.destroy();
+            resolve();
+          });
+          rs.pipe(res);
         });
-        res.on('close', () => {
-          rs.destroy();
-          resolve();
-        });
-        rs.pipe(res);
-      });
-      return;
+        return;
+      } finally {
+        if (!handed) await fh.close();
+      }
     }
     // stream
     const sources = this.b.streams(r.namespace, r.name);
     const want = url.searchParams.get('target');
-    const src = want ? sources.find((s) => s.target === want || s.target === want.replace(/\//g, '.')) : sources.length === 1 ? sources[0] : undefined;
+    const src = want ? sources.find((s) => s.target === want || s.key === want || s.target === want.replace(/\//g, '.')) : sources.length === 1 ? sources[0] : undefined;
     if (!src) {
       const msg =
         sources.length === 0

@@ -66,6 +66,14 @@ export const COUNT_STRING = '^[0-9]{1,10}$';
 /** A BPF filter: printable text, not starting with '-' (never parsed as a tcpdump flag). */
 export const FILTER_PATTERN = '^[^-\\x00-\\x1f\\x7f][^\\x00-\\x08\\x0a-\\x1f\\x7f]*$';
 export const MAX_FILTER_LENGTH = 1024;
+/** Key of a status.targets entry (targetKey()): pod/<namespace>/<pod> or node/<node>/<interface>. */
+export const TARGET_KEY =
+  '^(pod/[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*|node/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14})$';
+/** A file name written by an agent: a plain name (no '/', no leading '.' or '-'), at most NAME_MAX. */
+export const FILE_NAME = '^[A-Za-z0-9][A-Za-z0-9_.:@-]*$';
+export const MAX_FILE_NAME_LENGTH = 255;
+/** A pod UID as the apiserver issues it. */
+export const UID_PATTERN = '^[0-9a-fA-F-]{1,64}$';
 
 export const LIMITS = {
   maxCaptureSeconds: 7 * 24 * 3600,
@@ -242,7 +250,7 @@ export const specSchema = s.object(
 
 const fileSchema = s.object(
   {
-    name: s.string({ maxLength: 512 }),
+    name: s.string({ maxLength: MAX_FILE_NAME_LENGTH, pattern: FILE_NAME }),
     size: s.int({ minimum: 0 }),
   },
   { required: ['name'] },
@@ -263,13 +271,14 @@ const conditionSchema = s.object(
 export const targetStatusSchema = s.object(
   {
     // controller-owned identity
-    name: s.string({ description: 'Key of the target: pod/<namespace>/<pod> or node/<node>/<interface>.' }),
+    // Names a client turns into paths are checked at admission (no '/', '..', leading '-').
+    name: s.string({ maxLength: 330, pattern: TARGET_KEY, description: 'Key of the target: pod/<namespace>/<pod> or node/<node>/<interface>.' }),
     kind: s.enum(['pod', 'node']),
-    namespace: s.string(),
-    pod: s.string(),
-    podUID: s.string(),
-    node: s.string(),
-    interface: s.string(),
+    namespace: s.string({ maxLength: 63, pattern: DNS1123_LABEL }),
+    pod: s.string({ maxLength: 253, pattern: DNS1123_SUBDOMAIN }),
+    podUID: s.string({ maxLength: 64, pattern: UID_PATTERN }),
+    node: s.string({ maxLength: 253, pattern: DNS1123_SUBDOMAIN }),
+    interface: s.string({ maxLength: 15, pattern: INTERFACE_NAME }),
     // agent-owned observation
     phase: s.enum(TARGET_PHASES),
     reason: s.string({ description: 'CamelCase reason for the phase, e.g. Capturing, PacketCountReached, BadFilter, DiskFull.' }),
@@ -288,14 +297,10 @@ export const targetStatusSchema = s.object(
 
 export const nodeStatusSchema = s.object(
   {
-    node: s.string(),
+    node: s.string({ maxLength: 253, pattern: DNS1123_SUBDOMAIN }),
     files: s.int({ minimum: 0 }),
     bytes: s.int({ minimum: 0 }),
     cleanedUp: s.bool({ description: 'The agent removed this capture\'s files from the node after deletion.' }),
-    endpoint: s.string({
-      maxLength: 512,
-      description: 'Base URL of this node\'s agent file server (downloads and live streams need a bearer token that the agent checks with TokenReview + SubjectAccessReview on packetcaptures/files).',
-    }),
   },
   { required: ['node'] },
 );
@@ -320,9 +325,15 @@ export const statusSchema = s.object({
 });
 
 export type PacketCaptureSpec = Infer<typeof specSchema>;
-export type PacketCaptureStatus = Infer<typeof statusSchema>;
 export type TargetStatus = Infer<typeof targetStatusSchema>;
-export type NodeStatus = Infer<typeof nodeStatusSchema>;
+/**
+ * A status.nodes entry. `endpoint` is NOT in the CRD any more (issue 10: the pcapper server finds
+ * agents from the API, never from status; the apiserver prunes the field, nobody writes it). It
+ * stays in the TypeScript type only so that code still reading it compiles until it is removed;
+ * it is always undefined. Delete it once nothing reads it.
+ */
+export type NodeStatus = Infer<typeof nodeStatusSchema> & { /** @deprecated removed from the API; always undefined */ endpoint?: string };
+export type PacketCaptureStatus = Omit<Infer<typeof statusSchema>, 'nodes'> & { nodes?: NodeStatus[] };
 export type Condition = Infer<typeof conditionSchema>;
 export type LabelSelector = Infer<typeof labelSelector>;
 

@@ -59,6 +59,7 @@ test('seed 002 interface example resolves to a node target', () => {
 test('defaults: 60 s unless packetCount; targetNamespace defaults to own namespace; seed 004 duration', () => {
   const a = resolveSpecOrThrow({ podSelector: { matchLabels: { app: 'web' } } }, 'team-a');
   assert.equal(a.captureSeconds, 60);
+  assert.equal(a.maxFileSizeBytes * a.fileCount, 500_000_000, 'default ring: 100M x 5 (16 fit in the default 10G quota)');
   assert.deepEqual(a.target, { kind: 'selector', namespace: 'team-a', selector: { matchLabels: { app: 'web' } } });
   const b = resolveSpecOrThrow({ targetPod: 'p', packetCount: 10 }, 'team-a');
   assert.equal(b.captureSeconds, undefined);

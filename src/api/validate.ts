@@ -21,10 +21,16 @@ import {
   type WorkloadKind,
 } from './packetcapture.js';
 
+/**
+ * Spec defaults. A target reserves maxFileSize × fileCount on its node (the disk guard), so the
+ * default ring (100M × 5 = 500 MB) lets the agent's default PCAPPER_MAX_CAPTURES (16) targets
+ * run together under the default MAX_TOTAL_FILESIZE (10G) with room for finished files (issue 16
+ * item 3: 100M × 10 let only 9 default captures start on a node).
+ */
 export const DEFAULTS = {
   captureSeconds: 60,
   maxFileSizeBytes: 100_000_000,
-  fileCount: 10,
+  fileCount: 5,
   snapLength: 262144,
   interfaceName: 'any',
 } as const;

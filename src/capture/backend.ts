@@ -22,8 +22,10 @@ export interface CaptureRequest {
 export interface PreparedCapture {
   readonly request: CaptureRequest;
   readonly paths: CapturePaths;
-  /** Network namespace to enter; undefined = the agent's own. */
+  /** Network namespace to enter (by path); undefined = the agent's own. Pod targets use `pinned`. */
   readonly netnsPath: string | undefined;
+  /** Pod targets: the namespace held open since it was verified (entered through this fd). capture() closes it. */
+  readonly pinned?: { readonly fd: number; close(): Promise<void> } | undefined;
   /** pid whose netns is used (pod targets). */
   readonly pid: number | undefined;
 }
@@ -48,7 +50,7 @@ export interface RunningCapture {
 export class CaptureSetupError extends Error {
   override readonly name = 'CaptureSetupError';
   constructor(
-    readonly reason: 'PodNotRunning' | 'BadFilter' | 'BadInterface' | 'CaptureFailed' | 'InvalidTarget',
+    readonly reason: 'PodNotRunning' | 'BadFilter' | 'BadInterface' | 'CaptureFailed' | 'InvalidTarget' | 'HostNetworkPod',
     message: string,
     readonly transient = false,
     options?: { cause?: unknown },
@@ -60,7 +62,7 @@ export class CaptureSetupError extends Error {
 export interface CaptureBackend {
   /** Finds the network namespace, compiles the filter there, creates the directories (0700). */
   setup(req: CaptureRequest): Promise<PreparedCapture>;
-  /** Starts tcpdump; resolves once it is capturing. */
+  /** Starts tcpdump; resolves once it is capturing. Releases what setup() held open (pinned namespace) either way. */
   capture(prep: PreparedCapture): Promise<RunningCapture>;
   /** Writes the capture metadata sidecar next to the files (0600). */
   collectMetadata(prep: PreparedCapture, meta: CaptureMetadata): Promise<string>;

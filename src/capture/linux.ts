@@ -1,14 +1,17 @@
 /**
- * The Linux capture backend: /proc/<pid>/cgroup -> /proc/<pid>/ns/net, `tcpdump -d` to check the
- * filter in that namespace, then `setpriv --pdeathsig KILL -- nsenter --net=... -- tcpdump ...`.
+ * The Linux capture backend: /proc/<pid>/cgroup -> /proc/<pid>/ns/net, opened and verified (the
+ * fd pins the namespace, netns.ts pinContainerNetns), refused when it is the host's network
+ * namespace for a tenant's capture (a hostNetwork pod would expose the whole node), `tcpdump -d`
+ * to check the filter in that namespace, then
+ * `setpriv --pdeathsig KILL -- nsenter --net=/proc/self/fd/3 -- tcpdump ...`.
  * Directories are created 0700 and files end up 0600: the agent runs with umask 077 (set by the
  * agent at start; tcpdump inherits it) and chmods what it lists, belt and braces.
  */
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { writeCaptureMetadata, type CaptureMetadata } from '../pcap/metadata.js';
 import { CaptureSetupError, type CaptureBackend, type CaptureRequest, type PreparedCapture, type RunningCapture } from './backend.js';
-import { findContainerNetns, NetnsNotFoundError, type ProcFs, realProcFs } from './netns.js';
-import { DEFAULT_PROGRAMS, runTcpdumpOnce, TcpdumpProcess, TcpdumpStartError, type Programs, type SpawnFn } from './runner.js';
+import { findContainerNetns, NetnsNotFoundError, pinContainerNetns, type PinnedNetns, type ProcFs, realProcFs } from './netns.js';
+import { DEFAULT_PROGRAMS, runTcpdumpOnce, TcpdumpProcess, TcpdumpStartError, type NetnsRef, type Programs, type SpawnFn } from './runner.js';
 import { buildFilterCheckArgv, buildTcpdumpArgv, captureDirOf, capturePaths, tcpdumpErrorMessage, UnsafeNameError } from './tcpdump.js';
 
 export interface LinuxBackendOptions {
@@ -18,6 +21,8 @@ export interface LinuxBackendOptions {
   procRoot: string;
   /** Network namespace of node targets (undefined: the agent's own, i.e. hostNetwork). */
   hostNetns?: string | undefined;
+  /** Captures in this namespace may enter the host's network namespace (hostNetwork pods). Default pcapper. */
+  systemNamespace?: string | undefined;
   programs?: Programs;
   spawn?: SpawnFn;
   procFs?: ProcFs;
@@ -62,40 +67,94 @@ export class LinuxCaptureBackend implements CaptureBackend {
     }
     let netnsPath: string | undefined;
     let pid: number | undefined;
+    let pinned: PinnedNetns | undefined;
     if (req.target.kind === 'pod') {
       try {
         const loc = await findContainerNetns(req.containerIds, this.o.procRoot, this.o.procFs ?? realProcFs, this.pids);
+        pinned = await pinContainerNetns(loc, this.o.procRoot);
         netnsPath = loc.netnsPath;
         pid = loc.pid;
       } catch (e) {
-        if (e instanceof NetnsNotFoundError) throw new CaptureSetupError('PodNotRunning', e.message, true, { cause: e });
+        if (e instanceof NetnsNotFoundError) {
+          for (const id of req.containerIds) this.pids.delete(id); // look again next time
+          throw new CaptureSetupError('PodNotRunning', e.message, true, { cause: e });
+        }
         throw e;
       }
     } else {
       netnsPath = this.o.hostNetns;
     }
-    // Compile the filter in the target's namespace on the same interface: a bad filter or a missing
-    // interface fails here with tcpdump's own message, before anything is written.
-    const check = await runTcpdumpOnce(buildFilterCheckArgv(req.options), netnsPath, { programs: this.programs, ...(this.o.spawn ? { spawn: this.o.spawn } : {}) });
-    if (check.code !== 0) {
-      const msg = tcpdumpErrorMessage(check.stderr);
-      if (/nsenter: /.test(check.stderr)) throw new CaptureSetupError('PodNotRunning', msg, true);
-      const badIface = /No such device|doesn't exist|no such interface|SIOCGIFHWADDR|That device is not up/i.test(msg) && !/filter/i.test(msg);
-      throw new CaptureSetupError(badIface ? 'BadInterface' : 'BadFilter', msg);
+    const ns: NetnsRef = pinned ? { fd: pinned.fh.fd } : netnsPath;
+    try {
+      if (pinned && req.captureNamespace !== (this.o.systemNamespace ?? 'pcapper')) await this.refuseHostNetns(pinned, req);
+      // Compile the filter in the target's namespace on the same interface: a bad filter or a missing
+      // interface fails here with tcpdump's own message, before anything is written.
+      const check = await runTcpdumpOnce(buildFilterCheckArgv(req.options), ns, { programs: this.programs, ...(this.o.spawn ? { spawn: this.o.spawn } : {}) });
+      if (check.code !== 0) {
+        const msg = tcpdumpErrorMessage(check.stderr);
+        if (/nsenter: /.test(check.stderr)) throw new CaptureSetupError('PodNotRunning', msg, true);
+        const badIface = /No such device|doesn't exist|no such interface|SIOCGIFHWADDR|That device is not up/i.test(msg) && !/filter/i.test(msg);
+        throw new CaptureSetupError(badIface ? 'BadInterface' : 'BadFilter', msg);
+      }
+    } catch (e) {
+      await pinned?.fh.close();
+      throw e;
     }
-    await mkdirPrivate(this.o.dataDir, paths.targetDir);
-    return { request: req, paths, netnsPath, pid };
+    try {
+      await mkdirPrivate(this.o.dataDir, paths.targetDir);
+    } catch (e) {
+      await pinned?.fh.close();
+      throw e;
+    }
+    const fh = pinned?.fh;
+    return { request: req, paths, netnsPath, pid, pinned: fh ? { fd: fh.fd, close: () => fh.close() } : undefined };
+  }
+
+  /**
+   * Defence in depth behind the controller's HostNetworkPod refusal: a tenant's pod target must
+   * not be in the host's network namespace (PCAPPER_HOST_NETNS, else <proc>/1/ns/net).
+   */
+  private async refuseHostNetns(pinned: PinnedNetns, req: CaptureRequest): Promise<void> {
+    // Without PCAPPER_HOST_NETNS: init's namespace (hostPID), else the agent's own, which is the
+    // node's when the agent runs with hostNetwork as the chart deploys it.
+    const candidates = this.o.hostNetns ? [this.o.hostNetns] : [`${this.o.procRoot}/1/ns/net`, '/proc/self/ns/net'];
+    let host;
+    let hostPath = candidates[0] ?? '';
+    try {
+      for (const c of candidates) {
+        hostPath = c;
+        host = await stat(c).catch((e: unknown) => {
+          if (c === candidates[candidates.length - 1]) throw e;
+          return undefined;
+        });
+        if (host) break;
+      }
+      if (!host) throw new Error('not readable');
+    } catch (e) {
+      throw new CaptureSetupError('CaptureFailed', `cannot check the host network namespace ${hostPath}: ${(e as Error).message}; refusing a pod capture outside the system namespace`, false, { cause: e });
+    }
+    if (host.ino === pinned.ino && host.dev === pinned.dev) {
+      const t = req.target.kind === 'pod' ? `${req.target.namespace}/${req.target.pod}` : '';
+      throw new CaptureSetupError(
+        'HostNetworkPod',
+        `pod ${t} shares the node's network namespace (hostNetwork); capturing it would capture the whole node, which only a PacketCapture in the system namespace "${this.o.systemNamespace ?? 'pcapper'}" may do`,
+      );
+    }
   }
 
   async capture(prep: PreparedCapture): Promise<RunningCapture> {
-    const argv = buildTcpdumpArgv(prep.request.options, prep.paths.writePath);
-    const proc = new TcpdumpProcess(argv, prep.netnsPath, { programs: this.programs, ...(this.o.spawn ? { spawn: this.o.spawn } : {}) });
+    let proc: TcpdumpProcess;
     let listening;
     try {
+      const argv = buildTcpdumpArgv(prep.request.options, prep.paths.writePath);
+      proc = new TcpdumpProcess(argv, prep.pinned ? { fd: prep.pinned.fd } : prep.netnsPath, { programs: this.programs, ...(this.o.spawn ? { spawn: this.o.spawn } : {}) });
       listening = await proc.started;
     } catch (e) {
       if (e instanceof TcpdumpStartError) throw new CaptureSetupError('CaptureFailed', e.message, false, { cause: e });
       throw e;
+    } finally {
+      // the child holds its own copy of the fd from spawn on
+      await prep.pinned?.close().catch(() => undefined);
     }
     return {
       prepared: prep,

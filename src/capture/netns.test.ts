@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cgroupMatchesContainer, containerIdOfSegment, containerIdsInCgroup, findContainerNetns, NetnsNotFoundError, parseContainerId, parseProcCgroup } from './netns.js';
+import { cgroupMatchesContainer, containerIdOfSegment, containerIdsInCgroup, findContainerNetns, NetnsNotFoundError, parseContainerId, parseProcCgroup, parseStartTime, pinContainerNetns } from './netns.js';
 
 const ID = 'a3f1c2d4e5b6978812345678901234567890abcdefabcdefabcdefabcdef0123';
 const OTHER = 'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff';
@@ -91,7 +91,7 @@ describe('netns: /proc scan (fake proc root)', () => {
       proc(9, v2(`/kubepods.slice/kubepods-pod${UID_}.slice/crio-${OTHER}.scope`), false); // no ns/net: skipped
       mkdirSync(join(root, 'self'));
       const loc = await findContainerNetns(['deadbeef'.repeat(8), ID], root);
-      assert.deepEqual(loc, { pid: 77, netnsPath: join(root, '77', 'ns', 'net'), containerId: ID });
+      assert.deepEqual(loc, { pid: 77, netnsPath: join(root, '77', 'ns', 'net'), containerId: ID, inode: statSync(join(root, '77', 'ns', 'net')).ino });
       await assert.rejects(findContainerNetns([OTHER], root), NetnsNotFoundError);
       // cache: reused while the pid still belongs to the container, re-scanned when it does not
       const cache = new Map<string, number>();
@@ -101,6 +101,50 @@ describe('netns: /proc scan (fake proc root)', () => {
       assert.equal((await findContainerNetns([ID], root, undefined, cache)).pid, 120);
       assert.equal(cache.get(ID), 120);
       await assert.rejects(findContainerNetns([], root), /no started container/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('netns: pinning the namespace between lookup and nsenter (fake proc root)', () => {
+  const stat = (start: number): string => `77 (sleep) S 1 77 77 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 ${start} 1000 100 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n`;
+
+  it('reads the start time (field 22), also when the command name has spaces and parentheses', () => {
+    assert.equal(parseStartTime(stat(4242)), '4242');
+    assert.equal(parseStartTime(stat(4242).replace('(sleep)', '(a) b (c)')), '4242');
+    assert.equal(parseStartTime('garbage'), undefined);
+  });
+
+  it('pins the namespace found, and refuses when the pid was recycled or its namespace changed', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'pcapper-pin-'));
+    try {
+      const proc = (dir: string, cgroup: string, start: number, ns: string): void => {
+        mkdirSync(join(root, dir, 'ns'), { recursive: true });
+        writeFileSync(join(root, dir, 'cgroup'), cgroup);
+        writeFileSync(join(root, dir, 'stat'), stat(start));
+        writeFileSync(join(root, dir, 'ns', 'net'), ns);
+      };
+      proc('77', v2(`/kubepods/pod${UID}/${ID}`), 1000, 'namespace A');
+      const loc = await findContainerNetns([ID], root);
+      const pinned = await pinContainerNetns(loc, root);
+      assert.equal(pinned.ino, loc.inode);
+      assert.equal((await pinned.fh.readFile('utf8')), 'namespace A', 'the fd is the namespace looked up');
+      await pinned.fh.close();
+
+      // the container exits and pid 77 is reused by a process of another pod, in another namespace
+      proc('77-new', v2(`/kubepods/pod${UID}/${OTHER}`), 2000, 'namespace B');
+      rmSync(join(root, '77'), { recursive: true });
+      renameSync(join(root, '77-new'), join(root, '77'));
+      await assert.rejects(pinContainerNetns(loc, root), (e: unknown) => e instanceof NetnsNotFoundError && /changed between lookup and capture/.test((e as Error).message));
+
+      // same container, but the namespace file is not the one looked up (inode differs)
+      proc('78', v2(`/kubepods/pod${UID}/${ID}`), 3000, 'namespace C');
+      const loc78 = { ...(await findContainerNetns([ID], root)), inode: 1 };
+      assert.equal(loc78.pid, 78);
+      await assert.rejects(pinContainerNetns(loc78, root), /network namespace inode/);
+      // pid gone
+      await assert.rejects(pinContainerNetns({ ...loc78, pid: 999, netnsPath: join(root, '999', 'ns', 'net') }, root), /it exited/);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

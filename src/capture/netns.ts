@@ -19,7 +19,8 @@
  * `/system.slice/containerd.service/`) work because the ID is matched per path segment. A segment
  * below the container's (e.g. systemd's `.../cri-containerd-<id>.scope/init`) also matches.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface CgroupLine {
@@ -113,6 +114,8 @@ export interface NetnsLocation {
   /** `<procRoot>/<pid>/ns/net`, to pass to `nsenter --net=`. */
   netnsPath: string;
   containerId: string;
+  /** Inode of the network namespace at lookup (undefined when the ProcFs cannot stat). */
+  inode?: number | undefined;
 }
 
 export class NetnsNotFoundError extends Error {
@@ -123,6 +126,8 @@ export interface ProcFs {
   readdir(dir: string): Promise<string[]>;
   readFile(path: string): Promise<string>;
   exists(path: string): Promise<boolean>;
+  /** Inode of `path` (followed), if the ProcFs can tell. */
+  inode?(path: string): Promise<number | undefined>;
 }
 
 export const realProcFs: ProcFs = {
@@ -134,6 +139,13 @@ export const realProcFs: ProcFs = {
       return true;
     } catch {
       return false;
+    }
+  },
+  inode: async (p) => {
+    try {
+      return (await stat(p)).ino;
+    } catch {
+      return undefined;
     }
   },
 };
@@ -159,7 +171,7 @@ export async function findContainerNetns(
     try {
       const content = await fs.readFile(join(procRoot, String(pid), 'cgroup'));
       const netnsPath = join(procRoot, String(pid), 'ns', 'net');
-      if (containerIdsInCgroup(content).has(id) && (await fs.exists(netnsPath))) return { pid, netnsPath, containerId: id };
+      if (containerIdsInCgroup(content).has(id) && (await fs.exists(netnsPath))) return { pid, netnsPath, containerId: id, inode: await fs.inode?.(netnsPath) };
     } catch {
       /* gone */
     }
@@ -178,11 +190,63 @@ export async function findContainerNetns(
       const netnsPath = join(procRoot, String(pid), 'ns', 'net');
       if (await fs.exists(netnsPath)) {
         cache?.set(id, pid);
-        return { pid, netnsPath, containerId: id };
+        return { pid, netnsPath, containerId: id, inode: await fs.inode?.(netnsPath) };
       }
     }
   }
   throw new NetnsNotFoundError(
     `no process of container ${[...wanted].map((i) => i.slice(0, 12)).join(', ')} found under ${procRoot}/*/cgroup (container not running on this node?)`,
   );
+}
+
+// ---- pinning: the namespace found is the namespace entered ----
+
+/** Field 22 (starttime, clock ticks since boot) of a /proc/<pid>/stat content; undefined if malformed. */
+export function parseStartTime(statContent: string): string | undefined {
+  const close = statContent.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const fields = statContent.slice(close + 2).split(' ');
+  const v = fields[19]; // fields[0] is field 3 (state)
+  return v !== undefined && /^[0-9]+$/.test(v) ? v : undefined;
+}
+
+/** A network namespace held open by the agent: nsenter enters it through the fd, not a /proc/<pid> path. */
+export interface PinnedNetns {
+  readonly fh: FileHandle;
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/**
+ * Opens the network namespace found by findContainerNetns() and proves it is that container's:
+ * the pid's start time is the same before the open and after it (so the pid was not recycled
+ * in between), the process is still in the container's cgroup after the open, and the inode of
+ * the opened namespace is the one seen at lookup. A recycled pid thus cannot redirect a capture:
+ * the caller passes the fd to nsenter (`--net=/proc/self/fd/N`). Throws NetnsNotFoundError
+ * (transient: the caller looks the container up again).
+ */
+export async function pinContainerNetns(loc: NetnsLocation, procRoot = '/proc'): Promise<PinnedNetns> {
+  const statPath = join(procRoot, String(loc.pid), 'stat');
+  const changed = (why: string): NetnsNotFoundError =>
+    new NetnsNotFoundError(`process ${loc.pid} of container ${loc.containerId.slice(0, 12)} changed between lookup and capture (${why}); looking again`);
+  const before = await readFile(statPath, 'utf8').then(parseStartTime, () => undefined);
+  if (before === undefined) throw changed('it exited');
+  let fh: FileHandle;
+  try {
+    fh = await open(loc.netnsPath, constants.O_RDONLY);
+  } catch {
+    throw changed('its network namespace is gone');
+  }
+  try {
+    const st = await fh.stat();
+    if (loc.inode !== undefined && st.ino !== loc.inode) throw changed(`network namespace inode ${st.ino}, looked up ${loc.inode}`);
+    const cgroup = await readFile(join(procRoot, String(loc.pid), 'cgroup'), 'utf8').catch(() => '');
+    if (!containerIdsInCgroup(cgroup).has(loc.containerId)) throw changed('it left the container');
+    const after = await readFile(statPath, 'utf8').then(parseStartTime, () => undefined);
+    if (after !== before) throw changed('the pid was reused');
+    return { fh, dev: st.dev, ino: st.ino };
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
 }

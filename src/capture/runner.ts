@@ -1,7 +1,12 @@
 /**
  * Runs tcpdump (argv, never a shell) inside a network namespace and watches it.
  *
- *   setpriv --pdeathsig KILL -- nsenter --net=/proc/<pid>/ns/net -- tcpdump <argv>
+ *   setpriv --pdeathsig KILL -- nsenter --net=/proc/self/fd/3 -- tcpdump <argv>
+ *
+ * - A pod's network namespace is handed over as an open fd (fd 3 of the child; the agent pinned
+ *   it, src/capture/netns.ts pinContainerNetns), so what tcpdump enters is the namespace the agent
+ *   checked, even if the pid it was found through has exited and been reused since. Node
+ *   namespaces (a path such as /proc/1/ns/net) are entered by path.
  *
  * - `setpriv --pdeathsig KILL` (util-linux) sets PR_SET_PDEATHSIG, which survives the execs of
  *   nsenter and tcpdump (neither is set-uid), so when the agent dies — even by SIGKILL — the kernel
@@ -30,6 +35,18 @@ export interface Programs {
 }
 
 export const DEFAULT_PROGRAMS: Programs = { tcpdump: 'tcpdump', nsenter: 'nsenter', setpriv: 'setpriv' };
+
+/** Where nsenter finds a namespace passed as an fd: the child's fd 3 (spawn's fourth stdio slot). */
+export const NETNS_CHILD_FD = 3;
+export const NETNS_FD_PATH = `/proc/self/fd/${NETNS_CHILD_FD}`;
+
+/** The namespace to enter: a path, or an open fd (entered as /proc/self/fd/3 in the child). */
+export type NetnsRef = string | { fd: number } | undefined;
+
+function netnsArgs(ns: NetnsRef): { path: string | undefined; stdio: Array<'ignore' | number> } {
+  if (ns === undefined || typeof ns === 'string') return { path: ns, stdio: [] };
+  return { path: NETNS_FD_PATH, stdio: [ns.fd] };
+}
 
 /**
  * The command line for tcpdump with `argv` inside `netnsPath` (undefined: the agent's own, i.e. the
@@ -70,10 +87,11 @@ export class TcpdumpProcess {
   private statsWaiters: Array<(s: TcpdumpStats | undefined) => void> = [];
   private exitInfo: TcpdumpExit | undefined;
 
-  constructor(argv: readonly string[], netnsPath: string | undefined, opts: { programs?: Programs; spawn?: SpawnFn } = {}) {
-    const { file, args } = tcpdumpCommand(argv, netnsPath, opts.programs);
+  constructor(argv: readonly string[], netns: NetnsRef, opts: { programs?: Programs; spawn?: SpawnFn } = {}) {
+    const ns = netnsArgs(netns);
+    const { file, args } = tcpdumpCommand(argv, ns.path, opts.programs);
     const spawn: SpawnFn = opts.spawn ?? nodeSpawn;
-    this.child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
+    this.child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe', ...ns.stdio], shell: false });
     let resolveStarted!: (l: Listening) => void;
     let rejectStarted!: (e: Error) => void;
     this.started = new Promise<Listening>((res, rej) => {
@@ -176,13 +194,14 @@ export class TcpdumpProcess {
  */
 export async function runTcpdumpOnce(
   argv: readonly string[],
-  netnsPath: string | undefined,
+  netns: NetnsRef,
   opts: { programs?: Programs; spawn?: SpawnFn; timeoutMs?: number } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { file, args } = tcpdumpCommand(argv, netnsPath, opts.programs);
+  const ns = netnsArgs(netns);
+  const { file, args } = tcpdumpCommand(argv, ns.path, opts.programs);
   const spawn: SpawnFn = opts.spawn ?? nodeSpawn;
   return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false });
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe', ...ns.stdio], shell: false });
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8');

@@ -6,6 +6,9 @@ import {
   capturePaths,
   fileSizeMegabytes,
   isCaptureFileName,
+  isTargetDirName,
+  NAME_MAX,
+  shortenName,
   parseListening,
   parseTargetDirName,
   parseTcpdumpStats,
@@ -86,6 +89,27 @@ describe('file layout', () => {
     assert.deepEqual(parseTargetDirName('pod.shop.web-7d9c.x'), { kind: 'pod', namespace: 'shop', pod: 'web-7d9c.x' });
     assert.deepEqual(parseTargetDirName('node.eth0.100'), { kind: 'node', interface: 'eth0.100' });
     assert.equal(parseTargetDirName('..'), undefined);
+  });
+
+  it('fits every name Kubernetes accepts into NAME_MAX: long names are shortened with a hash, short ones kept', () => {
+    const label = (c: string, n: number): string => c.repeat(n);
+    const longPod = `${label('a', 63)}.${label('b', 63)}.${label('c', 63)}.${label('d', 61)}`; // 253
+    const longNode = `${label('n', 63)}.${label('o', 63)}.${label('d', 63)}.${label('e', 61)}`;
+    const longCapture = `${label('x', 63)}.${label('y', 63)}.${label('z', 63)}.${label('w', 61)}`;
+    const p = capturePaths({ dataDir: '/hostmount', hostDataDir: '/var/pcapper', nodeName: longNode, namespace: label('s', 63), capture: longCapture, target: { kind: 'pod', namespace: label('s', 63), pod: longPod }, unixTime: 1700000000 });
+    const dir = p.targetDir.split('/').at(-1) ?? '';
+    assert.ok(dir.length <= NAME_MAX, `target dir ${dir.length}`);
+    assert.match(dir, /^pod\.s{63}\.a{63}\.b{63}\.c+_[0-9a-f]{16}$/);
+    assert.ok(isTargetDirName(dir));
+    assert.ok((p.fileBase + '999').length <= NAME_MAX, `file name ${p.fileBase.length}`);
+    assert.match(p.fileBase, /_[0-9a-f]{16}\.1700000000\.pcap$/);
+    assert.ok(isCaptureFileName(`${p.fileBase}999`));
+    // distinct long names stay distinct; the same name always maps to the same short name
+    const other = targetDirName({ kind: 'pod', namespace: label('s', 63), pod: longPod.replace(/d$/, 'e') });
+    assert.notEqual(other, dir);
+    assert.equal(targetDirName({ kind: 'pod', namespace: label('s', 63), pod: longPod }), dir);
+    assert.equal(shortenName('short', 10), 'short');
+    assert.ok(!isTargetDirName('pod.shop.x_zz'), 'only the shortened form has an underscore');
   });
 
   it('refuses path-like names', () => {

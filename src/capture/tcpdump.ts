@@ -12,7 +12,24 @@
  * index tcpdump appends with -W. The target directory also holds `capture-meta.json`
  * (src/pcap/metadata.ts). Every name is checked against Kubernetes' name rules first, so no
  * component can be a path (`..`, `/`) or start with `-`.
+ *
+ * Names Kubernetes accepts can be longer than a file name may be (NAME_MAX, 255 bytes): a pod
+ * name of 253 characters, or a node and a capture name of 253 each in one file name. Such a
+ * component is shortened to a prefix plus `_` and 16 hex digits of the SHA-256 of the full name
+ * (`_` never occurs in a Kubernetes name, so a shortened name cannot collide with a real one);
+ * the full names are in capture-meta.json and in status. Short names are unchanged (seed 002).
  */
+import { createHash } from 'node:crypto';
+
+/** Longest file name component (NAME_MAX on Linux file systems). */
+export const NAME_MAX = 255;
+
+/** `full` if it fits in `max` characters, else a prefix + `_` + 16 hex of its SHA-256. Pure. */
+export function shortenName(full: string, max: number): string {
+  if (full.length <= max) return full;
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 16);
+  return `${full.slice(0, max - 17).replace(/[.-]+$/, '')}_${hash}`;
+}
 
 export const LINKTYPES: Record<string, number> = {
   EN10MB: 1,
@@ -76,10 +93,17 @@ function check(re: RegExp, what: string, v: string, max: number): string {
   return v;
 }
 
-/** Directory name of one target inside its capture's directory. */
+/** Directory name of one target inside its capture's directory (shortened past NAME_MAX). */
 export function targetDirName(t: TargetRef): string {
-  if (t.kind === 'pod') return `pod.${check(DNS_LABEL, 'namespace', t.namespace, 63)}.${check(DNS_SUBDOMAIN, 'pod', t.pod, 253)}`;
+  if (t.kind === 'pod') return shortenName(`pod.${check(DNS_LABEL, 'namespace', t.namespace, 63)}.${check(DNS_SUBDOMAIN, 'pod', t.pod, 253)}`, NAME_MAX);
   return `node.${check(IFACE, 'interface', t.interface, 15)}`;
+}
+
+/** Is `name` a target directory name targetDirName() can produce (full or shortened)? */
+export function isTargetDirName(name: string): boolean {
+  if (name.length > NAME_MAX) return false;
+  if (parseTargetDirName(name)) return true;
+  return /^pod\.[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[a-z0-9][-a-z0-9.]*_[0-9a-f]{16}$/.test(name);
 }
 
 /** Inverse of targetDirName (undefined for anything else). */
@@ -108,7 +132,9 @@ export function capturePaths(p: {
 }): CapturePaths {
   const captureDir = captureDirOf(p.dataDir, p.namespace, p.capture);
   const t = targetDirName(p.target);
-  const fileBase = `${check(DNS_SUBDOMAIN, 'node name', p.nodeName, 253)}.${p.capture}.${Math.floor(p.unixTime)}.pcap`;
+  // room for `.<unix time>.pcap` and tcpdump's ring index (up to 4 digits: fileCount <= 1000)
+  const stem = shortenName(`${check(DNS_SUBDOMAIN, 'node name', p.nodeName, 253)}.${p.capture}`, NAME_MAX - 4 - '.pcap'.length - 11);
+  const fileBase = `${stem}.${Math.floor(p.unixTime)}.pcap`;
   const targetDir = `${captureDir}/${t}`;
   return {
     captureDir,
@@ -184,7 +210,8 @@ export function tcpdumpErrorMessage(stderr: string): string {
     .map((l) => l.trim())
     .filter((l) => l !== '' && !/^tcpdump: listening on /.test(l) && !/^\(\d{3}\)/.test(l));
   const msg = lines.map((l) => l.replace(/^tcpdump: /, '')).join('; ');
-  return msg.length > 0 ? msg.slice(0, 1000) : 'tcpdump failed without a message';
+  // never cut: the end of a message ("File name too long", "Permission denied") is the point
+  return msg.length > 0 ? msg : 'tcpdump failed without a message';
 }
 
 export interface Listening {
@@ -257,5 +284,5 @@ export function ringFiles(names: readonly string[], fileBase: string): Array<{ n
 
 /** Is this file name a capture file written by the agent (`<node>.<capture>.<unix>.pcap[N]`)? */
 export function isCaptureFileName(name: string): boolean {
-  return /^[a-z0-9][-a-z0-9.]*\.[0-9]+\.pcap[0-9]*$/.test(name);
+  return /^[a-z0-9][-a-z0-9.]*(_[0-9a-f]{16})?\.[0-9]+\.pcap[0-9]*$/.test(name);
 }

@@ -1,6 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgentConfigError, loadAgentConfig, parseEnvDuration, parseEnvSize } from './agent.js';
+import { DEFAULTS } from '../api/validate.js';
+import { admit } from '../capture/disk.js';
+import { promisedBytes } from '../capture/tcpdump.js';
+import { AgentConfigError, loadAgentConfig as load, parseEnvDuration, parseEnvSize } from './agent.js';
+
+const TLS = { PCAPPER_TLS_CERT: '/tls/tls.crt', PCAPPER_TLS_KEY: '/tls/tls.key', PCAPPER_CA: '/tls/ca.crt' };
+/** Every test environment carries the (required) TLS files unless it says otherwise. */
+const loadAgentConfig = (env: Record<string, string | undefined>) => load({ ...TLS, ...env });
 
 describe('agent config', () => {
   it('applies the seed 002 defaults', () => {
@@ -14,7 +21,9 @@ describe('agent config', () => {
     assert.equal(c.listenHost, '0.0.0.0');
     assert.equal(c.listenPort, 9443);
     assert.equal(c.procRoot, '/proc');
-    assert.equal(c.tls, undefined);
+    assert.deepEqual(c.tls, { certFile: '/tls/tls.crt', keyFile: '/tls/tls.key', caFile: '/tls/ca.crt' });
+    assert.deepEqual(c.clientNames, ['pcapper-server']);
+    assert.equal(c.systemNamespace, 'pcapper');
     assert.ok(Object.isFrozen(c));
   });
 
@@ -29,7 +38,8 @@ describe('agent config', () => {
       PCAPPER_PROC_ROOT: '/tmp/proc',
       PCAPPER_MAX_CAPTURES: '3',
       PCAPPER_STATUS_INTERVAL: '1.5s',
-      POD_IP: '10.0.0.5',
+      PCAPPER_CLIENT_NAMES: 'pcapper-server, backup-reader',
+      PCAPPER_SYSTEM_NAMESPACE: 'ops',
     });
     assert.equal(c.maxTotalFileSize, 500 * 1024 * 1024);
     assert.equal(c.minFreeDisk, 1048576);
@@ -37,7 +47,8 @@ describe('agent config', () => {
     assert.equal(c.dataDir, '/tmp/x');
     assert.equal(c.listenHost, '127.0.0.1');
     assert.equal(c.listenPort, 0);
-    assert.equal(c.advertiseHost, '10.0.0.5');
+    assert.deepEqual(c.clientNames, ['pcapper-server', 'backup-reader']);
+    assert.equal(c.systemNamespace, 'ops');
     assert.equal(c.maxConcurrentCaptures, 3);
     assert.equal(c.statusIntervalMs, 1500);
   });
@@ -68,6 +79,26 @@ describe('agent config', () => {
     assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_MAX_CAPTURES: '0' }), /PCAPPER_MAX_CAPTURES: "0" is not a whole number between 1 and 10000/);
     assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_PACKET_BUFFERED: 'maybe' }), /PCAPPER_PACKET_BUFFERED: "maybe" is not a boolean/);
     assert.equal(loadAgentConfig({ NODE_NAME: 'n', PCAPPER_PACKET_BUFFERED: 'true' }).packetBuffered, true);
-    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_TLS_CERT: '/c.pem' }), /PCAPPER_TLS_KEY: PCAPPER_TLS_CERT and PCAPPER_TLS_KEY go together/);
+    for (const v of ['PCAPPER_TLS_CERT', 'PCAPPER_TLS_KEY', 'PCAPPER_CA']) {
+      assert.throws(
+        () => loadAgentConfig({ NODE_NAME: 'n', [v]: undefined }),
+        (e: unknown) => e instanceof AgentConfigError && e.variable === v && /is required: the agent serves capture data only over mutual TLS/.test(e.message),
+      );
+    }
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_CA: 'ca.crt' }), /PCAPPER_CA: "ca.crt" is not an absolute path/);
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_CLIENT_NAMES: ' , ' }), /PCAPPER_CLIENT_NAMES: .* is not a comma-separated list/);
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_SYSTEM_NAMESPACE: 'Sys' }), /PCAPPER_SYSTEM_NAMESPACE: "Sys" is not a namespace name/);
+  });
+
+  it('defaults fit together: PCAPPER_MAX_CAPTURES default captures start under the default MAX_TOTAL_FILESIZE', () => {
+    const c = loadAgentConfig({ NODE_NAME: 'n' });
+    const request = promisedBytes({ maxFileSizeBytes: DEFAULTS.maxFileSizeBytes, fileCount: DEFAULTS.fileCount });
+    const running: { promisedBytes: number; writtenBytes: number }[] = [];
+    const disk = { usedBytes: 50_000_000, freeBytes: 100e9 }; // some finished files, a roomy disk
+    for (let i = 0; i < c.maxConcurrentCaptures; i++) {
+      const d = admit(c, disk, running, request);
+      assert.ok(d.ok, `default capture ${i + 1} of ${c.maxConcurrentCaptures}: ${d.ok ? '' : d.message}`);
+      running.push({ promisedBytes: request, writtenBytes: 0 });
+    }
   });
 });

@@ -14,16 +14,16 @@
  * | PCAPPER_DATA_DIR                  | /hostmount     | absolute path inside the agent           |
  * | PCAPPER_HOST_DATA_DIR             | /var/pcapper   | the same directory as seen on the node (status fileLocation) |
  * | PCAPPER_LISTEN                    | 0.0.0.0:9443   | host:port of the file server (port 0 = any free port) |
- * | PCAPPER_ADVERTISE_URL             | http(s)://$POD_IP:<port> | base URL published in status.nodes[].endpoint |
- * | POD_IP                            | (listen host)  | the agent's IP (hostNetwork: the node IP)  |
- * | PCAPPER_TLS_CERT, PCAPPER_TLS_KEY | (none: HTTP)   | PEM files; both or neither               |
+ * | PCAPPER_TLS_CERT, PCAPPER_TLS_KEY | (required)     | PEM serving certificate and key (Secret pcapper-agent-tls) |
+ * | PCAPPER_CA                        | (required)     | PEM CA that signed the pcapper server's client certificate |
+ * | PCAPPER_CLIENT_NAMES              | pcapper-server | comma-separated client certificate CNs allowed to read data |
+ * | PCAPPER_SYSTEM_NAMESPACE          | pcapper        | the system namespace (may capture hostNetwork pods, sees every pod in metadata) |
  * | PCAPPER_PROC_ROOT                 | /proc          | where to scan /proc/<pid>/cgroup (tests) |
- * | PCAPPER_HOST_NETNS                | (own netns)    | netns path for node-interface captures (the agent normally runs with hostNetwork) |
+ * | PCAPPER_HOST_NETNS                | (own netns)    | netns path for node-interface captures, and the host namespace tenants' pods may not be in (else /proc/1/ns/net) |
  * | PCAPPER_MAX_CAPTURES              | 16             | concurrent tcpdump processes on this node |
  * | PCAPPER_STATUS_INTERVAL           | 2s             | min time between status writes per capture |
  * | PCAPPER_DISK_CHECK_INTERVAL       | 5s             | disk guard period while capturing         |
  * | PCAPPER_SWEEP_INTERVAL            | 10m            | period of the DELETE_OLDER_THAN sweep     |
- * | PCAPPER_AUTH_CACHE_TTL            | 10s            | how long a TokenReview+SAR decision is reused |
  * | PCAPPER_PACKET_BUFFERED           | false          | true: tcpdump -U (a write per packet; costs packet rate) |
  */
 
@@ -39,10 +39,12 @@ export interface AgentConfig {
   readonly hostDataDir: string;
   readonly listenHost: string;
   readonly listenPort: number;
-  /** Explicit advertised base URL, or undefined to derive it from advertiseHost and the bound port. */
-  readonly advertiseUrl: string | undefined;
-  readonly advertiseHost: string;
-  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /** Mutual TLS of the file server: serving certificate and key, and the CA of allowed clients. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
+  /** Client certificate CNs allowed to read capture data (PCAPPER_CLIENT_NAMES). */
+  readonly clientNames: readonly string[];
+  /** The system namespace: captures there may target hostNetwork pods and map every pod of the node. */
+  readonly systemNamespace: string;
   readonly procRoot: string;
   /** Network namespace of node-interface captures (a path such as /proc/1/ns/net); undefined = the agent's own (hostNetwork). */
   readonly hostNetns: string | undefined;
@@ -50,7 +52,6 @@ export interface AgentConfig {
   readonly statusIntervalMs: number;
   readonly diskCheckIntervalMs: number;
   readonly sweepIntervalMs: number;
-  readonly authCacheTtlMs: number;
   /** tcpdump -U (a write per packet); default false: the agent flushes quiet captures instead. */
   readonly packetBuffered: boolean;
 }
@@ -167,16 +168,25 @@ export function loadAgentConfig(env: Env = process.env): AgentConfig {
     throw new AgentConfigError('NODE_NAME', `"${nodeName}" is not a Kubernetes node name (DNS-1123 subdomain)`);
   }
   const { host, port } = listen(env, 'PCAPPER_LISTEN', '0.0.0.0:9443');
-  const certFile = get(env, 'PCAPPER_TLS_CERT');
-  const keyFile = get(env, 'PCAPPER_TLS_KEY');
-  if ((certFile === undefined) !== (keyFile === undefined)) {
-    throw new AgentConfigError(certFile === undefined ? 'PCAPPER_TLS_CERT' : 'PCAPPER_TLS_KEY', 'PCAPPER_TLS_CERT and PCAPPER_TLS_KEY go together: set both (PEM files) or neither');
+  // The file server speaks only mutual TLS (docs/data-api.md): no certificate, no agent.
+  const tlsVar = (name: string): string => {
+    const v = get(env, name);
+    if (v === undefined) {
+      throw new AgentConfigError(name, 'is required: the agent serves capture data only over mutual TLS; mount the Secret pcapper-agent-tls and set PCAPPER_TLS_CERT, PCAPPER_TLS_KEY and PCAPPER_CA to its tls.crt, tls.key and ca.crt');
+    }
+    if (!v.startsWith('/')) throw new AgentConfigError(name, `"${v}" is not an absolute path to a PEM file`);
+    return v;
+  };
+  const tls = { certFile: tlsVar('PCAPPER_TLS_CERT'), keyFile: tlsVar('PCAPPER_TLS_KEY'), caFile: tlsVar('PCAPPER_CA') };
+  const namesRaw = get(env, 'PCAPPER_CLIENT_NAMES') ?? 'pcapper-server';
+  const clientNames = namesRaw.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  if (clientNames.length === 0 || clientNames.some((n) => !/^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$/.test(n))) {
+    throw new AgentConfigError('PCAPPER_CLIENT_NAMES', `"${namesRaw}" is not a comma-separated list of certificate common names (e.g. "pcapper-server")`);
   }
-  const advertiseUrl = get(env, 'PCAPPER_ADVERTISE_URL');
-  if (advertiseUrl !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(advertiseUrl)) {
-    throw new AgentConfigError('PCAPPER_ADVERTISE_URL', `"${advertiseUrl}" is not a base URL such as "https://10.0.0.5:9443"`);
+  const systemNamespace = get(env, 'PCAPPER_SYSTEM_NAMESPACE') ?? 'pcapper';
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(systemNamespace) || systemNamespace.length > 63) {
+    throw new AgentConfigError('PCAPPER_SYSTEM_NAMESPACE', `"${systemNamespace}" is not a namespace name (DNS-1123 label)`);
   }
-  const wildcard = host === '0.0.0.0' || host === '::';
   const cfg: AgentConfig = {
     nodeName,
     maxTotalFileSize: size(env, 'MAX_TOTAL_FILESIZE', '10G'),
@@ -186,16 +196,15 @@ export function loadAgentConfig(env: Env = process.env): AgentConfig {
     hostDataDir: absPath(env, 'PCAPPER_HOST_DATA_DIR', '/var/pcapper'),
     listenHost: host,
     listenPort: port,
-    advertiseUrl: advertiseUrl?.replace(/\/$/, ''),
-    advertiseHost: get(env, 'POD_IP') ?? (wildcard ? '127.0.0.1' : host),
-    tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
+    tls,
+    clientNames: Object.freeze(clientNames),
+    systemNamespace,
     procRoot: absPath(env, 'PCAPPER_PROC_ROOT', '/proc'),
     hostNetns: get(env, 'PCAPPER_HOST_NETNS') === undefined ? undefined : absPath(env, 'PCAPPER_HOST_NETNS', '/'),
     maxConcurrentCaptures: int(env, 'PCAPPER_MAX_CAPTURES', 16, 1, 10000),
     statusIntervalMs: duration(env, 'PCAPPER_STATUS_INTERVAL', '2s', 100),
     diskCheckIntervalMs: duration(env, 'PCAPPER_DISK_CHECK_INTERVAL', '5s', 100),
     sweepIntervalMs: duration(env, 'PCAPPER_SWEEP_INTERVAL', '10m', 100),
-    authCacheTtlMs: duration(env, 'PCAPPER_AUTH_CACHE_TTL', '10s', 0),
     packetBuffered: bool(env, 'PCAPPER_PACKET_BUFFERED', false),
   };
   return Object.freeze(cfg);

@@ -83,7 +83,7 @@ export function trimPod(o: KubeObject): KubeObject {
       ownerReferences: m.ownerReferences?.map((r) => ({ kind: r.kind, name: r.name, uid: r.uid, controller: r.controller })),
       deletionTimestamp: m.deletionTimestamp,
     },
-    spec: { nodeName: p.spec?.nodeName },
+    spec: { nodeName: p.spec?.nodeName, ...(p.spec?.hostNetwork === true ? { hostNetwork: true } : {}) },
     status: { phase: p.status?.phase },
   } as Pod & KubeObject;
 }

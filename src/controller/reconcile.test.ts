@@ -219,3 +219,20 @@ test('decide: a pod deleted before its target started fails with PodGone; a re-c
   const recreated = decide(pc({ podSelector: { matchLabels: { x: 'y' } } }, status), arrayWorld({ pods: [pod('a', 'n2', { x: 'y' })], nodes: ['n1', 'n2'] }), CFG, T0 + 1000, none);
   assert.deepEqual(recreated.status?.targets?.[0], { name: 'pod/team/a', kind: 'pod', namespace: 'team', pod: 'a', podUID: 'uid-a', node: 'n2' });
 });
+
+test('decide: a hostNetwork pod is refused outside the system namespace (HostNetworkPod + Event), allowed inside it', () => {
+  const host = pod('node-exporter', 'n1', { app: 'mon' }, { spec: { nodeName: 'n1', hostNetwork: true } });
+  const w = arrayWorld({ pods: [host, pod('web', 'n1', { app: 'mon' })], nodes: ['n1'] });
+  const d = decide(pc({ podSelector: { matchLabels: { app: 'mon' } }, captureSeconds: '60' }), w, CFG, T0, none);
+  const t = d.status?.targets?.find((x) => x.pod === 'node-exporter');
+  assert.equal(t?.phase, 'Failed');
+  assert.equal(t?.reason, 'HostNetworkPod');
+  assert.match(t?.message ?? '', /pod team\/node-exporter uses hostNetwork: .*only a PacketCapture in the system namespace "pcapper"/);
+  assert.equal(d.status?.targets?.find((x) => x.pod === 'web')?.phase, undefined, 'the other pod is planned normally');
+  assert.ok(d.events.some((e) => e.type === 'Warning' && e.reason === 'TargetFailed' && /HostNetworkPod/.test(e.message)), JSON.stringify(d.events));
+
+  const sysPod = { ...host, metadata: { ...host.metadata, namespace: 'pcapper' } };
+  const ws = arrayWorld({ pods: [sysPod], nodes: ['n1'] });
+  const ds = decide(pc({ targetPod: 'node-exporter', captureSeconds: '60' }, undefined, { namespace: 'pcapper' }), ws, CFG, T0, none);
+  assert.equal(ds.status?.targets?.[0]?.phase, undefined, 'allowed in the system namespace');
+});

@@ -23,7 +23,7 @@ import {
 import { resolveSpec, type ResolvedCaptureSpec, type SpecProblem } from '../api/validate.js';
 import { aggregate, condition, describeFailures, progressOf } from './aggregate.js';
 import { planTargets, type PlanProblem, type PlannedTarget } from './plan.js';
-import { checkTenancy } from './tenancy.js';
+import { checkHostNetwork, checkTenancy } from './tenancy.js';
 import type { World } from './types.js';
 
 export interface ReconcileConfig {
@@ -185,6 +185,10 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
       const p = world.pod(t.namespace ?? '', t.pod ?? '');
       if (!p || (t.podUID && p.metadata?.uid !== t.podUID)) v = { phase: 'Failed', reason: 'PodGone', message: `pod ${t.namespace}/${t.pod} was deleted before the capture started` };
       else if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') v = { phase: 'Failed', reason: 'PodTerminated', message: `pod ${t.namespace}/${t.pod} is ${p.status.phase} before the capture started` };
+      else {
+        const h = checkHostNetwork(ns, p, cfg.systemNamespace);
+        if (h) v = { phase: 'Failed', ...h };
+      }
     }
     if (!v && spec) {
       if (notStarted && windowEnd !== undefined) {

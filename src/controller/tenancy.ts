@@ -1,9 +1,12 @@
 /**
  * Tenancy: a PacketCapture outside the system namespace may only target pods of its own
- * namespace. Node/interface captures and cross-namespace targets need the system namespace
- * (where only cluster admins can create objects). Pure.
+ * namespace, and never a hostNetwork pod (its network namespace is the node's: capturing it
+ * captures every pod's traffic on the node). Node/interface captures, hostNetwork pods and
+ * cross-namespace targets need the system namespace (where only cluster admins can create
+ * objects). Pure.
  */
 import type { ResolvedTarget } from '../api/validate.js';
+import type { Pod } from './types.js';
 
 export interface TenancyRefusal {
   reason: 'CrossNamespaceTarget' | 'NodeTargetNotAllowed';
@@ -25,4 +28,14 @@ export function checkTenancy(captureNamespace: string, target: ResolvedTarget, s
     };
   }
   return undefined;
+}
+
+/** A hostNetwork pod as a tenant's target: refused (the agent refuses it too, by netns inode). */
+export function checkHostNetwork(captureNamespace: string, pod: Pod, systemNamespace: string): { reason: 'HostNetworkPod'; message: string } | undefined {
+  if (captureNamespace === systemNamespace || pod.spec?.hostNetwork !== true) return undefined;
+  const name = `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
+  return {
+    reason: 'HostNetworkPod',
+    message: `pod ${name} uses hostNetwork: its traffic is the whole node's, so only a PacketCapture in the system namespace "${systemNamespace}" may capture it`,
+  };
 }

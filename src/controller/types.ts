@@ -22,7 +22,7 @@ export interface Pod {
   apiVersion?: string;
   kind?: string;
   metadata?: Meta;
-  spec?: { nodeName?: string };
+  spec?: { nodeName?: string; hostNetwork?: boolean };
   status?: { phase?: string; podIP?: string };
 }
 
