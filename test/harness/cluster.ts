@@ -128,7 +128,8 @@ export async function controlPlaneBinary(): Promise<string> {
   }
 }
 
-function kubeconfigYaml(server: string, caData: string, user: string, token: string): string {
+/** A kubeconfig with one cluster, user (token) and context. */
+export function kubeconfigYaml(server: string, caData: string, user: string, token: string): string {
   const ca = Buffer.from(caData).toString('base64');
   return [
     'apiVersion: v1',

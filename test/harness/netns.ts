@@ -511,6 +511,7 @@ export class PodNetwork {
   private readonly pods = new Map<string, PodNet>();
   private readonly usedPodIdx = new Map<string, Set<number>>();
   private cp: NetnsTarget | undefined;
+  private readonly lastPodIdx = new Map<string, number>();
 
   constructor(readonly run: HarnessRun = HarnessRun.current()) {
     this.fabric = run.netnsName('fabric');
@@ -614,8 +615,19 @@ export class PodNetwork {
     const used = this.usedPodIdx.get(nodeName);
     if (!node || !used) throw new Error(`node ${nodeName} has no network: call addNode first`);
     if (this.pods.has(podName)) throw new Error(`pod ${podName} already has a network`);
-    let index = 1;
-    while (used.has(index)) index++;
+    // like a real IPAM, hand out the next free address after the last one, so that a replaced
+    // pod (DaemonSet rollout, restart) gets a new IP instead of its predecessor's
+    const start = (this.lastPodIdx.get(nodeName) ?? 0) % MAX_PODS_PER_NODE;
+    let index = 0;
+    for (let i = 1; i <= MAX_PODS_PER_NODE; i++) {
+      const cand = ((start + i - 1) % MAX_PODS_PER_NODE) + 1;
+      if (!used.has(cand)) {
+        index = cand;
+        break;
+      }
+    }
+    if (index === 0) throw new Error(`node ${nodeName} has no free pod address left`);
+    this.lastPodIdx.set(nodeName, index);
     const ip = podAddress(node.index, index);
     used.add(index);
     const netns = this.run.netnsName(`p${node.index}x${index}`);

@@ -1,0 +1,284 @@
+// The harness's topology is a real cluster's (issue 10 item 7): the host ("the user's laptop",
+// where kubectl and the tests run) reaches only kube-apiserver; kube-apiserver lives on the
+// simulated pod/node fabric and reaches aggregated API servers at their pod IPs through
+// EndpointSlices, with its front-proxy client certificate. Real control plane; needs root.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { startCluster, type Cluster } from './harness/cluster.js';
+import { EndpointsController, SERVICE_NAME_LABEL } from './harness/endpoints.js';
+import { SimKubelet, type ProcessPod, type SimPod } from './harness/kubelet.js';
+import { CONTROL_PLANE_IP, runCommand } from './harness/netns.js';
+import { repoRoot } from './harness/paths.js';
+import { makeLeaf, makePcapperPki, type CertPair, type PcapperPki } from './harness/pki.js';
+import { httpGet, startHttpServer } from './harness/traffic.js';
+
+const NS = 'topo';
+const GROUP = 'standin.pcapper.dev';
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function logTail(file: string, n = 30): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-n).join('\n');
+  } catch {
+    return '(none)';
+  }
+}
+
+/** GET from the host (bounded): the body, or `<status> <body>` for https, or why it failed. */
+function hostHttpBody(url: string, ca?: string, timeoutMs = 3000): Promise<string> {
+  return new Promise((resolve) => {
+    const mod = url.startsWith('https:') ? https : http;
+    const req = mod.get(url, { timeout: timeoutMs, ...(ca ? { ca } : {}) }, (res) => {
+      let b = '';
+      res.setEncoding('utf8').on('data', (c: string) => (b += c));
+      res.on('end', () => resolve(ca ? `${res.statusCode} ${b}` : b));
+      res.on('error', (e) => resolve(`error ${e.message}`));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve(`error ${e.message}`));
+  });
+}
+
+describe('harness topology: the host reaches only the API server (needs root)', () => {
+  let cluster: Cluster;
+  let kubelet: SimKubelet;
+  let endpoints: EndpointsController;
+  let pki: PcapperPki;
+  let dir: string;
+  let plain: SimPod;
+  let standin: ProcessPod;
+  let core: k8s.CoreV1Api;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pcapper-topology-'));
+    cluster = await startCluster();
+    kubelet = new SimKubelet(cluster.kubeConfig, { cluster });
+    endpoints = new EndpointsController(cluster.kubeConfig).start();
+    core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    await kubelet.addNode('node-a');
+    await kubelet.addNode('node-b');
+    pki = makePcapperPki(join(dir, 'pki'));
+    plain = await kubelet.createPod({ namespace: NS, name: 'plain', node: 'node-b', labels: { app: 'plain' } });
+  });
+
+  after(async () => {
+    await endpoints?.stop();
+    await kubelet?.close();
+    await cluster?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the host reaches the apiserver on 127.0.0.1 only; pod and node IPs are unreachable from it but reachable inside the fabric', async () => {
+    assert.match(cluster.server, /^https:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(cluster.inClusterServer, `https://${CONTROL_PLANE_IP}:6443`);
+    const r = await cluster.kubectl(['get', '--raw', '/readyz']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'ok');
+
+    // This machine's default route sends 10.244.0.0/16 to its gateway, which may well accept any
+    // TCP connection (a transparent proxy): so the proof is by content, not by connect().
+    const token = `pod-says-${randomBytes(8).toString('hex')}`;
+    const http = await startHttpServer({ netnsPath: plain.netnsPath, ip: plain.ip }, 8080, { run: kubelet.run, body: token });
+    try {
+      const nodeA = kubelet.node('node-a')?.net;
+      assert.ok(nodeA);
+      // positive control: inside the fabric (node-a's netns) the pod and the apiserver answer
+      assert.equal((await httpGet(nodeA, `http://${plain.ip}:8080/`, { timeoutMs: 5000 })).body, token);
+      // the host: the pod's server never answers it, the apiserver's fabric address neither
+      assert.notEqual(await hostHttpBody(`http://${plain.ip}:8080/`), token, `the host reached pod ${plain.ip}`);
+      assert.doesNotMatch(await hostHttpBody(`${cluster.inClusterServer}/version`, cluster.caData), /^200 /, 'the host reached the apiserver on the fabric');
+      // and no interface of the fabric is in the host's namespace
+      const links = await runCommand('ip', ['-o', 'link', 'show']);
+      assert.doesNotMatch(links, new RegExp(`\\bp${kubelet.run.id}`), 'a fabric veth in the host netns');
+      const addrs = await runCommand('ip', ['-o', '-4', 'addr', 'show']);
+      assert.doesNotMatch(addrs, /\b10\.244\./, 'a 10.244.0.0/16 address in the host netns');
+    } finally {
+      await http.stop();
+    }
+  });
+
+  it('inside a pod, https://10.244.0.254:6443 answers with a certificate for that IP signed by Cluster.caData', async () => {
+    const caFile = join(dir, 'apiserver-ca.crt');
+    writeFileSync(caFile, cluster.caData, { mode: 0o600 });
+    const script = `require('https').get(${JSON.stringify(`${cluster.inClusterServer}/version`)},{ca:require('fs').readFileSync(${JSON.stringify(caFile)})},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>console.log(r.statusCode+' '+JSON.parse(b).gitVersion))}).on('error',e=>console.log('error '+e.message))`;
+    const out = (await runCommand('nsenter', [`--net=${plain.netnsPath}`, '--', process.execPath, '-e', script])).trim();
+    assert.match(out, /^200 v1\.34\.\d+$/);
+  });
+
+  it('kube-apiserver publishes the requestheader (front-proxy) configuration in kube-system/extension-apiserver-authentication', async () => {
+    const cm = await core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'extension-apiserver-authentication' });
+    const d = cm.data ?? {};
+    const fpCa = readFileSync(cluster.pki.frontProxyCa.cert, 'utf8');
+    assert.equal(d['requestheader-client-ca-file']?.trim(), fpCa.trim());
+    assert.deepEqual(JSON.parse(d['requestheader-allowed-names'] ?? 'null'), ['front-proxy-client']);
+    assert.deepEqual(JSON.parse(d['requestheader-username-headers'] ?? 'null'), ['X-Remote-User']);
+    assert.deepEqual(JSON.parse(d['requestheader-group-headers'] ?? 'null'), ['X-Remote-Group']);
+    assert.deepEqual(JSON.parse(d['requestheader-extra-headers-prefix'] ?? 'null'), ['X-Remote-Extra-']);
+  });
+
+  it('an APIService backed by a pod becomes Available; kubectl get --raw from the host reaches it through kube-apiserver with X-Remote-User', async () => {
+    // STAND-IN: test/harness/standin-server.ts plays the aggregated API server (pcapper server is
+    // written in parallel); it checks the front-proxy client certificate like the real one must.
+    await kubelet.ensureNamespace(NS);
+    // kube-apiserver verifies the serving certificate for <service>.<namespace>.svc
+    const standinCert: CertPair = makeLeaf(pki.dir, pki.ca, { name: 'standin', cn: 'standin', dns: [`standin.${NS}.svc`], usage: 'server' });
+    await core.createNamespacedSecret({
+      namespace: NS,
+      body: {
+        metadata: { name: 'standin-tls' },
+        type: 'kubernetes.io/tls',
+        stringData: {
+          'tls.crt': readFileSync(standinCert.cert, 'utf8'),
+          'tls.key': readFileSync(standinCert.key, 'utf8'),
+          'ca.crt': pki.caPem,
+        },
+      },
+    });
+    const rbac = cluster.kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api);
+    await rbac.createNamespacedRoleBinding({
+      namespace: 'kube-system',
+      body: {
+        metadata: { name: 'standin-auth-reader' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'extension-apiserver-authentication-reader' },
+        subjects: [{ kind: 'ServiceAccount', name: 'standin', namespace: NS }],
+      },
+    });
+    await core.createNamespacedService({
+      namespace: NS,
+      body: {
+        metadata: { name: 'standin' },
+        spec: { selector: { app: 'standin' }, ports: [{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }] },
+      },
+    });
+    standin = await kubelet.runPod({
+      namespace: NS,
+      name: 'standin-abcde',
+      node: 'node-a',
+      labels: { app: 'standin' },
+      serviceAccountName: 'standin',
+      container: {
+        name: 'server',
+        argv: [process.execPath, join(repoRoot(), 'dist', 'test', 'harness', 'standin-server.js')],
+        env: {
+          PCAPPER_TLS_CERT: '/etc/pcapper/tls/tls.crt',
+          PCAPPER_TLS_KEY: '/etc/pcapper/tls/tls.key',
+          PCAPPER_LISTEN: '0.0.0.0:8443',
+          STANDIN_GROUP: GROUP,
+          STANDIN_VERSION: 'v1alpha1',
+          MY_POD_IP: { fieldRef: 'status.podIP' },
+        },
+        ports: [{ name: 'https', containerPort: 8443, protocol: 'TCP' }],
+      },
+      secretMounts: [{ secretName: 'standin-tls', mountPath: '/etc/pcapper/tls' }],
+      readinessProbe: { path: '/healthz', port: 'https', periodMs: 200 },
+    });
+    await kubelet.waitPodReady(standin);
+    const reg = cluster.kubeConfig.makeApiClient(k8s.ApiregistrationV1Api);
+    await reg.createAPIService({
+      body: {
+        metadata: { name: `v1alpha1.${GROUP}` },
+        spec: {
+          group: GROUP,
+          version: 'v1alpha1',
+          service: { namespace: NS, name: 'standin', port: 443 },
+          caBundle: Buffer.from(pki.caPem).toString('base64'),
+          groupPriorityMinimum: 1000,
+          versionPriority: 15,
+        },
+      },
+    });
+    await waitFor('the APIService to be Available', async () => {
+      const a = await reg.readAPIService({ name: `v1alpha1.${GROUP}` });
+      const c = a.status?.conditions?.find((x) => x.type === 'Available');
+      return c?.status === 'True' ? c : undefined;
+    });
+    const r = await cluster.kubectl(['get', '--raw', `/apis/${GROUP}/v1alpha1/whoami`]);
+    assert.equal(r.code, 0, `${r.stderr}\napiserver log:\n${logTail(cluster.logFile)}\nstand-in log:\n${logTail(standin.logFile)}`);
+    const who = JSON.parse(r.stdout) as { user: string; groups: string[]; proxyCN: string };
+    assert.equal(who.user, 'admin');
+    assert.ok(who.groups.includes('system:masters'), JSON.stringify(who));
+    assert.equal(who.proxyCN, 'front-proxy-client');
+    // kube-apiserver authorizes first: mallory never reaches the stand-in
+    const denied = await cluster.kubectl(['get', '--raw', `/apis/${GROUP}/v1alpha1/whoami`], { kubeconfig: cluster.userKubeconfigPath('mallory') });
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /forbidden/i);
+    // and nothing reaches it without the front-proxy certificate, even from inside the fabric
+    const nodeB = kubelet.node('node-b')?.net;
+    assert.ok(nodeB);
+    const script = `require('https').get('https://${standin.ip}:8443/apis/${GROUP}/v1alpha1/whoami',{rejectUnauthorized:false,headers:{'X-Remote-User':'admin'}},r=>{console.log(r.statusCode);r.resume()}).on('error',e=>console.log(e.message))`;
+    assert.equal((await runCommand('nsenter', [`--net=${nodeB.netnsPath}`, '--', process.execPath, '-e', script])).trim(), '401');
+  });
+
+  it('the endpoints controller follows pod readiness (EndpointSlice and Endpoints), and a replaced pod gets a new IP', async () => {
+    assert.ok(standin, 'needs the previous test');
+    const discovery = cluster.kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
+    const sliceState = async (): Promise<Map<string, boolean>> => {
+      const l = await discovery.listNamespacedEndpointSlice({ namespace: NS, labelSelector: `${SERVICE_NAME_LABEL}=standin` });
+      const m = new Map<string, boolean>();
+      for (const s of l.items) {
+        assert.deepEqual(
+          s.ports?.map((p) => [p.name, p.port]),
+          [['https', 8443]],
+          'targetPort name resolved from the container port',
+        );
+        for (const e of s.endpoints) m.set(e.addresses[0] ?? '', e.conditions?.ready ?? true);
+      }
+      return m;
+    };
+    const epState = async (): Promise<{ ready: string[]; notReady: string[] }> => {
+      const e = await core.readNamespacedEndpoints({ namespace: NS, name: 'standin' });
+      return {
+        ready: (e.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.ip)),
+        notReady: (e.subsets ?? []).flatMap((s) => (s.notReadyAddresses ?? []).map((a) => a.ip)),
+      };
+    };
+    await waitFor('a ready endpoint', async () => (await sliceState()).get(standin.ip) === true && (await epState()).ready.includes(standin.ip));
+    // the plain pod (app=plain) is not selected
+    assert.equal((await sliceState()).has(plain.ip), false);
+
+    // the process dies: the kubelet marks the pod not Ready, the controllers follow
+    standin.sandbox?.containers[0]?.process.kill('SIGKILL');
+    await waitFor('the endpoint to turn not ready', async () => (await sliceState()).get(standin.ip) === false);
+    await waitFor('Endpoints notReadyAddresses', async () => {
+      const s = await epState();
+      return s.notReady.includes(standin.ip) && !s.ready.includes(standin.ip);
+    });
+
+    // replaced (as a Deployment/DaemonSet controller would): new pod, new IP, old endpoint gone
+    const oldIp = standin.ip;
+    standin = await kubelet.replacePod(NS, standin.name);
+    assert.notEqual(standin.ip, oldIp);
+    assert.notEqual(standin.name, 'standin-abcde');
+    await kubelet.waitPodReady(standin);
+    await waitFor('the new endpoint only', async () => {
+      const m = await sliceState();
+      return m.get(standin.ip) === true && !m.has(oldIp);
+    });
+    const r = await waitFor('the APIService to answer again', async () => {
+      const x = await cluster.kubectl(['get', '--raw', `/apis/${GROUP}/v1alpha1/whoami`]);
+      return x.code === 0 ? x : undefined;
+    });
+    assert.equal((JSON.parse(r.stdout) as { user: string }).user, 'admin');
+  });
+});
