@@ -4,7 +4,7 @@
 // EndpointSlices, with its front-proxy client certificate. Real control plane; needs root.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
@@ -14,7 +14,8 @@ import * as k8s from '@kubernetes/client-node';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { EndpointsController, SERVICE_NAME_LABEL } from './harness/endpoints.js';
 import { SimKubelet, type ProcessPod, type SimPod } from './harness/kubelet.js';
-import { CONTROL_PLANE_IP, runCommand } from './harness/netns.js';
+import { CONTROL_PLANE_IP, listNetns, processAlive, runCommand } from './harness/netns.js';
+import { startStack, type Stack } from './harness/demo.js';
 import { repoRoot } from './harness/paths.js';
 import { makeLeaf, makePcapperPki, type CertPair, type PcapperPki } from './harness/pki.js';
 import { httpGet, startHttpServer } from './harness/traffic.js';
@@ -280,5 +281,84 @@ describe('harness topology: the host reaches only the API server (needs root)', 
       return x.code === 0 ? x : undefined;
     });
     assert.equal((JSON.parse(r.stdout) as { user: string }).user, 'admin');
+  });
+});
+
+describe('startStack: pcapper installed like in a cluster (needs root)', () => {
+  let stack: Stack | undefined;
+  const lines: string[] = [];
+
+  after(async () => {
+    await stack?.stop();
+  });
+
+  it('runs agents as DaemonSet pods and the server replicas behind an Available APIService; the host reaches them only through kube-apiserver', async () => {
+    stack = await startStack({ log: (m) => lines.push(m) });
+    const s = stack;
+    const core = s.cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    // agents: one Ready pod per node, owned by DaemonSet pcapper-agent, on the pod network
+    const pods = await core.listNamespacedPod({ namespace: 'pcapper', labelSelector: 'app.kubernetes.io/component=agent' });
+    assert.deepEqual(pods.items.map((p) => p.spec?.nodeName).sort(), ['node-a', 'node-b']);
+    for (const p of pods.items) {
+      assert.equal(p.metadata?.ownerReferences?.[0]?.kind, 'DaemonSet');
+      assert.equal(p.metadata?.ownerReferences?.[0]?.name, 'pcapper-agent');
+      assert.equal(p.metadata?.ownerReferences?.[0]?.controller, true);
+      assert.equal(p.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+      assert.match(p.status?.podIP ?? '', /^10\.244\.[1-9]\d*\.\d+$/);
+      assert.equal(p.spec?.serviceAccountName, 'pcapper-agent');
+    }
+    // the agents serve TLS with the agent certificate: checked from inside the fabric
+    const agentA = s.agents['node-a'];
+    assert.ok(agentA);
+    const caFile = join(s.dir, 'pki', 'pcapper-ca.crt');
+    const probe = (url: string): string =>
+      `require('https').get(${JSON.stringify(url)},{ca:require('fs').readFileSync(${JSON.stringify(caFile)}),servername:'pcapper-agent.pcapper.svc'},r=>{console.log(r.statusCode);r.resume()}).on('error',e=>console.log(e.message))`;
+    const nodeB = s.kubelet.node('node-b')?.net;
+    assert.ok(nodeB);
+    assert.equal((await runCommand('nsenter', [`--net=${nodeB.netnsPath}`, '--', process.execPath, '-e', probe(`${agentA.endpoint}/healthz`)])).trim(), '200');
+
+    // servers: 2 Ready replicas, both in the Service's EndpointSlice
+    assert.equal(s.servers.length, 2);
+    const discovery = s.cluster.kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
+    const slices = await waitFor('both servers in the EndpointSlice', async () => {
+      const l = await discovery.listNamespacedEndpointSlice({ namespace: 'pcapper', labelSelector: `${SERVICE_NAME_LABEL}=pcapper-server` });
+      const ready = l.items.flatMap((x) => x.endpoints.filter((e) => e.conditions?.ready).map((e) => e.addresses[0]));
+      return ready.length === 2 ? ready.sort() : undefined;
+    });
+    assert.deepEqual(slices, s.servers.map((p) => p.ip).sort());
+
+    // the data API through kube-apiserver, from the host
+    const path = s.serverIsStandIn ? '/apis/data.pcapper.dev/v1alpha1/whoami' : '/apis/data.pcapper.dev/v1alpha1';
+    const r = await s.cluster.kubectl(['get', '--raw', path]);
+    assert.equal(r.code, 0, r.stderr);
+    if (s.serverIsStandIn) assert.equal((JSON.parse(r.stdout) as { user: string }).user, 'admin');
+
+    // an agent restart is a DaemonSet rollout: new pod, new IP, Ready again; the data dir stays
+    const oldName = agentA.pod.name;
+    const oldIp = agentA.pod.ip;
+    await agentA.restart();
+    assert.notEqual(agentA.pod.name, oldName);
+    assert.notEqual(agentA.pod.ip, oldIp);
+    assert.equal(agentA.pod.ready, true);
+    await s.kubelet.waitPodGone('pcapper', oldName);
+    // a server restart keeps the APIService serving
+    await s.restartServer(0);
+    const r2 = await waitFor('the data API after a server restart', async () => {
+      const x = await s.cluster.kubectl(['get', '--raw', path]);
+      return x.code === 0 ? x : undefined;
+    });
+    assert.equal(r2.code, 0);
+  });
+
+  it('stop() removes every process, network namespace and directory of the stack', async () => {
+    assert.ok(stack, 'needs the previous test');
+    const runId = stack.kubelet.run.id;
+    const dirs = [stack.dir, stack.cluster.dir];
+    const pids = [stack.cluster.pid, ...Object.values(stack.agents).map((a) => a.pod.pid), ...stack.servers.map((p) => p.pid)].filter((p): p is number => p !== undefined);
+    await stack.stop();
+    stack = undefined;
+    assert.deepEqual(listNetns().filter((n) => n.startsWith(`pcp-${runId}-`)), []);
+    for (const d of dirs) assert.equal(existsSync(d), false, `${d} removed`);
+    for (const pid of pids) assert.equal(processAlive(pid), false, `pid ${pid} gone`);
   });
 });
