@@ -119,6 +119,16 @@ describe('harness topology: the host reaches only the API server (needs root)', 
     }
   });
 
+  it('in the client netns ("the laptop") kubectl reaches the apiserver, and any other destination is unreachable', async () => {
+    const [file, args] = cluster.clientCommand(['kubectl', '--kubeconfig', cluster.kubeconfigPath, 'get', '--raw', '/readyz']);
+    assert.equal((await runCommand(file, args)).trim(), 'ok');
+    for (const [host, port] of [[plain.ip, 8080], [CONTROL_PLANE_IP, 6443], ['192.0.2.1', 443], ['127.0.0.1', 1]] as const) {
+      const script = `const s=require('net').connect(${port},'${host}');s.on('connect',()=>{console.log('connected');s.destroy()});s.on('error',e=>console.log(e.code))`;
+      const [f, a] = cluster.clientCommand([process.execPath, '-e', script]);
+      assert.match((await runCommand(f, a, { timeoutMs: 10_000 })).trim(), /^(ENETUNREACH|ECONNREFUSED)$/, `${host}:${port} from the client netns`);
+    }
+  });
+
   it('inside a pod, https://10.244.0.254:6443 answers with a certificate for that IP signed by Cluster.caData', async () => {
     const caFile = join(dir, 'apiserver-ca.crt');
     writeFileSync(caFile, cluster.caData, { mode: 0o600 });

@@ -10,8 +10,11 @@
  *     on the simulated node/pod fabric at https://10.244.0.254:6443 (CONTROL_PLANE_IP). Pods and
  *     nodes reach it there, and it reaches aggregated API servers at their pod IPs.
  *   - The host network namespace (where tests, kubectl and `kubectl pcap` run) has no route into
- *     the fabric. It reaches ONLY the apiserver, at https://127.0.0.1:<free port>, through two
+ *     the fabric. It reaches the apiserver at https://127.0.0.1:<free port>, through two
  *     forwarders joined by a Unix socket (test/harness/forwarder.ts).
+ *   - clientNetns is a stricter "laptop": loopback only, with a forwarder on the same
+ *     127.0.0.1:<port>; a process there can reach the API server and nothing else (this machine's
+ *     default route may lead to a proxy that accepts any TCP connection).
  * The serving certificate is ours (pki.ts), valid for 127.0.0.1, the fabric IP and the
  * `kubernetes` Service names; Cluster.caData is its CA.
  *
@@ -90,6 +93,14 @@ export interface Cluster {
   readonly network: PodNetwork;
   /** The control-plane network namespace. */
   readonly controlPlane: NetnsTarget;
+  /**
+   * A network namespace with only loopback, where 127.0.0.1:<port of `server`> is the apiserver
+   * (a forwarder) and nothing else is reachable: run the CLI there to prove it needs only the
+   * API server. Every host kubeconfig works there unchanged.
+   */
+  readonly clientNetns: NetnsTarget;
+  /** [file, args] that run argv inside clientNetns (nsenter; argv, never a shell). */
+  clientCommand(argv: readonly string[]): [string, string[]];
   /** kube-apiserver's log */
   readonly logFile: string;
   /** Kubeconfig for a static-token user (see STATIC_USERS); file path via userKubeconfigPath(). */
@@ -365,6 +376,11 @@ async function startClusterIn(
   const outer = await startForwarder(run, ['tcp-to-unix', '127.0.0.1', '0', socket], undefined, 'apiserver forwarder (host)');
   cleanups.push(() => outer.stop());
   const server = `https://${outer.address}`;
+  // the "laptop" netns: the same 127.0.0.1:<port>, and no other destination at all
+  const clientNetns = await network.addClientNetns();
+  const port = outer.address.slice(outer.address.lastIndexOf(':') + 1);
+  const clientFwd = await startForwarder(run, ['tcp-to-unix', '127.0.0.1', port, socket], clientNetns.netnsPath, 'apiserver forwarder (client netns)');
+  cleanups.push(() => clientFwd.stop());
 
   const caData = pki.caPem;
   const adminToken = tokens.get('admin') ?? '';
@@ -394,6 +410,8 @@ async function startClusterIn(
     run,
     network,
     controlPlane: cp,
+    clientNetns,
+    clientCommand: (argv) => inNetns(clientNetns, argv),
     logFile,
     userKubeConfig: (user) => loadKubeConfig(userPaths.get(user) ?? ''),
     userKubeconfigPath: (user) => userPaths.get(user) ?? '',

@@ -12,6 +12,7 @@
 //
 //   pcp-<run>-cp   (control plane) eth0 10.244.0.254/16, veth into the fabric bridge: kube-apiserver
 //        runs here, so pods and nodes reach it over the fabric exactly as they reach a real one
+//   pcp-<run>-client  (the "laptop") lo only: an apiserver forwarder on 127.0.0.1, nothing else
 //
 // One flat L2 segment (10.244.0.0/16): pods on every node reach each other and every node IP.
 // A node-interface capture runs in the node's namespace (on cbr0, eth0 or a pod's host veth).
@@ -396,7 +397,7 @@ export function cleanupStale(): CleanupReport[] {
   // leftovers with our naming but no state file (e.g. the state dir was wiped)
   const orphanIds = new Set<string>();
   for (const n of listNetns()) {
-    const m = /^pcp-([a-z0-9]{6})-(?:fabric|cp|n\d+|p\d+x\d+)$/.exec(n); // only names PodNetwork makes
+    const m = /^pcp-([a-z0-9]{6})-(?:fabric|cp|client|n\d+|p\d+x\d+)$/.exec(n); // only names PodNetwork makes
     if (m?.[1] && !live.has(m[1])) orphanIds.add(m[1]);
   }
   for (const root of allHierarchyRoots()) {
@@ -511,6 +512,7 @@ export class PodNetwork {
   private readonly pods = new Map<string, PodNet>();
   private readonly usedPodIdx = new Map<string, Set<number>>();
   private cp: NetnsTarget | undefined;
+  private client: NetnsTarget | undefined;
   private readonly lastPodIdx = new Map<string, number>();
 
   constructor(readonly run: HarnessRun = HarnessRun.current()) {
@@ -533,6 +535,20 @@ export class PodNetwork {
 
   node(name: string): NodeNet | undefined {
     return this.nodes.get(name);
+  }
+
+  /**
+   * The "laptop": a network namespace with only a loopback interface and no route anywhere.
+   * cluster.ts puts an apiserver forwarder on its 127.0.0.1, so a process run inside can open TCP
+   * connections to the API server's port and to nothing else (not even this machine's gateway).
+   */
+  async addClientNetns(): Promise<NetnsTarget> {
+    if (this.client) return this.client;
+    const netns = this.run.netnsName('client');
+    await this.addNetns(netns);
+    await ipBatch(netns, ['link set lo up']);
+    this.client = { netns, netnsPath: `/run/netns/${netns}`, ip: '127.0.0.1' };
+    return this.client;
   }
 
   /** The control-plane namespace, once addControlPlane() created it. */
@@ -670,10 +686,9 @@ export class PodNetwork {
   /** Removes every pod, node and the fabric. */
   async close(): Promise<void> {
     for (const n of [...this.nodes.keys()]) await this.removeNode(n);
-    if (this.cp) {
-      await this.deleteNetns(this.cp.netns);
-      this.cp = undefined;
-    }
+    for (const ns of [this.cp, this.client]) if (ns) await this.deleteNetns(ns.netns);
+    this.cp = undefined;
+    this.client = undefined;
     if (this.fabricReady) {
       await this.fabricReady.catch(() => undefined);
       await this.deleteNetns(this.fabric);
