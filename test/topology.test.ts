@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { startCluster, type Cluster } from './harness/cluster.js';
-import { EndpointsController, SERVICE_NAME_LABEL } from './harness/endpoints.js';
+import { decideEndpoints, EndpointsController, SERVICE_NAME_LABEL } from './harness/endpoints.js';
 import { SimKubelet, type ProcessPod, type SimPod } from './harness/kubelet.js';
 import { CONTROL_PLANE_IP, listNetns, processAlive, runCommand } from './harness/netns.js';
 import { startStack, type Stack } from './harness/demo.js';
@@ -370,5 +370,49 @@ describe('startStack: pcapper installed like in a cluster (needs root)', () => {
     assert.deepEqual(listNetns().filter((n) => n.startsWith(`pcp-${runId}-`)), []);
     for (const d of dirs) assert.equal(existsSync(d), false, `${d} removed`);
     for (const pid of pids) assert.equal(processAlive(pid), false, `pid ${pid} gone`);
+  });
+});
+
+describe('decideEndpoints (the simulated endpoints controller, pure)', () => {
+  const svc: k8s.V1Service = {
+    metadata: { name: 'web', namespace: 'shop', uid: 'svc-uid' },
+    spec: { selector: { app: 'web' }, ports: [{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }, { name: 'metrics', port: 9090, targetPort: 9100 }] },
+  };
+  const pod = (name: string, ip: string, ready: boolean, port = 8443, labels: Record<string, string> = { app: 'web' }, ns = 'shop'): k8s.V1Pod => ({
+    metadata: { name, namespace: ns, uid: `${name}-uid`, labels },
+    spec: { nodeName: 'node-a', containers: [{ name: 'c', ports: [{ name: 'https', containerPort: port }] }] },
+    status: { phase: 'Running', podIP: ip, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  });
+
+  it('lists matching pods with their readiness and resolves a named targetPort per pod', () => {
+    const d = decideEndpoints(svc, [
+      pod('a', '10.244.1.1', true),
+      pod('b', '10.244.1.2', false),
+      pod('c', '10.244.2.1', true, 9443),
+      pod('other', '10.244.2.2', true, 8443, { app: 'db' }),
+      pod('elsewhere', '10.244.2.3', true, 8443, { app: 'web' }, 'default'),
+    ]);
+    assert.equal(d.slices.length, 2, 'one slice per distinct port mapping');
+    const byPort = new Map(d.slices.map((s) => [s.ports?.find((p) => p.name === 'https')?.port, s]));
+    const s8443 = byPort.get(8443);
+    assert.ok(s8443);
+    assert.deepEqual(s8443.endpoints.map((e) => [e.addresses[0], e.conditions?.ready]), [['10.244.1.1', true], ['10.244.1.2', false]]);
+    assert.deepEqual(s8443.ports?.map((p) => [p.name, p.port]), [['https', 8443], ['metrics', 9100]]);
+    assert.equal(s8443.metadata?.labels?.[SERVICE_NAME_LABEL], 'web');
+    assert.equal(s8443.metadata?.ownerReferences?.[0]?.uid, 'svc-uid');
+    assert.deepEqual(byPort.get(9443)?.endpoints.map((e) => e.addresses[0]), ['10.244.2.1']);
+    const sub = d.endpoints.subsets ?? [];
+    assert.deepEqual(sub.flatMap((x) => (x.addresses ?? []).map((a) => a.ip)).sort(), ['10.244.1.1', '10.244.2.1']);
+    assert.deepEqual(sub.flatMap((x) => (x.notReadyAddresses ?? []).map((a) => a.ip)), ['10.244.1.2']);
+  });
+
+  it('leaves out pods without an IP, terminating or finished pods, and pods without the named port', () => {
+    const noIp = pod('n', '', true);
+    const gone = { ...pod('g', '10.244.1.5', true), metadata: { ...pod('g', '10.244.1.5', true).metadata, deletionTimestamp: new Date() } };
+    const done = { ...pod('d', '10.244.1.6', true), status: { ...pod('d', '10.244.1.6', true).status, phase: 'Succeeded' } };
+    const noPort: k8s.V1Pod = { ...pod('x', '10.244.1.7', true), spec: { containers: [{ name: 'c' }] } };
+    const d = decideEndpoints({ ...svc, spec: { ...svc.spec, ports: [svc.spec?.ports?.[0] ?? { port: 443 }] } }, [noIp, gone, done, noPort]);
+    assert.deepEqual(d.slices, []);
+    assert.deepEqual(d.endpoints.subsets, []);
   });
 });

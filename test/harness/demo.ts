@@ -607,9 +607,17 @@ export interface RunResult {
   signal: NodeJS.Signals | null;
 }
 
-/** Runs kubectl-pcap as its own process (like a user), output passed through. */
-export function runKubectlPcap(args: string[], opts: { cwd: string; kubeconfig: string; stdio?: 'inherit' | 'pipe' }): { child: ChildProcess; done: Promise<RunResult> } {
-  const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'src', 'bin', 'kubectl-pcap.js'), ...args], {
+/**
+ * Runs kubectl-pcap as its own process (like a user), output passed through. With `laptop` (a
+ * Cluster) it runs inside the cluster's client netns, where only the API server is reachable.
+ */
+export function runKubectlPcap(
+  args: string[],
+  opts: { cwd: string; kubeconfig: string; stdio?: 'inherit' | 'pipe'; laptop?: Pick<Cluster, 'clientCommand'> },
+): { child: ChildProcess; done: Promise<RunResult> } {
+  const argv = [process.execPath, join(repoRoot(), 'dist', 'src', 'bin', 'kubectl-pcap.js'), ...args];
+  const [file, fargs] = opts.laptop ? opts.laptop.clientCommand(argv) : [process.execPath, argv.slice(1)];
+  const child = spawn(file, fargs, {
     cwd: opts.cwd,
     stdio: opts.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', KUBECONFIG: opts.kubeconfig },
@@ -640,7 +648,8 @@ export async function runDemo(opts: { cwd: string; log?: (m: string) => void; si
     traffic = demoTraffic(pods, trafficStop.signal);
     const args = ['capture', '-l', 'app=demo', '--duration', '5s', '-w', 'demo.pcapng'];
     log(`\n$ kubectl pcap ${args.join(' ')}`);
-    cli = runKubectlPcap(args, { cwd: opts.cwd, kubeconfig: stack.cluster.kubeconfigPath });
+    // like a user's laptop: the CLI's process can reach the API server and nothing else
+    cli = runKubectlPcap(args, { cwd: opts.cwd, kubeconfig: stack.cluster.kubeconfigPath, laptop: stack.cluster });
     const r = await cli.done;
     trafficStop.abort();
     const t = await traffic;

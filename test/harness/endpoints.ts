@@ -183,6 +183,7 @@ export class EndpointsController {
         );
       }
       const e = d.endpoints;
+      want.add(`endpoints/${e.metadata?.namespace}/${e.metadata?.name}`);
       await this.apply(`endpoints/${e.metadata?.namespace}/${e.metadata?.name}`, e, () =>
         this.core.patchNamespacedEndpoints({ name: e.metadata?.name ?? '', namespace: e.metadata?.namespace ?? '', body: e, fieldManager: FIELD_MANAGER, force: true }, APPLY),
       );
@@ -193,6 +194,16 @@ export class EndpointsController {
       if (want.has(key)) continue;
       try {
         await this.discovery.deleteNamespacedEndpointSlice({ name: s.metadata?.name ?? '', namespace: s.metadata?.namespace ?? '' });
+      } catch (err) {
+        if ((err as { code?: number }).code !== 404) throw err;
+      }
+      this.written.delete(key);
+    }
+    for (const key of [...this.written.keys()]) {
+      if (!key.startsWith('endpoints/') || want.has(key)) continue;
+      const [, namespace = '', name = ''] = key.split('/');
+      try {
+        await this.core.deleteNamespacedEndpoints({ name, namespace });
       } catch (err) {
         if ((err as { code?: number }).code !== 404) throw err;
       }
