@@ -356,7 +356,8 @@ async function startClusterIn(
     '--v=0',
     ...(opts.apiserverArgs ?? []),
   ];
-  const proc = spawnInNetns(cp, [bin, ...args], { run, logFile, what: 'kube-apiserver', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  // ref: like any child process, a running apiserver keeps the test's event loop alive until stop()
+  const proc = spawnInNetns(cp, [bin, ...args], { run, logFile, what: 'kube-apiserver', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, ref: true });
   let procExit: number | string | undefined;
   void proc.exited.then((c) => (procExit = c));
   cleanups.push(async () => {

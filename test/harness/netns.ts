@@ -753,6 +753,8 @@ export function spawnInNetns(
     cwd?: string;
     /** append stdout and stderr (those without a callback) to this file */
     logFile?: string;
+    /** keep the test's event loop alive while the process runs (default: only with pipes) */
+    ref?: boolean;
   } = {},
 ): SpawnedProcess {
   const run = opts.run ?? HarnessRun.current();
@@ -782,7 +784,7 @@ export function spawnInNetns(
   });
   child.on('error', () => undefined);
   // A process without pipes must not keep the test's event loop alive: cleanup kills it.
-  if (!opts.onStdout && !opts.onStderr) child.unref();
+  if (!opts.onStdout && !opts.onStderr && !opts.ref) child.unref();
   return {
     pid,
     exited,
