@@ -1,48 +1,95 @@
 /**
- * A whole local pcapper installation for the demo and the CLI's end-to-end tests:
+ * A whole local pcapper installation with a real cluster's topology, for the demo and the
+ * end-to-end tests (startStack below):
  *
- *   - a real kube-apiserver (startCluster) with the CRD and RBAC from deploy/pcapper.yaml (the
- *     Helm-rendered install, minus the DaemonSet/Deployment/Service that a kubelet would run);
- *   - the controller as a child process (`pcapper controller`) under its ServiceAccount;
- *   - one node agent per simulated node as a child process (NODE_NAME set, own data directory)
- *     under the agent's ServiceAccount;
- *   - simulated nodes and pods with real network namespaces (SimKubelet) and real traffic.
+ *   - kube-apiserver on the simulated pod/node fabric (startCluster): the host, where the tests,
+ *     kubectl and `kubectl pcap` run, reaches ONLY the API server;
+ *   - the install from deploy/pcapper.yaml; the workloads (DaemonSet pcapper-agent, Deployment
+ *     pcapper-server) are run by the harness as pods with real processes (SimKubelet.runPod), in
+ *     the pod network, with their TLS Secrets and ServiceAccount tokens;
+ *   - the controller as a host process (it needs only the API);
+ *   - a simulated endpoints controller, so kube-apiserver reaches the aggregated API (the pcapper
+ *     server) through the Service's EndpointSlices, as in a cluster.
  *
  * `runDemo()` is `npm run demo`: demo pods labelled app=demo talk HTTP and DNS across two nodes
  * while `kubectl-pcap capture -l app=demo --duration 5s -w demo.pcapng` runs as its own process,
  * like a user would run it. Everything but demo.pcapng is removed afterwards, also on failure or
  * Ctrl-C.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
-import { startCluster, type Cluster } from './cluster.js';
-import { SimKubelet, type SimPod } from './kubelet.js';
+import { ensureNamespace, startCluster, type Cluster } from './cluster.js';
+import { EndpointsController } from './endpoints.js';
+import { SimKubelet, type EnvValue, type ProcessPod, type RunPodSpec, type SimPod } from './kubelet.js';
 import { repoRoot } from './paths.js';
+import { makePcapperPki, type CertPair, type PcapperPki } from './pki.js';
 import { dnsQuery, httpGet, startDnsServer, startHttpServer, type ServerHandle } from './traffic.js';
-import { AgentProcess } from '../agent-support.js';
 
 export const SYSTEM_NAMESPACE = 'pcapper';
-/** Kinds from deploy/pcapper.yaml that need a kubelet and image: run as local processes instead. */
-const SKIPPED_KINDS = new Set(['DaemonSet', 'Deployment', 'Service']);
+/** Workloads of deploy/pcapper.yaml: the harness plays their controllers (see startStack). */
+const WORKLOAD_KINDS = new Set(['DaemonSet', 'Deployment']);
+const SELECTOR = { 'app.kubernetes.io/name': 'pcapper' };
+const TLS_DIR = '/etc/pcapper/tls';
+const DATA_GROUP = 'data.pcapper.dev';
+const APISERVICE = `v1alpha1.${DATA_GROUP}`;
+const PCAPPER_JS = (): string => join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js');
 
 export interface StackOptions {
   /** Node names (default node-a, node-b). */
   nodes?: string[];
-  /** Where logs go (default: a temp dir removed by stop() unless keepLogs). */
+  /** Where logs, PKI and agent data go (default: a temp dir removed by stop()). */
   dir?: string;
   /** Progress messages (default: stderr). */
   log?: (msg: string) => void;
+  /** Replicas of pcapper-server (default 2, as the chart). */
+  serverReplicas?: number;
+  /**
+   * The server's argv (default `node dist/src/bin/pcapper.js server`, or, while that subcommand
+   * does not exist on this branch, the STAND-IN test/harness/standin-server.ts).
+   */
+  serverArgv?: string[];
+  /** Extra env for the agents (e.g. test knobs); applied last. */
+  agentEnv?: Record<string, string>;
+  /** Extra env for the servers; applied last. */
+  serverEnv?: Record<string, string>;
+  /** Wait for the APIService to be Available (default true). */
+  waitApiService?: boolean;
+}
+
+/** One node's agent: a DaemonSet pod running `pcapper agent` inside the pod network. */
+export interface StackAgent {
+  readonly node: string;
+  /** the current pod (replaced by restart()) */
+  pod: ProcessPod;
+  /** the node's data directory (hostPath /var/pcapper): survives restarts */
+  readonly dataDir: string;
+  /** https://<pod IP>:<port>: reachable only from inside the fabric (and by kube-apiserver) */
+  readonly endpoint: string;
+  readonly logFile: string;
+  /** DaemonSet rollout of this node's pod: kill, delete, new pod (new name and IP); waits until Ready. */
+  restart(): Promise<ProcessPod>;
 }
 
 export interface Stack {
   readonly cluster: Cluster;
   readonly kubelet: SimKubelet;
-  readonly agents: Record<string, AgentProcess>;
+  readonly endpoints: EndpointsController;
+  /** pcapper CA, server and agent certificates (also in Secrets pcapper-server-tls / pcapper-agent-tls) */
+  readonly pki: PcapperPki;
+  readonly agents: Record<string, StackAgent>;
+  /** the pcapper-server replicas' current pods */
+  readonly servers: ProcessPod[];
+  /** replaces server replica `i` (a deleted Deployment pod); waits until Ready */
+  restartServer(i: number): Promise<ProcessPod>;
+  /** true while the server is the stand-in (no `pcapper server` yet) */
+  readonly serverIsStandIn: boolean;
   readonly dir: string;
-  /** Paths of the controller's and agents' logs. */
+  /** Paths of the controller's, agents' and servers' logs (current pods first). */
   readonly logs: string[];
   stop(): Promise<void>;
 }
@@ -53,14 +100,60 @@ async function kubectlOk(cluster: Cluster, args: string[], input?: string): Prom
   return r.stdout;
 }
 
-/** deploy/pcapper.yaml without the objects that need a kubelet (DaemonSet, Deployment, Service). */
-export function installManifest(): string {
+type Obj = { kind: string; metadata?: { name?: string; namespace?: string }; [k: string]: unknown };
+
+function manifestObjects(): Obj[] {
   const text = readFileSync(join(repoRoot(), 'deploy', 'pcapper.yaml'), 'utf8');
   return parseAllDocuments(text)
-    .map((d) => d.toJS() as { kind?: string } | null)
-    .filter((o): o is { kind: string } => !!o && typeof o.kind === 'string' && !SKIPPED_KINDS.has(o.kind))
+    .map((d) => d.toJS() as Obj | null)
+    .filter((o): o is Obj => !!o && typeof o.kind === 'string');
+}
+
+/** deploy/pcapper.yaml without the workloads (DaemonSet, Deployment) that the harness runs itself. */
+export function installManifest(): string {
+  return manifestObjects()
+    .filter((o) => !WORKLOAD_KINDS.has(o.kind))
     .map((o) => stringify(o))
     .join('---\n');
+}
+
+function workload<T>(kind: string, name: string): T | undefined {
+  return manifestObjects().find((o) => o.kind === kind && o.metadata?.name === name) as T | undefined;
+}
+
+/** Does this build have `pcapper server`? (The server is written in parallel: until then a stand-in runs.) */
+function hasServerCommand(): boolean {
+  const r = spawnSync(process.execPath, [PCAPPER_JS(), 'server', '--help'], { encoding: 'utf8', timeout: 20_000 });
+  return r.status === 0;
+}
+
+function envOf(c: k8s.V1Container | undefined): Record<string, EnvValue> {
+  const out: Record<string, EnvValue> = {};
+  for (const e of c?.env ?? []) {
+    if (e.value !== undefined) out[e.name] = e.value;
+    else if (e.valueFrom?.fieldRef) out[e.name] = { fieldRef: e.valueFrom.fieldRef.fieldPath as Extract<EnvValue, object>['fieldRef'] };
+  }
+  return out;
+}
+
+function secretMountsOf(spec: k8s.V1PodSpec | undefined, c: k8s.V1Container | undefined): { secretName: string; mountPath: string }[] {
+  const out: { secretName: string; mountPath: string }[] = [];
+  for (const m of c?.volumeMounts ?? []) {
+    const v = spec?.volumes?.find((x) => x.name === m.name);
+    if (v?.secret?.secretName) out.push({ secretName: v.secret.secretName, mountPath: m.mountPath });
+  }
+  return out;
+}
+
+async function tlsSecret(core: k8s.CoreV1Api, name: string, pair: CertPair, caPem: string): Promise<void> {
+  await core.createNamespacedSecret({
+    namespace: SYSTEM_NAMESPACE,
+    body: {
+      metadata: { name },
+      type: 'kubernetes.io/tls',
+      stringData: { 'tls.crt': readFileSync(pair.cert, 'utf8'), 'tls.key': readFileSync(pair.key, 'utf8'), 'ca.crt': caPem },
+    },
+  });
 }
 
 class ControllerProcess {
@@ -72,7 +165,7 @@ class ControllerProcess {
 
   async start(): Promise<void> {
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, ['--enable-source-maps', join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js'), 'controller', '--kubeconfig', this.kubeconfig, '--log-format', 'text', '--resolve-grace', '3'], {
+    const child = spawn(process.execPath, ['--enable-source-maps', PCAPPER_JS(), 'controller', '--kubeconfig', this.kubeconfig, '--log-format', 'text', '--resolve-grace', '3'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', POD_NAME: 'pcapper-controller-local' },
     });
@@ -100,10 +193,21 @@ class ControllerProcess {
   }
 }
 
-/** Starts cluster, install, controller, simulated nodes and their agents. */
+/**
+ * A local pcapper installation with a real cluster's topology (test/harness/cluster.ts):
+ *   1. control plane (kube-apiserver on the fabric, host reaches only it) + endpoints controller;
+ *   2. PKI (makePcapperPki) -> Secrets pcapper-server-tls and pcapper-agent-tls, as an admin does
+ *      before applying the static manifest (docs/install.md);
+ *   3. deploy/pcapper.yaml minus DaemonSet/Deployment; the APIService's caBundle set to the CA;
+ *   4. the controller as a host process (it talks only to the API, through the forwarder);
+ *   5. simulated nodes, and on each one agent pod of DaemonSet `pcapper-agent` (runPod: inside
+ *      the pod network, TLS from its Secret, in-cluster kubeconfig, HTTPS readiness);
+ *   6. Deployment `pcapper-server` with `serverReplicas` pods; waits until the APIService is Available.
+ */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'pcapper-stack-'));
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const cleanups: (() => Promise<unknown>)[] = [];
   const stop = async (): Promise<void> => {
     for (const c of cleanups.reverse()) await c().catch((e: unknown) => log(`cleanup: ${(e as Error).message}`));
@@ -111,57 +215,343 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (!opts.dir) rmSync(dir, { recursive: true, force: true });
   };
   try {
-    log('starting the local control plane (kube-apiserver v1.34 + etcd)...');
+    log('starting the local control plane (kube-apiserver v1.34 + etcd, on the simulated pod network)...');
     const cluster = await startCluster();
     cleanups.push(() => cluster.stop());
-    log(`  apiserver at ${cluster.server} (state in ${cluster.dir}; logs in ${dir})`);
-    log('installing the CRD and RBAC (deploy/pcapper.yaml)...');
+    log(`  apiserver at ${cluster.server} -> ${cluster.inClusterServer} (state in ${cluster.dir}; logs in ${dir})`);
+    const endpoints = new EndpointsController(cluster.kubeConfig).start();
+    cleanups.push(() => endpoints.stop());
+    const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    const apps = cluster.kubeConfig.makeApiClient(k8s.AppsV1Api);
+    const reg = cluster.kubeConfig.makeApiClient(k8s.ApiregistrationV1Api);
+
+    log('certificates (pcapper CA, server, agent) -> Secrets pcapper-server-tls, pcapper-agent-tls...');
+    const pki = makePcapperPki(join(dir, 'pki'));
+    await ensureNamespace(core, SYSTEM_NAMESPACE);
+    await tlsSecret(core, 'pcapper-server-tls', pki.server, pki.caPem);
+    await tlsSecret(core, 'pcapper-agent-tls', pki.agent, pki.caPem);
+
+    log('installing deploy/pcapper.yaml (CRD, RBAC, Services, APIService; workloads run by the harness)...');
     await kubectlOk(cluster, ['apply', '--server-side', '-f', '-'], installManifest());
     await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/packetcaptures.pcapper.dev']);
-    const ctlKc = await cluster.serviceAccountKubeConfig(SYSTEM_NAMESPACE, 'pcapper-controller', 24 * 3600);
-    const agentKc = await cluster.serviceAccountKubeConfig(SYSTEM_NAMESPACE, 'pcapper-agent', 24 * 3600);
-    const tokenOf = (kc: typeof ctlKc): string => {
-      const t = kc.getCurrentUser()?.token;
-      if (!t) throw new Error('no service account token');
-      return t;
-    };
-    const ctlPath = cluster.writeKubeconfig('pcapper-controller', tokenOf(ctlKc));
-    const agentPath = cluster.writeKubeconfig('pcapper-agent', tokenOf(agentKc));
+    const manifestHasApiService = manifestObjects().some((o) => o.kind === 'APIService');
+    if (!manifestHasApiService) await fallbackServerObjects(cluster);
+    await reg.patchAPIService(
+      { name: APISERVICE, body: { spec: { caBundle: Buffer.from(pki.caPem).toString('base64') } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
 
-    const kubelet = new SimKubelet(cluster.kubeConfig);
+    const ctlToken = await cluster.serviceAccountToken(SYSTEM_NAMESPACE, 'pcapper-controller', { expirationSeconds: 24 * 3600 });
+    const ctlPath = cluster.writeKubeconfig('pcapper-controller', ctlToken);
+
+    const kubelet = new SimKubelet(cluster.kubeConfig, { cluster });
     log(`  simulated nodes and pods: harness run ${kubelet.run.id} (network namespaces ${kubelet.run.netnsName('*')})`);
     cleanups.push(async () => {
       const errs = await kubelet.close();
       for (const e of errs) log(`kubelet cleanup: ${e}`);
     });
-    const logs: string[] = [];
+    const ctlLog = join(dir, 'controller.log');
     log('starting the controller...');
-    const ctl = new ControllerProcess(ctlPath, join(dir, 'controller.log'));
-    logs.push(ctl.logFile);
+    const ctl = new ControllerProcess(ctlPath, ctlLog);
     cleanups.push(() => ctl.stop());
     await ctl.start();
 
-    const agents: Record<string, AgentProcess> = {};
-    for (const node of opts.nodes ?? ['node-a', 'node-b']) {
-      const n = await kubelet.addNode(node);
-      const a = new AgentProcess({
+    const nodes = opts.nodes ?? ['node-a', 'node-b'];
+    for (const node of nodes) await kubelet.addNode(node);
+
+    // ---- DaemonSet pcapper-agent
+    const dsManifest = workload<k8s.V1DaemonSet>('DaemonSet', 'pcapper-agent');
+    if (!dsManifest?.spec?.template.spec) throw new Error('deploy/pcapper.yaml has no DaemonSet pcapper-agent');
+    const { status: _dsStatus, ...dsBody } = dsManifest;
+    const ds = await apps.createNamespacedDaemonSet({ namespace: SYSTEM_NAMESPACE, body: dsBody });
+    const agentTpl = dsManifest.spec.template;
+    const agentC = agentTpl.spec?.containers.find((c) => c.name === 'agent') ?? agentTpl.spec?.containers[0];
+    const agentPort = agentC?.ports?.find((p) => p.name === 'https') ?? agentC?.ports?.[0] ?? { name: 'https', containerPort: 9443 };
+    const agentMounts = secretMountsOf(agentTpl.spec, agentC);
+    if (agentMounts.length === 0) agentMounts.push({ secretName: 'pcapper-agent-tls', mountPath: TLS_DIR });
+    const revision = randomBytes(5).toString('hex');
+    const dsOwner: k8s.V1OwnerReference = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'pcapper-agent', uid: ds.metadata?.uid ?? '', controller: true, blockOwnerDeletion: true };
+    const agents: Record<string, StackAgent> = {};
+    const agentSpec = (node: string): RunPodSpec => {
+      const data = join(dir, node, 'data');
+      mkdirSync(data, { recursive: true, mode: 0o700 });
+      const net = kubelet.node(node)?.net;
+      return {
+        namespace: SYSTEM_NAMESPACE,
+        name: `pcapper-agent-${randSuffix()}`,
         node,
-        dataDir: join(dir, node, 'data'),
-        kubeconfig: agentPath,
+        labels: { ...agentTpl.metadata?.labels, 'controller-revision-hash': revision, 'pod-template-generation': '1' },
+        ...(agentTpl.metadata?.annotations ? { annotations: agentTpl.metadata.annotations } : {}),
+        ownerReferences: [dsOwner],
+        serviceAccountName: agentTpl.spec?.serviceAccountName ?? 'pcapper-agent',
+        container: {
+          name: agentC?.name ?? 'agent',
+          argv: [process.execPath, '--enable-source-maps', PCAPPER_JS(), ...(agentC?.args ?? ['agent'])],
+          env: {
+            ...envOf(agentC),
+            NODE_NAME: { fieldRef: 'spec.nodeName' },
+            POD_IP: { fieldRef: 'status.podIP' },
+            PCAPPER_TLS_CERT: `${TLS_DIR}/tls.crt`,
+            PCAPPER_TLS_KEY: `${TLS_DIR}/tls.key`,
+            PCAPPER_CA: `${TLS_DIR}/ca.crt`,
+            PCAPPER_CLIENT_NAMES: 'pcapper-server',
+            PCAPPER_LISTEN: `0.0.0.0:${agentPort.containerPort}`,
+            // the node's hostPath and network namespace (the chart: /hostmount, /proc/1/ns/net)
+            PCAPPER_DATA_DIR: data,
+            PCAPPER_HOST_DATA_DIR: data,
+            ...(net ? { PCAPPER_HOST_NETNS: net.netnsPath } : {}),
+            // test speed, as AgentProcess sets them
+            PCAPPER_LOG_FORMAT: 'text',
+            PCAPPER_STATUS_INTERVAL: '0.5s',
+            PCAPPER_DISK_CHECK_INTERVAL: '0.3s',
+            MIN_FREE_DISK: '1G',
+            ...opts.agentEnv,
+          },
+          ports: (agentC?.ports ?? [agentPort]).map((p) => ({ containerPort: p.containerPort, ...(p.name ? { name: p.name } : {}), protocol: p.protocol ?? 'TCP' })),
+        },
+        secretMounts: agentMounts,
+        // the contract requires TLS on the agent: probe over HTTPS whatever the manifest's scheme
+        readinessProbe: { scheme: 'HTTPS', path: agentC?.readinessProbe?.httpGet?.path ?? '/healthz', port: agentPort.containerPort, periodMs: 300 },
         logFile: join(dir, `${node}-agent.log`),
-        env: { ...(n.net ? { PCAPPER_HOST_NETNS: n.net.netnsPath } : {}), PCAPPER_LOG_FORMAT: 'text' },
-      });
-      logs.push(a.o.logFile);
-      cleanups.push(() => a.kill('SIGTERM'));
-      await a.start();
+      };
+    };
+    for (const node of nodes) {
+      const pod = await kubelet.runPod(agentSpec(node));
+      const a: StackAgent = {
+        node,
+        pod,
+        dataDir: join(dir, node, 'data'),
+        get endpoint() {
+          return `https://${this.pod.ip}:${agentPort.containerPort}`;
+        },
+        get logFile() {
+          return this.pod.logFile;
+        },
+        async restart() {
+          const next = await kubelet.replacePod(SYSTEM_NAMESPACE, this.pod.name);
+          this.pod = next;
+          await kubelet.waitPodReady(next);
+          return next;
+        },
+      };
       agents[node] = a;
-      log(`  node ${node} (${n.ip}) with its agent at ${a.endpoint}`);
     }
-    return { cluster, kubelet, agents, dir, logs, stop };
+    for (const a of Object.values(agents)) {
+      await kubelet.waitPodReady(a.pod);
+      log(`  node ${a.node} (${kubelet.node(a.node)?.ip}) with agent pod ${a.pod.name} at ${a.endpoint}`);
+    }
+    const n = nodes.length;
+    await apps.patchNamespacedDaemonSetStatus(
+      {
+        name: 'pcapper-agent',
+        namespace: SYSTEM_NAMESPACE,
+        body: { status: { currentNumberScheduled: n, desiredNumberScheduled: n, numberAvailable: n, numberReady: n, updatedNumberScheduled: n, numberMisscheduled: 0, observedGeneration: 1 } },
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+
+    // ---- Deployment pcapper-server
+    const standIn = !opts.serverArgv && !hasServerCommand();
+    const depManifest = workload<k8s.V1Deployment>('Deployment', 'pcapper-server');
+    const replicas = opts.serverReplicas ?? 2;
+    const serverLabels = { ...SELECTOR, 'app.kubernetes.io/component': 'server' };
+    const serverTpl: k8s.V1PodTemplateSpec = depManifest?.spec?.template ?? {
+      // FALLBACK (lead: delete after merging the chart's change): the server's pod template from BRIEF.md's fixed names
+      metadata: { labels: serverLabels },
+      spec: {
+        serviceAccountName: 'pcapper-server',
+        containers: [
+          {
+            name: 'server',
+            image: agentC?.image ?? 'ghcr.io/pcapper/pcapper:0.1.0',
+            args: ['server'],
+            ports: [{ name: 'https', containerPort: 8443, protocol: 'TCP' }],
+            volumeMounts: [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }],
+            readinessProbe: { httpGet: { path: '/readyz', port: 'https', scheme: 'HTTPS' } },
+          },
+        ],
+        volumes: [{ name: 'tls', secret: { secretName: 'pcapper-server-tls' } }],
+      },
+    };
+    const serverC = serverTpl.spec?.containers.find((c) => c.name === 'server') ?? serverTpl.spec?.containers[0];
+    const serverPort = serverC?.ports?.find((p) => p.name === 'https') ?? { name: 'https', containerPort: 8443 };
+    const hash = randomBytes(5).toString('hex');
+    const podLabels = { ...serverTpl.metadata?.labels, 'pod-template-hash': hash };
+    const dep = await apps.createNamespacedDeployment({
+      namespace: SYSTEM_NAMESPACE,
+      body: depManifest
+        ? { ...depManifest, status: undefined, spec: { ...depManifest.spec, replicas } as k8s.V1DeploymentSpec }
+        : { metadata: { name: 'pcapper-server', labels: serverLabels }, spec: { replicas, selector: { matchLabels: serverLabels }, template: serverTpl } },
+    });
+    const rs = await apps.createNamespacedReplicaSet({
+      namespace: SYSTEM_NAMESPACE,
+      body: {
+        metadata: {
+          name: `pcapper-server-${hash}`,
+          labels: podLabels,
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'pcapper-server', uid: dep.metadata?.uid ?? '', controller: true, blockOwnerDeletion: true }],
+        },
+        spec: { replicas, selector: { matchLabels: podLabels }, template: { ...serverTpl, metadata: { ...serverTpl.metadata, labels: podLabels } } },
+      },
+    });
+    const rsOwner: k8s.V1OwnerReference = { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata?.name ?? '', uid: rs.metadata?.uid ?? '', controller: true, blockOwnerDeletion: true };
+    const serverMounts = secretMountsOf(serverTpl.spec, serverC);
+    if (serverMounts.length === 0) serverMounts.push({ secretName: 'pcapper-server-tls', mountPath: TLS_DIR });
+    const serverArgv =
+      opts.serverArgv ??
+      (standIn
+        ? // STAND-IN until `pcapper server` exists on this branch (test/harness/standin-server.ts)
+          [process.execPath, join(repoRoot(), 'dist', 'test', 'harness', 'standin-server.js')]
+        : [process.execPath, '--enable-source-maps', PCAPPER_JS(), ...(serverC?.args ?? ['server'])]);
+    const serverSpec = (i: number): RunPodSpec => ({
+      namespace: SYSTEM_NAMESPACE,
+      name: `${rs.metadata?.name ?? 'pcapper-server'}-${randSuffix()}`,
+      node: nodes[i % nodes.length] ?? '',
+      labels: podLabels,
+      ownerReferences: [rsOwner],
+      serviceAccountName: serverTpl.spec?.serviceAccountName ?? 'pcapper-server',
+      container: {
+        name: serverC?.name ?? 'server',
+        argv: serverArgv,
+        env: {
+          ...envOf(serverC),
+          PCAPPER_TLS_CERT: `${TLS_DIR}/tls.crt`,
+          PCAPPER_TLS_KEY: `${TLS_DIR}/tls.key`,
+          PCAPPER_CA: `${TLS_DIR}/ca.crt`,
+          PCAPPER_LISTEN: `0.0.0.0:${serverPort.containerPort}`,
+          PCAPPER_SYSTEM_NAMESPACE: SYSTEM_NAMESPACE,
+          PCAPPER_LOG_FORMAT: 'text',
+          ...(standIn ? { STANDIN_GROUP: DATA_GROUP, STANDIN_VERSION: 'v1alpha1' } : {}),
+          ...opts.serverEnv,
+        },
+        ports: (serverC?.ports ?? [serverPort]).map((p) => ({ containerPort: p.containerPort, ...(p.name ? { name: p.name } : {}), protocol: p.protocol ?? 'TCP' })),
+      },
+      secretMounts: serverMounts,
+      readinessProbe: {
+        scheme: 'HTTPS',
+        path: standIn ? '/healthz' : (serverC?.readinessProbe?.httpGet?.path ?? '/readyz'),
+        port: serverPort.containerPort,
+        periodMs: 300,
+      },
+      logFile: join(dir, `server-${i}.log`),
+    });
+    const servers: ProcessPod[] = [];
+    for (let i = 0; i < replicas; i++) servers.push(await kubelet.runPod(serverSpec(i)));
+    for (const s of servers) {
+      await kubelet.waitPodReady(s);
+      log(`  ${standIn ? 'STAND-IN ' : ''}pcapper-server pod ${s.name} on ${s.node} at https://${s.ip}:${serverPort.containerPort}`);
+    }
+    const counts = { replicas, readyReplicas: replicas, availableReplicas: replicas, observedGeneration: 1 };
+    await apps.patchNamespacedReplicaSetStatus(
+      { name: rs.metadata?.name ?? '', namespace: SYSTEM_NAMESPACE, body: { status: { ...counts, fullyLabeledReplicas: replicas } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    await apps.patchNamespacedDeploymentStatus(
+      { name: 'pcapper-server', namespace: SYSTEM_NAMESPACE, body: { status: { ...counts, updatedReplicas: replicas } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+
+    if (opts.waitApiService !== false) {
+      log(`waiting for APIService ${APISERVICE} to be Available...`);
+      await waitApiServiceAvailable(reg, 60_000);
+    }
+
+    const stack: Stack = {
+      cluster,
+      kubelet,
+      endpoints,
+      pki,
+      agents,
+      servers,
+      serverIsStandIn: standIn,
+      async restartServer(i) {
+        const old = servers[i];
+        if (!old) throw new Error(`no server replica ${i} (there are ${servers.length})`);
+        const next = await kubelet.replacePod(SYSTEM_NAMESPACE, old.name);
+        servers[i] = next;
+        await kubelet.waitPodReady(next);
+        return next;
+      },
+      dir,
+      get logs() {
+        return [ctlLog, ...Object.values(agents).map((a) => a.logFile), ...servers.map((s) => s.logFile)];
+      },
+      stop,
+    };
+    return stack;
   } catch (e) {
     await stop();
     throw e;
   }
+}
+
+async function waitApiServiceAvailable(reg: k8s.ApiregistrationV1Api, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const a = await reg.readAPIService({ name: APISERVICE });
+      const c = a.status?.conditions?.find((x) => x.type === 'Available');
+      if (c?.status === 'True') return;
+      last = `${c?.reason ?? ''}: ${c?.message ?? ''}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`APIService ${APISERVICE} not Available after ${timeoutMs} ms (${last})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * FALLBACK (lead: delete once the chart helper's change is merged and deploy/pcapper.yaml carries
+ * them): the server's ServiceAccount, RBAC for the front-proxy ConfigMap and SubjectAccessReviews,
+ * Service `pcapper-server` and APIService `v1alpha1.data.pcapper.dev`, from BRIEF.md's fixed names.
+ */
+async function fallbackServerObjects(cluster: Cluster): Promise<void> {
+  const sel = `{app.kubernetes.io/name: pcapper, app.kubernetes.io/component: server}`;
+  await kubectlOk(
+    cluster,
+    ['apply', '-f', '-'],
+    `
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: pcapper-server, namespace: ${SYSTEM_NAMESPACE}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: pcapper-server-auth-delegator}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:auth-delegator}
+subjects: [{kind: ServiceAccount, name: pcapper-server, namespace: ${SYSTEM_NAMESPACE}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: pcapper-server-auth-reader, namespace: kube-system}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: extension-apiserver-authentication-reader}
+subjects: [{kind: ServiceAccount, name: pcapper-server, namespace: ${SYSTEM_NAMESPACE}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: pcapper-server, namespace: ${SYSTEM_NAMESPACE}, labels: ${sel}}
+spec:
+  selector: ${sel}
+  ports: [{name: https, port: 443, targetPort: https, protocol: TCP}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: ${APISERVICE}}
+spec:
+  group: ${DATA_GROUP}
+  version: v1alpha1
+  service: {namespace: ${SYSTEM_NAMESPACE}, name: pcapper-server, port: 443}
+  groupPriorityMinimum: 1000
+  versionPriority: 15
+`,
+  );
+}
+
+function randSuffix(): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  return Array.from(randomBytes(5), (b) => alphabet[b % alphabet.length]).join('');
 }
 
 export interface DemoPods {
@@ -217,9 +607,17 @@ export interface RunResult {
   signal: NodeJS.Signals | null;
 }
 
-/** Runs kubectl-pcap as its own process (like a user), output passed through. */
-export function runKubectlPcap(args: string[], opts: { cwd: string; kubeconfig: string; stdio?: 'inherit' | 'pipe' }): { child: ChildProcess; done: Promise<RunResult> } {
-  const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'src', 'bin', 'kubectl-pcap.js'), ...args], {
+/**
+ * Runs kubectl-pcap as its own process (like a user), output passed through. With `laptop` (a
+ * Cluster) it runs inside the cluster's client netns, where only the API server is reachable.
+ */
+export function runKubectlPcap(
+  args: string[],
+  opts: { cwd: string; kubeconfig: string; stdio?: 'inherit' | 'pipe'; laptop?: Pick<Cluster, 'clientCommand'> },
+): { child: ChildProcess; done: Promise<RunResult> } {
+  const argv = [process.execPath, join(repoRoot(), 'dist', 'src', 'bin', 'kubectl-pcap.js'), ...args];
+  const [file, fargs] = opts.laptop ? opts.laptop.clientCommand(argv) : [process.execPath, argv.slice(1)];
+  const child = spawn(file, fargs, {
     cwd: opts.cwd,
     stdio: opts.stdio === 'pipe' ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', KUBECONFIG: opts.kubeconfig },
@@ -250,7 +648,8 @@ export async function runDemo(opts: { cwd: string; log?: (m: string) => void; si
     traffic = demoTraffic(pods, trafficStop.signal);
     const args = ['capture', '-l', 'app=demo', '--duration', '5s', '-w', 'demo.pcapng'];
     log(`\n$ kubectl pcap ${args.join(' ')}`);
-    cli = runKubectlPcap(args, { cwd: opts.cwd, kubeconfig: stack.cluster.kubeconfigPath });
+    // like a user's laptop: the CLI's process can reach the API server and nothing else
+    cli = runKubectlPcap(args, { cwd: opts.cwd, kubeconfig: stack.cluster.kubeconfigPath, laptop: stack.cluster });
     const r = await cli.done;
     trafficStop.abort();
     const t = await traffic;

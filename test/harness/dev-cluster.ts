@@ -3,7 +3,9 @@
  *   up     starts it (if not already running) and prints the admin kubeconfig path as the last line
  *   down   stops it and removes everything it created
  *   status prints whether it runs, and its kubeconfig
- * State lives in $PCAPPER_DEV_DIR (default ~/.cache/pcapper/dev-cluster).
+ * State lives in $PCAPPER_DEV_DIR (default ~/.cache/pcapper/dev-cluster). kube-apiserver runs in
+ * its own network namespace (cluster.ts); this machine reaches it through a forwarder on 127.0.0.1.
+ * Needs root.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCluster } from './cluster.js';
+import { EndpointsController } from './endpoints.js';
 
 interface State {
   pid: number;
@@ -42,9 +45,14 @@ function readState(): State | undefined {
 
 async function daemon(): Promise<void> {
   const cluster = await startCluster({ dir: join(baseDir, 'cluster'), keepDir: true });
+  // no kube-controller-manager: keep Services' EndpointSlices (and so APIServices) working
+  const endpoints = new EndpointsController(cluster.kubeConfig).start();
   writeFileSync(stateFile, JSON.stringify({ pid: process.pid, kubeconfig: cluster.kubeconfigPath, server: cluster.server }), { mode: 0o600 });
   const shutdown = (): void => {
-    void cluster.stop().finally(() => process.exit(0));
+    void endpoints
+      .stop()
+      .then(() => cluster.stop())
+      .finally(() => process.exit(0));
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);

@@ -6,7 +6,12 @@
 // Workload helpers create Deployment -> ReplicaSet -> Pods (and StatefulSet / DaemonSet) chains
 // directly, with the owner references the real controllers would set.
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { kubeconfigYaml, type Cluster } from './cluster.js';
+import { NodeProber } from './prober.js';
 import { ContainerCgroup, newContainerId, type CgroupLayout } from './cgroup.js';
 import { HarnessRun, PodNetwork, spawnInNetns, waitInNetns, type NodeNet, type PodNet, type SpawnedProcess } from './netns.js';
 
@@ -29,6 +34,18 @@ export interface PodSandboxSpec {
   node: string;
   containers?: readonly string[];
   layout?: CgroupLayout;
+  /** what a container runs (default `sleep infinity`), by container name; a function is called once the pod has its IP */
+  commands?: Readonly<Record<string, ContainerCommand>> | ((net: PodNet) => Readonly<Record<string, ContainerCommand>>);
+}
+
+/** A real process as a container's main process. */
+export interface ContainerCommand {
+  argv: readonly string[];
+  /** the whole environment */
+  env: Record<string, string>;
+  cwd?: string;
+  /** stdout and stderr go here (appended) */
+  logFile?: string;
 }
 
 /** A pod's network namespace plus one real `sleep` process per container, each in its own cgroup. */
@@ -47,13 +64,23 @@ export class PodSandbox {
     const containers: SandboxContainer[] = [];
     const sandbox = new PodSandbox(network, net, containers);
     try {
+      const commands = typeof spec.commands === 'function' ? spec.commands(net) : spec.commands;
       for (const name of spec.containers ?? ['app']) {
         const id = newContainerId();
         const cgroup = ContainerCgroup.create(
           { containerId: id, podUid: spec.podUid, root: run.cgroupRoot, ...(spec.layout ? { layout: spec.layout } : {}) },
           { recorder: run },
         );
-        const proc = spawnInNetns(net, ['sleep', 'infinity'], { run, what: `container ${spec.key}/${name} ${id}` });
+        const cmd = commands?.[name];
+        const proc = cmd
+          ? spawnInNetns(net, cmd.argv, {
+              run,
+              what: `container ${spec.key}/${name} ${id}`,
+              env: cmd.env,
+              ...(cmd.cwd ? { cwd: cmd.cwd } : {}),
+              ...(cmd.logFile ? { logFile: cmd.logFile } : {}),
+            })
+          : spawnInNetns(net, ['sleep', 'infinity'], { run, what: `container ${spec.key}/${name} ${id}` });
         containers.push({ name, id, pid: proc.pid, cgroup, process: proc });
         // only a process already inside the pod netns may carry the container ID
         await waitInNetns(proc.pid, net.netnsPath);
@@ -144,6 +171,74 @@ export interface SimKubeletOptions {
   cgroupLayout?: CgroupLayout;
   /** containerd:// (default), cri-o://, docker:// */
   runtimeScheme?: string;
+  /**
+   * The cluster whose fabric the pods join (so they reach the apiserver at 10.244.0.254 and it
+   * reaches them); needed by runPod(). Its network is used unless `network` is given.
+   */
+  cluster?: KubeletCluster;
+}
+
+/** What the kubelet needs of the cluster (test/harness/cluster.ts Cluster). */
+export type KubeletCluster = Pick<Cluster, 'inClusterServer' | 'caData' | 'serviceAccountToken' | 'network'>;
+
+export interface ReadinessProbe {
+  scheme?: 'HTTP' | 'HTTPS';
+  path: string;
+  /** number or container port name */
+  port: number | string;
+  /** default 500 ms */
+  periodMs?: number;
+  /** default 1000 ms */
+  timeoutMs?: number;
+}
+
+export type EnvValue = string | { fieldRef: 'spec.nodeName' | 'status.podIP' | 'status.hostIP' | 'metadata.name' | 'metadata.namespace' | 'metadata.uid' | 'spec.serviceAccountName' };
+
+export interface RunPodSpec {
+  namespace: string;
+  name: string;
+  node: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: k8s.V1OwnerReference[];
+  serviceAccountName?: string;
+  container: {
+    name: string;
+    image?: string;
+    /** the process (argv, never a shell); words under a Secret's mountPath are rewritten */
+    argv: readonly string[];
+    env?: Record<string, EnvValue>;
+    ports?: { containerPort: number; name?: string; protocol?: string }[];
+  };
+  /** Secrets "mounted" read-only at mountPath (files in a 0700 temp dir; see runPod) */
+  secretMounts?: { secretName: string; mountPath: string }[];
+  readinessProbe?: ReadinessProbe;
+  /** the process's stdout+stderr (default <pod dir>/<container>.log) */
+  logFile?: string;
+  /** keep the pod's temp dir (secrets, kubeconfig) after deletion; default false */
+  keepDir?: boolean;
+}
+
+/** A pod whose container is a real process (runPod). */
+export interface ProcessPod extends SimPod {
+  /** 0700 temp dir: Secret volumes, kubeconfig */
+  readonly dir: string;
+  readonly logFile: string;
+  kubeconfigPath: string | undefined;
+  readonly spec: RunPodSpec;
+  /** the Ready condition the kubelet last wrote */
+  ready: boolean;
+  /** exit code or signal once the process is gone */
+  exit: number | string | undefined;
+  lastProbe?: { status?: number; error?: string };
+}
+
+function tail(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
 }
 
 export interface WorkloadResult<T> {
@@ -186,12 +281,17 @@ export class SimKubelet {
   private readonly workloads: { kind: 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'DaemonSet'; namespace: string; name: string }[] = [];
   private readonly namespaces = new Set<string>();
   private fakeIp = 0;
+  private readonly cluster: KubeletCluster | undefined;
+  private readonly probers = new Map<string, NodeProber>();
+  private readonly processPods = new Map<string, { stopped: boolean }>();
 
   constructor(kc: k8s.KubeConfig, opts: SimKubeletOptions = {}) {
-    this.ownsRun = !opts.run && !opts.network;
-    this.run = opts.network?.run ?? opts.run ?? new HarnessRun();
-    this.ownsNetwork = !opts.network;
-    this.network = opts.network ?? new PodNetwork(this.run);
+    this.cluster = opts.cluster;
+    const network = opts.network ?? opts.cluster?.network;
+    this.ownsRun = !opts.run && !network;
+    this.run = network?.run ?? opts.run ?? new HarnessRun();
+    this.ownsNetwork = !network;
+    this.network = network ?? new PodNetwork(this.run);
     // Note: client-node 1.4 opens a new TLS connection per request (~12 ms each here). A shared
     // keep-alive https.Agent would avoid that, but node-fetch 2.7 then reports false "Premature
     // close" errors on chunked responses over reused sockets (and crashes the process), so don't.
@@ -370,9 +470,13 @@ export class SimKubelet {
     return pod;
   }
 
-  private async writeRunningStatus(pod: SimPod, containers: ContainerSpec[]): Promise<k8s.V1Pod> {
+  private async writeRunningStatus(pod: SimPod, containers: ContainerSpec[], ready = true): Promise<k8s.V1Pod> {
     const now = new Date();
-    const cond = (type: string): k8s.V1PodCondition => ({ type, status: 'True', lastTransitionTime: now });
+    const cond = (type: string): k8s.V1PodCondition => ({
+      type,
+      status: ready || (type !== 'Ready' && type !== 'ContainersReady') ? 'True' : 'False',
+      lastTransitionTime: now,
+    });
     const status: k8s.V1PodStatus = {
       phase: 'Running',
       hostIP: pod.hostIP,
@@ -387,13 +491,303 @@ export class SimKubelet {
         image: c.image ?? SIM_IMAGE,
         imageID: `${c.image ?? SIM_IMAGE}@sha256:${'0'.repeat(64)}`,
         containerID: `${this.scheme}${pod.containerIds[i] ?? ''}`,
-        ready: true,
+        ready,
         started: true,
         restartCount: 0,
         state: { running: { startedAt: now } },
       })),
     };
     return this.core.patchNamespacedPodStatus({ name: pod.name, namespace: pod.namespace, body: { status } }, MERGE);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // pods that run a real program (components: pcapper server, agent, stand-ins)
+
+  private prober(node: SimNode): NodeProber {
+    let p = this.probers.get(node.name);
+    if (!p) {
+      if (!node.net) throw new Error(`node ${node.name} has no network to probe from`);
+      p = new NodeProber(node.net.netnsPath, this.run);
+      this.probers.set(node.name, p);
+    }
+    return p;
+  }
+
+  /**
+   * Runs a real process as a pod, as a kubelet would: creates the Pod object (owner references,
+   * labels, serviceAccountName, container ports, env with fieldRefs, Secret volumes), gives it a
+   * sandbox network namespace on its node and starts `container.argv` inside it with
+   *   - the container's env (fieldRefs resolved: spec.nodeName, status.podIP, metadata.name, ...);
+   *   - each Secret "mounted": its keys written as 0600 files in a 0700 temp dir; env values and
+   *     argv words under the mountPath are rewritten to that dir (there is no mount namespace);
+   *   - with serviceAccountName, KUBECONFIG: https://10.244.0.254:6443 (over the fabric), the
+   *     cluster CA and a TokenRequest token bound to the Pod.
+   * The pod is Ready once its readiness probe (HTTP(S) GET from the node's network namespace, 200-399)
+   * answers, and stays probed every periodMs; when the process exits the pod turns not Ready with the
+   * container terminated. Needs `cluster` in the SimKubelet options.
+   */
+  async runPod(spec: RunPodSpec): Promise<ProcessPod> {
+    const cluster = this.cluster;
+    if (!cluster) throw new Error(`runPod ${spec.namespace}/${spec.name}: create the SimKubelet with { cluster } to run processes as pods`);
+    const node = this.nodes.get(spec.node);
+    if (!node?.net) throw new Error(`runPod ${spec.namespace}/${spec.name}: node ${spec.node} was not added to this kubelet with a network`);
+    const key = `${spec.namespace}/${spec.name}`;
+    if (this.pods.has(key)) throw new Error(`pod ${key} already exists`);
+    await this.ensureNamespace(spec.namespace);
+    const c = spec.container;
+    const mounts = (spec.secretMounts ?? []).map((m, i) => ({ ...m, volume: `secret-${i}` }));
+    const env = Object.entries(c.env ?? {});
+    const created = await this.core.createNamespacedPod({
+      namespace: spec.namespace,
+      body: {
+        metadata: {
+          name: spec.name,
+          namespace: spec.namespace,
+          labels: { ...spec.labels, [SIM_KUBELET_LABEL]: this.run.id },
+          ...(spec.annotations ? { annotations: spec.annotations } : {}),
+          ...(spec.ownerReferences ? { ownerReferences: spec.ownerReferences } : {}),
+        },
+        spec: {
+          nodeName: spec.node,
+          ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: 0,
+          containers: [
+            {
+              name: c.name,
+              image: c.image ?? SIM_IMAGE,
+              args: [...c.argv],
+              ...(c.ports ? { ports: c.ports } : {}),
+              env: env.map(([name, v]) => (typeof v === 'string' ? { name, value: v } : { name, valueFrom: { fieldRef: { fieldPath: v.fieldRef } } })),
+              volumeMounts: mounts.map((m) => ({ name: m.volume, mountPath: m.mountPath, readOnly: true })),
+              ...(spec.readinessProbe
+                ? {
+                    readinessProbe: {
+                      httpGet: { path: spec.readinessProbe.path, port: spec.readinessProbe.port, scheme: spec.readinessProbe.scheme ?? 'HTTPS' },
+                      periodSeconds: Math.max(1, Math.round((spec.readinessProbe.periodMs ?? 500) / 1000)),
+                    },
+                  }
+                : {}),
+            },
+          ],
+          volumes: mounts.map((m) => ({ name: m.volume, secret: { secretName: m.secretName } })),
+        },
+      },
+    });
+    const uid = created.metadata?.uid ?? '';
+    const dir = mkdtempSync(join(tmpdir(), 'pcapper-pod-'));
+    chmodSync(dir, 0o700);
+    const logFile = spec.logFile ?? join(dir, `${c.name}.log`);
+    const pod: ProcessPod = {
+      namespace: spec.namespace,
+      name: spec.name,
+      uid,
+      node: spec.node,
+      ip: '',
+      hostIP: node.ip,
+      containerId: '',
+      containerIds: [],
+      pid: undefined,
+      netnsPath: '',
+      netns: '',
+      cgroup: undefined,
+      sandbox: undefined,
+      object: created,
+      dir,
+      logFile,
+      kubeconfigPath: undefined,
+      spec,
+      ready: false,
+      exit: undefined,
+    };
+    this.pods.set(key, pod);
+    const state = { stopped: false };
+    this.processPods.set(key, state);
+    try {
+      // the kubelet's volume setup: Secrets as files
+      const rewrite = new Map<string, string>();
+      for (const m of mounts) {
+        const sec = await this.core.readNamespacedSecret({ name: m.secretName, namespace: spec.namespace });
+        const vdir = join(dir, m.volume);
+        mkdirSync(vdir, { mode: 0o700 });
+        for (const [k, v] of Object.entries(sec.data ?? {})) writeFileSync(join(vdir, k), Buffer.from(v, 'base64'), { mode: 0o600 });
+        rewrite.set(m.mountPath.replace(/\/$/, ''), vdir);
+      }
+      const mapPath = (v: string): string => {
+        for (const [from, to] of rewrite) if (v === from || v.startsWith(`${from}/`)) return to + v.slice(from.length);
+        return v;
+      };
+      let kubeconfig: string | undefined;
+      if (spec.serviceAccountName) {
+        const token = await cluster.serviceAccountToken(spec.namespace, spec.serviceAccountName, {
+          expirationSeconds: 24 * 3600,
+          boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: spec.name, uid },
+        });
+        kubeconfig = join(dir, 'kubeconfig');
+        writeFileSync(kubeconfig, kubeconfigYaml(cluster.inClusterServer, cluster.caData, `system:serviceaccount:${spec.namespace}:${spec.serviceAccountName}`, token), { mode: 0o600 });
+        pod.kubeconfigPath = kubeconfig;
+      }
+      const field = (f: string, net: PodNet): string => {
+        switch (f) {
+          case 'spec.nodeName':
+            return spec.node;
+          case 'status.podIP':
+            return net.ip;
+          case 'status.hostIP':
+            return node.ip;
+          case 'metadata.name':
+            return spec.name;
+          case 'metadata.namespace':
+            return spec.namespace;
+          case 'metadata.uid':
+            return uid;
+          case 'spec.serviceAccountName':
+            return spec.serviceAccountName ?? '';
+          default:
+            throw new Error(`runPod ${key}: unsupported fieldRef ${f}`);
+        }
+      };
+      const sandbox = await PodSandbox.start(this.network, {
+        key,
+        podUid: uid,
+        node: spec.node,
+        containers: [c.name],
+        layout: this.layout,
+        commands: (net) => ({
+          [c.name]: {
+            argv: c.argv.map(mapPath),
+            env: {
+              PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+              HOSTNAME: spec.name,
+              ...Object.fromEntries(env.map(([k, v]) => [k, typeof v === 'string' ? mapPath(v) : field(v.fieldRef, net)])),
+              ...(kubeconfig ? { KUBECONFIG: kubeconfig } : {}),
+            },
+            cwd: dir,
+            logFile,
+          },
+        }),
+      });
+      pod.sandbox = sandbox;
+      pod.ip = sandbox.ip;
+      pod.netnsPath = sandbox.netnsPath;
+      pod.netns = sandbox.net.netns;
+      pod.containerIds = sandbox.containers.map((x) => x.id);
+      pod.containerId = pod.containerIds[0] ?? '';
+      pod.pid = sandbox.containers[0]?.pid;
+      pod.cgroup = sandbox.containers[0]?.cgroup;
+      const containers: ContainerSpec[] = [{ name: c.name, ...(c.image ? { image: c.image } : {}) }];
+      pod.object = await this.writeRunningStatus(pod, containers, !spec.readinessProbe);
+      pod.ready = !spec.readinessProbe;
+      const proc = sandbox.containers[0]?.process;
+      void proc?.exited.then(async (code) => {
+        pod.exit = code;
+        pod.ready = false;
+        if (state.stopped) return;
+        await this.writeTerminated(pod, c, code).catch(() => undefined);
+      });
+      if (spec.readinessProbe) void this.probeLoop(pod, node, spec.readinessProbe, state);
+    } catch (err) {
+      await this.deletePod(spec.namespace, spec.name).catch(() => undefined);
+      throw new Error(`runPod ${key} failed`, { cause: err });
+    }
+    return pod;
+  }
+
+  private async probeLoop(pod: ProcessPod, node: SimNode, probe: ReadinessProbe, state: { stopped: boolean }): Promise<void> {
+    const port = typeof probe.port === 'number' ? probe.port : pod.spec.container.ports?.find((p) => p.name === probe.port)?.containerPort;
+    if (port === undefined) throw new Error(`pod ${pod.namespace}/${pod.name}: readiness probe port ${probe.port} is not a container port`);
+    const url = `${(probe.scheme ?? 'HTTPS').toLowerCase()}://${pod.ip}:${port}${probe.path}`;
+    while (!state.stopped && pod.exit === undefined) {
+      const r = await this.prober(node).probe(url, probe.timeoutMs ?? 1000);
+      const ok = r.status !== undefined && r.status >= 200 && r.status < 400;
+      pod.lastProbe = r;
+      if (ok !== pod.ready && !state.stopped && pod.exit === undefined) {
+        try {
+          await this.patchReady(pod, ok);
+          pod.ready = ok;
+        } catch {
+          // apiserver busy or gone: the next round retries
+        }
+      }
+      await new Promise((res) => setTimeout(res, probe.periodMs ?? 500).unref());
+    }
+  }
+
+  private async patchReady(pod: SimPod, ready: boolean): Promise<void> {
+    const now = new Date();
+    const cur = await this.core.readNamespacedPodStatus({ name: pod.name, namespace: pod.namespace });
+    const status = cur.status ?? {};
+    const v = ready ? 'True' : 'False';
+    status.conditions = (status.conditions ?? []).map((c) =>
+      (c.type === 'Ready' || c.type === 'ContainersReady') && c.status !== v ? { ...c, status: v, lastTransitionTime: now } : c,
+    );
+    status.containerStatuses = (status.containerStatuses ?? []).map((c) => ({ ...c, ready }));
+    pod.object = await this.core.patchNamespacedPodStatus({ name: pod.name, namespace: pod.namespace, body: { status } }, MERGE);
+  }
+
+  private async writeTerminated(pod: ProcessPod, c: RunPodSpec['container'], code: number | string): Promise<void> {
+    await this.patchReady(pod, false);
+    const now = new Date();
+    const exitCode = typeof code === 'number' ? code : 137;
+    pod.object = await this.core.patchNamespacedPodStatus(
+      {
+        name: pod.name,
+        namespace: pod.namespace,
+        body: {
+          status: {
+            containerStatuses: [
+              {
+                name: c.name,
+                image: c.image ?? SIM_IMAGE,
+                imageID: `${c.image ?? SIM_IMAGE}@sha256:${'0'.repeat(64)}`,
+                containerID: `${this.scheme}${pod.containerId}`,
+                ready: false,
+                started: false,
+                restartCount: 0,
+                state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', finishedAt: now, containerID: `${this.scheme}${pod.containerId}` } },
+              },
+            ],
+          },
+        },
+      },
+      MERGE,
+    );
+  }
+
+  /** A process pod by namespace/name (undefined when it is not one). */
+  processPod(namespace: string, name: string): ProcessPod | undefined {
+    const p = this.pods.get(`${namespace}/${name}`);
+    return p && 'spec' in p ? (p as ProcessPod) : undefined;
+  }
+
+  /**
+   * Replaces a process pod as a DaemonSet rollout (or a deleted Deployment pod) does: kills the
+   * process, deletes the Pod, and runs the same spec as a new pod (new name, uid and IP). The
+   * new name replaces a trailing `-xxxxx` suffix by a fresh one.
+   */
+  async replacePod(namespace: string, name: string, newName?: string): Promise<ProcessPod> {
+    const old = this.processPod(namespace, name);
+    if (!old) throw new Error(`replacePod: ${namespace}/${name} is not a process pod of this kubelet`);
+    await this.deletePod(namespace, name);
+    const base = /-[a-z0-9]{5}$/.test(name) ? name.slice(0, -6) : name;
+    const name2 = newName ?? `${base}-${randSuffix(5)}`;
+    // a caller-chosen log file is kept per pod: the new one goes beside the old one
+    const logFile = old.spec.logFile ? join(dirname(old.spec.logFile), `${name2}.log`) : undefined;
+    const { logFile: _drop, ...rest } = old.spec;
+    return this.runPod({ ...rest, name: name2, ...(logFile ? { logFile } : {}) });
+  }
+
+  /** Waits (bounded) until a process pod is Ready; the error names the last probe result and the log. */
+  async waitPodReady(pod: ProcessPod, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pod.ready) {
+      if (pod.exit !== undefined) throw new Error(`pod ${pod.namespace}/${pod.name} exited (${pod.exit}) before it was ready:\n${tail(pod.logFile)}`);
+      if (Date.now() > deadline) {
+        throw new Error(`pod ${pod.namespace}/${pod.name} not ready after ${timeoutMs} ms (last probe: ${JSON.stringify(pod.lastProbe ?? {})}):\n${tail(pod.logFile)}`);
+      }
+      await sleep(50);
+    }
   }
 
   /**
@@ -403,7 +797,11 @@ export class SimKubelet {
   async deletePod(namespace: string, name: string): Promise<void> {
     const key = `${namespace}/${name}`;
     const pod = this.pods.get(key);
+    const st = this.processPods.get(key);
+    if (st) st.stopped = true;
+    this.processPods.delete(key);
     await pod?.sandbox?.stop();
+    if (pod && 'spec' in pod && !(pod as ProcessPod).spec.keepDir) rmSync((pod as ProcessPod).dir, { recursive: true, force: true });
     this.pods.delete(key);
     try {
       await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
@@ -619,7 +1017,12 @@ export class SimKubelet {
     const note = (what: string, e: unknown): void => {
       if (statusCodeOf(e) !== 404) errors.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
     };
+    for (const st of this.processPods.values()) st.stopped = true;
+    this.processPods.clear();
+    for (const p of this.probers.values()) await p.stop();
+    this.probers.clear();
     for (const p of this.pods.values()) await p.sandbox?.stop().catch((e: unknown) => note(`sandbox ${p.namespace}/${p.name}`, e));
+    for (const p of this.pods.values()) if ('spec' in p && !(p as ProcessPod).spec.keepDir) rmSync((p as ProcessPod).dir, { recursive: true, force: true });
     if (this.ownsNetwork) await this.network.close().catch((e: unknown) => note('pod network', e));
     if (this.ownsRun) {
       const r = this.run.cleanup();

@@ -10,6 +10,10 @@
 //        │ veth                node IP 10.244.0.<N>/16 on cbr0
 //   pcp-<run>-p<N>x<M> (a pod) eth0, pod IP 10.244.<N>.<M>/16
 //
+//   pcp-<run>-cp   (control plane) eth0 10.244.0.254/16, veth into the fabric bridge: kube-apiserver
+//        runs here, so pods and nodes reach it over the fabric exactly as they reach a real one
+//   pcp-<run>-client  (the "laptop") lo only: an apiserver forwarder on 127.0.0.1, nothing else
+//
 // One flat L2 segment (10.244.0.0/16): pods on every node reach each other and every node IP.
 // A node-interface capture runs in the node's namespace (on cbr0, eth0 or a pod's host veth).
 //
@@ -18,7 +22,7 @@
 // sweeps) to remove leftovers. Every command is run with an argv array, never through a shell.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { allHierarchyRoots, removeCgroupTree, type CgroupRecorder } from './cgroup.js';
@@ -393,7 +397,7 @@ export function cleanupStale(): CleanupReport[] {
   // leftovers with our naming but no state file (e.g. the state dir was wiped)
   const orphanIds = new Set<string>();
   for (const n of listNetns()) {
-    const m = /^pcp-([a-z0-9]{6})-(?:fabric|n\d+|p\d+x\d+)$/.exec(n); // only names PodNetwork makes
+    const m = /^pcp-([a-z0-9]{6})-(?:fabric|cp|client|n\d+|p\d+x\d+)$/.exec(n); // only names PodNetwork makes
     if (m?.[1] && !live.has(m[1])) orphanIds.add(m[1]);
   }
   for (const root of allHierarchyRoots()) {
@@ -421,7 +425,10 @@ export function cleanupStale(): CleanupReport[] {
 // pod network
 
 export const POD_NETWORK_CIDR = '10.244.0.0/16';
-const MAX_NODES = 254;
+/** The control plane's address on the fabric (kube-apiserver listens on :6443 there). */
+export const CONTROL_PLANE_IP = '10.244.0.254';
+/** Node indexes stop at 253 so that no node address can ever be CONTROL_PLANE_IP. */
+const MAX_NODES = 253;
 const MAX_PODS_PER_NODE = 254;
 
 /** Something with a network namespace: a simulated node or pod. */
@@ -453,7 +460,10 @@ export interface PodNet extends NetnsTarget {
   hostVeth: string;
 }
 
-/** Pure address plan: node N (1..254) is 10.244.0.N, its pod M (1..254) is 10.244.N.M, all in one /16. */
+/**
+ * Pure address plan: node N (1..253) is 10.244.0.N, its pod M (1..254) is 10.244.N.M, all in one
+ * /16; 10.244.0.254 is the control plane (CONTROL_PLANE_IP).
+ */
 export function nodeAddress(nodeIndex: number): string {
   if (!Number.isInteger(nodeIndex) || nodeIndex < 1 || nodeIndex > MAX_NODES) throw new RangeError(`node index ${nodeIndex} out of 1..${MAX_NODES}`);
   return `10.244.0.${nodeIndex}`;
@@ -501,6 +511,9 @@ export class PodNetwork {
   private readonly nodes = new Map<string, NodeNet>();
   private readonly pods = new Map<string, PodNet>();
   private readonly usedPodIdx = new Map<string, Set<number>>();
+  private cp: NetnsTarget | undefined;
+  private client: NetnsTarget | undefined;
+  private readonly lastPodIdx = new Map<string, number>();
 
   constructor(readonly run: HarnessRun = HarnessRun.current()) {
     this.fabric = run.netnsName('fabric');
@@ -522,6 +535,53 @@ export class PodNetwork {
 
   node(name: string): NodeNet | undefined {
     return this.nodes.get(name);
+  }
+
+  /**
+   * The "laptop": a network namespace with only a loopback interface and no route anywhere.
+   * cluster.ts puts an apiserver forwarder on its 127.0.0.1, so a process run inside can open TCP
+   * connections to the API server's port and to nothing else (not even this machine's gateway).
+   */
+  async addClientNetns(): Promise<NetnsTarget> {
+    if (this.client) return this.client;
+    const netns = this.run.netnsName('client');
+    await this.addNetns(netns);
+    await ipBatch(netns, ['link set lo up']);
+    this.client = { netns, netnsPath: `/run/netns/${netns}`, ip: '127.0.0.1' };
+    return this.client;
+  }
+
+  /** The control-plane namespace, once addControlPlane() created it. */
+  get controlPlane(): NetnsTarget | undefined {
+    return this.cp;
+  }
+
+  /**
+   * Creates the control-plane namespace `pcp-<run>-cp`: eth0 with CONTROL_PLANE_IP/16, its veth
+   * peer a port of the fabric bridge. It is attached like a node, but no pod lives behind it.
+   */
+  async addControlPlane(): Promise<NetnsTarget> {
+    if (this.cp) return this.cp;
+    const netns = this.run.netnsName('cp');
+    const cp: NetnsTarget = { netns, netnsPath: `/run/netns/${netns}`, ip: CONTROL_PLANE_IP };
+    try {
+      await this.ensureFabric();
+      await this.addNetns(netns);
+      const fabricPort = this.run.ifName('cp');
+      await ipBatch(netns, [
+        'link set lo up',
+        `link add eth0 type veth peer name ${fabricPort} netns ${this.fabric}`,
+        `addr add ${CONTROL_PLANE_IP}/16 dev eth0`,
+        'link set eth0 up',
+      ]);
+      await ipBatch(this.fabric, [`link set ${fabricPort} master br0`, `link set ${fabricPort} up`]);
+      await Promise.all([waitLinksUp(netns, ['eth0']), waitLinksUp(this.fabric, [fabricPort])]);
+    } catch (err) {
+      await this.deleteNetns(netns).catch(() => undefined);
+      throw new Error('cannot create the control-plane network namespace', { cause: err });
+    }
+    this.cp = cp;
+    return cp;
   }
 
   listNodes(): NodeNet[] {
@@ -571,8 +631,19 @@ export class PodNetwork {
     const used = this.usedPodIdx.get(nodeName);
     if (!node || !used) throw new Error(`node ${nodeName} has no network: call addNode first`);
     if (this.pods.has(podName)) throw new Error(`pod ${podName} already has a network`);
-    let index = 1;
-    while (used.has(index)) index++;
+    // like a real IPAM, hand out the next free address after the last one, so that a replaced
+    // pod (DaemonSet rollout, restart) gets a new IP instead of its predecessor's
+    const start = (this.lastPodIdx.get(nodeName) ?? 0) % MAX_PODS_PER_NODE;
+    let index = 0;
+    for (let i = 1; i <= MAX_PODS_PER_NODE; i++) {
+      const cand = ((start + i - 1) % MAX_PODS_PER_NODE) + 1;
+      if (!used.has(cand)) {
+        index = cand;
+        break;
+      }
+    }
+    if (index === 0) throw new Error(`node ${nodeName} has no free pod address left`);
+    this.lastPodIdx.set(nodeName, index);
     const ip = podAddress(node.index, index);
     used.add(index);
     const netns = this.run.netnsName(`p${node.index}x${index}`);
@@ -615,6 +686,9 @@ export class PodNetwork {
   /** Removes every pod, node and the fabric. */
   async close(): Promise<void> {
     for (const n of [...this.nodes.keys()]) await this.removeNode(n);
+    for (const ns of [this.cp, this.client]) if (ns) await this.deleteNetns(ns.netns);
+    this.cp = undefined;
+    this.client = undefined;
     if (this.fabricReady) {
       await this.fabricReady.catch(() => undefined);
       await this.deleteNetns(this.fabric);
@@ -669,11 +743,34 @@ export interface SpawnedProcess {
 export function spawnInNetns(
   target: Pick<NetnsTarget, 'netnsPath'>,
   argv: readonly string[],
-  opts: { run?: HarnessRun; what?: string; onStdout?: (chunk: string) => void; onStderr?: (chunk: string) => void } = {},
+  opts: {
+    run?: HarnessRun;
+    what?: string;
+    onStdout?: (chunk: string) => void;
+    onStderr?: (chunk: string) => void;
+    /** the process's whole environment (default: inherit the test's) */
+    env?: Record<string, string>;
+    cwd?: string;
+    /** append stdout and stderr (those without a callback) to this file */
+    logFile?: string;
+    /** keep the test's event loop alive while the process runs (default: only with pipes) */
+    ref?: boolean;
+  } = {},
 ): SpawnedProcess {
   const run = opts.run ?? HarnessRun.current();
   const [file, args] = inNetns(target, argv);
-  const child = spawn(file, args, { stdio: ['ignore', opts.onStdout ? 'pipe' : 'ignore', opts.onStderr ? 'pipe' : 'ignore'] });
+  const logFd = opts.logFile ? openSync(opts.logFile, 'a', 0o600) : undefined;
+  const out = logFd ?? 'ignore';
+  let child;
+  try {
+    child = spawn(file, args, {
+      stdio: ['ignore', opts.onStdout ? 'pipe' : out, opts.onStderr ? 'pipe' : out],
+      ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    });
+  } finally {
+    if (logFd !== undefined) closeSync(logFd);
+  }
   if (child.pid === undefined) throw new Error(`cannot start ${argv.join(' ')} in ${target.netnsPath}`);
   const pid = child.pid;
   run.recordProcess(pid, opts.what ?? argv.join(' ').slice(0, 120));
@@ -687,7 +784,7 @@ export function spawnInNetns(
   });
   child.on('error', () => undefined);
   // A process without pipes must not keep the test's event loop alive: cleanup kills it.
-  if (!opts.onStdout && !opts.onStderr) child.unref();
+  if (!opts.onStdout && !opts.onStderr && !opts.ref) child.unref();
   return {
     pid,
     exited,

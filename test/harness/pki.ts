@@ -106,3 +106,27 @@ export function makePcapperPki(dir: string): PcapperPki {
 export function makeClientCert(dir: string, ca: CertPair, name: string, cn: string): CertPair {
   return makeLeaf(dir, ca, { name, cn, usage: 'client' });
 }
+
+export interface ControlPlanePki {
+  /** CA of the apiserver's serving certificate (Cluster.caData, kubeconfigs' certificate-authority-data) */
+  ca: CertPair;
+  /** kube-apiserver's serving certificate */
+  serving: CertPair;
+  /** --requestheader-client-ca-file: aggregated API servers trust front-proxy client certs from it */
+  frontProxyCa: CertPair;
+  /** --proxy-client-cert-file/--proxy-client-key-file, CN front-proxy-client */
+  frontProxyClient: CertPair;
+  caPem: string;
+}
+
+export const FRONT_PROXY_CN = 'front-proxy-client';
+
+/** The control plane's certificates, as kubeadm lays them out (apiserver CA and front-proxy CA). */
+export function makeControlPlanePki(dir: string, san: { ips: readonly string[]; dns: readonly string[] }): ControlPlanePki {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const ca = makeCa(dir, 'apiserver-ca', 'kubernetes');
+  const serving = makeLeaf(dir, ca, { name: 'apiserver', cn: 'kube-apiserver', dns: san.dns, ips: san.ips, usage: 'server' });
+  const frontProxyCa = makeCa(dir, 'front-proxy-ca', 'front-proxy-ca');
+  const frontProxyClient = makeLeaf(dir, frontProxyCa, { name: 'front-proxy-client', cn: FRONT_PROXY_CN, usage: 'client' });
+  return { ca, serving, frontProxyCa, frontProxyClient, caPem: readFileSync(ca.cert, 'utf8') };
+}
