@@ -16,7 +16,7 @@
  * like a user would run it. Everything but demo.pcapng is removed afterwards, also on failure or
  * Ctrl-C.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +33,6 @@ import { dnsQuery, httpGet, startDnsServer, startHttpServer, type ServerHandle }
 export const SYSTEM_NAMESPACE = 'pcapper';
 /** Workloads of deploy/pcapper.yaml: the harness plays their controllers (see startStack). */
 const WORKLOAD_KINDS = new Set(['DaemonSet', 'Deployment']);
-const SELECTOR = { 'app.kubernetes.io/name': 'pcapper' };
 const TLS_DIR = '/etc/pcapper/tls';
 const DATA_GROUP = 'data.pcapper.dev';
 const APISERVICE = `v1alpha1.${DATA_GROUP}`;
@@ -48,10 +47,7 @@ export interface StackOptions {
   log?: (msg: string) => void;
   /** Replicas of pcapper-server (default 2, as the chart). */
   serverReplicas?: number;
-  /**
-   * The server's argv (default `node dist/src/bin/pcapper.js server`, or, while that subcommand
-   * does not exist on this branch, the STAND-IN test/harness/standin-server.ts).
-   */
+  /** The server's argv (default `node dist/src/bin/pcapper.js server`, as the chart's Deployment runs it). */
   serverArgv?: string[];
   /** Extra env for the agents (e.g. test knobs); applied last. */
   agentEnv?: Record<string, string>;
@@ -86,8 +82,6 @@ export interface Stack {
   readonly servers: ProcessPod[];
   /** replaces server replica `i` (a deleted Deployment pod); waits until Ready */
   restartServer(i: number): Promise<ProcessPod>;
-  /** true while the server is the stand-in (no `pcapper server` yet) */
-  readonly serverIsStandIn: boolean;
   readonly dir: string;
   /** Paths of the controller's, agents' and servers' logs (current pods first). */
   readonly logs: string[];
@@ -119,12 +113,6 @@ export function installManifest(): string {
 
 function workload<T>(kind: string, name: string): T | undefined {
   return manifestObjects().find((o) => o.kind === kind && o.metadata?.name === name) as T | undefined;
-}
-
-/** Does this build have `pcapper server`? (The server is written in parallel: until then a stand-in runs.) */
-function hasServerCommand(): boolean {
-  const r = spawnSync(process.execPath, [PCAPPER_JS(), 'server', '--help'], { encoding: 'utf8', timeout: 20_000 });
-  return r.status === 0;
 }
 
 function envOf(c: k8s.V1Container | undefined): Record<string, EnvValue> {
@@ -234,8 +222,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     log('installing deploy/pcapper.yaml (CRD, RBAC, Services, APIService; workloads run by the harness)...');
     await kubectlOk(cluster, ['apply', '--server-side', '-f', '-'], installManifest());
     await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/packetcaptures.pcapper.dev']);
-    const manifestHasApiService = manifestObjects().some((o) => o.kind === 'APIService');
-    if (!manifestHasApiService) await fallbackServerObjects(cluster);
+    if (!manifestObjects().some((o) => o.kind === 'APIService')) throw new Error(`deploy/pcapper.yaml has no APIService: run npm run gen`);
     await reg.patchAPIService(
       { name: APISERVICE, body: { spec: { caBundle: Buffer.from(pki.caPem).toString('base64') } } },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
@@ -351,37 +338,17 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     );
 
     // ---- Deployment pcapper-server
-    const standIn = !opts.serverArgv && !hasServerCommand();
     const depManifest = workload<k8s.V1Deployment>('Deployment', 'pcapper-server');
     const replicas = opts.serverReplicas ?? 2;
-    const serverLabels = { ...SELECTOR, 'app.kubernetes.io/component': 'server' };
-    const serverTpl: k8s.V1PodTemplateSpec = depManifest?.spec?.template ?? {
-      // FALLBACK (lead: delete after merging the chart's change): the server's pod template from BRIEF.md's fixed names
-      metadata: { labels: serverLabels },
-      spec: {
-        serviceAccountName: 'pcapper-server',
-        containers: [
-          {
-            name: 'server',
-            image: agentC?.image ?? 'ghcr.io/pcapper/pcapper:0.1.0',
-            args: ['server'],
-            ports: [{ name: 'https', containerPort: 8443, protocol: 'TCP' }],
-            volumeMounts: [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }],
-            readinessProbe: { httpGet: { path: '/readyz', port: 'https', scheme: 'HTTPS' } },
-          },
-        ],
-        volumes: [{ name: 'tls', secret: { secretName: 'pcapper-server-tls' } }],
-      },
-    };
+    if (!depManifest?.spec) throw new Error('deploy/pcapper.yaml has no Deployment pcapper-server: run npm run gen');
+    const serverTpl: k8s.V1PodTemplateSpec = depManifest.spec.template;
     const serverC = serverTpl.spec?.containers.find((c) => c.name === 'server') ?? serverTpl.spec?.containers[0];
     const serverPort = serverC?.ports?.find((p) => p.name === 'https') ?? { name: 'https', containerPort: 8443 };
     const hash = randomBytes(5).toString('hex');
     const podLabels = { ...serverTpl.metadata?.labels, 'pod-template-hash': hash };
     const dep = await apps.createNamespacedDeployment({
       namespace: SYSTEM_NAMESPACE,
-      body: depManifest
-        ? { ...depManifest, status: undefined, spec: { ...depManifest.spec, replicas } as k8s.V1DeploymentSpec }
-        : { metadata: { name: 'pcapper-server', labels: serverLabels }, spec: { replicas, selector: { matchLabels: serverLabels }, template: serverTpl } },
+      body: { ...depManifest, status: undefined, spec: { ...depManifest.spec, replicas } },
     });
     const rs = await apps.createNamespacedReplicaSet({
       namespace: SYSTEM_NAMESPACE,
@@ -399,10 +366,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (serverMounts.length === 0) serverMounts.push({ secretName: 'pcapper-server-tls', mountPath: TLS_DIR });
     const serverArgv =
       opts.serverArgv ??
-      (standIn
-        ? // STAND-IN until `pcapper server` exists on this branch (test/harness/standin-server.ts)
-          [process.execPath, join(repoRoot(), 'dist', 'test', 'harness', 'standin-server.js')]
-        : [process.execPath, '--enable-source-maps', PCAPPER_JS(), ...(serverC?.args ?? ['server'])]);
+      [process.execPath, '--enable-source-maps', PCAPPER_JS(), ...(serverC?.args ?? ['server'])];
     const serverSpec = (i: number): RunPodSpec => ({
       namespace: SYSTEM_NAMESPACE,
       name: `${rs.metadata?.name ?? 'pcapper-server'}-${randSuffix()}`,
@@ -421,7 +385,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           PCAPPER_LISTEN: `0.0.0.0:${serverPort.containerPort}`,
           PCAPPER_SYSTEM_NAMESPACE: SYSTEM_NAMESPACE,
           PCAPPER_LOG_FORMAT: 'text',
-          ...(standIn ? { STANDIN_GROUP: DATA_GROUP, STANDIN_VERSION: 'v1alpha1' } : {}),
           ...opts.serverEnv,
         },
         ports: (serverC?.ports ?? [serverPort]).map((p) => ({ containerPort: p.containerPort, ...(p.name ? { name: p.name } : {}), protocol: p.protocol ?? 'TCP' })),
@@ -429,7 +392,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       secretMounts: serverMounts,
       readinessProbe: {
         scheme: 'HTTPS',
-        path: standIn ? '/healthz' : (serverC?.readinessProbe?.httpGet?.path ?? '/readyz'),
+        path: serverC?.readinessProbe?.httpGet?.path ?? '/readyz',
         port: serverPort.containerPort,
         periodMs: 300,
       },
@@ -439,7 +402,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     for (let i = 0; i < replicas; i++) servers.push(await kubelet.runPod(serverSpec(i)));
     for (const s of servers) {
       await kubelet.waitPodReady(s);
-      log(`  ${standIn ? 'STAND-IN ' : ''}pcapper-server pod ${s.name} on ${s.node} at https://${s.ip}:${serverPort.containerPort}`);
+      log(`  pcapper-server pod ${s.name} on ${s.node} at https://${s.ip}:${serverPort.containerPort}`);
     }
     const counts = { replicas, readyReplicas: replicas, availableReplicas: replicas, observedGeneration: 1 };
     await apps.patchNamespacedReplicaSetStatus(
@@ -463,7 +426,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       pki,
       agents,
       servers,
-      serverIsStandIn: standIn,
       async restartServer(i) {
         const old = servers[i];
         if (!old) throw new Error(`no server replica ${i} (there are ${servers.length})`);
@@ -500,53 +462,6 @@ async function waitApiServiceAvailable(reg: k8s.ApiregistrationV1Api, timeoutMs:
     if (Date.now() > deadline) throw new Error(`APIService ${APISERVICE} not Available after ${timeoutMs} ms (${last})`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-/**
- * FALLBACK (lead: delete once the chart helper's change is merged and deploy/pcapper.yaml carries
- * them): the server's ServiceAccount, RBAC for the front-proxy ConfigMap and SubjectAccessReviews,
- * Service `pcapper-server` and APIService `v1alpha1.data.pcapper.dev`, from BRIEF.md's fixed names.
- */
-async function fallbackServerObjects(cluster: Cluster): Promise<void> {
-  const sel = `{app.kubernetes.io/name: pcapper, app.kubernetes.io/component: server}`;
-  await kubectlOk(
-    cluster,
-    ['apply', '-f', '-'],
-    `
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: pcapper-server, namespace: ${SYSTEM_NAMESPACE}}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: pcapper-server-auth-delegator}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:auth-delegator}
-subjects: [{kind: ServiceAccount, name: pcapper-server, namespace: ${SYSTEM_NAMESPACE}}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: pcapper-server-auth-reader, namespace: kube-system}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: extension-apiserver-authentication-reader}
-subjects: [{kind: ServiceAccount, name: pcapper-server, namespace: ${SYSTEM_NAMESPACE}}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: pcapper-server, namespace: ${SYSTEM_NAMESPACE}, labels: ${sel}}
-spec:
-  selector: ${sel}
-  ports: [{name: https, port: 443, targetPort: https, protocol: TCP}]
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: {name: ${APISERVICE}}
-spec:
-  group: ${DATA_GROUP}
-  version: v1alpha1
-  service: {namespace: ${SYSTEM_NAMESPACE}, name: pcapper-server, port: 443}
-  groupPriorityMinimum: 1000
-  versionPriority: 15
-`,
-  );
 }
 
 function randSuffix(): string {
