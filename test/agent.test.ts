@@ -93,7 +93,7 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
   };
   const AGENT_ENV: Record<string, Record<string, string>> = {
     'node-a': { MAX_TOTAL_FILESIZE: '50M' },
-    'node-b': { PCAPPER_MAX_CAPTURES: '2' },
+    'node-b': { PCAPPER_MAX_CAPTURES: '2', PCAPPER_IDLE_DISK_REFRESH: '1h' },
   };
 
   const podTarget = (p: SimPod): PlannedTarget => ({ kind: 'pod', namespace: p.namespace, pod: p.name, podUID: p.uid, node: p.node });
@@ -485,6 +485,32 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
       cg.remove();
       proc.kill('SIGKILL');
       await kubelet.deletePod(NS, 'in-node-netns').catch(() => undefined);
+    }
+  });
+
+  it('/metrics does no disk walk per scrape: disk figures change only when the agent measures (admission, disk timer)', async () => {
+    const endpoint = agents['node-b']?.endpoint ?? '';
+    const used = async (): Promise<number> => {
+      const m = /^pcapper_agent_disk_used_bytes\{node="node-b"\} ([0-9]+)$/m.exec((await get(`${endpoint}/metrics`, {}, null)).body.toString());
+      assert.ok(m, 'disk_used_bytes is exported');
+      return Number(m[1]);
+    };
+    const before = await used();
+    const filler = join(dataDir('node-b'), 'metrics-filler.bin');
+    writeFileSync(filler, Buffer.alloc(5_000_000));
+    try {
+      // node-b is idle and re-measures only every hour (PCAPPER_IDLE_DISK_REFRESH): scrapes see the cached figure
+      for (let i = 0; i < 10; i++) assert.equal(await used(), before, `scrape ${i} served the cached figure`);
+      // a capture's admission measures the disk: the figure catches up
+      const name = 'metrics-refresh';
+      await create(name, { targetPod: 'web-b1', captureSeconds: '30', maxFileSize: '1M', fileCount: '1' });
+      await planTargets(cluster.kubeConfig, NS, name, [podTarget(p('web-b1'))]);
+      await waitTargets(name, 'Running', (t) => t.phase === 'Running');
+      const after = await used();
+      assert.ok(after >= 5_000_000 && after !== before, `the measured figure (${after}) includes the new file (cached was ${before})`);
+      await removeCapture(name);
+    } finally {
+      rmSync(filler, { force: true });
     }
   });
 

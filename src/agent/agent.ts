@@ -105,8 +105,7 @@ export interface AgentOptions {
 }
 
 const nowIso = (): string => new Date().toISOString();
-/** How often an idle agent re-measures its data directory for /metrics. */
-const IDLE_DISK_REFRESH_MS = 60_000;
+
 
 export class NodeAgent {
   readonly config: AgentConfig;
@@ -753,7 +752,7 @@ export class NodeAgent {
     for (const s of this.allSessions()) if (s.running && !s.exited) any = true;
     if (!any) {
       // idle: refresh the figures /metrics shows now and then, not every tick
-      if (Date.now() - this.lastDiskAt >= IDLE_DISK_REFRESH_MS) await this.measureDisk().catch(() => undefined);
+      if (Date.now() - this.lastDiskAt >= this.config.idleDiskRefreshMs) await this.measureDisk().catch(() => undefined);
       return;
     }
     const disk = await this.measureDisk();

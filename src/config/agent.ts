@@ -24,6 +24,7 @@
  * | PCAPPER_STATUS_INTERVAL           | 2s             | min time between status writes per capture |
  * | PCAPPER_DISK_CHECK_INTERVAL       | 5s             | disk guard period while capturing         |
  * | PCAPPER_SWEEP_INTERVAL            | 10m            | period of the DELETE_OLDER_THAN sweep     |
+ * | PCAPPER_IDLE_DISK_REFRESH         | 1m             | how often an idle agent re-measures the data directory for /metrics |
  * | PCAPPER_PACKET_BUFFERED           | false          | true: tcpdump -U (a write per packet; costs packet rate) |
  */
 
@@ -52,6 +53,8 @@ export interface AgentConfig {
   readonly statusIntervalMs: number;
   readonly diskCheckIntervalMs: number;
   readonly sweepIntervalMs: number;
+  /** Idle agents re-measure the data directory this often (for /metrics; never per scrape). */
+  readonly idleDiskRefreshMs: number;
   /** tcpdump -U (a write per packet); default false: the agent flushes quiet captures instead. */
   readonly packetBuffered: boolean;
 }
@@ -205,6 +208,7 @@ export function loadAgentConfig(env: Env = process.env): AgentConfig {
     statusIntervalMs: duration(env, 'PCAPPER_STATUS_INTERVAL', '2s', 100),
     diskCheckIntervalMs: duration(env, 'PCAPPER_DISK_CHECK_INTERVAL', '5s', 100),
     sweepIntervalMs: duration(env, 'PCAPPER_SWEEP_INTERVAL', '10m', 100),
+    idleDiskRefreshMs: duration(env, 'PCAPPER_IDLE_DISK_REFRESH', '1m', 100),
     packetBuffered: bool(env, 'PCAPPER_PACKET_BUFFERED', false),
   };
   return Object.freeze(cfg);
