@@ -347,11 +347,9 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
   });
 
   it('the pcapper server restarted mid-download: the CLI resumes and the merged file equals a download with no restart', async () => {
-    // The hook: Stack.restartServer() stops every pcapper server replica as a crash would (SIGKILL)
-    // and starts them again, resolving once /readyz answers 200. The relay gate of kpApiOnly()
-    // holds the download at a third of the file, so the restart happens mid-file by state.
-    const restartServer = (stack as unknown as { restartServer?: () => Promise<void> }).restartServer?.bind(stack);
-    assert.ok(restartServer, 'test/harness/demo.ts Stack needs restartServer(): kill every pcapper server replica and start them again (resolves when ready)');
+    // Stack.restartServers() kills every pcapper server replica at once (as a crash would) and
+    // replaces them, resolving once they are Ready. The relay gate of kpApiOnly() holds the
+    // download at a third of the file, so the restart happens mid-file by state.
     const name = 'restart-dl';
     const made = await kp(['capture', 'pod/solo', '-n', NS, '--name', name, '--duration', '20s', '--snaplen', '0', '--detach'], { kubeconfig: admin });
     assert.equal(made.code, 0, made.stderr);
@@ -381,7 +379,7 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
       assert.ok(Date.now() < until, `the download never reached ${gate.pauseAt} bytes (${gate.downstreamBytes})`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    await restartServer();
+    await stack.restartServers();
     gate.resume();
     const r = await running;
     assert.equal(r.code, 0, r.stderr);

@@ -326,14 +326,8 @@ export const statusSchema = s.object({
 
 export type PacketCaptureSpec = Infer<typeof specSchema>;
 export type TargetStatus = Infer<typeof targetStatusSchema>;
-/**
- * A status.nodes entry. `endpoint` is NOT in the CRD any more (issue 10: the pcapper server finds
- * agents from the API, never from status; the apiserver prunes the field, nobody writes it). It
- * stays in the TypeScript type only so that code still reading it compiles until it is removed;
- * it is always undefined. Delete it once nothing reads it.
- */
-export type NodeStatus = Infer<typeof nodeStatusSchema> & { /** @deprecated removed from the API; always undefined */ endpoint?: string };
-export type PacketCaptureStatus = Omit<Infer<typeof statusSchema>, 'nodes'> & { nodes?: NodeStatus[] };
+export type NodeStatus = Infer<typeof nodeStatusSchema>;
+export type PacketCaptureStatus = Infer<typeof statusSchema>;
 export type Condition = Infer<typeof conditionSchema>;
 export type LabelSelector = Infer<typeof labelSelector>;
 

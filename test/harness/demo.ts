@@ -82,6 +82,8 @@ export interface Stack {
   readonly servers: ProcessPod[];
   /** replaces server replica `i` (a deleted Deployment pod); waits until Ready */
   restartServer(i: number): Promise<ProcessPod>;
+  /** Every server replica killed at once (as a crash or a bad rollout would) and replaced; resolves when all are Ready. */
+  restartServers(): Promise<void>;
   readonly dir: string;
   /** Paths of the controller's, agents' and servers' logs (current pods first). */
   readonly logs: string[];
@@ -433,6 +435,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         servers[i] = next;
         await kubelet.waitPodReady(next);
         return next;
+      },
+      async restartServers() {
+        await Promise.all(servers.map((_, i) => stack.restartServer(i)));
       },
       dir,
       get logs() {
