@@ -506,11 +506,11 @@ describe('helm chart charts/pcapper', () => {
 
   it('RBAC: the server reads only (captures, agent pods, the agent DaemonSet by name) and delegates auth; the agent lost tokenreviews/subjectaccessreviews; user roles gain exactly the data API', () => {
     const rules = (kind: string, name: string): unknown => rulesOf(findManifest(rendered, kind, name));
-    assert.deepEqual(rules('ClusterRole', 'pcapper-server'), [{ apiGroups: ['pcapper.dev'], resources: ['packetcaptures'], verbs: ['get', 'list', 'watch'] }]);
+    assert.deepEqual(rules('ClusterRole', 'pcapper-server'), [{ apiGroups: ['pcapper.dev'], resources: ['packetcaptures'], verbs: ['get'] }]);
     const role = findManifest(rendered, 'Role', 'pcapper-server');
     assert.equal(role.metadata.namespace, 'pcapper');
     assert.deepEqual(rulesOf(role), [
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
       { apiGroups: ['apps'], resources: ['daemonsets'], resourceNames: ['pcapper-agent'], verbs: ['get'] },
     ]);
     type Binding = Manifest & { roleRef: { kind: string; name: string }; subjects: { kind: string; name: string; namespace: string }[] };

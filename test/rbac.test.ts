@@ -8,10 +8,9 @@
  * authorized (`kubectl auth can-i` says yes, the request is not 403); with only that verb removed
  * from the role the same request gets 403 and can-i says no. A rule the table below does not know
  * fails the test, so nothing can be added to the chart without showing what it is for, and an entry
- * no role grants any more fails it too. Four verbs of the server's roles (packetcaptures list and
- * watch, pods get and watch: fixed by the issue-10 contract for a cache) are made by no request of
- * src/server today; their entries say so (`notMade`), are still checked against the authorizer,
- * and are listed in the test's output. That each
+ * no role grants any more fails it too. An entry may say `notMade` (a grant no request of the
+ * component makes): it is still checked against the authorizer and listed in the test's output;
+ * today there is none. That each
  * call is one the component really makes is shown from the other side by test/deploy-e2e.test.ts:
  * the real controller and agents run with exactly these roles and are never refused; and below,
  * for one rule each, the real process is run without it and breaks.
@@ -190,16 +189,12 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
    */
   const ROLE_GRANTS: Record<string, Record<string, Grant>> = {
     'ClusterRole/pcapper-server': {
-      'pcapper.dev/packetcaptures:list': { call: () => ({ method: 'GET', path: `${PC}/packetcaptures` }), notMade: true, why: 'src/server reads one capture by name (get); nothing in it lists captures' },
-      'pcapper.dev/packetcaptures:watch': { call: () => ({ method: 'GET', path: `${PC}/packetcaptures?watch=1&timeoutSeconds=1` }), notMade: true, why: 'src/server has no capture informer' },
     },
     'Role/pcapper-server': {
       '/pods:list': {
         call: () => ({ method: 'GET', path: `/api/v1/namespaces/${SYSTEM_NS}/pods?${AGENT_PODS}&fieldSelector=${encodeURIComponent('spec.nodeName=node-a')}` }),
         why: "the agent of a node: agent pods on it (src/server/kube.ts agentPods, AgentLocator.locate; locateAll without the field selector)",
       },
-      '/pods:watch': { call: () => ({ method: 'GET', path: `/api/v1/namespaces/${SYSTEM_NS}/pods?${AGENT_PODS}&watch=1&timeoutSeconds=1` }), notMade: true, why: 'src/server has no pod informer (it lists per request)' },
-      '/pods:get': { call: () => ({ method: 'GET', path: `/api/v1/namespaces/${SYSTEM_NS}/pods/pcapper-agent-probe` }), notMade: true, why: 'src/server never reads one pod by name' },
       'apps/daemonsets:get': {
         call: () => ({ method: 'GET', path: `/apis/apps/v1/namespaces/${SYSTEM_NS}/daemonsets/pcapper-agent` }),
         why: "the agent DaemonSet's uid, which agent pods must be controlled by (src/server/kube.ts daemonSetUid)",
