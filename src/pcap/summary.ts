@@ -8,8 +8,9 @@
  * conversation ({@link Conversations}) and hands it to the trackers of its protocol, each with one
  * job and its own state: {@link TcpTracker}, {@link HttpTracker} (after TCP: it skips what TCP
  * flagged as a retransmission), {@link DnsTracker}. `finish()` asks each for its part of the
- * result. A new tracker (HTTP/2, gRPC, ...) implements {@link PacketTracker} in its own file under
- * ./summary/ and gets one call in {@link Summarizer.addPacket} and one in {@link Summarizer.finish}.
+ * result. A new tracker (HTTP/2, gRPC, ...) implements PacketTracker (./summary/context.ts) in its
+ * own file under ./summary/ and gets one call in {@link Summarizer.addPacket} and one in {@link
+ * Summarizer.finish}.
  *
  * Definitions (see docs/pcap-library.md for how they relate to tshark):
  * - A TCP conversation is one connection: the 4-tuple, split again when a new SYN with a different
@@ -57,7 +58,6 @@ export type {
   TcpState,
   TcpSummary,
 } from './summary/types.js';
-export type { PacketContext, PacketTracker, ReportedConversation } from './summary/context.js';
 
 /** Incremental summary over packets; pure apart from the packets it is fed. */
 export class Summarizer {
