@@ -16,6 +16,7 @@ import type { StaticUser } from './harness/cluster.js';
 import { startStack, type Stack } from './harness/demo.js';
 import type { SimPod } from './harness/kubelet.js';
 import { assertRoot, inNetns, runCommand, spawnInNetns, type SpawnedProcess } from './harness/netns.js';
+import { makeClientCert } from './harness/pki.js';
 import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
 
 const A = 'team-a';
@@ -97,12 +98,12 @@ describe('the data API through kube-apiserver: tenancy, forged status, direct ag
   let trap: SpawnedProcess | undefined;
   let trapOut = '';
 
-  /** GET through kube-apiserver with a static user's own token (what kubectl get --raw sends). */
-  const apiGet = (user: StaticUser, path: string, headers: Record<string, string> = {}): Promise<Reply> =>
+  /** A request to kube-apiserver with a bearer token (what kubectl and client-node send). */
+  const apiRequest = (token: string, method: string, path: string, o: { headers?: Record<string, string>; body?: string } = {}): Promise<Reply> =>
     new Promise((resolve, reject) => {
       const req = request(
         `${stack.cluster.server}${path}`,
-        { method: 'GET', ca: stack.cluster.caData, headers: { Authorization: `Bearer ${stack.cluster.userToken(user)}`, Accept: '*/*', ...headers }, timeout: 60_000 },
+        { method, ca: stack.cluster.caData, headers: { Authorization: `Bearer ${token}`, Accept: '*/*', ...o.headers }, timeout: 60_000 },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -110,10 +111,13 @@ describe('the data API through kube-apiserver: tenancy, forged status, direct ag
           res.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`GET ${path}: timeout`)));
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timeout`)));
       req.on('error', reject);
-      req.end();
+      req.end(o.body);
     });
+
+  /** GET through kube-apiserver with a static user's own token (what kubectl get --raw sends). */
+  const apiGet = (user: StaticUser, path: string, headers: Record<string, string> = {}): Promise<Reply> => apiRequest(stack.cluster.userToken(user), 'GET', path, { headers });
 
   const kubectl = async (args: string[], o: { input?: string; kubeconfig?: string } = {}): Promise<string> => {
     const r = await stack.cluster.kubectl(args, o);
@@ -186,6 +190,8 @@ describe('the data API through kube-apiserver: tenancy, forged status, direct ag
     await kubectl(['create', 'rolebinding', 'alice-pcap', '-n', A, '--clusterrole=pcapper-capture-user', '--user=alice']);
     pods.a = await k.createPod({ namespace: A, name: 'web', node: 'node-a', labels: { app: 'web' } });
     pods.b = await k.createPod({ namespace: B, name: 'web', node: 'node-b', labels: { app: 'web' } });
+    // another tenant's pod beside alice's, on node-a: its name must not reach alice's metadata
+    pods.neighbour = await k.createPod({ namespace: B, name: 'neighbour', node: 'node-a', labels: { app: 'neighbour' } });
     for (const p of [pods.a, pods.b]) {
       servers.push(await startHttpServer({ netnsPath: p.netnsPath, ip: p.ip, ...(p.cgroup ? { cgroup: p.cgroup } : {}) }, 8080, { run: k.run }));
     }
@@ -234,7 +240,7 @@ describe('the data API through kube-apiserver: tenancy, forged status, direct ag
     assert.ok(versions.split('\n').includes('data.pcapper.dev/v1alpha1'), versions);
   });
 
-  it("alice lists and downloads her namespace's files (bytes = the admin's; Range 206 exact); 403 for team-b and for mallory; 404 only where she may look", async () => {
+  it("alice lists and downloads her namespace's files (bytes = the admin's; Range 206 exact); metadata names only her pods; 403 for team-b and for mallory; 404 only where she may look", async () => {
     // the list, through kubectl get --raw as alice and as a raw request: one answer
     const viaKubectl = JSON.parse(await kubectl(['get', '--raw', filesPath(A, 'cap-a')], { kubeconfig: stack.cluster.userKubeconfigPath('alice') })) as FileList;
     const list = await listAs('alice', A, 'cap-a');
@@ -259,6 +265,15 @@ describe('the data API through kube-apiserver: tenancy, forged status, direct ag
       const admins = await download('admin', A, 'cap-a', item);
       assert.ok(mine.equals(admins), `${item.path}: alice's download equals the admin's`);
     }
+    // issue 10 6c: the metadata sidecar alice downloads names her namespace's pods only, not the
+    // other tenant's pod on the same node
+    const metaItem = list.items.find((i) => i.kind === 'metadata') as FileItem;
+    const meta = JSON.parse((await download('alice', A, 'cap-a', metaItem)).toString()) as { endpoints?: Record<string, { pod: string; namespace: string }> };
+    const a = pods.a as SimPod;
+    const neighbour = pods.neighbour as SimPod;
+    assert.deepEqual(meta.endpoints?.[a.ip], { pod: 'web', namespace: A, node: 'node-a' }, `alice's own pod is named: ${JSON.stringify(meta.endpoints)}`);
+    for (const [ip, e] of Object.entries(meta.endpoints ?? {})) assert.equal(e.namespace, A, `${ip} belongs to ${e.namespace}/${e.pod}`);
+    assert.equal(meta.endpoints?.[neighbour.ip], undefined, `no entry for ${B}/neighbour (${neighbour.ip}) on the same node`);
     const pcap = pcaps[0] as FileItem;
     const whole = await download('alice', A, 'cap-a', pcap);
     assert.ok(whole.length > 200, `the capture has packets (${whole.length} bytes)`);
@@ -332,20 +347,18 @@ describe('the data API through kube-apiserver: tenancy, forged status, direct ag
     const pc = await getPc(A, 'cap-a');
     const own = (pc.status?.nodes ?? []).map((n) => n.node);
     assert.deepEqual(own, ['node-a'], "the capture's only node is its target's");
-    // the agent's real identity (its ServiceAccount may patch any capture's status)
-    const forger = cluster.writeKubeconfig('forging-agent', await cluster.serviceAccountToken('pcapper', 'pcapper-agent'));
-    const forged = {
-      status: {
-        nodes: [
-          ...(pc.status?.nodes ?? []),
-          { node: 'node-b', endpoint: `http://${TRAP_IP}:9/steal`, files: 99, bytes: 12345 },
-          { node: 'evil.example', endpoint: `http://${TRAP_IP}:9/steal`, files: 1, bytes: 1 },
-        ],
-      },
-    };
-    const patched = JSON.parse(
-      await kubectl(['patch', 'packetcaptures.pcapper.dev', 'cap-a', '-n', A, '--subresource=status', '--type=merge', '-p', JSON.stringify(forged), '-o', 'json'], { kubeconfig: forger }),
-    ) as PacketCapture;
+    // the agent's real identity: its ServiceAccount may patch (not even get) any capture's status
+    const agentToken = await cluster.serviceAccountToken('pcapper', 'pcapper-agent');
+    const statusPath = `/apis/pcapper.dev/v1alpha1/namespaces/${A}/packetcaptures/cap-a/status`;
+    const patchStatus = (nodes: unknown[]): Promise<Reply> =>
+      apiRequest(agentToken, 'PATCH', statusPath, { headers: { 'Content-Type': 'application/merge-patch+json', Accept: 'application/json' }, body: JSON.stringify({ status: { nodes } }) });
+    const forged = await patchStatus([
+      ...(pc.status?.nodes ?? []),
+      { node: 'node-b', endpoint: `http://${TRAP_IP}:9/steal`, files: 99, bytes: 12345 },
+      { node: 'evil.example', endpoint: `http://${TRAP_IP}:9/steal`, files: 1, bytes: 1 },
+    ]);
+    assert.equal(forged.status, 200, `the agent's status patch: ${forged.body.toString()}`);
+    const patched = JSON.parse(forged.body.toString()) as PacketCapture;
     assert.deepEqual((patched.status?.nodes ?? []).map((n) => n.node).sort(), ['evil.example', 'node-a', 'node-b'], 'the forged node entries were stored');
     const stored = await getPc(A, 'cap-a');
     for (const n of stored.status?.nodes ?? []) assert.equal('endpoint' in n, false, `status.nodes[${n.node}].endpoint is pruned by the apiserver`);
@@ -369,10 +382,9 @@ describe('the data API through kube-apiserver: tenancy, forged status, direct ag
 
     // names a client would turn into paths are refused by the CRD pattern
     for (const bad of ['../x', 'a/b', '-x', 'X']) {
-      const body = { status: { nodes: [...(pc.status?.nodes ?? []), { node: bad }] } };
-      const r = await cluster.kubectl(['patch', 'packetcaptures.pcapper.dev', 'cap-a', '-n', A, '--subresource=status', '--type=merge', '-p', JSON.stringify(body)], { kubeconfig: forger });
-      assert.notEqual(r.code, 0, `node name ${JSON.stringify(bad)} accepted`);
-      assert.match(r.stderr, /status\.nodes\[\d+\]\.node.*should match|Invalid value/, r.stderr);
+      const r = await patchStatus([...(pc.status?.nodes ?? []), { node: bad }]);
+      assert.equal(r.status, 422, `node name ${JSON.stringify(bad)}: ${r.body.toString()}`);
+      assert.match(r.body.toString(), /status\.nodes\[\d+\]\.node.*should match/, r.body.toString());
     }
     assert.deepEqual(((await getPc(A, 'cap-a')).status?.nodes ?? []).map((n) => n.node).sort(), ['evil.example', 'node-a', 'node-b']);
   });
@@ -381,6 +393,7 @@ describe('the data API through kube-apiserver: tenancy, forged status, direct ag
     const list = await listAs('alice', A, 'cap-a');
     const pcap = list.items.find((i) => i.kind === 'pcap') as FileItem;
     const token = stack.cluster.userToken('alice');
+    const aliceClient = makeClientCert(tmp, stack.pki.ca, 'alice-client', 'alice');
     const listPath = `/v1/captures/${A}/cap-a/files`;
     const filePath = `/v1/captures/${A}/cap-a/files/${pcap.target}/${pcap.name}`;
     for (const path of [listPath, filePath]) {
@@ -392,7 +405,12 @@ describe('the data API through kube-apiserver: tenancy, forged status, direct ag
       assert.doesNotMatch(bare.body ?? '', new RegExp(pcap.name.replace(/\./g, '\\.')), 'no file names leak');
       const agentCert = await fromTenantPod(path, token, stack.pki.agent);
       assert.equal(agentCert.status, 403, `${path}, alice's token + the agent's certificate: ${JSON.stringify(agentCert)}`);
+      assert.match(agentCert.body ?? '', /not issued by the pcapper CA for TLS clients/);
       assert.doesNotMatch(agentCert.body ?? '', new RegExp(pcap.name.replace(/\./g, '\\.')));
+      // a TLS client certificate from the pcapper CA, but for alice: the CN is not the server's
+      const aliceCert = await fromTenantPod(path, token, aliceClient);
+      assert.equal(aliceCert.status, 403, `${path}, alice's token + a pcapper-CA client cert with CN alice: ${JSON.stringify(aliceCert)}`);
+      assert.match(aliceCert.body ?? '', /CN "alice" may not read capture data/);
     }
     // the server's certificate is what counts: with it the same request works, with or without a token
     const withServer = await fromTenantPod(listPath, token, stack.pki.server);
