@@ -137,6 +137,43 @@ describe('targeting modes', () => {
     await waitEvent(admin, pc, 'TargetsAdded');
   });
 
+  it('a podSelector capture with no matching pod waits (scheduled, WaitingForPods) past the grace; a pod that starts matching later is captured; failIfNoTargets fails fast', async () => {
+    const ns = 'team-wait';
+    await ensureNamespace(admin, ns);
+    const selector = { matchLabels: { app: 'late' } };
+    await createCapture(admin, ns, 'waits', { podSelector: selector, captureSeconds: 300 });
+    let pc = await waitCapture(admin, ns, 'waits', 'waiting for pods', (p) => p.status?.progress === 'scheduled' && cond(p, 'TargetsResolved')?.reason === 'WaitingForPods');
+    assert.equal(pc.status?.targetsTotal, 0);
+    assert.equal(cond(pc, 'TargetsResolved')?.status, 'False');
+    assert.match(cond(pc, 'TargetsResolved')?.message ?? '', /waiting for pods: no running pod in namespace "team-wait" matches the podSelector/);
+    const ev = await waitEvent(admin, pc, 'WaitingForPods');
+    assert.equal(ev.type, 'Normal');
+
+    // the same selector with failIfNoTargets, created after: once it has failed after the grace,
+    // the grace of the first one (created earlier) is over too — and it must still be waiting
+    await createCapture(admin, ns, 'fails-fast', { podSelector: selector, captureSeconds: 300, failIfNoTargets: true });
+    const fast = await waitCapture(admin, ns, 'fails-fast', 'failure', (p) => p.status?.progress === 'failure');
+    assert.equal(cond(fast, 'TargetsResolved')?.reason, 'NoPodsMatched');
+    assert.equal((await waitEvent(admin, fast, 'Failed')).type, 'Warning');
+    assert.ok(!(await eventsOf(admin, fast)).some((e) => e.reason === 'WaitingForPods'), 'a fail-fast capture does not announce waiting');
+    pc = await getPacketCapture(admin, ns, 'waits');
+    assert.equal(pc.status?.progress, 'scheduled', 'still waiting after the resolve grace');
+    assert.equal(cond(pc, 'TargetsResolved')?.reason, 'WaitingForPods');
+    assert.equal((await eventsOf(admin, pc)).filter((e) => e.reason === 'WaitingForPods').length, 1, 'one WaitingForPods Event');
+
+    // a matching pod starts: it is planned and the capture runs
+    await kubelet.createPod({ namespace: ns, name: 'late-1', node: 'worker-02', labels: { app: 'late' }, network: false });
+    pc = await waitCapture(admin, ns, 'waits', 'late-1 planned', (p) => p.status?.targetsTotal === 1);
+    assert.deepEqual(targetNames(pc), ['pod/team-wait/late-1']);
+    assert.equal(pc.status?.targets?.[0]?.node, 'worker-02');
+    assert.equal(cond(pc, 'TargetsResolved')?.status, 'True');
+    await waitEvent(admin, pc, 'TargetsAdded');
+    await agentReport(admin, ns, 'waits', 'worker-02', [{ name: 'pod/team-wait/late-1', phase: 'Running', startTime: nowIso(), lastUpdateTime: nowIso() }]);
+    pc = await waitCapture(admin, ns, 'waits', 'running', (p) => p.status?.progress === 'running' && p.status.targetsRunning === 1);
+    const failedFast = await getPacketCapture(admin, ns, 'fails-fast');
+    assert.equal(failedFast.status?.targetsTotal, 0, 'a failed capture admits no pod');
+  });
+
   it('targetDeployment follows Deployment -> ReplicaSet -> Pods (and not a look-alike pod)', async () => {
     const dep = await kubelet.makeDeployment('team-a', 'shop', 3, { app: 'shop' }, ['worker-01', 'worker-02', 'worker-03'], { network: false });
     // same labels, but owned by nobody in the chain: kubectl would pick it by selector; owner refs exclude it
@@ -218,10 +255,11 @@ describe('bad inputs: each is refused readably, and the controller keeps serving
     ['empty podSelector', { podSelector: {} }, /must not be empty/],
     ['snapLength too big', { targetPod: 'a', snapLength: 10_000_000 }, /snapLength/],
     ['captureSeconds and duration', { targetPod: 'a', captureSeconds: 5, duration: 5 }, /not both/],
+    ['failIfNoTargets not a boolean', { podSelector: { matchLabels: { a: 'b' } }, failIfNoTargets: 'yes' }, /failIfNoTargets/],
   ];
   // accepted by the apiserver, refused by the controller: [name, spec, condition reason or failure text]
   const controllerSide: [string, Record<string, unknown>, RegExp][] = [
-    ['a selector that matches nothing', { podSelector: { matchLabels: { app: 'nothing-here' } } }, /no running pod .* matches/],
+    ['a selector that matches nothing, failing fast', { podSelector: { matchLabels: { app: 'nothing-here' } }, failIfNoTargets: true }, /no running pod .* matches/],
     ['a pod that does not exist', { targetPod: 'ghost' }, /pod "ghost" does not exist/],
     ['a Deployment that does not exist', { targetDeployment: 'ghost' }, /Deployment "ghost" does not exist/],
     ['1 TB per target (100G x 1000 files)', { targetPod: 'web-1', maxFileSize: '100G', fileCount: 1000 }, /exceeds/],

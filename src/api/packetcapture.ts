@@ -214,6 +214,10 @@ export const specSchema = s.object(
       description: 'Delete the PacketCapture (and its files) this long after it finished or failed.',
     }),
     jobId: s.string({ maxLength: 8, pattern: '^[a-z0-9]+$', description: 'Seed 004\'s run identifier; recorded, not interpreted.' }),
+    failIfNoTargets: s.bool({
+      description:
+        'podSelector and workload captures only: fail (reason NoPodsMatched) when no pod matches within the resolve grace period, instead of waiting for matching pods until the capture window ends. Default false.',
+    }),
   },
   {
     description: 'What to capture. Exactly one kind of target: targetPod, podSelector, targetDeployment, workloadRef or targetNode.',

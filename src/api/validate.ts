@@ -61,6 +61,8 @@ export interface ResolvedCaptureSpec {
   readonly interfaceName: string;
   readonly ttlSecondsAfterFinished: number | undefined;
   readonly jobId: string | undefined;
+  /** podSelector/workload targets: fail after the resolve grace when no pod matches, instead of waiting. */
+  readonly failIfNoTargets: boolean;
 }
 
 /** One reason a spec is refused. `field` is a JSON path under the object, e.g. "spec.maxFileSize". */
@@ -225,6 +227,7 @@ const KNOWN_FIELDS = new Set([
   'snapLength',
   'ttlSecondsAfterFinished',
   'jobId',
+  'failIfNoTargets',
 ]);
 
 /**
@@ -342,6 +345,9 @@ export function resolveSpec(spec: unknown, captureNamespace: string): ResolveRes
     } else captureFilter = f.trim();
   }
 
+  const failIfNoTargets = sp.failIfNoTargets ?? false;
+  if (typeof failIfNoTargets !== 'boolean') bad('failIfNoTargets', 'InvalidValue', `${describe(failIfNoTargets)} is not true or false`);
+
   if (problems.length > 0) return { ok: false, problems };
 
   const ns = targetNamespace ?? captureNamespace;
@@ -366,6 +372,7 @@ export function resolveSpec(spec: unknown, captureNamespace: string): ResolveRes
     interfaceName: target.kind === 'node' ? target.interface : (interfaceName ?? DEFAULTS.interfaceName),
     ttlSecondsAfterFinished: ttl,
     jobId,
+    failIfNoTargets: failIfNoTargets === true,
   };
   return { ok: true, spec: Object.freeze(resolved) };
 }

@@ -236,3 +236,71 @@ test('decide: a hostNetwork pod is refused outside the system namespace (HostNet
   const ds = decide(pc({ targetPod: 'node-exporter', captureSeconds: '60' }, undefined, { namespace: 'pcapper' }), ws, CFG, T0, none);
   assert.equal(ds.status?.targets?.[0]?.phase, undefined, 'allowed in the system namespace');
 });
+
+test('decide: a selector capture with no matching pod waits (scheduled, WaitingForPods once), picks up a pod that starts matching, fails only at its window end', () => {
+  const spec = { podSelector: { matchLabels: { app: 'web' } }, captureSeconds: 60 };
+  const empty = arrayWorld({ nodes: ['n1'] });
+  const first = decide(pc(spec), empty, CFG, T0, none);
+  assert.equal(first.status?.progress, 'scheduled', 'waiting is visible as scheduled');
+  const rc = first.status?.conditions?.find((c) => c.type === 'TargetsResolved');
+  assert.equal(rc?.status, 'False');
+  assert.equal(rc?.reason, 'WaitingForPods');
+  assert.match(rc?.message ?? '', /waiting for pods: no running pod in namespace "team" matches the podSelector.*until 2026-01-01T00:01:00Z/);
+  assert.deepEqual(first.events.map((e) => [e.type, e.reason]), [['Normal', 'WaitingForPods']], 'one Normal Event, no Scheduled event for zero targets');
+  assert.equal(first.requeueAfterMs, 60_000, 'wakes at the window end');
+
+  // past the resolve grace: still waiting, no second Event
+  const later = decide(pc(spec, first.status), empty, CFG, T0 + CFG.resolveGraceMs + 5_000, none);
+  assert.equal(later.status?.progress, 'scheduled');
+  assert.equal(later.status?.conditions?.find((c) => c.type === 'TargetsResolved')?.reason, 'WaitingForPods');
+  assert.deepEqual(later.events, []);
+
+  // a matching pod starts: it is planned, the capture is resolved and announces the new target
+  const withPod = arrayWorld({ pods: [pod('web-1', 'n1', { app: 'web' })], nodes: ['n1'] });
+  const joined = decide(pc(spec, later.status), withPod, CFG, T0 + 20_000, none);
+  assert.deepEqual(joined.status?.targets?.map((t) => t.name), ['pod/team/web-1']);
+  assert.equal(joined.status?.progress, 'scheduled');
+  assert.equal(joined.status?.conditions?.find((c) => c.type === 'TargetsResolved')?.status, 'True');
+  assert.ok(joined.events.some((e) => e.reason === 'TargetsAdded' && /pod\/team\/web-1/.test(e.message)));
+
+  // no pod ever matched: at the window end the capture fails with NoPodsMatched
+  const end = decide(pc(spec, later.status), empty, CFG, T0 + 60_000, none);
+  assert.equal(end.status?.progress, 'failure');
+  const endRc = end.status?.conditions?.find((c) => c.type === 'TargetsResolved');
+  assert.equal(endRc?.reason, 'NoPodsMatched');
+  assert.match(endRc?.message ?? '', /waited 60 s, the whole capture window/);
+  assert.match(end.events.find((e) => e.reason === 'Failed' && e.type === 'Warning')?.message ?? '', /matches the podSelector/);
+});
+
+test('decide: a workload without pods waits too; a missing workload, a missing named pod, and failIfNoTargets fail after the resolve grace', () => {
+  const dep = { kind: 'Deployment', metadata: { name: 'web', namespace: 'team', uid: 'dep' }, spec: { selector: { matchLabels: { app: 'web' } } } };
+  const w = arrayWorld({ workloads: [dep], nodes: ['n1'] });
+  const afterGrace = T0 + CFG.resolveGraceMs;
+  const wl = decide(pc({ targetDeployment: 'web', captureSeconds: 60 }), w, CFG, afterGrace, none);
+  assert.equal(wl.status?.progress, 'scheduled');
+  assert.equal(wl.status?.conditions?.find((c) => c.type === 'TargetsResolved')?.reason, 'WaitingForPods');
+
+  const typo = decide(pc({ targetDeployment: 'wbe', captureSeconds: 60 }), w, CFG, afterGrace, none);
+  assert.equal(typo.status?.progress, 'failure');
+  assert.equal(typo.status?.conditions?.find((c) => c.type === 'TargetsResolved')?.reason, 'WorkloadNotFound');
+
+  const named = decide(pc({ targetPod: 'web-1', captureSeconds: 60 }), w, CFG, afterGrace, none);
+  assert.equal(named.status?.conditions?.find((c) => c.type === 'TargetsResolved')?.reason, 'PodNotFound');
+  assert.equal(named.status?.progress, 'failure');
+
+  const fast = { podSelector: { matchLabels: { app: 'web' } }, captureSeconds: 60, failIfNoTargets: true };
+  const early = decide(pc(fast), w, CFG, T0, none);
+  assert.equal(early.status?.progress, undefined, 'fail-fast: not waiting, just within the grace');
+  assert.equal(early.requeueAfterMs, CFG.resolveGraceMs);
+  assert.ok(!early.events.some((e) => e.reason === 'WaitingForPods'));
+  const failed = decide(pc(fast, early.status), w, CFG, afterGrace, none);
+  assert.equal(failed.status?.progress, 'failure');
+  assert.equal(failed.status?.conditions?.find((c) => c.type === 'TargetsResolved')?.reason, 'NoPodsMatched');
+  assert.match(failed.status?.conditions?.find((c) => c.type === 'TargetsResolved')?.message ?? '', /waited 10 s\)/);
+});
+
+test('decide: failIfNoTargets must be a boolean', () => {
+  const d = decide(pc({ podSelector: { matchLabels: { app: 'web' } }, failIfNoTargets: 'yes' }), arrayWorld({}), CFG, T0, none);
+  assert.equal(d.status?.progress, 'failure');
+  assert.match(d.events.find((e) => e.reason === 'InvalidSpec')?.message ?? '', /spec\.failIfNoTargets: "yes" is not true or false/);
+});

@@ -88,6 +88,12 @@ export function nodesWithFiles(status: PacketCaptureStatus | undefined): string[
   return [...s].sort();
 }
 
+/** The TargetsResolved message and the WaitingForPods Event of a capture waiting for matching pods. */
+function waitMessage(problemText: string, windowEnd: number | undefined): string {
+  const until = windowEnd !== undefined ? `until ${iso(windowEnd)} (the end of the capture window)` : 'until one matches or the capture is deleted (no time limit: packetCount only)';
+  return `waiting for pods: ${problemText}; pods that start matching are captured; waiting ${until}`;
+}
+
 /**
  * Decides what to do with one capture.
  * @param ownedPhases names of targets whose `phase` the controller owns now (from managedFields, see ownedTargetFields()).
@@ -160,8 +166,14 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
     planned = existing.map((e) => ({ name: e.name, kind: e.kind ?? 'pod', namespace: e.namespace, pod: e.pod, podUID: e.podUID, node: e.node, interface: e.interface }));
   }
   const resolveDeadline = (ms(pc.metadata.creationTimestamp ? String(pc.metadata.creationTimestamp) : undefined) ?? startMs) + cfg.resolveGraceMs;
-  const unresolvable = !!spec && planned.length === 0 && problems.length > 0 && now >= resolveDeadline;
-  if (spec && planned.length === 0 && problems.length > 0 && !unresolvable) wake.push(resolveDeadline);
+  // A podSelector/workload capture with no matching pod (yet) is not broken: it waits for pods
+  // until its capture window ends (issue 16 item 8), unless spec.failIfNoTargets asks to fail
+  // fast. A missing named pod, workload or node is more likely a typo: that fails after the grace.
+  const waitingForPods = !!spec && !spec.failIfNoTargets && planned.length === 0 && problems.length > 0 && problems.every((p) => p.reason === 'NoPodsMatched');
+  const giveUpAt = waitingForPods ? windowEnd : resolveDeadline;
+  const unresolvable = !!spec && planned.length === 0 && problems.length > 0 && giveUpAt !== undefined && now >= giveUpAt;
+  const waiting = waitingForPods && !unresolvable;
+  if (spec && planned.length === 0 && problems.length > 0 && !unresolvable && giveUpAt !== undefined) wake.push(giveUpAt);
 
   // ---- verdicts on targets (the controller's exception to agent ownership) ----
   const current = new Map<string, TargetStatus>(existing.map((t) => [t.name, t]));
@@ -229,10 +241,12 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
     return { ...cur, ...t, ...(v ?? {}) };
   });
   const agg = aggregate(effective);
-  const progress = progressOf(agg, { refused: !!refusal, unresolvable, prev: prevProgress });
+  // waiting for pods is visible as `scheduled` (the capture is accepted and will run when one comes)
+  const progress = progressOf(agg, { refused: !!refusal, unresolvable, prev: prevProgress }) ?? (waiting ? 'scheduled' : undefined);
 
   const conditions: Condition[] = [];
   const problemText = problems.map((p) => p.message).join('; ');
+  let resolvedMsg = problemText;
   conditions.push(
     refusal
       ? condition(prev.conditions, CONDITIONS.Invalid, 'True', refusal.reason, refusal.message, nowIso, gen)
@@ -241,9 +255,17 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
   if (refusal) conditions.push(condition(prev.conditions, CONDITIONS.TargetsResolved, 'False', 'Refused', 'no targets: the spec was refused', nowIso, gen));
   else if (problems.length === 0) conditions.push(condition(prev.conditions, CONDITIONS.TargetsResolved, 'True', 'Resolved', `${agg.total} target(s) planned`, nowIso, gen));
   else {
-    const reason = problems[0]?.reason ?? 'Unresolved';
-    const msg = planned.length > 0 ? `${planned.length} target(s) planned; ${problemText}` : unresolvable ? `${problemText} (waited ${Math.round(cfg.resolveGraceMs / 1000)} s)` : `waiting: ${problemText}`;
-    conditions.push(condition(prev.conditions, CONDITIONS.TargetsResolved, 'False', reason, msg, nowIso, gen));
+    const reason = waiting ? 'WaitingForPods' : (problems[0]?.reason ?? 'Unresolved');
+    const waitedMs = waitingForPods ? (spec?.captureSeconds ?? 0) * 1000 : cfg.resolveGraceMs;
+    resolvedMsg =
+      planned.length > 0
+        ? `${planned.length} target(s) planned; ${problemText}`
+        : unresolvable
+          ? `${problemText} (waited ${Math.round(waitedMs / 1000)} s${waitingForPods ? ', the whole capture window' : ''})`
+          : waiting
+            ? `${waitMessage(problemText, windowEnd)}`
+            : `waiting: ${problemText}`;
+    conditions.push(condition(prev.conditions, CONDITIONS.TargetsResolved, 'False', reason, resolvedMsg, nowIso, gen));
   }
   conditions.push(
     agg.running > 0
@@ -292,7 +314,9 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
     if (v) events.push({ type: 'Warning', reason: 'TargetFailed', message: `${n}: ${v.reason}: ${v.message}` });
   }
   if (newVerdicts.length > 10) events.push({ type: 'Warning', reason: 'TargetFailed', message: `${newVerdicts.length - 10} more target(s) failed` });
-  if (progress !== prevProgress && progress !== undefined) {
+  const prevResolved = prev.conditions?.find((c) => c.type === CONDITIONS.TargetsResolved);
+  if (waiting && prevResolved?.reason !== 'WaitingForPods') events.push({ type: 'Normal', reason: 'WaitingForPods', message: waitMessage(problemText, windowEnd) });
+  if (progress !== prevProgress && progress !== undefined && !(waiting && progress === 'scheduled')) {
     const where = agg.nodes.length ? ` on ${agg.nodes.length <= 5 ? agg.nodes.join(', ') : `${agg.nodes.length} nodes`}` : '';
     switch (progress) {
       case 'scheduled':
@@ -312,7 +336,7 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
         events.push({
           type: 'Warning',
           reason: 'Failed',
-          message: refusal ? refusal.message : agg.total === 0 ? problemText || 'no targets' : `all ${agg.total} target(s) failed: ${describeFailures(effective)}`,
+          message: refusal ? refusal.message : agg.total === 0 ? resolvedMsg || 'no targets' : `all ${agg.total} target(s) failed: ${describeFailures(effective)}`,
         });
         break;
     }

@@ -125,7 +125,7 @@ export async function checkTarget(kube: KubeContext, req: CaptureRequest, io: Cl
     try {
       const sel = formatSelector(t.selector);
       const l = await kube.client.json<{ items: unknown[] }>('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(sel)}&limit=1`);
-      if (l.items.length === 0) io.stderr.write(`warning: no pods match "${sel}" in namespace "${ns}" yet; pods that start matching while the capture runs are captured\n`);
+      if (l.items.length === 0) io.stderr.write(`warning: no pods match "${sel}" in namespace "${ns}" yet; the capture waits for them: pods that start matching before it ends are captured\n`);
     } catch (e) {
       if (e instanceof KubeError && (e.status === 0 || e.status === 401)) throw e;
     }
