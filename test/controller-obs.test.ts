@@ -119,7 +119,7 @@ describe('controller /healthz, /readyz, /metrics', () => {
     const hist0 = sample(m.body, 'pcapper_controller_reconcile_duration_seconds_count') ?? 0;
 
     await createCapture(admin, NS, 'c1', { targetPod: 'nothere', captureSeconds: '60' });
-    await waitCapture(admin, NS, 'c1', 'a status from the controller', (pc) => pc.status?.progress !== undefined, 20_000);
+    await waitCapture(admin, NS, 'c1', 'a status from the controller', (pc) => pc.status?.observedGeneration === 1, 20_000);
     const after = await waitFor('more successful reconciles', async () => {
       const v = await metric('pcapper_controller_reconcile_total{result="success"}');
       return v !== undefined && v > (before ?? 0) ? v : undefined;
