@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
+import { parseListenAddress, type ListenAddress } from '../telemetry/health.js';
 import type { Level } from '../telemetry/log.js';
 
 export interface ControllerConfig {
@@ -21,6 +22,8 @@ export interface ControllerConfig {
   readonly concurrency: number;
   readonly logLevel: Level;
   readonly logFormat: 'json' | 'text';
+  /** Where /metrics, /healthz and /readyz are served; undefined = not served. */
+  readonly metricsAddr: ListenAddress | undefined;
 }
 
 export const CONTROLLER_USAGE = `usage: pcapper controller [options]
@@ -36,7 +39,10 @@ export const CONTROLLER_USAGE = `usage: pcapper controller [options]
   --cleanup-timeout SECONDS     wait this long for node cleanup after deletion (default 600)
   --concurrency N               parallel reconciles (default 4)
   --log-level debug|info|warn|error   (default info; env PCAPPER_LOG_LEVEL)
-  --log-format json|text        (default json; env PCAPPER_LOG_FORMAT)`;
+  --log-format json|text        (default json; env PCAPPER_LOG_FORMAT)
+  --metrics-addr HOST:PORT      serve /metrics, /healthz and /readyz over HTTP, e.g. :8080 or
+                                127.0.0.1:0 (default: not served; env PCAPPER_METRICS_ADDR;
+                                the chart sets :8080)`;
 
 function num(v: string | undefined, def: number, flag: string): number {
   if (v === undefined) return def;
@@ -63,6 +69,7 @@ export function loadControllerConfig(argv: readonly string[], env: Readonly<Reco
       concurrency: { type: 'string' },
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
+      'metrics-addr': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -72,6 +79,7 @@ export function loadControllerConfig(argv: readonly string[], env: Readonly<Reco
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new Error(`--log-level: ${level} is not debug, info, warn or error`);
   const format = values['log-format'] ?? env.PCAPPER_LOG_FORMAT ?? 'json';
   if (format !== 'json' && format !== 'text') throw new Error(`--log-format: ${format} is not json or text`);
+  const metricsAddr = values['metrics-addr'] ?? env.PCAPPER_METRICS_ADDR;
   return Object.freeze({
     kubeconfig: values.kubeconfig,
     kubeconfigEnv: env.KUBECONFIG,
@@ -87,5 +95,6 @@ export function loadControllerConfig(argv: readonly string[], env: Readonly<Reco
     concurrency: Math.max(1, Math.floor(num(values.concurrency, 4, '--concurrency'))),
     logLevel: level,
     logFormat: format,
+    metricsAddr: metricsAddr === undefined || metricsAddr === '' ? undefined : parseListenAddress('--metrics-addr', metricsAddr),
   });
 }

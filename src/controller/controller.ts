@@ -10,14 +10,14 @@ import { hostname } from 'node:os';
 import type * as k8s from '@kubernetes/client-node';
 import { API_VERSION, CONTROLLER_FIELD_MANAGER, FINALIZER, KIND, type PacketCapture } from '../api/packetcapture.js';
 import { systemClock, type Clock } from '../k8s/clock.js';
-import { deletePacketCapture, getPacketCapture, isConflict, isNotFound, KubeClient, packetCapturePath, setFinalizers } from '../k8s/client.js';
+import { deletePacketCapture, getPacketCapture, isConflict, KubeClient, packetCapturePath, setFinalizers } from '../k8s/client.js';
 import { EventRecorder } from '../k8s/events.js';
 import { Informer, type Change, type KubeObject } from '../k8s/informer.js';
 import { LeaderElector } from '../k8s/leader.js';
 import { applyStatus, ownedTargetFields } from '../k8s/status.js';
 import type { Logger } from '../telemetry/log.js';
 import { silentLogger } from '../telemetry/log.js';
-import { WorkQueue } from './queue.js';
+import { WorkQueue, type QueueObserver } from './queue.js';
 import { decide, DEFAULT_RECONCILE_CONFIG, type Decision, type ReconcileConfig } from './reconcile.js';
 import type { NodeObj, Pod, Workload, World } from './types.js';
 
@@ -46,6 +46,8 @@ export interface ControllerOptions {
   concurrency?: number;
   /** Minimum time between two reconciles of one capture (default 200 ms): coalesces event storms. */
   minIntervalMs?: number;
+  /** Receives the work queue's reconcile, error, retry and depth reports (src/controller/metrics.ts). */
+  metrics?: QueueObserver;
 }
 
 export interface ControllerHandle {
@@ -142,7 +144,7 @@ export function runController(opts: ControllerOptions): ControllerHandle {
     nodeExists: (n) => nodes.get(n) !== undefined,
   };
 
-  const queue = new WorkQueue({ clock, minIntervalMs: opts.minIntervalMs ?? 200 });
+  const queue = new WorkQueue({ clock, minIntervalMs: opts.minIntervalMs ?? 200, observer: opts.metrics });
   const recorder = new EventRecorder({ kc: client, component: 'pcapper-controller', instance: identity, clock, log });
   /** Last status body applied per capture (uid + JSON): skip identical applies. */
   const lastApplied = new Map<string, string>();
@@ -256,14 +258,13 @@ export function runController(opts: ControllerOptions): ControllerHandle {
       queue.forget(key);
       if (d.requeueAfterMs !== undefined) queue.addAfter(key, d.requeueAfterMs);
     } catch (e) {
-      if (isNotFound(e)) return; // deleted meanwhile: nothing to do
-      if (isConflict(e)) {
-        // finalizer write raced with another update: the watch brings the new version
-        queue.addAfter(key, 50);
-        return;
+      // transient (conflict, 429, 5xx, network): backoff; terminal (403, 422...): once, no retry loop
+      const f = queue.fail(key, e);
+      if (f.kind === 'transient') log[f.reason === 'Conflict' ? 'debug' : 'warn']('reconcile failed, retrying', { capture: key, reason: f.reason, err: e, delayMs: f.delayMs });
+      else if (f.first && f.reason !== 'NotFound') {
+        log.warn('reconcile failed, not retrying until the capture changes', { capture: key, reason: f.reason, err: e });
+        recorder.record(subject(pc), 'Warning', 'ReconcileFailed', `${f.reason}: ${e instanceof Error ? e.message : String(e)}`);
       }
-      const delay = queue.retry(key);
-      log.warn('reconcile failed, retrying', { capture: key, err: e, delayMs: delay });
     }
   }
 

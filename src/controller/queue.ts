@@ -5,12 +5,36 @@
  * `minIntervalMs`, so a storm of pod events becomes a few reconciles (and status applies).
  */
 import { backoffDelay, systemClock, type Clock, type Timer } from '../k8s/clock.js';
+import { classifyError, type ErrorKind, type ErrorReason } from '../k8s/errors.js';
+
+/** What the queue reports to metrics (src/controller/metrics.ts implements it). */
+export interface QueueObserver {
+  /** Called once with a reader of the queue's depth (keys ready to run). */
+  bindDepth?(depth: () => number): void;
+  /** A worker run of a key finished; `ms` on the queue's clock. */
+  ran?(ms: number, result: 'success' | 'error'): void;
+  /** A failed run was classified (see fail()). */
+  failed?(kind: ErrorKind, reason: ErrorReason): void;
+  /** A key was queued again with backoff. */
+  retried?(): void;
+}
+
+/** The decision after a failed run of a key. */
+export interface Failure {
+  readonly kind: ErrorKind;
+  readonly reason: ErrorReason;
+  /** Transient: the backoff before the retry. */
+  readonly delayMs?: number;
+  /** Terminal: true the first time this key failed for this reason since its last success (log/record it once). */
+  readonly first?: boolean;
+}
 
 export interface WorkQueueOptions {
   clock?: Clock;
   /** Minimum time between two starts of the same key (coalescing). Default 100 ms. */
   minIntervalMs?: number;
   backoff?: { initialMs: number; maxMs: number };
+  observer?: QueueObserver;
 }
 
 export class WorkQueue {
@@ -24,6 +48,11 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly lastStart = new Map<string, number>();
   private readonly failures = new Map<string, number>();
+  /** Keys whose last run failed terminally, with the reason (so it is reported once). */
+  private readonly terminal = new Map<string, ErrorReason>();
+  /** Keys whose current run called fail(). */
+  private readonly failedRun = new Set<string>();
+  private readonly observer: QueueObserver | undefined;
   private waiters: (() => void)[] = [];
   private closed = false;
 
@@ -31,6 +60,8 @@ export class WorkQueue {
     this.clock = o.clock ?? systemClock;
     this.minInterval = o.minIntervalMs ?? 100;
     this.backoff = o.backoff ?? { initialMs: 200, maxMs: 60_000 };
+    this.observer = o.observer;
+    this.observer?.bindDepth?.(() => this.length);
   }
 
   get length(): number {
@@ -85,17 +116,35 @@ export class WorkQueue {
   }
 
   /** Queues `key` again after a failure, with per-key exponential backoff. */
-  retry(key: string): number {
+  retry(key: string, minDelayMs = 0): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
-    const delay = backoffDelay(n, this.backoff.initialMs, this.backoff.maxMs);
+    const delay = Math.max(minDelayMs, backoffDelay(n, this.backoff.initialMs, this.backoff.maxMs));
     this.addAfter(key, delay);
+    this.observer?.retried?.();
     return delay;
   }
 
-  /** Forgets the failure history of `key` (after a success). */
+  /**
+   * Decides after a failed run of `key`: a transient error is retried with backoff (at least the
+   * server's Retry-After); a terminal one (403, 404, 422, 400...) is not retried at all — the key
+   * runs again only when something queues it (a change of its object), never in a loop.
+   */
+  fail(key: string, err: unknown): Failure {
+    const c = classifyError(err);
+    if (this.processing.has(key)) this.failedRun.add(key);
+    this.observer?.failed?.(c.kind, c.reason);
+    if (c.kind === 'transient') return { kind: c.kind, reason: c.reason, delayMs: this.retry(key, c.retryAfterMs) };
+    this.failures.delete(key);
+    const first = this.terminal.get(key) !== c.reason;
+    this.terminal.set(key, c.reason);
+    return { kind: c.kind, reason: c.reason, first };
+  }
+
+  /** Forgets the failure history of `key` (after a success, or when its object is gone). */
   forget(key: string): void {
     this.failures.delete(key);
+    this.terminal.delete(key);
   }
 
   private async next(signal: AbortSignal): Promise<string | undefined> {
@@ -124,10 +173,14 @@ export class WorkQueue {
         const key = await this.next(signal);
         if (key === undefined) return;
         this.processing.add(key);
-        this.lastStart.set(key, this.clock.now());
+        const started = this.clock.now();
+        this.lastStart.set(key, started);
         try {
           await worker(key);
+        } catch (e) {
+          this.fail(key, e); // a worker should handle its errors; one that throws is retried by class
         } finally {
+          this.observer?.ran?.(this.clock.now() - started, this.failedRun.delete(key) ? 'error' : 'success');
           this.processing.delete(key);
           if (this.dirty.delete(key)) this.add(key);
         }
