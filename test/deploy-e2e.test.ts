@@ -231,7 +231,7 @@ describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart
         'setpriv', `--reuid=${CONTROLLER_UID}`, `--regid=${CONTROLLER_UID}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--',
         process.execPath, '--enable-source-maps', join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js'), ...ctl.args, '--kubeconfig', ctlKubeconfig,
       ],
-      { ...envOf(ctl, { 'metadata.name': 'pcapper-controller-e2e', 'metadata.namespace': SYSTEM_NS }), PCAPPER_LOG_FORMAT: 'text', HOME: ctlDir },
+      { ...envOf(ctl, { 'metadata.name': 'pcapper-controller-e2e', 'metadata.namespace': SYSTEM_NS }), PCAPPER_LOG_FORMAT: 'text', HOME: ctlDir, PCAPPER_METRICS_ADDR: '127.0.0.1:0' /* the chart's :8080 is the pod's own port; on this shared host: loopback, any free port */ },
       join(tmp, 'controller.log'),
     );
 
