@@ -540,7 +540,7 @@ describe('helm chart charts/pcapper', () => {
     assert.doesNotMatch(JSON.stringify(rules('ClusterRole', 'pcapper-view')), /data\.pcapper\.dev|files|log/, 'view sees captures, never traffic');
   });
 
-  it('NetworkPolicy: agents admit only the server pods and the metrics scraper on port https; the server admits any source on https; the controller nothing', async () => {
+  it('NetworkPolicy: agents admit only the server pods and the metrics scraper on port https; the server admits any source on https; the controller only the scraper on metrics', async () => {
     const agent = findManifest(rendered, 'NetworkPolicy', 'pcapper-agent') as NetPol;
     assert.deepEqual(agent.spec.podSelector.matchLabels, AGENT_LABELS);
     assert.deepEqual(agent.spec.policyTypes, ['Ingress']);
@@ -558,7 +558,12 @@ describe('helm chart charts/pcapper', () => {
     assert.deepEqual(server.spec.ingress, [{ ports: [{ port: 'https', protocol: 'TCP' }] }], 'no `from`: kube-apiserver cannot be selected portably');
     const ctl = findManifest(rendered, 'NetworkPolicy', 'pcapper-controller') as NetPol;
     assert.deepEqual(ctl.spec.policyTypes, ['Ingress']);
-    assert.equal(ctl.spec.ingress, undefined, 'no ingress rule: nothing may connect');
+    assert.deepEqual(ctl.spec.ingress, [
+      {
+        from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }],
+        ports: [{ port: 'metrics', protocol: 'TCP' }],
+      },
+    ], 'the scraper on the metrics port only');
     // The policies select the pods the workloads make.
     assert.deepEqual((findManifest(rendered, 'DaemonSet', 'pcapper-agent') as Workload).spec.selector.matchLabels, AGENT_LABELS);
 
@@ -569,6 +574,7 @@ describe('helm chart charts/pcapper', () => {
     assert.deepEqual((findManifest(custom, 'NetworkPolicy', 'pcapper-server') as NetPol).spec.ingress?.[0]?.from, [{ ipBlock: { cidr: '10.0.0.0/24' } }]);
     const serverOnly = parseManifests(await helmTemplate(['--set-json', 'networkPolicy.metricsFrom=[]']));
     assert.deepEqual((findManifest(serverOnly, 'NetworkPolicy', 'pcapper-agent') as NetPol).spec.ingress?.[0]?.from, [{ podSelector: { matchLabels: SERVER_LABELS } }]);
+    assert.equal((findManifest(serverOnly, 'NetworkPolicy', 'pcapper-controller') as NetPol).spec.ingress, undefined, 'no scraper: no rule (an empty from would admit everyone)');
     const off = parseManifests(await helmTemplate(['--set', 'networkPolicy.enabled=false']));
     assert.equal(off.filter((m) => m.kind === 'NetworkPolicy').length, 0);
   });
