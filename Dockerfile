@@ -1,24 +1,26 @@
 # syntax=docker/dockerfile:1
 # pcapper's one image: `pcapper controller` (Deployment) and `pcapper agent` (DaemonSet), see
-# charts/pcapper. Node.js 20 on Debian bookworm slim, tcpdump and util-linux (nsenter, setpriv).
+# charts/pcapper. Node.js 26 (the current LTS) on Debian bookworm slim, tcpdump and util-linux
+# (nsenter, setpriv).
 #
 #   docker build -t ghcr.io/pcapper/pcapper:0.1.0 .
 #
-# It is not built in pcapper's own CI (those machines have no container engine);
-# test/deploy-image.test.ts checks its structure and replays its build and runtime steps
+# Built and pushed for linux/amd64 and linux/arm64 by .github/workflows/release.yml. It is not
+# built in pcapper's own CI (those machines have no container engine); test/deploy-image.test.ts
+# checks its structure and replays its build and runtime steps
 # (npm ci, tsc, production-only dependencies, the entry point) without an engine.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:26-bookworm-slim
 
 # ---- build: all dependencies, compile TypeScript to dist/ -------------------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
-COPY tsconfig.json ./
+# tsconfig.build.json compiles src/ without its tests (it extends tsconfig.json)
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.json \
- && find dist -name '*.test.js' -delete -o -name '*.test.js.map' -delete \
+RUN npx tsc -p tsconfig.build.json \
  && chmod 0755 dist/src/bin/pcapper.js dist/src/bin/kubectl-pcap.js
 
 # ---- deps: production dependencies only ------------------------------------------------------

@@ -23,23 +23,29 @@ function have(cmd) {
   return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd], { stdio: 'ignore' }).status === 0;
 }
 
-export function missingTools() {
-  return Object.keys(TOOLS).filter((t) => !have(t));
+/** The commands of `only` (default: every one above) that are not on PATH. */
+export function missingTools(only = Object.keys(TOOLS)) {
+  for (const t of only) if (!(t in TOOLS)) throw new Error(`prereqs: unknown tool ${t}; add it to TOOLS in scripts/prereqs.mjs`);
+  return only.filter((t) => !have(t));
 }
 
-export function ensurePrerequisites({ forTests = true } = {}) {
+/**
+ * forTests: also root, Go and kubectl (the real-cluster tests). only: check (and install) just
+ * these commands, e.g. the ones `npm test -- tools` runs.
+ */
+export function ensurePrerequisites({ forTests = true, only = undefined } = {}) {
   if (process.platform !== 'linux') {
     console.error('pcapper: the tests and the demo need Linux (network namespaces, cgroups, tcpdump).');
     process.exit(1);
   }
-  const missing = missingTools();
+  const missing = missingTools(only);
   if (missing.length > 0) {
     const pkgs = [...new Set(missing.map((t) => TOOLS[t]))];
     const cmd = `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${pkgs.join(' ')}`;
     if (process.getuid?.() === 0 && have('apt-get')) {
       console.error(`pcapper: installing ${pkgs.join(', ')} (missing: ${missing.join(', ')})`);
       const r = spawnSync('sh', ['-c', cmd], { stdio: ['ignore', 'ignore', 'inherit'] });
-      if (r.status !== 0 || missingTools().length > 0) {
+      if (r.status !== 0 || missingTools(only).length > 0) {
         console.error(`pcapper: could not install ${pkgs.join(' ')}; run as root:\n  ${cmd}`);
         process.exit(1);
       }

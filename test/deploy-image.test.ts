@@ -115,9 +115,13 @@ describe('Dockerfile (structure; build replayed without a container engine)', ()
   const scratch = mkdtempSync(join(tmpdir(), 'pcapper-image-'));
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it('multi-stage on Node 20 slim; every COPY source is in the build context, every --from an earlier stage', () => {
+  it('multi-stage on the current Node LTS, slim; every COPY source is in the build context, every --from an earlier stage', () => {
     assert.ok(parsed.stages.length >= 2, 'multi-stage');
-    for (const s of parsed.stages) assert.match(s.from, /^node:20(\.\d+)*-[a-z]+-slim$/, `stage ${s.name} FROM ${s.from}`);
+    // The image runs on the LTS line that .ci/run tests on (the unit tests run there too).
+    const lts = readFileSync(join(root, '.ci', 'node-lts'), 'utf8').trim();
+    const major = /^(\d+)\.\d+\.\d+$/.exec(lts)?.[1];
+    assert.ok(major, `.ci/node-lts must hold a version like 26.12.1, got "${lts}"`);
+    for (const s of parsed.stages) assert.match(s.from, new RegExp(`^node:${major}(\\.\\d+)*-[a-z]+-slim$`), `stage ${s.name} FROM ${s.from}: use node:${major}-<debian>-slim (.ci/node-lts)`);
     const seen = new Set<string>();
     for (const s of parsed.stages) {
       for (const step of s.steps.filter((x) => x.op === 'COPY' || x.op === 'ADD')) {

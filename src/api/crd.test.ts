@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { renderCRD, repoRoot, CRD_FILE, REGENERATE_COMMAND } from './gen-crd.js';
+import { renderCRD, repoRoot, CRD_FILE, REGENERATE_COMMAND } from '../../tools/gen-crd.js';
 import { packetCaptureCRD } from './crd.js';
 
 test('deploy/crd.yaml is generated from the schema (no drift)', () => {

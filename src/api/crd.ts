@@ -1,7 +1,7 @@
 /**
  * Builds the PacketCapture CustomResourceDefinition from the schema in packetcapture.ts. The
  * generated YAML is committed as deploy/crd.yaml (regenerate with `npm run gen`, i.e.
- * `node dist/src/api/gen-crd.js`); src/api/crd.test.ts fails on drift.
+ * `node dist/tools/gen-crd.js`); src/api/crd.test.ts fails on drift.
  */
 import { toOpenAPI } from './dsl.js';
 import { GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION, specSchema, statusSchema } from './packetcapture.js';

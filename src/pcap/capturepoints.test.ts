@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PcapngWriter } from './writer.js';
 import { summarizeFiles, type Summary } from './summary.js';
 import { endpointCell, formatSummaryTable } from './format.js';
-import { runTool } from './testing.js';
+import { runTool } from '../../test/harness/pcap.js';
 import type { EndpointInfo } from './metadata.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pcapper-cp-test-'));

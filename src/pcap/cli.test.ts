@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import { runSummary } from '../cli/commands/summary.js';
 import { runMerge } from '../cli/commands/merge.js';
 import { writeCaptureMetadata } from './metadata.js';
-import { runTool, sampleMetadata, testdataFiles, tsharkFrames } from './testing.js';
+import { runTool, sampleMetadata, testdataFiles, tsharkFrames } from '../../test/harness/pcap.js';
 
 function io(): { io: { stdout: PassThrough; stderr: PassThrough }; out: () => string; err: () => string } {
   const stdout = new PassThrough();

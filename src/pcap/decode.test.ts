@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Decoded, decodePacket, formatIPv6, srcAddress, dstAddress, LinkType } from './decode.js';
 import { PcapWriter, fileSink } from './writer.js';
-import { runTool } from './testing.js';
+import { runTool } from '../../test/harness/pcap.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pcapper-decode-test-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -14,7 +14,7 @@ import {
   parseCaptureMetadata,
   writeCaptureMetadata,
 } from './metadata.js';
-import { sampleMetadata } from './testing.js';
+import { sampleMetadata } from '../../test/harness/pcap.js';
 
 test('a valid document parses and round-trips through JSON', () => {
   const m = sampleMetadata();

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { CaptureReader, bufferSource, forEachPacket, MAX_RECORD_BYTES, openCapture } from './reader.js';
 import { PcapFormatError } from './errors.js';
-import { INVALID_VERSION_FILE, normaliseEpoch, runTool, testdataFiles, tsharkFrames } from './testing.js';
+import { INVALID_VERSION_FILE, normaliseEpoch, runTool, testdataFiles, tsharkFrames } from '../../test/harness/pcap.js';
 
 const files = testdataFiles();
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { basename } from 'node:path';
 import { summarizeFiles, type Conversation, type Endpoint } from './summary.js';
 import { formatSummaryTable } from './format.js';
-import { INVALID_VERSION_FILE, runTool, testdataFiles, tsharkConversations, tsharkStreamTotals, wiresharkSize } from './testing.js';
+import { INVALID_VERSION_FILE, runTool, testdataFiles, tsharkConversations, tsharkStreamTotals, wiresharkSize } from '../../test/harness/pcap.js';
 import { endpointMap, parseCaptureMetadata } from './metadata.js';
 
 const files = testdataFiles().filter((f) => basename(f) !== INVALID_VERSION_FILE);

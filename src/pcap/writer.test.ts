@@ -7,7 +7,7 @@ import { CaptureReader, drain, RecordKind } from './reader.js';
 import { PcapngWriter, PcapWriter } from './writer.js';
 import { mergeCaptures } from './merge.js';
 import { PcapFormatError } from './errors.js';
-import { INVALID_VERSION_FILE, normaliseEpoch, runTool, testdataFiles, tsharkFrames } from './testing.js';
+import { INVALID_VERSION_FILE, normaliseEpoch, runTool, testdataFiles, tsharkFrames } from '../../test/harness/pcap.js';
 
 const files = testdataFiles().filter((f) => basename(f) !== INVALID_VERSION_FILE);
 const tmp = mkdtempSync(join(tmpdir(), 'pcapper-writer-test-'));

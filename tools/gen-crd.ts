@@ -1,27 +1,27 @@
 /**
- * `npm run gen` (node dist/src/api/gen-crd.js [--check]): writes deploy/crd.yaml from the schema.
+ * `npm run gen` (node dist/tools/gen-crd.js [--check]): writes deploy/crd.yaml from the schema.
  * With --check it only compares and exits 1 on drift.
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { packetCaptureCRD } from './crd.js';
+import { packetCaptureCRD } from '../src/api/crd.js';
 
 export const CRD_FILE = 'deploy/crd.yaml';
-export const REGENERATE_COMMAND = 'npm run gen   (or: npx tsc -p tsconfig.json && node dist/src/api/gen-crd.js)';
+export const REGENERATE_COMMAND = 'npm run gen   (or: npx tsc -p tsconfig.json && node dist/tools/gen-crd.js)';
 
 export function renderCRD(): string {
   return (
-    '# Generated from src/api/packetcapture.ts by src/api/gen-crd.ts. Do not edit.\n' +
+    '# Generated from src/api/packetcapture.ts by tools/gen-crd.ts. Do not edit.\n' +
     `# Regenerate: ${REGENERATE_COMMAND}\n` +
     stringify(packetCaptureCRD(), { lineWidth: 0 })
   );
 }
 
-/** Repository root: dist/src/api/gen-crd.js -> ../../.. */
+/** Repository root: dist/tools/gen-crd.js -> ../.. */
 export function repoRoot(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 
 function main(argv: string[]): number {

@@ -5,9 +5,10 @@
  * grows beyond the record limit, that no loop runs longer than the input allows, and that merging
  * the mutated inputs produces a pcapng that our own reader reads back completely.
  *
- * `npm test` runs a bounded number of iterations (src/pcap/fuzz.test.ts). Longer run:
+ * `npm test` runs a bounded number of iterations (tools/fuzz.test.ts; not part of the fast
+ * `npm test -- unit`). Longer run:
  *
- *     npx tsc -p tsconfig.json && node dist/src/pcap/fuzz.js --iterations 100000 [--seed N]
+ *     npx tsc -p tsconfig.json && node dist/tools/fuzz.js --iterations 100000 [--seed N]
  *
  * A failure prints the seed and iteration so it can be reproduced with `--seed`.
  */
@@ -15,11 +16,11 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { bufferSource, CaptureReader } from './reader.js';
-import { PcapFormatError } from './errors.js';
-import { Summarizer } from './summary.js';
-import { formatSummaryTable } from './format.js';
-import { mergeCaptures } from './merge.js';
+import { bufferSource, CaptureReader } from '../src/pcap/reader.js';
+import { PcapFormatError } from '../src/pcap/errors.js';
+import { Summarizer } from '../src/pcap/summary.js';
+import { formatSummaryTable } from '../src/pcap/format.js';
+import { mergeCaptures } from '../src/pcap/merge.js';
 
 /** xorshift32: deterministic, seedable. */
 export class Rng {
@@ -213,7 +214,7 @@ if (isMain()) {
     if (!Number.isFinite(v)) throw new Error(`${flag} needs a number`);
     return v;
   };
-  const { testdataFiles } = await import('./testing.js');
+  const { testdataFiles } = await import('../test/harness/pcap.js');
   const iterations = get('--iterations', 20000);
   const seed = get('--seed', Date.now() & 0x7fffffff);
   const t0 = Date.now();

@@ -1,12 +1,13 @@
 /**
  * Helpers for the pcap library's tests: where the third-party capture files are, and how to run
- * Wireshark's command-line tools on them. Not used by production code.
+ * Wireshark's command-line tools on them. Not used by production code (and so not in src/, which
+ * is what ships).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CAPTURE_METADATA_VERSION, type CaptureMetadata } from './metadata.js';
+import { CAPTURE_METADATA_VERSION, type CaptureMetadata } from '../../src/pcap/metadata.js';
 
 /** The repository root: $PCAPPER_REPO_ROOT, or the nearest ancestor with a package.json. */
 export function repoRoot(): string {
