@@ -87,7 +87,15 @@ async function main(): Promise<void> {
   let stack: Stack | undefined;
   const log = (m: string): void => void process.stderr.write(`${m}\n`);
   try {
-    stack = await startStack({ nodes: ['node-a', 'node-b'], log });
+    // --agent-env K=V (repeatable): extra agent env, e.g. to compare tcpdump settings in one place
+    const agentEnv: Record<string, string> = {};
+    argv.forEach((a, i) => {
+      const kv = a === '--agent-env' ? argv[i + 1] : undefined;
+      const eq = kv?.indexOf('=') ?? -1;
+      if (kv && eq > 0) agentEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
+    });
+    if (Object.keys(agentEnv).length) console.log(`agent env: ${JSON.stringify(agentEnv)}`);
+    stack = await startStack({ nodes: ['node-a', 'node-b'], log, agentEnv });
     const rx = await stack.kubelet.createPod({ namespace: 'default', name: 'lat-rx', node: 'node-a', labels: { app: 'lat' } });
     const tx = await stack.kubelet.createPod({ namespace: 'default', name: 'lat-tx', node: 'node-b', labels: { app: 'lat-tx' } });
 

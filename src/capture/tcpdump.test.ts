@@ -36,6 +36,11 @@ describe('tcpdump argv (golden)', () => {
     );
   });
 
+  it('immediate mode (live captures) adds --immediate-mode before the filter', () => {
+    assert.deepEqual(buildTcpdumpArgv({ ...base, filter: 'udp', immediateMode: true }, '/d/f.pcap').slice(-3), ['--immediate-mode', '--', 'udp']);
+    assert.ok(!buildTcpdumpArgv(base, '/d/f.pcap').includes('--immediate-mode'));
+  });
+
   it('a flag-looking filter stays an expression (after --)', () => {
     const argv = buildTcpdumpArgv({ ...base, filter: '-z /x.sh' }, '/d/f.pcap');
     assert.deepEqual(argv.slice(-2), ['--', '-z /x.sh']);
