@@ -25,6 +25,15 @@ function record(tag: number, n = 10): Buffer {
 }
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Polls cond until true; fails after ms (a bound, not a measurement). */
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${what}`);
+    await sleep(5);
+  }
+}
+
 describe('live stream follows growing ring files', () => {
   it('sends the header once, then records across rotation, and ends when the capture is over', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pcapper-stream-'));
@@ -65,6 +74,57 @@ describe('live stream follows growing ring files', () => {
       await p;
       assert.deepEqual(Buffer.concat(chunks), Buffer.concat([header(), record(1)]));
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('while a stream is attached, a record still in the writer\'s buffer is flushed and delivered although the file does not grow by itself', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcapper-stream-'));
+    const ac = new AbortController();
+    try {
+      // a writer like tcpdump without -U: records sit in its buffer until flush() writes them
+      const file = join(dir, 'w.pcap0');
+      writeFileSync(file, Buffer.concat([header(), record(1)]));
+      let pending: Buffer[] = [];
+      let flushes = 0;
+      const flush = (): void => {
+        flushes++;
+        if (pending.length) appendFileSync(file, Buffer.concat(pending));
+        pending = [];
+      };
+      const chunks: Buffer[] = [];
+      // no poll period would come in time (10 min): the quiet-flush cadence (flushMs, 25 ms) must
+      const p = followRing({ dir, fileBase: 'w.pcap', fileCount: 3, finished: () => false, write: (c) => { chunks.push(c); return Promise.resolve(); }, signal: ac.signal, flush, pollMs: 600_000 });
+      await until(() => Buffer.concat(chunks).length === 24 + 26, 5000, 'header and record 1');
+      pending.push(record(2)); // captured, not written: only a flush brings it to the file
+      await until(() => Buffer.concat(chunks).length === 24 + 2 * 26, 5000, 'record 2 after a flush');
+      assert.ok(flushes > 0);
+      assert.deepEqual(Buffer.concat(chunks), Buffer.concat([header(), record(1), record(2)]));
+      ac.abort();
+      await p;
+    } finally {
+      ac.abort();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a write to the file wakes the follower (inotify), with no poll period to wait out', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcapper-stream-'));
+    const ac = new AbortController();
+    try {
+      const file = join(dir, 'i.pcap0');
+      writeFileSync(file, Buffer.concat([header(), record(1)]));
+      const chunks: Buffer[] = [];
+      // polls and flushes only every 10 minutes: only the change notification can deliver record 2 in time
+      const p = followRing({ dir, fileBase: 'i.pcap', fileCount: 3, finished: () => false, write: (c) => { chunks.push(c); return Promise.resolve(); }, signal: ac.signal, pollMs: 600_000, flushMs: 600_000 });
+      await until(() => Buffer.concat(chunks).length === 24 + 26, 5000, 'header and record 1');
+      appendFileSync(file, record(2));
+      await until(() => Buffer.concat(chunks).length === 24 + 2 * 26, 5000, 'record 2 after the write');
+      assert.deepEqual(Buffer.concat(chunks), Buffer.concat([header(), record(1), record(2)]));
+      ac.abort();
+      await p;
+    } finally {
+      ac.abort();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -7,7 +7,14 @@
  *
  * The stream starts at the beginning of the newest ring file and ends when tcpdump has exited and
  * everything written was sent, or when the client goes away.
+ *
+ * Latency (bench/live-latency.ts): while a stream is attached, the follower is woken by inotify
+ * (fs.watch on the target directory) as soon as tcpdump writes, instead of sleeping a poll period,
+ * and when the file has not grown for `flushMs` (25 ms) it asks tcpdump to flush its stdio buffer
+ * (tcpdump runs without -U for capture rate). Captures nobody streams never get here, so they
+ * keep tcpdump's own 4 KiB buffering untouched.
  */
+import { watch, type FSWatcher } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ringFiles } from '../capture/tcpdump.js';
@@ -45,23 +52,72 @@ export interface FollowOptions {
   /** Writes a chunk; resolves when the consumer can take more (backpressure). */
   write: (chunk: Buffer) => Promise<void>;
   signal: AbortSignal;
+  /** Longest wait between two looks when no change is reported (inotify missing or missed): 100 ms. */
   pollMs?: number;
-  /** Asks the writer to flush its buffer; called when the file did not grow for a poll. */
+  /** Look again (and flush when the file did not grow) after this long without a change: 25 ms. */
+  flushMs?: number;
+  /** Asks the writer to flush its buffer; called when the file did not grow since the last look. */
   flush?: () => void;
 }
 
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
+/**
+ * Wake-ups for the follower: resolves a wait early when something in `dir` changes (inotify). A
+ * change that happens between two waits is remembered, so none is lost. Without inotify (watch
+ * fails, e.g. out of watches) waits simply time out: the follower then polls.
+ */
+class DirChanges {
+  private w: FSWatcher | undefined;
+  private pending = false;
+  private wake: (() => void) | undefined;
+  constructor(dir: string) {
+    try {
+      this.w = watch(dir, { persistent: false }, () => this.changed());
+      this.w.on('error', () => this.close());
+    } catch {
+      this.w = undefined;
+    }
+  }
+  private changed(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+  /** Waits for a change, at most ms (or until the signal aborts). */
+  wait(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.pending || signal.aborted) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        this.wake = undefined;
+        this.pending = false;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.wake = done;
+    });
+  }
+  close(): void {
+    this.w?.close();
+    this.w = undefined;
+  }
+}
 
 /** Streams until the capture is over and drained, or the signal aborts. Returns bytes written. */
 export async function followRing(o: FollowOptions): Promise<number> {
-  const poll = o.pollMs ?? 100;
+  const quiet = Math.min(o.flushMs ?? 25, o.pollMs ?? 100);
+  const changes = new DirChanges(o.dir);
+  try {
+    return await follow(o, changes, quiet);
+  } finally {
+    changes.close();
+  }
+}
+
+async function follow(o: FollowOptions, changes: DirChanges, quiet: number): Promise<number> {
   let written = 0;
   // wait for the first file with a complete header
   let cur: FileState | undefined;
@@ -74,7 +130,7 @@ export async function followRing(o: FollowOptions): Promise<number> {
     }
     o.flush?.(); // without -U even the header may still be in tcpdump's buffer
     if (o.finished() && !newest) return 0;
-    await sleep(poll, o.signal);
+    await changes.wait(quiet, o.signal);
   }
   if (!cur || o.signal.aborted) return 0;
   let fh = await open(join(o.dir, cur.name), 'r');
@@ -121,7 +177,8 @@ export async function followRing(o: FollowOptions): Promise<number> {
         await drain();
         break;
       }
-      await sleep(poll, o.signal);
+      // woken by the write that follows a flush, or after `quiet` ms to flush again
+      await changes.wait(quiet, o.signal);
     }
   } finally {
     await fh.close().catch(() => undefined);

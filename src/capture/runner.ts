@@ -20,10 +20,14 @@
  *   can hold packets (even the file header) in memory. flush() sends SIGUSR2, on which tcpdump
  *   (4.9+) calls pcap_dump_flush(). The agent only asks when the file has not grown since its last
  *   look, i.e. when tcpdump is idle in poll(): a busy capture flushes itself every 4 KiB, and an
- *   idle one is never inside fwrite() when the signal arrives.
+ *   idle one is never inside fwrite() when the signal arrives. A live stream looks every 25 ms,
+ *   so flush() also checks /proc/<pid>/syscall and signals only while tcpdump is blocked in its
+ *   wait for packets (an fflush() from the handler in the middle of fwrite() could write bytes
+ *   twice); when that file cannot be read it signals as before.
  * - stop(): SIGTERM (tcpdump flushes, prints final stats, exits), SIGKILL after a grace period.
  */
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { parseListening, parseTcpdumpStats, tcpdumpErrorMessage, type Listening, type TcpdumpStats } from './tcpdump.js';
 
 export type SpawnFn = (file: string, args: readonly string[], opts: SpawnOptions) => ChildProcess;
@@ -38,6 +42,25 @@ export const DEFAULT_PROGRAMS: Programs = { tcpdump: 'tcpdump', nsenter: 'nsente
 
 /** Where nsenter finds a namespace passed as an fd: the child's fd 3 (spawn's fourth stdio slot). */
 export const NETNS_CHILD_FD = 3;
+
+/** Syscalls libpcap can block in while waiting for packets, by architecture (poll, ppoll, select, pselect6, epoll_*). */
+const WAIT_SYSCALLS: Record<string, readonly number[]> = {
+  x64: [7, 23, 232, 270, 271, 281, 441],
+  arm64: [22, 72, 73, 441],
+};
+
+/**
+ * From /proc/<pid>/syscall: true when the process is blocked in a wait syscall, false when it is
+ * running or in another syscall, undefined when that cannot be told (unknown format or arch). Pure.
+ */
+export function blockedInWait(procSyscall: string, arch: string = process.arch): boolean | undefined {
+  const first = procSyscall.trim().split(/\s+/)[0] ?? '';
+  if (first === 'running') return false;
+  if (!/^-?\d+$/.test(first)) return undefined;
+  const waits = WAIT_SYSCALLS[arch];
+  if (!waits) return undefined;
+  return waits.includes(Number(first));
+}
 export const NETNS_FD_PATH = `/proc/self/fd/${NETNS_CHILD_FD}`;
 
 /** The namespace to enter: a path, or an open fd (entered as /proc/self/fd/3 in the child). */
@@ -163,13 +186,24 @@ export class TcpdumpProcess {
     });
   }
 
-  /** Asks tcpdump to flush its file buffer (SIGUSR2); only once it is capturing. */
-  flush(): void {
-    if (!this.isCapturing) return;
+  /**
+   * Asks tcpdump to flush its file buffer (SIGUSR2); only once it is capturing, and only while it
+   * waits for packets (see the top of this file). Returns whether the signal was sent.
+   */
+  flush(): boolean {
+    if (!this.isCapturing) return false;
+    const pid = this.child.pid;
+    let idle: boolean | undefined;
     try {
-      this.child.kill('SIGUSR2');
+      idle = pid === undefined ? undefined : blockedInWait(readFileSync(`/proc/${pid}/syscall`, 'utf8'));
     } catch {
-      /* exited meanwhile */
+      idle = undefined; // not readable here (permissions, not Linux): signal as before
+    }
+    if (idle === false) return false; // busy: it writes by itself, or the next look asks again
+    try {
+      return this.child.kill('SIGUSR2');
+    } catch {
+      return false; // exited meanwhile
     }
   }
 

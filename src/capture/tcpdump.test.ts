@@ -18,7 +18,7 @@ import {
   tcpdumpErrorMessage,
   UnsafeNameError,
 } from './tcpdump.js';
-import { tcpdumpCommand } from './runner.js';
+import { blockedInWait, tcpdumpCommand } from './runner.js';
 
 const base = { interface: 'any', filter: '', snapLength: 0, maxFileSizeBytes: 100_000_000, fileCount: 10 };
 
@@ -34,6 +34,11 @@ describe('tcpdump argv (golden)', () => {
       buildTcpdumpArgv({ ...base, interface: 'eth0', filter: 'icmp and host 192.168.1.10', snapLength: 96, packetCount: 25, bufferKiB: 4096, maxFileSizeBytes: 1_048_576, fileCount: 2, packetBuffered: true }, '/d/f.pcap'),
       ['-i', 'eth0', '-w', '/d/f.pcap', '-C', '1', '-W', '2', '-s', '96', '-Z', 'root', '-n', '-U', '-B', '4096', '-c', '25', '--', 'icmp and host 192.168.1.10'],
     );
+  });
+
+  it('immediate mode (live captures) adds --immediate-mode before the filter', () => {
+    assert.deepEqual(buildTcpdumpArgv({ ...base, filter: 'udp', immediateMode: true }, '/d/f.pcap').slice(-3), ['--immediate-mode', '--', 'udp']);
+    assert.ok(!buildTcpdumpArgv(base, '/d/f.pcap').includes('--immediate-mode'));
   });
 
   it('a flag-looking filter stays an expression (after --)', () => {
@@ -159,5 +164,37 @@ describe('tcpdump output parsers', () => {
   it("extracts tcpdump's own error message", () => {
     assert.equal(tcpdumpErrorMessage("tcpdump: can't parse filter expression: syntax error\n"), "can't parse filter expression: syntax error");
     assert.equal(tcpdumpErrorMessage(''), 'tcpdump failed without a message');
+  });
+});
+
+describe('flush only while tcpdump waits for packets (/proc/<pid>/syscall)', () => {
+  it('tells a wait syscall from running and other syscalls', () => {
+    assert.equal(blockedInWait('7 0x7ffc 0x1 0x3e8 0x0 0x0 0x0 0x7ffc 0x7f12\n', 'x64'), true); // poll
+    assert.equal(blockedInWait('271 0x1 0x2 0x3 0x0 0x8 0x0 0x7ffc 0x7f12\n', 'x64'), true); // ppoll
+    assert.equal(blockedInWait('1 0x3 0x55 0x10 0x0 0x0 0x0 0x7ffc 0x7f12\n', 'x64'), false); // write
+    assert.equal(blockedInWait('running\n', 'x64'), false);
+    assert.equal(blockedInWait('73 0x1 0x2 0x3 0x0 0x8 0x0 0x7ffc 0x7f12\n', 'arm64'), true); // ppoll
+    assert.equal(blockedInWait('7 0x1\n', 'mips'), undefined);
+    assert.equal(blockedInWait('', 'x64'), undefined);
+  });
+
+  it('reads a real process: blocked in its event loop vs spinning', { skip: process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch) ? 'needs Linux x64/arm64' : false }, async () => {
+    const { spawn } = await import('node:child_process');
+    const { readFileSync } = await import('node:fs');
+    const idle = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    const busy = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+    try {
+      const state = (pid: number | undefined): boolean | undefined => blockedInWait(readFileSync(`/proc/${pid}/syscall`, 'utf8'));
+      const deadline = Date.now() + 10_000;
+      while (state(idle.pid) !== true) {
+        if (Date.now() > deadline) assert.fail(`idle process never seen blocked in a wait: ${readFileSync(`/proc/${idle.pid}/syscall`, 'utf8')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // a spinning process is running (or preempted mid-loop: -1), never in a wait syscall
+      for (let i = 0; i < 5; i++) assert.notEqual(state(busy.pid), true);
+    } finally {
+      idle.kill('SIGKILL');
+      busy.kill('SIGKILL');
+    }
   });
 });
