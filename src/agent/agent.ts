@@ -401,6 +401,8 @@ export class NodeAgent {
       fileCount: spec.fileCount,
       bufferKiB: 4096,
       packetBuffered: this.config.packetBuffered,
+      // live captures: packets leave the kernel at once (bench/live-latency), at some capture rate
+      immediateMode: spec.immediate,
     };
     let dirName: string;
     try {

@@ -218,6 +218,10 @@ export const specSchema = s.object(
       description:
         'podSelector and workload captures only: fail (reason NoPodsMatched) when no pod matches within the resolve grace period, instead of waiting for matching pods until the capture window ends. Default false.',
     }),
+    immediate: s.bool({
+      description:
+        'Deliver each packet to live streams as it arrives (tcpdump --immediate-mode) instead of in the kernel\'s blocks (up to 1 s late). Lowers the lossless capture rate; `kubectl pcap live` sets it. Default false.',
+    }),
   },
   {
     description: 'What to capture. Exactly one kind of target: targetPod, podSelector, targetDeployment, workloadRef or targetNode.',

@@ -63,6 +63,8 @@ export interface ResolvedCaptureSpec {
   readonly jobId: string | undefined;
   /** podSelector/workload targets: fail after the resolve grace when no pod matches, instead of waiting. */
   readonly failIfNoTargets: boolean;
+  /** tcpdump --immediate-mode: low latency for live streams, lower lossless rate */
+  readonly immediate: boolean;
 }
 
 /** One reason a spec is refused. `field` is a JSON path under the object, e.g. "spec.maxFileSize". */
@@ -228,6 +230,7 @@ const KNOWN_FIELDS = new Set([
   'ttlSecondsAfterFinished',
   'jobId',
   'failIfNoTargets',
+  'immediate',
 ]);
 
 /**
@@ -347,6 +350,8 @@ export function resolveSpec(spec: unknown, captureNamespace: string): ResolveRes
 
   const failIfNoTargets = sp.failIfNoTargets ?? false;
   if (typeof failIfNoTargets !== 'boolean') bad('failIfNoTargets', 'InvalidValue', `${describe(failIfNoTargets)} is not true or false`);
+  const immediate = sp.immediate ?? false;
+  if (typeof immediate !== 'boolean') bad('immediate', 'InvalidValue', `${describe(immediate)} is not true or false`);
 
   if (problems.length > 0) return { ok: false, problems };
 
@@ -373,6 +378,7 @@ export function resolveSpec(spec: unknown, captureNamespace: string): ResolveRes
     ttlSecondsAfterFinished: ttl,
     jobId,
     failIfNoTargets: failIfNoTargets === true,
+    immediate: immediate === true,
   };
   return { ok: true, spec: Object.freeze(resolved) };
 }

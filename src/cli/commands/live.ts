@@ -150,6 +150,8 @@ async function runLive(p: ParsedArgs, io: CliIo): Promise<number> {
   const argsWithDefault: ParsedArgs =
     str(p, 'duration') === undefined && p.flags.count === undefined ? { ...p, flags: { ...p.flags, duration: LIVE_DEFAULT_DURATION } } : p;
   const req = captureRequest(argsWithDefault, 'live', kube.namespace, kube.namespaceExplicit);
+  // packets reach the stream as they arrive, not in the kernel's blocks (bench/live-latency)
+  req.pc.spec.immediate = true;
   await checkTarget(kube, req, io);
   const toStdout = w === '-';
   let out: Writable = io.stdout;
