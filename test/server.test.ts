@@ -301,7 +301,7 @@ describe('pcapper server (aggregated API) with a real kube-apiserver and real TL
         method: 'PATCH',
         path: `/apis/pcapper.dev/v1alpha1/namespaces/${ns}/packetcaptures/${name}/status`,
         contentType: 'application/merge-patch+json',
-        body: { status: { nodes: [{ node: 'node-a' }, { node: 'node-b' }], targets: [{ name: 'pod/shop/web-0', node: 'node-a' }, { name: 'x', node: 'node-c' }, { name: 'y', node: 'node-d' }] } },
+        body: { status: { nodes: [{ node: 'node-a' }, { node: 'node-b' }], targets: [{ name: 'pod/shop/web-0', node: 'node-a' }, { name: 'pod/shop/x', node: 'node-c' }, { name: 'pod/shop/y', node: 'node-d' }] } },
       });
     }
 
