@@ -6,19 +6,6 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { runSummary } from '../cli/commands/summary.js';
-import { runMerge } from '../cli/commands/merge.js';
-import { captureCommand } from '../cli/commands/capture.js';
-import { liveCommand } from '../cli/commands/live.js';
-import { getCommand, listCommand } from '../cli/commands/get.js';
-import { describeCommand } from '../cli/commands/describe.js';
-import { deleteCommand } from '../cli/commands/delete.js';
-import { downloadCommand } from '../cli/commands/download.js';
-import { exportCommand } from '../cli/commands/export.js';
-import { importCommand } from '../cli/commands/import.js';
-import { initCommand } from '../cli/commands/init.js';
-import { mergeCommand, summaryCommand } from '../cli/commands/summary-name.js';
-import { versionCommand } from '../cli/commands/version.js';
 import { EXIT, processIo, type CliIo } from '../cli/io.js';
 import { reportError } from '../cli/errors.js';
 import { hoistGlobalFlags } from '../cli/args.js';
@@ -29,29 +16,44 @@ export interface CommandEntry {
   run: (argv: readonly string[], io: CliIo) => Promise<number>;
 }
 
-/** Command name -> implementation. */
-export const COMMANDS: Record<string, CommandEntry> = {
-  capture: { summary: captureCommand.spec.summary, run: captureCommand.run },
-  live: { summary: liveCommand.spec.summary, run: liveCommand.run },
-  list: { summary: listCommand.spec.summary, run: listCommand.run },
-  get: { summary: getCommand.spec.summary, run: getCommand.run },
-  describe: { summary: describeCommand.spec.summary, run: describeCommand.run },
-  delete: { summary: deleteCommand.spec.summary, run: deleteCommand.run },
-  download: { summary: downloadCommand.spec.summary, run: downloadCommand.run },
-  summary: { summary: 'Summarise capture files, an imported capture or a capture in the cluster (conversations, TCP health, DNS, HTTP)', run: summaryCommand(runSummary) },
-  merge: { summary: 'Merge capture files (or imported captures) into one time-ordered pcapng', run: mergeCommand(runMerge) },
-  init: { summary: initCommand.spec.summary, run: initCommand.run },
-  export: { summary: exportCommand.spec.summary, run: exportCommand.run },
-  import: { summary: importCommand.spec.summary, run: importCommand.run },
-  version: { summary: versionCommand.spec.summary, run: versionCommand.run },
+/**
+ * Command name -> its module, imported only when the command runs: the cluster client
+ * (@kubernetes/client-node) takes ~0.5 s to load, which local commands (merge, summary FILE) must
+ * not pay (bench/download: vs_mergecap). `--help` loads them all for their summaries.
+ */
+export const COMMANDS: Record<string, () => Promise<CommandEntry>> = {
+  capture: async () => entry((await import('../cli/commands/capture.js')).captureCommand),
+  live: async () => entry((await import('../cli/commands/live.js')).liveCommand),
+  list: async () => entry((await import('../cli/commands/get.js')).listCommand),
+  get: async () => entry((await import('../cli/commands/get.js')).getCommand),
+  describe: async () => entry((await import('../cli/commands/describe.js')).describeCommand),
+  delete: async () => entry((await import('../cli/commands/delete.js')).deleteCommand),
+  download: async () => entry((await import('../cli/commands/download.js')).downloadCommand),
+  summary: async () => {
+    const [{ runSummary }, { summaryCommand }] = await Promise.all([import('../cli/commands/summary.js'), import('../cli/commands/summary-name.js')]);
+    return { summary: 'Summarise capture files, an imported capture or a capture in the cluster (conversations, TCP health, DNS, HTTP)', run: summaryCommand(runSummary) };
+  },
+  merge: async () => {
+    const [{ runMerge }, { mergeCommand }] = await Promise.all([import('../cli/commands/merge.js'), import('../cli/commands/summary-name.js')]);
+    return { summary: 'Merge capture files (or imported captures) into one time-ordered pcapng', run: mergeCommand(runMerge) };
+  },
+  init: async () => entry((await import('../cli/commands/init.js')).initCommand),
+  export: async () => entry((await import('../cli/commands/export.js')).exportCommand),
+  import: async () => entry((await import('../cli/commands/import.js')).importCommand),
+  version: async () => entry((await import('../cli/commands/version.js')).versionCommand),
 };
+
+function entry(c: { spec: { summary: string }; run: CommandEntry['run'] }): CommandEntry {
+  return { summary: c.spec.summary, run: c.run };
+}
 
 const ALIASES: Record<string, string> = { ls: 'list', rm: 'delete' };
 
-export function usage(): string {
+export async function usage(): Promise<string> {
   const names = Object.keys(COMMANDS);
   const w = Math.max(...names.map((n) => n.length));
-  const lines = names.map((n) => `  ${n.padEnd(w)}  ${COMMANDS[n]?.summary ?? ''}`);
+  const summaries = await Promise.all(names.map(async (n) => (await COMMANDS[n]?.())?.summary ?? ''));
+  const lines = names.map((n, i) => `  ${n.padEnd(w)}  ${summaries[i] ?? ''}`);
   return [
     'kubectl pcap: Kubernetes-native packet capture',
     '',
@@ -70,23 +72,23 @@ export function usage(): string {
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const [first, ...rest] = hoistGlobalFlags(argv);
   if (first === undefined) {
-    io.stderr.write(`${usage()}\n`);
+    io.stderr.write(`${await usage()}\n`);
     return EXIT.usage;
   }
   if (first === '-h' || first === '--help' || first === 'help') {
     if (first === 'help' && rest[0] !== undefined && COMMANDS[ALIASES[rest[0]] ?? rest[0]]) return main([rest[0], '--help'], io);
-    io.stdout.write(`${usage()}\n`);
+    io.stdout.write(`${await usage()}\n`);
     return EXIT.ok;
   }
   if (first === '--version') return main(['version'], io);
   const cmd = ALIASES[first] ?? first;
-  const entry = COMMANDS[cmd];
-  if (entry === undefined) {
+  const load = COMMANDS[cmd];
+  if (load === undefined) {
     io.stderr.write(`error: unknown command "${first}" for "kubectl pcap"\nRun 'kubectl pcap --help' for usage.\n`);
     return EXIT.usage;
   }
   try {
-    return await entry.run(rest, io);
+    return await (await load()).run(rest, io);
   } catch (err) {
     return reportError(io, err);
   }
