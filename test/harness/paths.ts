@@ -16,7 +16,7 @@ export function repoRoot(): string {
   return dir;
 }
 
-/** Real capture files written by other tools (../shared/testdata/pcaps beside the repo). */
-export function sharedPcapsDir(): string {
-  return join(repoRoot(), '..', 'shared', 'testdata', 'pcaps');
+/** test/data/pcaps: third-party captures vendored into the repository (origins and licenses in its SOURCES.md). */
+export function testdataDir(): string {
+  return join(repoRoot(), 'test', 'data', 'pcaps');
 }

@@ -4,28 +4,10 @@
  * is what ships).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { testdataDir } from './paths.js';
 import { CAPTURE_METADATA_VERSION, type CaptureMetadata } from '../../src/pcap/metadata.js';
-
-/** The repository root: $PCAPPER_REPO_ROOT, or the nearest ancestor with a package.json. */
-export function repoRoot(): string {
-  const env = process.env['PCAPPER_REPO_ROOT'];
-  if (env) return env;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the repository root (no package.json above this file)');
-    dir = up;
-  }
-}
-
-/** test/data/pcaps: third-party captures vendored into the repository (origins and licenses in its SOURCES.md). */
-export function testdataDir(): string {
-  return join(repoRoot(), 'test', 'data', 'pcaps');
-}
 
 /** Every capture file in the test-data directory, sorted. */
 export function testdataFiles(): string[] {
