@@ -9,7 +9,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { AgentConfigError, loadAgentConfig } from '../config/agent.js';
-import { loadKubeConfig } from '../k8s/client.js';
+import { componentArgs, componentKubeConfig, runUntilSignal } from '../bin/component.js';
 import { createLogger, type Level } from '../telemetry/log.js';
 import { NodeAgent } from './agent.js';
 
@@ -23,20 +23,8 @@ Runs the pcapper node agent. Configuration comes from the environment:
 `;
 
 export async function run(argv: readonly string[]): Promise<number> {
-  let kubeconfig: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    if (a === '-h' || a === '--help') {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    if (a === '--kubeconfig' && argv[i + 1] !== undefined) kubeconfig = argv[++i];
-    else if (a.startsWith('--kubeconfig=')) kubeconfig = a.slice('--kubeconfig='.length);
-    else {
-      process.stderr.write(`pcapper agent: unknown argument "${a}"\n${USAGE}`);
-      return 2;
-    }
-  }
+  const args = componentArgs('agent', USAGE, argv);
+  if (typeof args === 'number') return args;
   const env = process.env;
   const log = createLogger({
     level: (['debug', 'info', 'warn', 'error'].includes(env['PCAPPER_LOG_LEVEL'] ?? '') ? env['PCAPPER_LOG_LEVEL'] : 'info') as Level,
@@ -65,36 +53,8 @@ export async function run(argv: readonly string[]): Promise<number> {
       return 2;
     }
   }
-  let kc;
-  try {
-    kc = loadKubeConfig({ kubeconfig, kubeconfigEnv: env['KUBECONFIG'] });
-  } catch (e) {
-    process.stderr.write(`pcapper agent: ${(e as Error).message}${(e as Error).cause ? `: ${String(((e as Error).cause as Error).message)}` : ''}\n`);
-    return 2;
-  }
+  const kc = componentKubeConfig('agent', args.kubeconfig);
+  if (typeof kc === 'number') return kc;
   const agent = new NodeAgent({ config, kc, log });
-  try {
-    await agent.start();
-  } catch (e) {
-    log.error('agent failed to start', { err: e });
-    await agent.stop(500).catch(() => undefined);
-    return 1;
-  }
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const onSignal = (sig: NodeJS.Signals): void => {
-      if (stopping) return;
-      stopping = true;
-      log.info('stopping', { signal: sig });
-      agent.stop().then(
-        () => resolve(0),
-        (err: unknown) => {
-          log.error('stop failed', { err });
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
+  return runUntilSignal('agent', log, { start: () => agent.start(), stop: () => agent.stop(), abort: () => agent.stop(500) });
 }

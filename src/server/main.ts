@@ -8,7 +8,7 @@
  * Exit codes: 0 after SIGTERM/SIGINT, 1 on a start failure, 2 on bad configuration or usage.
  */
 import { loadServerConfig, ServerConfigError } from '../config/server.js';
-import { loadKubeConfig } from '../k8s/client.js';
+import { componentArgs, componentKubeConfig, runUntilSignal } from '../bin/component.js';
 import { createLogger } from '../telemetry/log.js';
 import { PcapperServer } from './server.js';
 
@@ -22,24 +22,11 @@ comes from the environment:
 `;
 
 export async function run(argv: readonly string[]): Promise<number> {
-  let kubeconfig: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    if (a === '-h' || a === '--help') {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    if (a === '--kubeconfig' && argv[i + 1] !== undefined) kubeconfig = argv[++i];
-    else if (a.startsWith('--kubeconfig=')) kubeconfig = a.slice('--kubeconfig='.length);
-    else {
-      process.stderr.write(`pcapper server: unknown argument "${a}"\n${USAGE}`);
-      return 2;
-    }
-  }
-  const env = process.env;
+  const args = componentArgs('server', USAGE, argv);
+  if (typeof args === 'number') return args;
   let config;
   try {
-    config = loadServerConfig(env);
+    config = loadServerConfig(process.env);
   } catch (e) {
     if (e instanceof ServerConfigError) {
       process.stderr.write(`pcapper server: ${e.message}\n`);
@@ -48,38 +35,16 @@ export async function run(argv: readonly string[]): Promise<number> {
     throw e;
   }
   const log = createLogger({ level: config.logLevel, format: config.logFormat }).child({ component: 'server' });
-  let kc;
-  try {
-    kc = loadKubeConfig({ kubeconfig, kubeconfigEnv: env['KUBECONFIG'] });
-  } catch (e) {
-    process.stderr.write(`pcapper server: ${(e as Error).message}${(e as Error).cause ? `: ${String(((e as Error).cause as Error).message)}` : ''}\n`);
-    return 2;
-  }
+  const kc = componentKubeConfig('server', args.kubeconfig);
+  if (typeof kc === 'number') return kc;
   const server = new PcapperServer({ config, kc, log });
-  try {
-    await server.start();
-  } catch (e) {
-    log.error('server failed to start', { err: e });
-    await server.stop().catch(() => undefined);
-    return 1;
-  }
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const onSignal = (sig: NodeJS.Signals): void => {
-      if (stopping) return;
-      stopping = true;
-      log.info('stopping', { signal: sig });
-      // Endpoints are removed asynchronously: keep serving 5 s, then let transfers finish for 20 s
-      // (within the default 30 s terminationGracePeriodSeconds).
-      server.stop(5000, 20_000).then(
-        () => resolve(0),
-        (err: unknown) => {
-          log.error('stop failed', { err });
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+  return runUntilSignal('server', log, {
+    start: async () => {
+      await server.start();
+    },
+    // Endpoints are removed asynchronously: keep serving 5 s, then let transfers finish for 20 s
+    // (within the default 30 s terminationGracePeriodSeconds).
+    stop: () => server.stop(5000, 20_000),
+    abort: () => server.stop(),
   });
 }
