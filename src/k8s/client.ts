@@ -182,30 +182,14 @@ export class KubeClient {
           reject(new KubeApiError({ status: 0, message: 'response failed', method, path: o.path, cause }));
         });
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            parsed = text;
-          }
+          const parsed = parseBody(chunks);
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) {
             resolve(parsed as T);
             return;
           }
           this.metrics.errors++;
-          const st = (parsed ?? {}) as { reason?: string; message?: string };
-          reject(
-            new KubeApiError({
-              status,
-              reason: st.reason,
-              message: st.message ?? (typeof parsed === 'string' && parsed ? parsed : (http.STATUS_CODES[status] ?? 'error')),
-              method,
-              path: o.path,
-              body: parsed,
-            }),
-          );
+          reject(apiError(status, parsed, method, o.path));
         });
       });
       req.on('timeout', () => req.destroy(new Error(`timed out after ${o.timeoutMs ?? this.timeoutMs} ms`)));
@@ -329,16 +313,7 @@ export class KubeClient {
         res.on('error', (cause) => reject(new KubeApiError({ status, message: cause.message, method: 'GET', path: o.path, cause })));
         res.on('end', () => {
           this.metrics.errors++;
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            parsed = text;
-          }
-          const st = (parsed ?? {}) as { reason?: string; message?: string };
-          const message = typeof st.message === 'string' ? st.message : typeof parsed === 'string' && parsed ? parsed : (http.STATUS_CODES[status] ?? 'error');
-          reject(new KubeApiError({ status, reason: st.reason, message, method: 'GET', path: o.path, body: parsed }));
+          reject(apiError(status, parseBody(chunks), 'GET', o.path));
         });
       });
       if (o.idleTimeoutMs !== undefined) {
@@ -464,4 +439,21 @@ export async function setFinalizers(kc: k8s.KubeConfig | KubeClient, namespace: 
     contentType: CONTENT_TYPE.mergePatch,
     body: { metadata: { finalizers, resourceVersion } },
   });
+}
+
+/** A response body: JSON when it parses, else its text (undefined when empty). */
+function parseBody(chunks: readonly Buffer[]): unknown {
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text;
+  }
+}
+
+/** The error of a non-2xx answer: reason and message from a Kubernetes Status body when there is one. */
+function apiError(status: number, parsed: unknown, method: string, path: string): KubeApiError {
+  const st = (parsed ?? {}) as { reason?: string; message?: unknown };
+  const message = typeof st.message === 'string' ? st.message : typeof parsed === 'string' && parsed ? parsed : (http.STATUS_CODES[status] ?? 'error');
+  return new KubeApiError({ status, reason: st.reason, message, method, path, body: parsed });
 }
