@@ -423,22 +423,7 @@ export class SimKubelet {
       },
     });
     const uid = created.metadata?.uid ?? '';
-    const pod: SimPod = {
-      namespace: spec.namespace,
-      name: spec.name,
-      uid,
-      node: spec.node,
-      ip: '',
-      hostIP: node.ip,
-      containerId: '',
-      containerIds: [],
-      pid: undefined,
-      netnsPath: '',
-      netns: '',
-      cgroup: undefined,
-      sandbox: undefined,
-      object: created,
-    };
+    const pod: SimPod = unstartedPod(spec, uid, node.ip, created);
     this.pods.set(key, pod);
     try {
       if (spec.network !== false) {
@@ -580,20 +565,7 @@ export class SimKubelet {
     chmodSync(dir, 0o700);
     const logFile = spec.logFile ?? join(dir, `${c.name}.log`);
     const pod: ProcessPod = {
-      namespace: spec.namespace,
-      name: spec.name,
-      uid,
-      node: spec.node,
-      ip: '',
-      hostIP: node.ip,
-      containerId: '',
-      containerIds: [],
-      pid: undefined,
-      netnsPath: '',
-      netns: '',
-      cgroup: undefined,
-      sandbox: undefined,
-      object: created,
+      ...unstartedPod(spec, uid, node.ip, created),
       dir,
       logFile,
       kubeconfigPath: undefined,
@@ -1109,4 +1081,24 @@ export class SimKubelet {
       await sleep(50);
     }
   }
+}
+
+/** A pod's record before its sandbox exists (no IP, containers or netns yet). */
+function unstartedPod(spec: { namespace: string; name: string; node: string }, uid: string, hostIP: string, object: k8s.V1Pod): SimPod {
+  return {
+    namespace: spec.namespace,
+    name: spec.name,
+    uid,
+    node: spec.node,
+    ip: '',
+    hostIP,
+    containerId: '',
+    containerIds: [],
+    pid: undefined,
+    netnsPath: '',
+    netns: '',
+    cgroup: undefined,
+    sandbox: undefined,
+    object,
+  };
 }
