@@ -17,7 +17,7 @@ import { LeaderElector } from '../k8s/leader.js';
 import { applyStatus, ownedTargetFields } from '../k8s/status.js';
 import type { Logger } from '../telemetry/log.js';
 import { silentLogger } from '../telemetry/log.js';
-import { WorkQueue, type QueueObserver } from './queue.js';
+import { WorkQueue, type QueueObserver } from '../k8s/workqueue.js';
 import { decide, DEFAULT_RECONCILE_CONFIG, type Decision, type ReconcileConfig } from './reconcile.js';
 import type { NodeObj, Pod, Workload, World } from './types.js';
 

@@ -5,7 +5,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ErrorKind, ErrorReason } from '../k8s/errors.js';
-import type { QueueObserver } from './queue.js';
+import type { QueueObserver } from '../k8s/workqueue.js';
 
 export class ControllerMetrics implements QueueObserver {
   readonly registry = new Registry();

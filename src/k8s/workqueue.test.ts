@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeClock } from '../k8s/clock.js';
-import { KubeApiError } from '../k8s/client.js';
-import { WorkQueue } from './queue.js';
+import { FakeClock } from './clock.js';
+import { KubeApiError } from './client.js';
+import { WorkQueue } from './workqueue.js';
 
 const api = (status: number, body?: unknown): KubeApiError => new KubeApiError({ status, message: 'm', method: 'PATCH', path: '/x', body });
 

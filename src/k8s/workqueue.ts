@@ -4,10 +4,10 @@
  * again afterwards); failures back off exponentially per key; and each key runs at most once per
  * `minIntervalMs`, so a storm of pod events becomes a few reconciles (and status applies).
  */
-import { backoffDelay, systemClock, type Clock, type Timer } from '../k8s/clock.js';
-import { classifyError, type ErrorKind, type ErrorReason } from '../k8s/errors.js';
+import { backoffDelay, systemClock, type Clock, type Timer } from './clock.js';
+import { classifyError, type ErrorKind, type ErrorReason } from './errors.js';
 
-/** What the queue reports to metrics (src/controller/metrics.ts implements it). */
+/** What the queue reports to metrics (src/controller/metrics.ts and src/agent/metrics.ts implement it). */
 export interface QueueObserver {
   /** Called once with a reader of the queue's depth (keys ready to run). */
   bindDepth?(depth: () => number): void;
