@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRange, renderMetrics, route } from './http.js';
+import { parseRange, route } from './http.js';
 
 describe('agent http helpers', () => {
   it('routes', () => {
@@ -32,24 +32,5 @@ describe('agent http helpers', () => {
     assert.deepEqual(parseRange('bytes=9-3', 100), { kind: 'unsatisfiable' });
     assert.deepEqual(parseRange('bytes=0-1,5-6', 100), { kind: 'full' });
     assert.deepEqual(parseRange('items=0-1', 100), { kind: 'full' });
-  });
-
-  it('renders Prometheus text', () => {
-    const text = renderMetrics({
-      node: 'n1',
-      capturesRunning: 1,
-      diskUsedBytes: 10,
-      diskFreeBytes: 20,
-      startsTotal: 2,
-      failuresTotal: 1,
-      authDenied: 3,
-      targets: [{ namespace: 'ns', capture: 'c', target: 'pod/ns/"a"', bytes: 5, packets: 6, drops: 7, running: true }],
-    });
-    assert.match(text, /^# HELP pcapper_agent_captures_running /m);
-    assert.match(text, /^pcapper_agent_captures_running\{node="n1"\} 1$/m);
-    assert.match(text, /^pcapper_agent_target_packets\{node="n1",namespace="ns",capture="c",target="pod\/ns\/\\"a\\""\} 6$/m);
-    assert.match(text, /^pcapper_agent_target_drops\{.*\} 7$/m);
-    assert.match(text, /^pcapper_agent_disk_used_bytes\{node="n1"\} 10$/m);
-    assert.ok(text.endsWith('\n'));
   });
 });

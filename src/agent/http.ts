@@ -1,6 +1,6 @@
 /**
- * Pure HTTP helpers of the agent's file server: routing, Range parsing and the Prometheus text
- * format.
+ * Pure HTTP helpers of the agent's file server: routing and Range parsing (the Prometheus text
+ * format comes from prom-client, src/agent/metrics.ts).
  */
 
 export type Route =
@@ -83,40 +83,4 @@ export function parseRange(header: string | undefined, size: number): RangeResul
   const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
   if (end < start) return { kind: 'unsatisfiable' };
   return { kind: 'partial', start, end };
-}
-
-export interface MetricsSnapshot {
-  node: string;
-  capturesRunning: number;
-  diskUsedBytes: number;
-  diskFreeBytes: number;
-  targets: Array<{ namespace: string; capture: string; target: string; bytes: number; packets: number; drops: number; running: boolean }>;
-  startsTotal: number;
-  failuresTotal: number;
-  authDenied: number;
-}
-
-function esc(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-/** Prometheus text exposition format 0.0.4. */
-export function renderMetrics(s: MetricsSnapshot): string {
-  const out: string[] = [];
-  const node = `node="${esc(s.node)}"`;
-  const g = (name: string, help: string, type: 'gauge' | 'counter', lines: string[]): void => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
-  };
-  g('pcapper_agent_captures_running', 'tcpdump processes running on this node.', 'gauge', [`pcapper_agent_captures_running{${node}} ${s.capturesRunning}`]);
-  g('pcapper_agent_disk_used_bytes', 'Bytes of capture data in the data directory.', 'gauge', [`pcapper_agent_disk_used_bytes{${node}} ${s.diskUsedBytes}`]);
-  g('pcapper_agent_disk_free_bytes', 'Bytes free on the data directory file system.', 'gauge', [`pcapper_agent_disk_free_bytes{${node}} ${s.diskFreeBytes}`]);
-  g('pcapper_agent_capture_starts_total', 'Targets started.', 'counter', [`pcapper_agent_capture_starts_total{${node}} ${s.startsTotal}`]);
-  g('pcapper_agent_capture_failures_total', 'Targets failed.', 'counter', [`pcapper_agent_capture_failures_total{${node}} ${s.failuresTotal}`]);
-  g('pcapper_agent_auth_denied_total', 'File/stream requests refused (401/403).', 'counter', [`pcapper_agent_auth_denied_total{${node}} ${s.authDenied}`]);
-  const lbl = (t: MetricsSnapshot['targets'][number]): string => `${node},namespace="${esc(t.namespace)}",capture="${esc(t.capture)}",target="${esc(t.target)}"`;
-  g('pcapper_agent_target_bytes', 'Bytes written for a target.', 'gauge', s.targets.map((t) => `pcapper_agent_target_bytes{${lbl(t)}} ${t.bytes}`));
-  g('pcapper_agent_target_packets', 'Packets captured for a target.', 'gauge', s.targets.map((t) => `pcapper_agent_target_packets{${lbl(t)}} ${t.packets}`));
-  g('pcapper_agent_target_drops', 'Packets dropped by the kernel for a target.', 'gauge', s.targets.map((t) => `pcapper_agent_target_drops{${lbl(t)}} ${t.drops}`));
-  g('pcapper_agent_target_running', '1 while the target captures.', 'gauge', s.targets.map((t) => `pcapper_agent_target_running{${lbl(t)}} ${t.running ? 1 : 0}`));
-  return out.join('\n') + '\n';
 }

@@ -11,7 +11,7 @@ import { accessSync, constants } from 'node:fs';
 import { AgentConfigError, loadAgentConfig } from '../config/agent.js';
 import { componentArgs, componentKubeConfig, runUntilSignal } from '../bin/component.js';
 import { createLogger, type Level } from '../telemetry/log.js';
-import { NodeAgent } from './agent.js';
+import { createNodeAgent } from './agent.js';
 
 const USAGE = `usage: pcapper agent [--kubeconfig FILE]
 
@@ -55,6 +55,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
   const kc = componentKubeConfig('agent', args.kubeconfig);
   if (typeof kc === 'number') return kc;
-  const agent = new NodeAgent({ config, kc, log });
+  // Captured traffic is secret: everything the agent and its tcpdumps create is 0600/0700.
+  process.umask(0o077);
+  const agent = createNodeAgent({ config, kc, log });
   return runUntilSignal('agent', log, { start: () => agent.start(), stop: () => agent.stop(), abort: () => agent.stop(500) });
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCa, makeClientCert, makeLeaf, makePcapperPki, SERVER_CN, type CertPair, type PcapperPki } from '../../test/harness/pki.js';
 import { silentLogger } from '../telemetry/log.js';
+import { AgentMetrics } from './metrics.js';
 import { AgentServer, listCaptureFiles } from './server.js';
 
 interface Res {
@@ -71,7 +72,11 @@ describe('agent file server (mutual TLS with real certificates, temp data dir)',
       {
         nodeName: 'n1',
         dataDir: data,
-        metrics: () => ({ node: 'n1', capturesRunning: 0, diskUsedBytes: 1, diskFreeBytes: 2, targets: [], startsTotal: 0, failuresTotal: 0, authDenied: 0 }),
+        metrics: () => {
+          const m = new AgentMetrics('n1', { defaultMetrics: false });
+          m.bindSnapshot(() => ({ capturesRunning: 0, diskUsedBytes: 1, diskFreeBytes: 2, targets: [] }));
+          return m.render();
+        },
         streams: () => [],
         onAuthDenied: () => undefined,
       },

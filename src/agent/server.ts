@@ -21,7 +21,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../telemetry/log.js';
 import { authorizeClient, type PeerCertificate } from './auth.js';
-import { parseRange, renderMetrics, route, type MetricsSnapshot } from './http.js';
+import { parseRange, route } from './http.js';
 import { entryOf, openDirNoFollow, openFileNoFollow, readdirOf } from './safefs.js';
 import { followRing } from './stream.js';
 import { isTargetDirName } from '../capture/tcpdump.js';
@@ -51,8 +51,8 @@ export interface StreamSource {
 export interface ServerBackend {
   nodeName: string;
   dataDir: string;
-  /** Cheap: cached figures only (the disk walk runs on the agent's disk timer, never per scrape). */
-  metrics(): MetricsSnapshot;
+  /** The Prometheus exposition. Cheap: cached figures only (the disk walk runs on the agent's disk timer, never per scrape). */
+  metrics(): Promise<{ contentType: string; body: string }>;
   /** Live (running) targets of a capture on this node. */
   streams(namespace: string, capture: string): StreamSource[];
   onAuthDenied(): void;
@@ -196,7 +196,10 @@ export class AgentServer {
     }
     const r = route(url.pathname);
     if (r.kind === 'healthz') return send(res, 200, 'ok\n');
-    if (r.kind === 'metrics') return send(res, 200, renderMetrics(this.b.metrics()), 'text/plain; version=0.0.4; charset=utf-8');
+    if (r.kind === 'metrics') {
+      const m = await this.b.metrics();
+      return send(res, 200, m.body, m.contentType);
+    }
     // Every other path (even one that does not exist) needs the server's identity first: an
     // unauthenticated caller learns nothing about what is on this node.
     const decision = authorizeClient(peerOf(req), this.tls.clientNames);

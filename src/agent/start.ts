@@ -1,0 +1,185 @@
+/**
+ * The start state machine of one target: check the spec and the target, the node's capture cap,
+ * disk admission (a reservation of the promised bytes), then wait for the pod's container and
+ * start tcpdump through the capture backend.
+ *
+ * Waiting for the pod is driven by the pod informer: the machine sleeps until the pod changes
+ * (a container starts, the pod is deleted), the target is stopped, or the wait deadline passes.
+ * One poll remains, on the injected clock: after the backend's transient "container process not
+ * found" (the kubelet reports a container before its process is visible in /proc, and no API
+ * event says when it becomes visible), the backend is asked again after SETUP_RETRY_MS.
+ */
+import type { PacketCapture, TargetStatus } from '../api/packetcapture.js';
+import { resolveSpec } from '../api/validate.js';
+import { CaptureSetupError, type PreparedCapture } from '../capture/backend.js';
+import { parseContainerId } from '../capture/netns.js';
+import { promisedBytes, targetDirName, type TargetRef, type TcpdumpOptions } from '../capture/tcpdump.js';
+import { markDirty, type AgentContext } from './context.js';
+import { began, failTarget, finishObservation } from './session.js';
+import { activeCount, allSessions, observe, type CaptureState, type Pod, type Session } from './state.js';
+
+/** Retry of the backend after a transient setup error (container process not visible yet). */
+export const SETUP_RETRY_MS = 200;
+
+/** The tcpdump options of a target, or why it cannot be captured. Pure. */
+export function targetOptions(
+  pc: PacketCapture,
+  namespace: string,
+  entry: TargetStatus,
+  packetBuffered: boolean,
+): { ok: true; target: TargetRef; opts: TcpdumpOptions; dirName: string } | { ok: false; reason: string; message: string } {
+  const resolved = resolveSpec(pc.spec, namespace);
+  if (!resolved.ok) return { ok: false, reason: 'InvalidSpec', message: resolved.problems.map((p) => `${p.field}: ${p.message}`).join('; ') };
+  const spec = resolved.spec;
+  let target: TargetRef;
+  if (entry.kind === 'node') target = { kind: 'node', interface: entry.interface ?? spec.interfaceName };
+  else if (entry.kind === 'pod' && entry.namespace && entry.pod) target = { kind: 'pod', namespace: entry.namespace, pod: entry.pod };
+  else return { ok: false, reason: 'InvalidTarget', message: `status target ${entry.name} has no kind/namespace/pod or kind/interface` };
+  const opts: TcpdumpOptions = {
+    interface: target.kind === 'node' ? target.interface : (entry.interface ?? spec.interfaceName),
+    filter: spec.captureFilter,
+    snapLength: spec.snapLength,
+    packetCount: spec.packetCount,
+    maxFileSizeBytes: spec.maxFileSizeBytes,
+    fileCount: spec.fileCount,
+    bufferKiB: 4096,
+    packetBuffered,
+    // live captures: packets leave the kernel at once (bench/live-latency), at some capture rate
+    immediateMode: spec.immediate,
+  };
+  try {
+    return { ok: true, target, opts, dirName: targetDirName(target) };
+  } catch (e) {
+    return { ok: false, reason: 'InvalidTarget', message: (e as Error).message };
+  }
+}
+
+/** What the pod cache says about a pod target now. Pure. */
+export function podReadiness(
+  target: Extract<TargetRef, { kind: 'pod' }>,
+  entry: TargetStatus,
+  cached: Pod | undefined,
+  node: string,
+): { pod: Pod | undefined; containerIds: string[]; terminated?: string; waiting?: string } {
+  const pod = cached && entry.podUID && cached.metadata?.uid !== entry.podUID ? undefined : cached;
+  const who = `pod ${target.namespace}/${target.pod}`;
+  const containerIds = (pod?.status?.containerStatuses ?? []).map((c) => parseContainerId(c.containerID)?.id).filter((x): x is string => x !== undefined);
+  if (pod?.status?.phase === 'Succeeded' || pod?.status?.phase === 'Failed') return { pod, containerIds, terminated: `${who} has terminated (phase ${pod.status.phase})` };
+  if (containerIds.length === 0) return { pod, containerIds, waiting: pod ? `${who} has no started container yet` : `${who} is not (yet) on node ${node}` };
+  return { pod, containerIds };
+}
+
+/** Starts one target (runs in the background; every outcome ends in the target's status). */
+export async function startTarget(ctx: AgentContext, st: CaptureState, pc: PacketCapture, entry: TargetStatus, podWaitMs: number): Promise<void> {
+  const node = ctx.config.nodeName;
+  const t = targetOptions(pc, st.namespace, entry, ctx.config.packetBuffered);
+  if (!t.ok) {
+    failTarget(ctx, st, entry, t.reason, t.message);
+    return;
+  }
+  const { target, opts, dirName } = t;
+  // node cap (this target is already counted as active)
+  if (activeCount(ctx.states.values()) > ctx.config.maxConcurrentCaptures) {
+    failTarget(ctx, st, entry, 'NodeCaptureLimit', `node ${node} already runs ${ctx.config.maxConcurrentCaptures} captures (PCAPPER_MAX_CAPTURES); delete finished captures or retry later`);
+    return;
+  }
+  const request = promisedBytes(opts);
+  const session: Session = {
+    key: st.key,
+    uid: st.uid,
+    target: entry.name,
+    dirName,
+    entry,
+    opts,
+    promised: request,
+    running: undefined,
+    exited: false,
+    stopReason: undefined,
+    timers: [],
+    startedAt: undefined,
+    wake: undefined,
+  };
+  // disk guard, counting what the other targets were promised; atomic per node (issue 16 item 2)
+  const verdict = await ctx.disk.admit(
+    () => [...allSessions(ctx.states.values())].map((s) => ({ promisedBytes: s.promised, writtenBytes: ctx.states.get(s.key)?.obs.get(s.target)?.bytes ?? 0 })),
+    request,
+    () => st.sessions.set(entry.name, session),
+  );
+  if (!verdict.ok) {
+    failTarget(ctx, st, entry, verdict.reason, verdict.message);
+    return;
+  }
+  // find the pod's containers and start, waiting for a pod that is still starting
+  const deadline = ctx.clock.now() + podWaitMs;
+  let reportedWaiting = false;
+  for (;;) {
+    if (session.stopReason || ctx.stopping()) {
+      st.sessions.delete(entry.name);
+      finishObservation(ctx, st, session, undefined);
+      return;
+    }
+    let containerIds: string[] = [];
+    let pod: Pod | undefined;
+    let problem: string | undefined;
+    let retrySetup = false;
+    if (target.kind === 'pod') {
+      const r = podReadiness(target, entry, ctx.pods.get(`${target.namespace}/${target.pod}`), node);
+      if (r.terminated) {
+        st.sessions.delete(entry.name);
+        failTarget(ctx, st, entry, 'PodNotRunning', r.terminated);
+        return;
+      }
+      ({ pod, containerIds } = r);
+      problem = r.waiting;
+    }
+    let prepared: PreparedCapture | undefined;
+    if (problem === undefined) {
+      try {
+        prepared = await ctx.backend.setup({ captureNamespace: st.namespace, captureName: st.name, target, containerIds, options: opts, now: new Date(ctx.clock.now()) });
+      } catch (e) {
+        // transient: the container's process is not visible yet; anything else fails the target
+        if (e instanceof CaptureSetupError && e.transient) {
+          problem = e.message;
+          retrySetup = true;
+        } else {
+          st.sessions.delete(entry.name);
+          failTarget(ctx, st, entry, e instanceof CaptureSetupError ? e.reason : 'CaptureFailed', (e as Error).message);
+          return;
+        }
+      }
+    }
+    if (prepared) {
+      try {
+        session.running = await ctx.backend.capture(prepared);
+      } catch (e) {
+        st.sessions.delete(entry.name);
+        failTarget(ctx, st, entry, e instanceof CaptureSetupError ? e.reason : 'CaptureFailed', (e as Error).message);
+        return;
+      }
+      if (session.stopReason || ctx.stopping()) {
+        // deleted or stopped while tcpdump was starting
+        const exit = await session.running.stop(300);
+        session.exited = true;
+        st.sessions.delete(entry.name);
+        finishObservation(ctx, st, session, exit);
+        return;
+      }
+      await began(ctx, st, session, pod, new Date(ctx.clock.now()));
+      return;
+    }
+    const left = deadline - ctx.clock.now();
+    if (left <= 0) {
+      st.sessions.delete(entry.name);
+      failTarget(ctx, st, entry, 'PodNotRunning', `${problem ?? 'pod not running'} (waited ${Math.round(podWaitMs / 1000)} s)`);
+      return;
+    }
+    if (!reportedWaiting) {
+      reportedWaiting = true;
+      observe(st, entry.name, { phase: 'Scheduled', reason: 'WaitingForPod', message: problem ?? '' });
+      markDirty(ctx, st, true);
+    }
+    if (session.stopReason || ctx.stopping()) continue; // stopped while the backend was asked
+    const podKey = target.kind === 'pod' ? `${target.namespace}/${target.pod}` : '';
+    await ctx.podChanged.next(podKey, retrySetup ? Math.min(SETUP_RETRY_MS, left) : left, (wake) => (session.wake = wake));
+  }
+}
