@@ -187,6 +187,11 @@ export class NodeAgent {
     return this.ctx.states.get(key);
   }
 
+  /** No reconcile queued or running (background work such as a running target may continue). */
+  idle(): boolean {
+    return this.queue.idle;
+  }
+
   async start(): Promise<void> {
     const { config, log } = this.ctx;
     if (this.server) this.port = await this.server.listen(config.listenHost, config.listenPort);

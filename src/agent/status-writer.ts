@@ -54,6 +54,7 @@ export class StatusWriter {
     const s = this.slot(key, read);
     s.dirty = true;
     if (s.inflight || this.stopped) return; // the write in flight schedules the next one
+    if (s.attempt > 0 && s.timer) return; // backing off: the retry carries the latest state
     const wait = now && s.attempt === 0 ? 0 : Math.max(0, s.lastApply + this.o.intervalMs - this.o.clock.now());
     if (s.timer) {
       if (wait > 0) return;

@@ -68,6 +68,16 @@ export class WorkQueue {
     return this.ready.length;
   }
 
+  /** Nothing ready and nothing running (keys waiting for a retry or their interval may remain). */
+  get idle(): boolean {
+    return this.ready.length === 0 && this.processing.size === 0;
+  }
+
+  /** Keys waiting for a retry or their minimum interval. */
+  get delayedCount(): number {
+    return this.delayed.size;
+  }
+
   /** Queues `key` now (subject to the per-key minimum interval). */
   add(key: string): void {
     if (this.closed) return;
