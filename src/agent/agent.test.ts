@@ -1,0 +1,443 @@
+/**
+ * Unit tests of the node agent with a fake CaptureBackend (src/capture/fake.ts), fake caches of
+ * captures and pods, a fake apiserver for status writes and a fake clock: no root, no tcpdump, no
+ * cluster. Everything is asserted by state (status written, backend calls, files on disk); time
+ * moves only when a test advances the fake clock. The same behaviour against a real apiserver,
+ * real tcpdump and real network namespaces is tested in test/agent*.test.ts.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { API_VERSION, KIND, type PacketCaptureSpec, type PacketCaptureStatus, type TargetStatus } from '../api/packetcapture.js';
+import { CaptureSetupError } from '../capture/backend.js';
+import type { DiskState } from '../capture/disk.js';
+import { FakeCaptureBackend, PCAP_HEADER } from '../capture/fake.js';
+import { capturePaths } from '../capture/tcpdump.js';
+import { loadAgentConfig, type AgentConfig } from '../config/agent.js';
+import { KubeApiError } from '../k8s/client.js';
+import { FakeClock } from '../k8s/clock.js';
+import type { Change } from '../k8s/informer.js';
+import { silentLogger } from '../telemetry/log.js';
+import { NodeAgent } from './agent.js';
+import type { CaptureObject, ObjectCache } from './context.js';
+import type { Pod } from './state.js';
+
+const NODE = 'node-a';
+const NS = 'shop';
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** An informer's cache, filled by the test. */
+class FakeCache<T extends { metadata?: { name?: string; namespace?: string } }> implements ObjectCache<T> {
+  private readonly m = new Map<string, T>();
+  private readonly cbs: ((c: Change<T>) => void)[] = [];
+  private synced = false;
+  get(key: string): T | undefined {
+    return this.m.get(key);
+  }
+  list(): T[] {
+    return [...this.m.values()];
+  }
+  get size(): number {
+    return this.m.size;
+  }
+  hasSynced(): boolean {
+    return this.synced;
+  }
+  onChange(cb: (c: Change<T>) => void): () => void {
+    this.cbs.push(cb);
+    return () => undefined;
+  }
+  start(): void {
+    this.synced = true;
+  }
+  waitForSync(): Promise<void> {
+    return Promise.resolve();
+  }
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+  put(o: T): void {
+    const key = `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+    const old = this.m.get(key);
+    this.m.set(key, o);
+    for (const cb of this.cbs) cb({ type: old ? 'MODIFIED' : 'ADDED', key, object: o, ...(old ? { old } : {}) });
+  }
+  remove(key: string): void {
+    const old = this.m.get(key);
+    if (!old) return;
+    this.m.delete(key);
+    for (const cb of this.cbs) cb({ type: 'DELETED', key, object: old, old });
+  }
+}
+
+const hex = (n: number): string => n.toString(16).padStart(64, '0');
+
+function pod(name: string, o: { node?: string; containers?: number; phase?: string; ip?: string } = {}): Pod {
+  return {
+    metadata: { name, namespace: NS, uid: `uid-${name}` },
+    spec: { nodeName: o.node ?? NODE },
+    status: {
+      phase: o.phase ?? 'Running',
+      podIP: o.ip ?? '10.1.0.7',
+      hostIP: '192.168.0.10',
+      containerStatuses: Array.from({ length: o.containers ?? 1 }, (_, i) => ({ containerID: `containerd://${hex(i + 1)}`, state: { running: {} } })),
+    },
+  };
+}
+
+const podTarget = (p: string, node = NODE, extra: Partial<TargetStatus> = {}): TargetStatus => ({ name: `pod/${NS}/${p}`, kind: 'pod', namespace: NS, pod: p, podUID: `uid-${p}`, node, ...extra });
+
+let rv = 1;
+function capture(name: string, targets: TargetStatus[], o: { spec?: Partial<PacketCaptureSpec>; deleting?: boolean; nodes?: PacketCaptureStatus['nodes'] } = {}): CaptureObject {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name, namespace: NS, uid: `uid-${name}`, resourceVersion: String(rv++), ...(o.deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) },
+    spec: { targetPod: 'web', maxFileSize: '1M', fileCount: '1', ...o.spec },
+    status: { targets, ...(o.nodes ? { nodes: o.nodes } : {}) },
+  };
+}
+
+interface Harness {
+  agent: NodeAgent;
+  clock: FakeClock;
+  backend: FakeCaptureBackend;
+  captures: FakeCache<CaptureObject>;
+  pods: FakeCache<Pod>;
+  config: AgentConfig;
+  applied: { key: string; status: PacketCaptureStatus }[];
+  applyFailures: Error[];
+  events: { type: string; reason: string; message: string }[];
+  disk: { state: DiskState; fail?: Error };
+  /** The target entry in the last status written for capture `name`. */
+  target(name: string, target: string): TargetStatus | undefined;
+  nodeStatus(name: string): NonNullable<PacketCaptureStatus['nodes']>[number] | undefined;
+  /** Runs the event loop (and due zero-delay timers) until `cond` holds; fails after a bounded number of turns. */
+  until(what: string, cond: () => boolean): Promise<void>;
+}
+
+async function harness(o: { config?: Partial<AgentConfig>; captures?: CaptureObject[]; pods?: Pod[]; files?: (dataDir: string) => void } = {}): Promise<Harness> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pcapper-agent-unit-'));
+  dirs.push(dataDir);
+  const config: AgentConfig = {
+    ...loadAgentConfig({ NODE_NAME: NODE, PCAPPER_DATA_DIR: dataDir, PCAPPER_TLS_CERT: '/unused/tls.crt', PCAPPER_TLS_KEY: '/unused/tls.key', PCAPPER_CA: '/unused/ca.crt' }),
+    ...o.config,
+  };
+  const clock = new FakeClock();
+  const backend = new FakeCaptureBackend({ nodeName: NODE, dataDir });
+  const captures = new FakeCache<CaptureObject>();
+  const pods = new FakeCache<Pod>();
+  for (const c of o.captures ?? []) captures.put(c);
+  for (const p of o.pods ?? []) pods.put(p);
+  o.files?.(dataDir);
+  const applied: Harness['applied'] = [];
+  const applyFailures: Error[] = [];
+  const events: Harness['events'] = [];
+  const disk: Harness['disk'] = { state: { usedBytes: 0, freeBytes: 1e12 } };
+  const agent = new NodeAgent({
+    config,
+    log: silentLogger,
+    backend,
+    captures,
+    pods,
+    clock,
+    measureDisk: () => (disk.fail ? Promise.reject(disk.fail) : Promise.resolve(disk.state)),
+    applyStatus: (ns, name, status) => {
+      const e = applyFailures.shift();
+      if (e) return Promise.reject(e);
+      applied.push({ key: `${ns}/${name}`, status: structuredClone(status) });
+      return Promise.resolve();
+    },
+    events: { record: (_s, type, reason, message) => void events.push({ type, reason, message }), flush: () => Promise.resolve() },
+    retryBackoff: { initialMs: 1000, maxMs: 8000 },
+    statusBackoff: { initialMs: 500, maxMs: 4000 },
+    defaultMetrics: false,
+  });
+  await agent.start();
+  const last = (name: string): PacketCaptureStatus | undefined => applied.filter((a) => a.key === `${NS}/${name}`).at(-1)?.status;
+  return {
+    agent,
+    clock,
+    backend,
+    captures,
+    pods,
+    config,
+    applied,
+    applyFailures,
+    events,
+    disk,
+    target: (name, target) => last(name)?.targets?.find((t) => t.name === target),
+    nodeStatus: (name) => last(name)?.nodes?.[0],
+    async until(what, cond) {
+      for (let i = 0; i < 5000; i++) {
+        await clock.advance(0);
+        if (cond()) return;
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.fail(`never happened: ${what}; last status ${JSON.stringify(applied.at(-1))}; events ${JSON.stringify(events)}`);
+    },
+  };
+}
+
+const phaseOf = (h: Harness, name: string, target: string): string | undefined => {
+  const t = h.target(name, target);
+  return t ? `${t.phase}/${t.reason}` : undefined;
+};
+
+describe('node agent with a fake capture backend (unit: no root, no tools, fake clock)', () => {
+  it('starts the targets of its own node only, reports Running, counters and sizes, and stops a target the controller removed', async () => {
+    const h = await harness({
+      captures: [capture('c1', [podTarget('web-1'), podTarget('web-2', 'node-b')]), capture('elsewhere', [podTarget('web-3', 'node-b')])],
+      pods: [pod('web-1'), pod('other', { ip: '10.1.0.8' })],
+    });
+    await h.until('web-1 Running', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Running/Capturing');
+    await h.until('the queue is idle', () => h.agent.idle());
+    assert.deepEqual(
+      h.backend.calls.setup.map((r) => r.target),
+      [{ kind: 'pod', namespace: NS, pod: 'web-1' }],
+      'only the target of node-a was set up',
+    );
+    assert.deepEqual(h.backend.calls.setup[0]?.containerIds, [hex(1)]);
+    assert.equal(h.target('c1', 'pod/shop/web-2'), undefined, 'node-b target: this agent writes nothing for it');
+    assert.equal(h.applied.filter((a) => a.key === 'shop/elsewhere').length, 0, 'a capture with no target on this node: no status write');
+    // metadata sidecar: the pods of this namespace on the node
+    assert.deepEqual(Object.keys(h.backend.calls.metadata[0]?.endpoints ?? {}).sort(), ['10.1.0.7', '10.1.0.8']);
+    assert.equal(h.events.filter((e) => e.reason === 'CaptureStarted').length, 1);
+
+    const run = h.backend.live('pod/shop/web-1');
+    assert.ok(run);
+    await run.packets(10, 84);
+    await h.clock.advance(h.config.statusIntervalMs); // the refresh tick: SIGUSR1 stats and file sizes
+    await h.until('10 packets reported', () => h.target('c1', 'pod/shop/web-1')?.packets === 10);
+    const file = run.prepared.paths.writePath;
+    const t = h.target('c1', 'pod/shop/web-1');
+    assert.equal(t?.bytes, statSync(file).size, 'bytes in status = the file size on disk');
+    assert.equal(t?.bytes, PCAP_HEADER.length + 10 * (16 + 84));
+    assert.deepEqual(t?.files, [{ name: run.prepared.paths.fileBase, size: statSync(file).size }]);
+    assert.equal(h.nodeStatus('c1')?.bytes, t?.bytes);
+
+    // the controller drops the entry: the target stops with TargetRemoved, files kept
+    h.captures.put(capture('c1', [podTarget('web-2', 'node-b')]));
+    await h.until('web-1 stopped', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Failed/TargetRemoved');
+    assert.equal(run.running, false);
+    assert.ok(existsSync(file));
+    const m = (await h.agent.metrics.render()).body;
+    assert.match(m, /^pcapper_agent_capture_starts_total\{node="node-a"\} 1$/m);
+    assert.match(m, /^pcapper_agent_capture_failures_total\{node="node-a"\} 1$/m);
+    assert.match(m, /^pcapper_agent_captures_running\{node="node-a"\} 0$/m);
+    assert.match(m, /^pcapper_agent_target_packets\{node="node-a",namespace="shop",capture="c1",target="pod\/shop\/web-1"\} 10$/m);
+    assert.match(m, /^pcapper_agent_target_running\{node="node-a",namespace="shop",capture="c1",target="pod\/shop\/web-1"\} 0$/m);
+    assert.match(m, /^pcapper_agent_reconcile_total\{node="node-a",result="success"\} [1-9]/m);
+    await h.agent.stop();
+  });
+
+  it('a failed start gives the backend\'s reason in status and a Warning Event: bad filter, tcpdump refusing, terminated pod, bad spec', async () => {
+    const h = await harness({ pods: [pod('web-1'), pod('web-2'), pod('done', { phase: 'Succeeded' })] });
+    h.backend.setupFailures.push({ target: 'pod/shop/web-1', error: new CaptureSetupError('BadFilter', 'tcpdump: syntax error in filter expression') });
+    h.backend.captureFailures.push({ target: 'pod/shop/web-2', error: new CaptureSetupError('CaptureFailed', 'tcpdump: web-2: permission denied') });
+    h.captures.put(capture('c1', [podTarget('web-1'), podTarget('web-2'), podTarget('done')]));
+    h.captures.put(capture('bad', [podTarget('web-1')], { spec: { maxFileSize: 'lots' } }));
+    await h.until('all four targets failed', () =>
+      ['pod/shop/web-1', 'pod/shop/web-2', 'pod/shop/done'].every((t) => h.target('c1', t)?.phase === 'Failed') && h.target('bad', 'pod/shop/web-1')?.phase === 'Failed',
+    );
+    assert.equal(phaseOf(h, 'c1', 'pod/shop/web-1'), 'Failed/BadFilter');
+    assert.match(h.target('c1', 'pod/shop/web-1')?.message ?? '', /syntax error in filter/);
+    assert.equal(phaseOf(h, 'c1', 'pod/shop/web-2'), 'Failed/CaptureFailed');
+    assert.equal(phaseOf(h, 'c1', 'pod/shop/done'), 'Failed/PodNotRunning');
+    assert.match(h.target('c1', 'pod/shop/done')?.message ?? '', /has terminated \(phase Succeeded\)/);
+    assert.equal(phaseOf(h, 'bad', 'pod/shop/web-1'), 'Failed/InvalidSpec');
+    assert.match(h.target('bad', 'pod/shop/web-1')?.message ?? '', /spec\.maxFileSize/);
+    assert.deepEqual(h.events.filter((e) => e.type === 'Warning').map((e) => e.reason).sort(), ['BadFilter', 'CaptureFailed', 'InvalidSpec', 'PodNotRunning']);
+    assert.equal(h.backend.captures.length, 0, 'no tcpdump runs');
+    await h.agent.stop();
+  });
+
+  it('a target waits for its pod on pod events (no poll, the clock does not move), and fails after the wait deadline', async () => {
+    const h = await harness({ config: { maxConcurrentCaptures: 16 }, pods: [pod('web-1', { containers: 0 })] });
+    h.captures.put(capture('c1', [podTarget('web-1'), podTarget('never')]));
+    await h.until('both waiting', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Scheduled/WaitingForPod' && phaseOf(h, 'c1', 'pod/shop/never') === 'Scheduled/WaitingForPod');
+    assert.match(h.target('c1', 'pod/shop/web-1')?.message ?? '', /has no started container yet/);
+    assert.match(h.target('c1', 'pod/shop/never')?.message ?? '', /is not \(yet\) on node node-a/);
+    assert.equal(h.backend.calls.setup.length, 0);
+    const t0 = h.clock.now();
+    h.pods.put(pod('web-1')); // the container started: the informer says so
+    await h.until('web-1 Running', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Running/Capturing');
+    assert.equal(h.clock.now(), t0, 'started on the pod event, not on a timer');
+    assert.equal(h.backend.calls.setup.length, 1);
+    // the other one never comes: PodNotRunning after the wait (60 s)
+    await h.clock.advance(59_000);
+    await h.until('queue idle', () => h.agent.idle());
+    assert.equal(phaseOf(h, 'c1', 'pod/shop/never'), 'Scheduled/WaitingForPod');
+    await h.clock.advance(1_000);
+    await h.until('never failed', () => phaseOf(h, 'c1', 'pod/shop/never') === 'Failed/PodNotRunning');
+    assert.match(h.target('c1', 'pod/shop/never')?.message ?? '', /waited 60 s/);
+    await h.agent.stop();
+  });
+
+  it('a transient setup error (container process not visible yet) is retried on the clock after 200 ms', async () => {
+    const h = await harness({ pods: [pod('web-1')] });
+    h.backend.setupFailures.push({ error: new CaptureSetupError('PodNotRunning', 'no process of container 0001 in /proc yet', true) });
+    h.captures.put(capture('c1', [podTarget('web-1')]));
+    await h.until('waiting after the transient error', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Scheduled/WaitingForPod');
+    assert.equal(h.backend.calls.setup.length, 1);
+    await h.clock.advance(199);
+    assert.equal(h.backend.calls.setup.length, 1, 'not asked again before 200 ms');
+    await h.clock.advance(1);
+    await h.until('Running after the retry', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Running/Capturing');
+    assert.equal(h.backend.calls.setup.length, 2);
+    await h.agent.stop();
+  });
+
+  it('deleting a capture stops tcpdump and removes its files; a failed cleanup is retried with backoff until cleanedUp', async () => {
+    const h = await harness({ pods: [pod('web-1')] });
+    h.captures.put(capture('c1', [podTarget('web-1')]));
+    await h.until('Running', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Running/Capturing');
+    const run = h.backend.live('pod/shop/web-1');
+    assert.ok(run);
+    const dir = run.prepared.paths.captureDir;
+    h.backend.cleanupFailures.push(new Error('EBUSY: resource busy or locked, rmdir'));
+    h.captures.put(capture('c1', [podTarget('web-1')], { deleting: true }));
+    await h.until('the first cleanup failed', () => h.backend.calls.cleanup.length === 1 && h.agent.idle());
+    assert.equal(run.running, false, 'tcpdump stopped before the cleanup');
+    assert.deepEqual(run.stops, [500]);
+    assert.ok(existsSync(dir), 'files still there: the removal failed');
+    assert.notEqual(h.nodeStatus('c1')?.cleanedUp, true, 'not reported clean while the files remain');
+    // retry with backoff: 1 s (±20 % jitter), nothing from the watch needed
+    await h.clock.advance(790);
+    assert.equal(h.backend.calls.cleanup.length, 1, 'no retry before the backoff');
+    await h.clock.advance(420);
+    await h.until('cleaned up on the retry', () => h.nodeStatus('c1')?.cleanedUp === true);
+    assert.equal(h.backend.calls.cleanup.length, 2);
+    assert.ok(!existsSync(dir));
+    const m = (await h.agent.metrics.render()).body;
+    assert.match(m, /^pcapper_agent_reconcile_errors_total\{node="node-a",type="transient",reason="Unknown"\} 1$/m);
+    assert.match(m, /^pcapper_agent_workqueue_retries_total\{node="node-a"\} 1$/m);
+    await h.agent.stop();
+  });
+
+  it('a terminal error is recorded once and not retried until the capture changes', async () => {
+    const h = await harness();
+    h.captures.put(capture('c1', [], { deleting: true, nodes: [{ node: NODE, files: 0, bytes: 0, cleanedUp: false }] }));
+    // (a backend on an API-backed store could answer 403; the file backend here is scripted to)
+    h.backend.cleanupFailures.push(new KubeApiError({ status: 403, message: 'forbidden', method: 'DELETE', path: '/x' }));
+    await h.until('the cleanup failed', () => h.backend.calls.cleanup.length === 1 && h.agent.idle());
+    await h.clock.advance(120_000);
+    await h.until('queue idle', () => h.agent.idle());
+    assert.equal(h.backend.calls.cleanup.length, 1, 'terminal: not retried');
+    assert.deepEqual(
+      h.events.filter((e) => e.reason === 'AgentReconcileFailed').map((e) => e.type),
+      ['Warning'],
+    );
+    h.captures.put(capture('c1', [], { deleting: true, nodes: [{ node: NODE, files: 0, bytes: 0, cleanedUp: false }] })); // a change of the object
+    await h.until('cleaned up after the change', () => h.nodeStatus('c1')?.cleanedUp === true);
+    assert.equal(h.backend.calls.cleanup.length, 2);
+    await h.agent.stop();
+  });
+
+  it('disk guard: admission counts promised bytes (DiskQuotaExceeded), an unmeasurable disk refuses (DiskUnavailable), a full disk stops running captures (DiskFull)', async () => {
+    const h = await harness({ config: { maxTotalFileSize: 10_000_000, minFreeDisk: 1_000_000 }, pods: [pod('web-1'), pod('web-2'), pod('web-3')] });
+    h.disk.state = { usedBytes: 9_500_000, freeBytes: 50_000_000 };
+    h.captures.put(capture('c1', [podTarget('web-1')], { spec: { maxFileSize: '1M', fileCount: '1' } }));
+    await h.until('refused', () => h.target('c1', 'pod/shop/web-1')?.phase === 'Failed');
+    assert.equal(phaseOf(h, 'c1', 'pod/shop/web-1'), 'Failed/DiskQuotaExceeded');
+    h.disk.fail = new Error('EIO: i/o error, statfs');
+    h.captures.put(capture('c2', [podTarget('web-2')]));
+    await h.until('refused', () => h.target('c2', 'pod/shop/web-2')?.phase === 'Failed');
+    assert.equal(phaseOf(h, 'c2', 'pod/shop/web-2'), 'Failed/DiskUnavailable');
+    delete h.disk.fail;
+    h.disk.state = { usedBytes: 0, freeBytes: 50_000_000 };
+    h.captures.put(capture('c3', [podTarget('web-3')]));
+    await h.until('Running', () => phaseOf(h, 'c3', 'pod/shop/web-3') === 'Running/Capturing');
+    // the disk check: fine, then the file system fills up
+    await h.clock.advance(h.config.diskCheckIntervalMs);
+    await h.until('queue idle', () => h.agent.idle());
+    assert.equal(phaseOf(h, 'c3', 'pod/shop/web-3'), 'Running/Capturing');
+    h.disk.state = { usedBytes: 100, freeBytes: 500_000 };
+    await h.clock.advance(h.config.diskCheckIntervalMs);
+    await h.until('stopped', () => phaseOf(h, 'c3', 'pod/shop/web-3') === 'Failed/DiskFull');
+    assert.equal(h.backend.live('pod/shop/web-3'), undefined);
+    await h.agent.stop();
+  });
+
+  it('after a restart: a target still Running in status is reported AgentRestarted with its files; a Finished one is adopted as it is', async () => {
+    let fileName = '';
+    let size = 0;
+    const finished = podTarget('web-2', NODE, { phase: 'Finished', reason: 'PacketCountReached', message: 'captured 5 packets', files: [{ name: 'x.pcap', size: 524 }], bytes: 524 });
+    const h = await harness({
+      captures: [capture('c1', [podTarget('web-1', NODE, { phase: 'Running', reason: 'Capturing', startTime: '2026-01-01T00:00:00Z' }), finished])],
+      pods: [pod('web-1'), pod('web-2')],
+      files: (dataDir) => {
+        const p = capturePaths({ dataDir, hostDataDir: dataDir, nodeName: NODE, namespace: NS, capture: 'c1', target: { kind: 'pod', namespace: NS, pod: 'web-1' }, unixTime: 1767225600 });
+        mkdirSync(p.targetDir, { recursive: true, mode: 0o700 });
+        const body = Buffer.concat([PCAP_HEADER, Buffer.alloc(300)]);
+        writeFileSync(p.writePath, body, { mode: 0o600 });
+        fileName = p.fileBase;
+        size = body.length;
+      },
+    });
+    await h.until('interrupted target reported', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Failed/AgentRestarted');
+    const t = h.target('c1', 'pod/shop/web-1');
+    assert.deepEqual(t?.files, [{ name: fileName, size }]);
+    assert.equal(t?.bytes, size);
+    assert.equal(t?.startTime, '2026-01-01T00:00:00Z', 'what the earlier life reported is kept');
+    const f = h.target('c1', 'pod/shop/web-2');
+    assert.equal(f?.phase, 'Finished');
+    assert.equal(f?.reason, 'PacketCountReached');
+    assert.deepEqual(f?.files, [{ name: 'x.pcap', size: 524 }]);
+    assert.equal(h.nodeStatus('c1')?.bytes, size + 524);
+    assert.equal(h.backend.calls.setup.length, 0, 'nothing restarted');
+    assert.deepEqual(h.events.map((e) => e.reason), ['AgentRestarted']);
+    await h.agent.stop();
+  });
+
+  it('a tcpdump that ends by itself finishes the target (PacketCountReached); one that fails reports its words (CaptureFailed)', async () => {
+    const h = await harness({ pods: [pod('web-1'), pod('web-2')] });
+    h.captures.put(capture('c1', [podTarget('web-1')], { spec: { packetCount: '5' } }));
+    h.captures.put(capture('c2', [podTarget('web-2')], { spec: { targetPod: 'web-2' } }));
+    await h.until('both Running', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Running/Capturing' && phaseOf(h, 'c2', 'pod/shop/web-2') === 'Running/Capturing');
+    const a = h.backend.live('pod/shop/web-1');
+    await a?.packets(5);
+    a?.exit(0);
+    await h.until('finished', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Finished/PacketCountReached');
+    assert.equal(h.target('c1', 'pod/shop/web-1')?.packets, 5);
+    // a pod target's tcpdump that fails while its pod still runs: CaptureFailed (after waiting up to 3 s for a pod deletion)
+    h.backend.live('pod/shop/web-2')?.exit(1, 'tcpdump: pcap_loop: The interface went down');
+    for (let i = 0; i < 31 && phaseOf(h, 'c2', 'pod/shop/web-2') === 'Running/Capturing'; i++) {
+      await h.until('queue idle', () => h.agent.idle());
+      await h.clock.advance(100);
+    }
+    await h.until('failed', () => phaseOf(h, 'c2', 'pod/shop/web-2') === 'Failed/CaptureFailed');
+    assert.equal(h.target('c2', 'pod/shop/web-2')?.message, 'tcpdump: pcap_loop: The interface went down');
+    await h.agent.stop();
+  });
+
+  it('a pod deleted under a running tcpdump ends the target as PodDeleted (Finished), from the pod event', async () => {
+    const h = await harness({ pods: [pod('web-1')] });
+    h.captures.put(capture('c1', [podTarget('web-1')]));
+    await h.until('Running', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Running/Capturing');
+    const t0 = h.clock.now();
+    h.backend.live('pod/shop/web-1')?.exit(1, 'tcpdump: pcap_loop: The interface disappeared');
+    await h.until('queue idle', () => h.agent.idle());
+    h.pods.remove(`${NS}/web-1`);
+    await h.until('PodDeleted', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Finished/PodDeleted');
+    assert.equal(h.clock.now(), t0, 'the deletion event ended the wait, not a timer');
+    await h.agent.stop();
+  });
+
+  it('stop(): running targets end as AgentStopped and the last status is written', async () => {
+    const h = await harness({ pods: [pod('web-1')] });
+    h.captures.put(capture('c1', [podTarget('web-1')]));
+    await h.until('Running', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Running/Capturing');
+    const run = h.backend.live('pod/shop/web-1');
+    await run?.packets(3);
+    await h.agent.stop();
+    assert.equal(run?.running, false);
+    assert.equal(phaseOf(h, 'c1', 'pod/shop/web-1'), 'Failed/AgentStopped');
+    assert.equal(h.target('c1', 'pod/shop/web-1')?.bytes, PCAP_HEADER.length + 3 * 116, 'final sizes in the last write');
+  });
+});
