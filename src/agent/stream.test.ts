@@ -43,15 +43,16 @@ describe('live stream follows growing ring files', () => {
       const chunks: Buffer[] = [];
       const ac = new AbortController();
       const done = followRing({ dir, fileBase: base, fileCount: 2, finished: () => finished, write: (c) => { chunks.push(c); return Promise.resolve(); }, signal: ac.signal, pollMs: 20 });
-      await sleep(60);
+      const streamed = (): number => chunks.reduce((n, c) => n + c.length, 0);
+      const R = record(1).length;
       writeFileSync(join(dir, `${base}0`), Buffer.concat([header(), record(1)]));
-      await sleep(80);
+      await until(() => streamed() === 24 + R, 10_000, 'header and record 1 streamed');
       appendFileSync(join(dir, `${base}0`), record(2));
-      await sleep(80);
+      await until(() => streamed() === 24 + 2 * R, 10_000, 'record 2 streamed');
       writeFileSync(join(dir, `${base}1`), Buffer.concat([header(), record(3)])); // rotation
-      await sleep(80);
+      await until(() => streamed() === 24 + 3 * R, 10_000, 'record 3 streamed after rotation, without a second header');
       appendFileSync(join(dir, `${base}1`), record(4));
-      await sleep(80);
+      await until(() => streamed() === 24 + 4 * R, 10_000, 'record 4 streamed');
       finished = true;
       const n = await done;
       const all = Buffer.concat(chunks);
@@ -69,7 +70,7 @@ describe('live stream follows growing ring files', () => {
       const ac = new AbortController();
       const chunks: Buffer[] = [];
       const p = followRing({ dir, fileBase: 'b.pcap', fileCount: 3, finished: () => false, write: (c) => { chunks.push(c); return Promise.resolve(); }, signal: ac.signal, pollMs: 20 });
-      await sleep(100);
+      await until(() => Buffer.concat(chunks).length === 24 + record(1).length, 10_000, 'the existing record was streamed');
       ac.abort();
       await p;
       assert.deepEqual(Buffer.concat(chunks), Buffer.concat([header(), record(1)]));
