@@ -8,7 +8,7 @@
  *   terminal API errors not retried), and a pod change also wakes a target waiting for that pod;
  * - reconcile.ts (key -> planCapture -> actions), start.ts (a target's start state machine),
  *   session.ts (a running target), status-writer.ts, disk-guard.ts, metadata.ts, metrics.ts;
- * - the periodic disk check and sweep, on the injected clock;
+ * - the periodic disk check and sweep (housekeeping.ts), on the injected clock;
  * - the file server (server.ts), which needs no RBAC: it serves only the pcapper server,
  *   authenticated by mutual TLS (src/agent/auth.ts).
  *
@@ -33,16 +33,19 @@ import { WorkQueue } from '../k8s/workqueue.js';
 import type { Logger } from '../telemetry/log.js';
 import { PodWaits, type AgentContext, type CaptureObject, type EventSink, type ObjectCache } from './context.js';
 import { DiskGuard } from './disk-guard.js';
+import { diskCheck, sweep } from './housekeeping.js';
 import { AgentMetrics, type MetricsSnapshot } from './metrics.js';
 import { reconcile } from './reconcile.js';
 import { AgentServer, type StreamSource } from './server.js';
 import { stopSession } from './session.js';
-import { allSessions, isLive, type CaptureState, type Pod } from './state.js';
+import { isLive, type CaptureState, type Pod } from './state.js';
 import { StatusWriter } from './status-writer.js';
-import { applySweep, planSweep, scanDataDir } from './sweep.js';
 import { every, within } from './timers.js';
 
 export { observationOf } from './state.js';
+
+/** Reconciles of different captures that may run at once (one per capture at a time). */
+const WORKERS = 4;
 
 /** What the file server needs from the agent. */
 export interface ServerHooks {
@@ -202,11 +205,12 @@ export class NodeAgent {
     this.ctx.pods.start();
     await Promise.all([this.ctx.captures.waitForSync(), this.ctx.pods.waitForSync()]);
     log.info('agent started', { listen: `${config.listenHost}:${this.port}`, dataDir: config.dataDir, captures: this.ctx.captures.size, pods: this.ctx.pods.size });
-    this.running = this.queue.run((key) => this.work(key), 4, this.workers.signal);
+    // a few workers: a reconcile may wait for tcpdumps to stop (cleanup); starts run in the background
+    this.running = this.queue.run((key) => this.work(key), WORKERS, this.workers.signal);
     for (const pc of this.ctx.captures.list()) this.enqueue(`${pc.metadata.namespace ?? ''}/${pc.metadata.name ?? ''}`);
     this.track(this.sweep());
     this.timers.push(every(this.clock, config.sweepIntervalMs, () => this.track(this.sweep())));
-    this.timers.push(every(this.clock, config.diskCheckIntervalMs, () => this.track(this.diskCheck())));
+    this.timers.push(every(this.clock, config.diskCheckIntervalMs, () => this.track(diskCheck(this.ctx))));
   }
 
   /**
@@ -270,38 +274,9 @@ export class NodeAgent {
     for (const st of this.ctx.states.values()) if (st.local.has(target)) this.enqueue(st.key);
   }
 
-  // ---- disk guard and sweep -------------------------------------------------------------------
-
-  private async diskCheck(): Promise<void> {
-    let capturing = false;
-    for (const s of allSessions(this.ctx.states.values())) if (isLive(s)) capturing = true;
-    const d = await this.ctx.disk.check(capturing);
-    if (d.ok) return;
-    this.ctx.log.warn('disk guard: stopping captures', { reason: d.reason, message: d.message });
-    const stops: Promise<void>[] = [];
-    for (const st of this.ctx.states.values())
-      for (const s of st.sessions.values()) stops.push(stopSession(this.ctx, st, s, { phase: 'Failed', reason: d.reason, message: d.message }));
-    await Promise.all(stops);
-  }
-
   /** Removes directories of captures that no longer exist and files older than DELETE_OLDER_THAN. */
-  async sweep(): Promise<number> {
-    const { captures, states, config } = this.ctx;
-    if (!captures.hasSynced()) return 0;
-    const scan = await scanDataDir(config.dataDir);
-    const active = new Set<string>();
-    for (const s of allSessions(states.values())) if (s.running) active.add(s.running.prepared.paths.targetDir);
-    const plan = planSweep({
-      ...scan,
-      exists: (ns, name) => captures.get(`${ns}/${name}`) !== undefined || states.has(`${ns}/${name}`),
-      activeDirs: active,
-      nowMs: this.clock.now(),
-      maxAgeMs: config.deleteOlderThanMs,
-    });
-    if (plan.removeDirs.length === 0 && plan.removeFiles.length === 0) return 0;
-    const n = await applySweep(config.dataDir, plan);
-    this.ctx.log.info('sweep removed files', { dirs: plan.removeDirs.length, files: plan.removeFiles.length });
-    return n;
+  sweep(): Promise<number> {
+    return sweep(this.ctx);
   }
 
   // ---- server backends ------------------------------------------------------------------------
