@@ -236,7 +236,9 @@ export interface Keyring {
 export function openDataKey(header: ParsedHeader, ring: Keyring): { dek: Buffer; slot: number; keyId: string } {
   const named: string[] = [];
   let lastError: EncryptedFileError | undefined;
-  for (let i = 0; i < header.slots.length; i++) {
+  // The slot of the active key first: after an interrupted rotation both slots are valid.
+  const order = [0, 1].sort((a, b) => Number(header.slots[b]?.keyId === ring.active.id) - Number(header.slots[a]?.keyId === ring.active.id));
+  for (const i of order) {
     const s = header.slots[i];
     if (!s) continue;
     named.push(s.keyId);
