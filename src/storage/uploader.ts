@@ -42,7 +42,7 @@ export interface UploadOptions {
   readonly partSize?: number;
   readonly concurrency?: number;
   /** Called after each part is known to be in the store (sent now, or found there on resume). */
-  readonly onPart?: (p: { partNumber: number; parts: number; resumed: boolean }) => void;
+  readonly onPart?: (p: { partNumber: number; parts: number; resumed: boolean }) => void | Promise<void>;
 }
 
 export interface UploadResult {
@@ -130,7 +130,7 @@ async function upload(client: S3Client, opts: UploadOptions): Promise<UploadResu
       const body = await readPart(fh, Buffer.alloc(size), 0, size, opts.file);
       const checksum = createHash('sha256').update(body).digest('base64');
       await client.putObject(opts.key, body, checksum);
-      opts.onPart?.({ partNumber: 1, parts: 1, resumed: false });
+      await opts.onPart?.({ partNumber: 1, parts: 1, resumed: false });
       await checkUnchanged(opts.file, st.size, st.mtimeMs);
       const v = await verifyObject(client, opts.key, { size, checksumSha256: checksum });
       return { key: opts.key, size, checksumSha256: checksum, parts: 1, partsSent: 1, partsResumed: 0, ...v };
@@ -169,7 +169,7 @@ async function upload(client: S3Client, opts: UploadOptions): Promise<UploadResu
       const v = await verifyObject(client, opts.key, expected);
       if (v.verified) {
         await removeJournal(journalPath);
-        for (let i = 1; i <= nParts; i++) opts.onPart?.({ partNumber: i, parts: nParts, resumed: true });
+        for (let i = 1; i <= nParts; i++) await opts.onPart?.({ partNumber: i, parts: nParts, resumed: true });
         return { key: opts.key, size, checksumSha256: expected.checksumSha256, parts: nParts, partsSent: 0, partsResumed: nParts, verified: true };
       }
       journal = undefined;
@@ -205,13 +205,13 @@ async function upload(client: S3Client, opts: UploadOptions): Promise<UploadResu
         if (have && have.size === len && have.checksumSha256 === checksum) {
           resumed++;
           await record({ partNumber, size: len, etag: have.etag, checksumSha256: checksum });
-          opts.onPart?.({ partNumber, parts: nParts, resumed: true });
+          await opts.onPart?.({ partNumber, parts: nParts, resumed: true });
           continue;
         }
         const etag = await client.uploadPart(opts.key, uploadId, partNumber, body, checksum);
         sent++;
         await record({ partNumber, size: len, etag, checksumSha256: checksum });
-        opts.onPart?.({ partNumber, parts: nParts, resumed: false });
+        await opts.onPart?.({ partNumber, parts: nParts, resumed: false });
       }
     };
     // Every worker runs to its end; the first failure is rethrown after all have stopped, so no
