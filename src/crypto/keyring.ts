@@ -30,7 +30,7 @@ function keyBytes(id: string, raw: Buffer): Buffer {
 
 /** A keyring from the Secret's entries (file name -> content). */
 export function parseKeyring(entries: ReadonlyMap<string, Buffer> | Record<string, Buffer>, source = 'the encryption Secret'): Keyring {
-  const map = entries instanceof Map ? entries : new Map(Object.entries(entries));
+  const map: ReadonlyMap<string, Buffer> = entries instanceof Map ? (entries as ReadonlyMap<string, Buffer>) : new Map(Object.entries(entries as Record<string, Buffer>));
   const keys = new Map<string, Kek>();
   for (const [name, value] of map) {
     if (!name.endsWith('.key')) continue;
