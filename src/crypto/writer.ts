@@ -78,15 +78,33 @@ export class EncryptedFileWriter {
   write(data: Buffer): Promise<void> {
     if (this.closed) return Promise.reject(new Error('write after close of an encrypted file'));
     return this.run(async () => {
+      // Full chunks are sealed straight from `data` when possible (no copy) and their records,
+      // contiguous on disk, go out in one writev.
+      const records: Buffer[] = [];
+      const firstIndex = this.index;
       let off = 0;
       while (off < data.length) {
+        if (this.curLen === 0 && data.length - off >= this.fixed.chunkSize) {
+          records.push(sealChunk(this.fixed, this.dek, this.index, this.seal, data.subarray(off, off + this.fixed.chunkSize), false));
+          off += this.fixed.chunkSize;
+          this.plain += this.fixed.chunkSize;
+          this.index++;
+          this.seal = 0;
+          continue;
+        }
         const n = Math.min(data.length - off, this.fixed.chunkSize - this.curLen);
         data.copy(this.cur, this.curLen, off, off + n);
         this.curLen += n;
         off += n;
         this.plain += n;
-        if (this.curLen === this.fixed.chunkSize) await this.sealCurrent(false, true);
+        if (this.curLen === this.fixed.chunkSize) {
+          records.push(sealChunk(this.fixed, this.dek, this.index, this.seal, this.cur, false));
+          this.index++;
+          this.seal = 0;
+          this.curLen = 0;
+        }
       }
+      if (records.length > 0) await writeAllv(this.fh, records, chunkOffset(this.fixed.chunkSize, firstIndex));
     });
   }
 
@@ -116,6 +134,7 @@ export class EncryptedFileWriter {
   }
 
   private async sealCurrent(final: boolean, advance: boolean): Promise<void> {
+    // (used by flush and close; full chunks are sealed in write())
     const rec = sealChunk(this.fixed, this.dek, this.index, this.seal, this.cur.subarray(0, this.curLen), final);
     await this.fh.write(rec, 0, rec.length, chunkOffset(this.fixed.chunkSize, this.index));
     if (advance) {
@@ -125,5 +144,25 @@ export class EncryptedFileWriter {
     } else {
       this.seal++;
     }
+  }
+}
+
+/** writev until every byte is written (a short write continues where it stopped). */
+async function writeAllv(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
+  let rest = bufs;
+  let pos = position;
+  while (rest.length > 0) {
+    const { bytesWritten } = await fh.writev(rest, pos);
+    pos += bytesWritten;
+    let n = bytesWritten;
+    const next: Buffer[] = [];
+    for (const b of rest) {
+      if (n >= b.length) n -= b.length;
+      else {
+        next.push(n > 0 ? b.subarray(n) : b);
+        n = 0;
+      }
+    }
+    rest = next;
   }
 }
