@@ -1,7 +1,7 @@
 // Random-access decryption of an encrypted capture file: its plaintext size, any byte range, the
 // whole file as a stream, and the live view of a file still being written. Every chunk read is
 // authenticated; the size comes from the last chunk, which is authenticated too.
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import {
   chunkOffset,
   EncryptedFileError,
@@ -33,44 +33,72 @@ export interface InfoOptions {
   readonly live?: boolean;
 }
 
+/** Where the encrypted bytes are: a local file, or an object read with ranged GETs. */
+export interface RandomAccessSource {
+  /** Current size in bytes (a growing file grows). */
+  size(): Promise<number>;
+  /** Up to `length` bytes at `offset` (fewer only at the end). */
+  readAt(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+/** A local file as a source. */
+export async function fileSource(path: string): Promise<RandomAccessSource> {
+  const fh = await open(path, 'r');
+  return {
+    size: async () => (await fh.stat()).size,
+    readAt: async (offset, length) => {
+      const buf = Buffer.alloc(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    },
+    close: () => fh.close(),
+  };
+}
+
 export class EncryptedFileReader {
   private constructor(
-    private readonly fh: FileHandle,
+    private readonly src: RandomAccessSource,
     readonly fixed: FixedHeader,
     private readonly dek: Buffer,
     readonly keyId: string,
   ) {}
 
+  /** Opens a local encrypted file. */
   static async open(path: string, ring: Keyring): Promise<EncryptedFileReader> {
-    const fh = await open(path, 'r');
+    return EncryptedFileReader.fromSource(await fileSource(path), ring);
+  }
+
+  /** Opens encrypted bytes from any source (a file, an object in a store); closes it on failure. */
+  static async fromSource(src: RandomAccessSource, ring: Keyring): Promise<EncryptedFileReader> {
     try {
-      const buf = Buffer.alloc(HEADER_SIZE);
-      const { bytesRead } = await fh.read(buf, 0, HEADER_SIZE, 0);
-      const header = parseHeader(buf.subarray(0, bytesRead));
+      const header = parseHeader(await src.readAt(0, HEADER_SIZE));
       const { dek, keyId } = openDataKey(header, ring);
-      return new EncryptedFileReader(fh, header.fixed, dek, keyId);
+      return new EncryptedFileReader(src, header.fixed, dek, keyId);
     } catch (e) {
-      await fh.close();
+      await src.close();
       throw e;
     }
   }
 
   close(): Promise<void> {
-    return this.fh.close();
+    return this.src.close();
   }
 
   private async readRecord(index: number, fileSize: number): Promise<Buffer | undefined> {
     const off = chunkOffset(this.fixed.chunkSize, index);
     if (off + RECORD_HEADER_SIZE + TAG_SIZE > fileSize) return undefined;
-    const want = Math.min(slotStride(this.fixed.chunkSize), fileSize - off);
-    const buf = Buffer.alloc(want);
-    const { bytesRead } = await this.fh.read(buf, 0, want, off);
-    return buf.subarray(0, bytesRead);
+    return this.src.readAt(off, Math.min(slotStride(this.fixed.chunkSize), fileSize - off));
   }
 
   /** Size and completeness, from the file size and its last chunk. */
   async info(opts: InfoOptions = {}): Promise<EncryptedFileInfo> {
-    let fileSize = (await this.fh.stat()).size;
+    let fileSize = await this.src.size();
     const cs = this.fixed.chunkSize;
     const stride = slotStride(cs);
     const base = { chunkSize: cs, keyId: this.keyId, fileSize };

@@ -304,8 +304,11 @@ export class S3Client {
   }
 
   /** The object's bytes [start, end] (inclusive, as HTTP Range), or all of it. */
-  async getObject(key: string, range?: { start: number; end: number }): Promise<Buffer> {
-    const r = await this.call({ method: 'GET', key, ...(range ? { headers: { range: `bytes=${range.start}-${range.end}` } } : {}) }, `read ${key}`);
+  async getObject(key: string, range?: { start: number; end: number }, ifMatch?: string): Promise<Buffer> {
+    const headers: Record<string, string> = {};
+    if (range) headers.range = `bytes=${range.start}-${range.end}`;
+    if (ifMatch) headers['if-match'] = ifMatch;
+    const r = await this.call({ method: 'GET', key, headers }, `read ${key}`);
     return r.body;
   }
 
