@@ -16,6 +16,7 @@ import {
 } from './format.js';
 import { KeyringError, parseKeyring } from './keyring.js';
 import { EncryptedFileReader } from './reader.js';
+import { finishFile } from './recover.js';
 import { rewrapFile } from './rotate.js';
 import { EncryptedFileWriter } from './writer.js';
 
@@ -307,6 +308,47 @@ describe('encrypted capture files', () => {
     shortSeal.copy(b, chunkOffset(CS, 0));
     writeFileSync(p, b);
     await rejectsWith(decrypt(p), 'ChunkAuthFailed', /chunk 0 is short but is not the last chunk/);
+  });
+
+  describe('finishing a file whose writer died', () => {
+    it('after a flush: keeps the flushed bytes and makes the file complete', async () => {
+      const p = path();
+      const w = await EncryptedFileWriter.create(p, ring1, { chunkSize: CS });
+      const data = randomBytes(2 * CS + 300);
+      await w.write(data);
+      await w.flush();
+      await w.write(randomBytes(50)); // never flushed: lost with the writer
+      await w.abandon();
+      await rejectsWith(decrypt(p), 'Truncated');
+      assert.deepEqual(await finishFile(p, ring1), { changed: true, size: data.length, droppedBytes: 0 });
+      assert.deepEqual(await decrypt(p), data);
+      assert.deepEqual(await finishFile(p, ring1), { changed: false, size: data.length, droppedBytes: 0 });
+    });
+    it('at a chunk boundary: adds an empty final chunk', async () => {
+      const p = path();
+      const w = await EncryptedFileWriter.create(p, ring1, { chunkSize: CS });
+      const data = randomBytes(3 * CS);
+      await w.write(data);
+      await w.abandon();
+      assert.equal((await finishFile(p, ring1)).size, 3 * CS);
+      assert.deepEqual(await decrypt(p), data);
+    });
+    it('with a torn last record: cuts it off and keeps every sealed chunk', async () => {
+      const data = randomBytes(2 * CS + 100);
+      const p = await encrypt(data);
+      writeFileSync(p, readFileSync(p).subarray(0, chunkOffset(CS, 2) + 60));
+      const res = await finishFile(p, ring1);
+      assert.equal(res.size, 2 * CS);
+      assert.equal(res.droppedBytes, 60);
+      assert.deepEqual(await decrypt(p), data.subarray(0, 2 * CS));
+    });
+    it('an empty file (header only)', async () => {
+      const p = path();
+      const w = await EncryptedFileWriter.create(p, ring1, { chunkSize: CS });
+      await w.abandon();
+      assert.equal((await finishFile(p, ring1)).size, 0);
+      assert.equal((await decrypt(p)).length, 0);
+    });
   });
 
   describe('keyring from the Secret', () => {
