@@ -183,12 +183,15 @@ describe('uploads to a real S3-compatible server (versitygw)', { timeout: 300_00
     ['a wrong secret key', () => ({ credentials: { accessKeyId: server.accessKeyId, secretAccessKey: 'not-the-secret' } }), /rejected the signature: the secret access key .* is wrong/],
     ['an unknown access key', () => ({ credentials: { accessKeyId: 'AKIAUNKNOWN', secretAccessKey: server.secretAccessKey } }), /does not know the access key .*: fix accessKeyId/],
     ['a missing bucket', () => ({ bucket: 'no-such-bucket' }), /bucket "no-such-bucket" does not exist at http:\/\/127\.0\.0\.1:\d+: create it, or fix the bucket name/],
+    ['a node clock an hour off (signatures expire after 15 minutes)', () => ({}), /this node's clock differs from the store's by more than 15 minutes/],
   ] as const) {
     it(`stops at once with a clear terminal error for ${name}, keeping the local file`, async () => {
       for (const size of [1000, 2 * PART + 1]) {
         const { path, data } = localFile(size);
         let retries = 0;
-        const c = client(overrides(), () => retries++);
+        const c = /clock/.test(name)
+          ? new S3Client(server.storeConfig(BUCKET), { now: () => new Date(Date.now() - 3_600_000), onRetry: () => retries++ })
+          : client(overrides(), () => retries++);
         try {
           await assert.rejects(uploadFile(c, { file: path, key: key('x.pcap0'), partSize: PART }), (e: unknown) => {
             assert.ok(e instanceof UploadError, String(e));

@@ -54,6 +54,13 @@ export function classifyStatus(status: number, code: string | undefined, what: s
         status,
         code,
       );
+    case 'RequestTimeTooSkewed':
+      return new StoreError(
+        `${what}: the object store at ${endpoint} refused the request's time: this node's clock differs from the store's by more than 15 minutes; synchronise the node's clock (NTP)`,
+        false,
+        status,
+        code,
+      );
     case 'ExpiredToken':
     case 'TokenRefreshRequired':
       return new StoreError(`${what}: the store's credentials have expired: renew the session token in the credentials Secret`, false, status, code);
