@@ -58,6 +58,8 @@ export interface RequestSpec {
   readonly query?: ReadonlyArray<readonly [string, string]>;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: Buffer;
+  /** Hex SHA-256 of the body when the caller already has it (saves hashing every byte twice). */
+  readonly bodySha256Hex?: string;
   /** Statuses answered without throwing (e.g. 404 for HeadObject). */
   readonly accept?: readonly number[];
 }
@@ -130,7 +132,7 @@ export class S3Client {
         path,
         query: spec.query ?? [],
         headers,
-        payloadHash: sha256Hex(body),
+        payloadHash: spec.bodySha256Hex ?? sha256Hex(body),
         region: this.config.region,
         now: this.now(),
         credentials: this.config.credentials,
@@ -212,6 +214,7 @@ export class S3Client {
   }
 
   async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, checksumSha256: string): Promise<string> {
+    const bodySha256Hex = Buffer.from(checksumSha256, 'base64').toString('hex');
     const r = await this.call(
       {
         method: 'PUT',
@@ -222,6 +225,7 @@ export class S3Client {
         ],
         headers: { 'x-amz-checksum-sha256': checksumSha256 },
         body,
+        bodySha256Hex,
       },
       `upload part ${partNumber} of ${key}`,
     );
@@ -288,7 +292,8 @@ export class S3Client {
   }
 
   async putObject(key: string, body: Buffer, checksumSha256: string): Promise<string> {
-    const r = await this.call({ method: 'PUT', key, body, headers: { 'x-amz-checksum-sha256': checksumSha256 } }, `upload ${key}`);
+    const bodySha256Hex = Buffer.from(checksumSha256, 'base64').toString('hex');
+    const r = await this.call({ method: 'PUT', key, body, bodySha256Hex, headers: { 'x-amz-checksum-sha256': checksumSha256 } }, `upload ${key}`);
     return typeof r.headers.etag === 'string' ? r.headers.etag : '';
   }
 
