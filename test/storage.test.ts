@@ -61,8 +61,21 @@ describe('uploads to a real S3-compatible server (versitygw)', { timeout: 300_00
     const meta = `${path}.meta.json`;
     writeFileSync(meta, JSON.stringify({ pod: 'web-0', namespace: 'shop' }), { mode: 0o600 });
     const c = client();
+    // Count parts in flight: never more than the concurrency (bounded memory), and it is used.
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const send = c.uploadPart.bind(c);
+    c.uploadPart = async (...a: Parameters<S3Client['uploadPart']>) => {
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      try {
+        return await send(...a);
+      } finally {
+        inFlight--;
+      }
+    };
     try {
       const res = await uploadFile(c, { file: path, key: key('f.pcap0'), partSize: PART, concurrency: 3 });
+      assert.equal(maxInFlight, 3, 'at most (and here exactly) 3 parts in flight');
       assert.equal(res.verified, true, res.reason);
       assert.equal(res.parts, 9);
       assert.equal(res.partsSent, 9);

@@ -190,11 +190,12 @@ async function upload(client: S3Client, opts: UploadOptions): Promise<UploadResu
     };
 
     let next = 0;
+    let stopping = false;
     const worker = async (): Promise<void> => {
       const buf = Buffer.alloc(partSize); // this worker's one part buffer
       for (;;) {
         const i = next++;
-        if (i >= nParts) return;
+        if (i >= nParts || stopping) return;
         const partNumber = i + 1;
         const len = Math.min(partSize, size - i * partSize);
         const body = await readPart(fh, buf, i * partSize, len, opts.file);
@@ -216,7 +217,14 @@ async function upload(client: S3Client, opts: UploadOptions): Promise<UploadResu
     };
     // Every worker runs to its end; the first failure is rethrown after all have stopped, so no
     // part request outlives the upload.
-    const results = await Promise.allSettled(Array.from({ length: Math.min(concurrency, nParts) }, () => worker()));
+    const results = await Promise.allSettled(
+      Array.from({ length: Math.min(concurrency, nParts) }, () =>
+        worker().catch((e: unknown) => {
+          stopping = true; // the other workers finish their current part and take no new one
+          throw e;
+        }),
+      ),
+    );
     await journalChain;
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
