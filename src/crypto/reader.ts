@@ -1,0 +1,180 @@
+// Random-access decryption of an encrypted capture file: its plaintext size, any byte range, the
+// whole file as a stream, and the live view of a file still being written. Every chunk read is
+// authenticated; the size comes from the last chunk, which is authenticated too.
+import { open } from 'node:fs/promises';
+import {
+  chunkOffset,
+  EncryptedFileError,
+  HEADER_SIZE,
+  openChunk,
+  openDataKey,
+  parseHeader,
+  RECORD_HEADER_SIZE,
+  slotStride,
+  TAG_SIZE,
+  type FixedHeader,
+  type Keyring,
+} from './format.js';
+
+export interface EncryptedFileInfo {
+  /** Plaintext bytes readable now. */
+  readonly size: number;
+  /** True when the final chunk is there (the writer closed the file). */
+  readonly complete: boolean;
+  readonly chunkSize: number;
+  readonly keyId: string;
+  /** Encrypted bytes on disk. */
+  readonly fileSize: number;
+}
+
+export interface InfoOptions {
+  /** Accept a file without its final chunk (still being written, or its writer died): the size is
+   * that of the authenticated chunks present. Default false: such a file is an error (Truncated). */
+  readonly live?: boolean;
+}
+
+/** Where the encrypted bytes are: a local file, or an object read with ranged GETs. */
+export interface RandomAccessSource {
+  /** Current size in bytes (a growing file grows). */
+  size(): Promise<number>;
+  /** Up to `length` bytes at `offset` (fewer only at the end). */
+  readAt(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+/** A local file as a source. */
+export async function fileSource(path: string): Promise<RandomAccessSource> {
+  const fh = await open(path, 'r');
+  return {
+    size: async () => (await fh.stat()).size,
+    readAt: async (offset, length) => {
+      const buf = Buffer.alloc(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    },
+    close: () => fh.close(),
+  };
+}
+
+export class EncryptedFileReader {
+  private constructor(
+    private readonly src: RandomAccessSource,
+    readonly fixed: FixedHeader,
+    private readonly dek: Buffer,
+    readonly keyId: string,
+  ) {}
+
+  /** Opens a local encrypted file. */
+  static async open(path: string, ring: Keyring): Promise<EncryptedFileReader> {
+    return EncryptedFileReader.fromSource(await fileSource(path), ring);
+  }
+
+  /** Opens encrypted bytes from any source (a file, an object in a store); closes it on failure. */
+  static async fromSource(src: RandomAccessSource, ring: Keyring): Promise<EncryptedFileReader> {
+    try {
+      const header = parseHeader(await src.readAt(0, HEADER_SIZE));
+      const { dek, keyId } = openDataKey(header, ring);
+      return new EncryptedFileReader(src, header.fixed, dek, keyId);
+    } catch (e) {
+      await src.close();
+      throw e;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.src.close();
+  }
+
+  private async readRecord(index: number, fileSize: number): Promise<Buffer | undefined> {
+    const off = chunkOffset(this.fixed.chunkSize, index);
+    if (off + RECORD_HEADER_SIZE + TAG_SIZE > fileSize) return undefined;
+    return this.src.readAt(off, Math.min(slotStride(this.fixed.chunkSize), fileSize - off));
+  }
+
+  /** Size and completeness, from the file size and its last chunk. */
+  async info(opts: InfoOptions = {}): Promise<EncryptedFileInfo> {
+    let fileSize = await this.src.size();
+    const cs = this.fixed.chunkSize;
+    const stride = slotStride(cs);
+    const base = { chunkSize: cs, keyId: this.keyId, fileSize };
+    if (fileSize <= HEADER_SIZE) {
+      if (opts.live) return { ...base, size: 0, complete: false };
+      throw new EncryptedFileError('Truncated', 'the encrypted file ends after its header: it holds no chunk, not even the final one (its writer did not finish)');
+    }
+    // The slot the last byte falls in; in the live view, a record still being written there is
+    // skipped and the one before it is the last readable chunk.
+    let last = Math.floor((fileSize - HEADER_SIZE - 1) / stride);
+    for (;;) {
+      const rec = await this.readRecord(last, fileSize);
+      let opened: ReturnType<typeof openChunk> | undefined;
+      let failure: unknown;
+      if (rec) {
+        try {
+          opened = openChunk(this.fixed, this.dek, last, rec);
+        } catch (e) {
+          failure = e;
+        }
+      } else {
+        failure = new EncryptedFileError('Truncated', `the encrypted file ends inside chunk ${last}`);
+      }
+      if (opened) {
+        const end = chunkOffset(cs, last) + RECORD_HEADER_SIZE + opened.plaintext.length + TAG_SIZE;
+        if (end < fileSize) {
+          throw new EncryptedFileError('TrailingData', `${fileSize - end} bytes follow the last chunk (${last}) of the encrypted file: it was altered or damaged`);
+        }
+        if (last > 0 && opened.plaintext.length === 0 && !opened.final) {
+          throw new EncryptedFileError('ChunkAuthFailed', `chunk ${last} is empty and not final: the file was altered`);
+        }
+        if (!opened.final && !opts.live) {
+          throw new EncryptedFileError(
+            'Truncated',
+            `the encrypted file ends after chunk ${last} without its final chunk: it was cut short, or its writer has not finished (read it as a live file to get the ${last * cs + opened.plaintext.length} bytes present)`,
+          );
+        }
+        return { ...base, size: last * cs + opened.plaintext.length, complete: opened.final };
+      }
+      if (!opts.live || last === 0) {
+        if (opts.live) return { ...base, size: 0, complete: false };
+        throw failure;
+      }
+      // Live: the last slot is being written (or was torn by a crash); step back one.
+      last--;
+      // A full earlier chunk always fills its slot, so the record is complete from here on.
+      fileSize = chunkOffset(cs, last + 1);
+    }
+  }
+
+  /** The plaintext bytes [start, end) (end exclusive), every chunk authenticated. */
+  async read(start: number, end: number, opts: InfoOptions = {}): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const b of this.stream(start, end, opts)) parts.push(b);
+    return Buffer.concat(parts);
+  }
+
+  /** Streams the plaintext [start, end) chunk by chunk (end defaults to the size). */
+  async *stream(start = 0, end?: number, opts: InfoOptions = {}): AsyncGenerator<Buffer> {
+    const info = await this.info(opts);
+    const stop = end ?? info.size;
+    if (start < 0 || stop > info.size || start > stop) {
+      throw new EncryptedFileError('BadRange', `range ${start}-${stop} is outside the ${info.size} plaintext bytes of the file`);
+    }
+    const cs = this.fixed.chunkSize;
+    const lastIndex = Math.floor((info.size - 1) / cs);
+    for (let i = Math.floor(start / cs); i * cs < stop; i++) {
+      const rec = await this.readRecord(i, info.fileSize);
+      if (!rec) throw new EncryptedFileError('Truncated', `chunk ${i} is missing from the encrypted file`);
+      const c = openChunk(this.fixed, this.dek, i, rec);
+      if (i < lastIndex && (c.final || c.plaintext.length !== cs)) {
+        throw new EncryptedFileError('ChunkAuthFailed', `chunk ${i} is ${c.final ? 'marked final' : 'short'} but is not the last chunk: the file was altered (an older seal of the chunk was put back, or chunks were removed)`);
+      }
+      const from = Math.max(start - i * cs, 0);
+      const to = Math.min(stop - i * cs, c.plaintext.length);
+      if (to > from) yield c.plaintext.subarray(from, to);
+    }
+  }
+}
