@@ -5,7 +5,7 @@
 // scripts/controlplane.mjs does for the control plane. Also regenerates the chart's generated files.
 //
 //   node scripts/helm.mjs            build if needed, print the binary's path (stdout, last line)
-//   node scripts/helm.mjs gen        copy deploy/crd.yaml into the chart (charts/pcapper/files/) and
+//   node scripts/helm.mjs gen        copy every deploy/crd*.yaml into the chart (charts/pcapper/files/) and
 //                                    render deploy/pcapper.yaml from the chart with default values
 //                                    except tls.mode=external (STATIC_VALUES): a static manifest
 //                                    must hold no private keys, so the user makes the two TLS
@@ -13,7 +13,7 @@
 //
 // test/helm.test.ts fails when either generated file is stale and prints `node scripts/helm.mjs gen`.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,10 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 export const CHART_DIR = join(root, 'charts/pcapper');
 export const CRD_SOURCE = join(root, 'deploy/crd.yaml');
 export const CRD_CHART_COPY = join(CHART_DIR, 'files/crd.yaml');
+/** The generated CRD files (deploy/crd.yaml, deploy/crd-<plural>.yaml), by file name. */
+export function crdFileNames() {
+  return readdirSync(join(root, 'deploy')).filter((f) => /^crd(-[a-z0-9]+)?\.yaml$/.test(f)).sort();
+}
 export const RENDERED_MANIFESTS = join(root, 'deploy/pcapper.yaml');
 /** The release name and namespace deploy/pcapper.yaml is rendered with. */
 export const RELEASE_NAME = 'pcapper';
@@ -113,11 +117,14 @@ export function renderDefault(helm = ensureHelm()) {
 export function generate() {
   if (!existsSync(CRD_SOURCE)) throw new Error(`${CRD_SOURCE} does not exist: it is generated from src/api (see the controller's docs)`);
   mkdirSync(join(CHART_DIR, 'files'), { recursive: true });
-  copyFileSync(CRD_SOURCE, CRD_CHART_COPY);
+  const names = crdFileNames();
+  // A CRD file removed from deploy/ leaves the chart too.
+  for (const f of readdirSync(join(CHART_DIR, 'files'))) if (/^crd(-[a-z0-9]+)?\.yaml$/.test(f) && !names.includes(f)) rmSync(join(CHART_DIR, 'files', f));
+  for (const f of names) copyFileSync(join(root, 'deploy', f), join(CHART_DIR, 'files', f));
   const out = renderDefault();
   writeFileSync(`${RENDERED_MANIFESTS}.tmp`, out);
   renameSync(`${RENDERED_MANIFESTS}.tmp`, RENDERED_MANIFESTS);
-  return [CRD_CHART_COPY, RENDERED_MANIFESTS];
+  return [...names.map((f) => join(CHART_DIR, 'files', f)), RENDERED_MANIFESTS];
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -15,6 +15,7 @@ import { describe, it, before, after } from 'node:test';
 import tls from 'node:tls';
 import { parse } from 'yaml';
 import { CHART_DIR, GEN_COMMAND, findManifest, helm, helmTemplate, parseManifests, readRepoFile, rulesOf, type Manifest } from './tools/helm.js';
+import { CRDS } from '../src/api/crd.js';
 
 /** The values deploy/pcapper.yaml is rendered with (scripts/helm.mjs STATIC_VALUES). */
 const STATIC_VALUES = ['--set', 'tls.mode=external'];
@@ -180,16 +181,21 @@ describe('helm chart charts/pcapper', () => {
     assert.deepEqual(mounted, ['pcapper-server-tls', 'pcapper-agent-tls']);
   });
 
-  it(`the chart's CRD is deploy/crd.yaml (one source; regenerate: ${GEN_COMMAND})`, async () => {
-    const source = readRepoFile('deploy/crd.yaml');
-    assert.ok(readRepoFile('charts/pcapper/files/crd.yaml') === source, `charts/pcapper/files/crd.yaml differs from deploy/crd.yaml: run \`${GEN_COMMAND}\``);
-    const want = parse(source) as Manifest & { spec: unknown };
-    const crd = findManifest(rendered, 'CustomResourceDefinition', want.metadata.name) as Manifest & { spec: unknown };
-    // Only labels and the keep policy are added; the schema goes through Helm's YAML round trip
-    // (fromYaml/toYaml) unchanged.
-    assert.deepEqual(crd.spec, want.spec);
-    assert.equal(crd.apiVersion, want.apiVersion);
-    assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+  it(`the chart's CRDs are deploy/crd*.yaml (one source; regenerate: ${GEN_COMMAND})`, async () => {
+    const files = CRDS.map((c) => c.file.slice('deploy/'.length));
+    assert.ok(files.includes('crd.yaml'));
+    for (const f of files) {
+      const source = readRepoFile(`deploy/${f}`);
+      assert.ok(readRepoFile(`charts/pcapper/files/${f}`) === source, `charts/pcapper/files/${f} differs from deploy/${f}: run \`${GEN_COMMAND}\``);
+      const want = parse(source) as Manifest & { spec: unknown };
+      const crd = findManifest(rendered, 'CustomResourceDefinition', want.metadata.name) as Manifest & { spec: unknown };
+      // Only labels and the keep policy are added; the schema goes through Helm's YAML round trip
+      // (fromYaml/toYaml) unchanged.
+      assert.deepEqual(crd.spec, want.spec);
+      assert.equal(crd.apiVersion, want.apiVersion);
+      assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+    }
+    assert.equal(rendered.filter((m) => m.kind === 'CustomResourceDefinition').length, files.length);
     const off = parseManifests(await helmTemplate(['--set', 'crds.install=false']));
     assert.equal(off.filter((m) => m.kind === 'CustomResourceDefinition').length, 0);
   });

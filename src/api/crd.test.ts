@@ -3,17 +3,24 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { renderCRD, repoRoot, CRD_FILE, REGENERATE_COMMAND } from '../../tools/gen-crd.js';
-import { packetCaptureCRD } from './crd.js';
+import { renderCRD, renderCrdFile, repoRoot, REGENERATE_COMMAND } from '../../tools/gen-crd.js';
+import { CRDS, packetCaptureCRD } from './crd.js';
 
-test('deploy/crd.yaml is generated from the schema (no drift)', () => {
-  let current = '';
-  try {
-    current = readFileSync(join(repoRoot(), CRD_FILE), 'utf8');
-  } catch {
-    /* missing */
-  }
-  assert.ok(current === renderCRD(), `${CRD_FILE} is out of date with src/api/packetcapture.ts; regenerate it with: ${REGENERATE_COMMAND}`);
+for (const src of CRDS) {
+  test(`${src.file} is generated from the schema (no drift)`, () => {
+    let current = '';
+    try {
+      current = readFileSync(join(repoRoot(), src.file), 'utf8');
+    } catch {
+      /* missing */
+    }
+    assert.ok(current === renderCrdFile(src), `${src.file} is out of date with ${src.schemaFile}; regenerate it with: ${REGENERATE_COMMAND}`);
+  });
+}
+
+test('every CRD file is deploy/crd.yaml or deploy/crd-<plural>.yaml (the chart copies deploy/crd*.yaml)', () => {
+  for (const src of CRDS) assert.match(src.file, /^deploy\/crd(-[a-z0-9]+)?\.yaml$/);
+  assert.equal(new Set(CRDS.map((c) => c.file)).size, CRDS.length);
 });
 
 test('CRD: names, status subresource, printer columns, list-map keys for status ownership', () => {

@@ -1,7 +1,8 @@
 /**
- * Builds the PacketCapture CustomResourceDefinition from the schema in packetcapture.ts. The
- * generated YAML is committed as deploy/crd.yaml (regenerate with `npm run gen`, i.e.
- * `node dist/tools/gen-crd.js`); src/api/crd.test.ts fails on drift.
+ * Builds pcapper's CustomResourceDefinitions from the schemas in this folder. Each kind's YAML is
+ * committed under deploy/ (the file named in {@link CRDS}; regenerate with `npm run gen`, i.e.
+ * `node dist/tools/gen-crd.js`); src/api/crd.test.ts fails on drift, and `node scripts/helm.mjs
+ * gen` copies every deploy/crd*.yaml into the chart (charts/pcapper/files/).
  */
 import { toOpenAPI } from './dsl.js';
 import { GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION, specSchema, statusSchema } from './packetcapture.js';
@@ -53,3 +54,15 @@ export function packetCaptureCRD(): Record<string, unknown> {
     },
   };
 }
+
+/** One generated CRD: where its YAML lives (relative to the repository root) and how it is built. */
+export interface CrdSource {
+  /** deploy/crd.yaml for PacketCapture; deploy/crd-<plural>.yaml for every other kind. */
+  readonly file: string;
+  /** The file the schema lives in, for the drift message. */
+  readonly schemaFile: string;
+  build(): Record<string, unknown>;
+}
+
+/** Every CRD pcapper installs. A new kind adds one entry here (its file must match deploy/crd*.yaml). */
+export const CRDS: readonly CrdSource[] = [{ file: 'deploy/crd.yaml', schemaFile: 'src/api/packetcapture.ts', build: packetCaptureCRD }];
