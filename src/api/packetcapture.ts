@@ -218,6 +218,12 @@ export const specSchema = s.object(
       description:
         'podSelector and workload captures only: fail (reason NoPodsMatched) when no pod matches within the resolve grace period, instead of waiting for matching pods until the capture window ends. Default false.',
     }),
+    store: s.string({
+      maxLength: 253,
+      pattern: DNS1123_SUBDOMAIN,
+      description:
+        'The PacketCaptureStore (cluster-scoped, set up by the admin) that the ring files are uploaded to, encrypted (docs/storage.md). Default: the store marked default, else none (files stay on the nodes). The store must allow this namespace.',
+    }),
     immediate: s.bool({
       description:
         'Deliver each packet to live streams as it arrives (tcpdump --immediate-mode) instead of in the kernel\'s blocks (up to 1 s late). Lowers the lossless capture rate; `kubectl pcap live` sets it. Default false.',
@@ -256,10 +262,23 @@ export const specSchema = s.object(
   },
 );
 
+/** Upload state of one ring file (captures with a store; docs/storage.md section 4). */
+export const UPLOAD_STATES = ['Pending', 'Uploading', 'Uploaded', 'Failed'] as const;
+
+const uploadSchema = s.object({
+  state: s.enum(UPLOAD_STATES),
+  parts: s.int({ minimum: 0, description: 'Parts of the multipart upload (1 for a single PUT).' }),
+  partsDone: s.int({ minimum: 0 }),
+  reason: s.string({ maxLength: 128, description: 'CamelCase reason when not Uploaded, e.g. StoreUnavailable, InvalidAccessKeyId, NoSuchBucket.' }),
+  message: s.string({ maxLength: 2048 }),
+  lastAttemptTime: s.string({ format: 'date-time' }),
+});
+
 const fileSchema = s.object(
   {
     name: s.string({ maxLength: MAX_FILE_NAME_LENGTH, pattern: FILE_NAME }),
     size: s.int({ minimum: 0 }),
+    upload: uploadSchema,
   },
   { required: ['name'] },
 );
@@ -337,6 +356,7 @@ export type TargetStatus = Infer<typeof targetStatusSchema>;
 export type NodeStatus = Infer<typeof nodeStatusSchema>;
 export type PacketCaptureStatus = Infer<typeof statusSchema>;
 export type Condition = Infer<typeof conditionSchema>;
+export type FileUpload = Infer<typeof uploadSchema>;
 export type LabelSelector = Infer<typeof labelSelector>;
 
 export interface ObjectMeta {
@@ -374,6 +394,10 @@ export const CONDITIONS = {
   Invalid: 'Invalid',
   /** True once every node reported its files removed (deletion in progress). */
   CleanedUp: 'CleanedUp',
+  /** Captures with a store: True when every file is verified in the store (reasons: docs/storage.md section 4). */
+  Uploaded: 'Uploaded',
+  /** Deletion of a capture with a store: True once its objects are deleted from the store. */
+  StoreCleanedUp: 'StoreCleanedUp',
 } as const;
 
 /** Key of a status.targets entry. */
