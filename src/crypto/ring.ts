@@ -51,11 +51,26 @@ export class EncryptedRing {
   write(chunk: Buffer): Promise<void> {
     return this.run(async () => {
       const { records } = this.framer.push(chunk);
+      // Records that go into the same file are written together (one write per chunk of input).
+      let batch: Buffer[] = [];
+      let batchBytes = 0;
+      const writeBatch = async (): Promise<void> => {
+        if (batch.length === 0) return;
+        await this.writer!.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes));
+        batch = [];
+        batchBytes = 0;
+      };
       for (const r of records) {
-        if (!this.writer || (this.writer.plaintextBytes + r.length > this.opts.maxFileSize && this.writer.plaintextBytes > 24)) await this.rotate();
-        await this.writer!.write(r);
+        const inFile = this.writer ? this.writer.plaintextBytes + batchBytes : 0;
+        if (!this.writer || (inFile + r.length > this.opts.maxFileSize && inFile > 24)) {
+          await writeBatch();
+          await this.rotate();
+        }
+        batch.push(r);
+        batchBytes += r.length;
         this.records++;
       }
+      await writeBatch();
     });
   }
 
