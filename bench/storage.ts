@@ -14,7 +14,10 @@
  *   tcpdump's output piped through the agent: next, see docs/storage.md section 6.)
  * - lost_files: uploads that did not end verified, or whose object differs (SHA-256) from the file.
  *
- * Last line: `mb=… upload_mb_s=… awscli_mb_s=… vs_awscli=… encrypt_mb_s=… copy_mb_s=… encrypt_vs_copy=… lost_files=…`
+ * - ring_mb_s: the agent's future path, the capture as a pcap stream through the record framer into
+ *   encrypted ring files (src/crypto/ring.ts, 100 MB files).
+ *
+ * Last line: `mb=… upload_mb_s=… awscli_mb_s=… vs_awscli=… encrypt_mb_s=… copy_mb_s=… encrypt_vs_copy=… ring_mb_s=… lost_files=…`
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -23,6 +26,7 @@ import { open } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKeyring } from '../src/crypto/keyring.js';
+import { EncryptedRing } from '../src/crypto/ring.js';
 import { EncryptedFileWriter } from '../src/crypto/writer.js';
 import { uploadFile } from '../src/storage/uploader.js';
 import { S3Server } from '../test/harness/s3.js';
@@ -146,6 +150,7 @@ async function main(): Promise<void> {
     const ring = parseKeyring({ active: Buffer.from('bench'), 'bench.key': randomBytes(32) });
     const enc: number[] = [];
     const cp: number[] = [];
+    const ringRates: number[] = [];
     for (let i = 0; i < runs; i++) {
       const plainOut = join(work, `copy-${i}`);
       const out = await open(plainOut, 'wx', 0o600);
@@ -160,13 +165,21 @@ async function main(): Promise<void> {
       enc.push(await pump(file, (b) => w.write(b)));
       await w.close();
       rmSync(encOut);
+      // the agent's path: pcap stream -> record framing -> encrypted ring files (100 MB each)
+      const ringDir = join(work, `ring-${i}`);
+      mkdirSync(ringDir, { mode: 0o700 });
+      const er = new EncryptedRing({ dir: ringDir, baseName: 'bench.pcap', maxFileSize: 100e6, fileCount: 1000, keyring: () => ring });
+      ringRates.push(await pump(file, (b) => er.write(b)));
+      await er.close();
+      rmSync(ringDir, { recursive: true, force: true });
     }
     const up = median(ours);
     const awsMb = median(theirs);
     const e = median(enc);
     const c = median(cp);
+    const rg = median(ringRates);
     console.log(
-      `mb=${(size / 1e6).toFixed(0)} upload_mb_s=${up.toFixed(1)} awscli_mb_s=${awsMb.toFixed(1)} vs_awscli=${(up / awsMb).toFixed(2)} encrypt_mb_s=${e.toFixed(1)} copy_mb_s=${c.toFixed(1)} encrypt_vs_copy=${(e / c).toFixed(2)} lost_files=${lost}`,
+      `mb=${(size / 1e6).toFixed(0)} upload_mb_s=${up.toFixed(1)} awscli_mb_s=${awsMb.toFixed(1)} vs_awscli=${(up / awsMb).toFixed(2)} encrypt_mb_s=${e.toFixed(1)} copy_mb_s=${c.toFixed(1)} encrypt_vs_copy=${(e / c).toFixed(2)} ring_mb_s=${rg.toFixed(1)} lost_files=${lost}`,
     );
   } finally {
     client.close();

@@ -124,7 +124,8 @@ export class S3Client {
     }
     const body = spec.body ?? Buffer.alloc(0);
     const headers: Record<string, string> = { host, ...spec.headers };
-    if (spec.body) headers['content-length'] = String(body.length);
+    // Always a length on PUT/POST (S3 refuses chunked uploads without one: 411 MissingContentLength).
+    if (spec.body || spec.method === 'PUT' || spec.method === 'POST') headers['content-length'] = String(body.length);
     Object.assign(
       headers,
       signRequest({
