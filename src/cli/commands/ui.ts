@@ -15,19 +15,12 @@ import type { KubeContext } from '../kube.js';
 import { storeDir } from '../store.js';
 import { CaptureReader } from '../../pcap/reader.js';
 import { PCAPPER_VERSION } from '../../version.js';
-import type { CaptureView, OpenViewOptions } from '../../pcap/view/types.js';
+import { openCaptureView } from '../../pcap/view/index.js';
 import { ClusterActions } from '../../ui/server/cluster.js';
 import { openBrowser } from '../../ui/server/open-browser.js';
 import { startUiServer } from '../../ui/server/server.js';
 import { Sources } from '../../ui/server/sources.js';
 import { parseMaxUpload } from '../../ui/server/upload.js';
-
-/** The packet view engine (src/pcap/view/index.ts), loaded when a capture is first opened. */
-async function openView(paths: readonly string[], opts?: OpenViewOptions): Promise<CaptureView> {
-  const engine = '../../pcap/view/index.js'; // TODO(merge ui-engine): a static import
-  const mod = (await import(engine)) as { openCaptureView: (p: readonly string[], o?: OpenViewOptions) => Promise<CaptureView> };
-  return mod.openCaptureView(paths, opts);
-}
 
 export const uiCommand = defineCommand(
   {
@@ -77,7 +70,7 @@ export const uiCommand = defineCommand(
       files,
       store,
       cacheDir,
-      openView,
+      openView: openCaptureView,
       ...(cluster ? { fetchCluster: (ns: string, name: string, dir: string) => cluster.fetchFiles(ns, name, dir, io.signal) } : {}),
     });
     let server;
