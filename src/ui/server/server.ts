@@ -10,7 +10,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { ensureStoreDir, importFile } from '../../cli/store.js';
 import { KubeError, type KubeContext } from '../../cli/kube.js';
@@ -253,7 +253,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
       if (m !== 'GET') return sendError(res, 405, `${m} is not allowed here`);
       const src = await o.sources.get(id);
       const view = src.view;
-      if (c === undefined) return sendJson(res, 200, { id, packetCount: view.packetCount, files: src.paths.length, live: tails.has(id) });
+      if (c === undefined) return sendJson(res, 200, { id, label: sourceLabel(id, src.paths), packetCount: view.packetCount, files: src.paths.length, live: tails.has(id) });
       if (c === 'rows') {
         const from = intParam(u, 'from', 0, Number.MAX_SAFE_INTEGER);
         const count = intParam(u, 'count', 100, 1000);
@@ -327,6 +327,13 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
       cluster?.close();
     },
   };
+}
+
+/** What the page shows as the source's name. */
+function sourceLabel(id: string, paths: readonly string[]): string {
+  if (id.startsWith('file:')) return basename(paths[0] ?? id);
+  if (id.startsWith('store:')) return `import ${id.slice(6)}`;
+  return id.slice(id.indexOf(':') + 1);
 }
 
 function stripPc<T extends { pc?: PacketCapture }>(r: T): Omit<T, 'pc'> {

@@ -14,6 +14,7 @@ import type { FieldNode, FollowedStream, PacketDetail } from '../../../pcap/view
 type AnalyzeRoute = Extract<Route, { page: 'analyze' }>;
 
 interface SourceState {
+  label: string;
   packetCount: number;
   files: number;
   live: boolean;
@@ -60,7 +61,7 @@ export function AnalyzePage({ route }: { route: AnalyzeRoute }) {
   return (
     <section class="analyze">
       <h1>
-        {label(route.source)}{' '}
+        {info?.label ?? label(route.source)}{' '}
         <small id="packet-count">{info ? `${info.packetCount} packets${info.files > 1 ? ` from ${info.files} files` : ''}` : 'opening…'}</small>
         {live ? (
           <span class={live.done ? 'state' : 'state s-running'} id="live-state" data-done={String(live.done)}>
