@@ -104,6 +104,8 @@ function Tile({ label, value }: { label: string; value: string }) {
 const counts = (m: Record<string, number>): string => Object.entries(m).map(([k, v]) => `${k}: ${v}`).join(', ') || '—';
 const latency = (l: LatencySummary | null): string => (l ? `p50 ${l.p50Ms.toFixed(2)} ms · p95 ${l.p95Ms.toFixed(2)} ms · max ${l.maxMs.toFixed(2)} ms (${l.count})` : '—');
 
+const fmtSeconds = (s: number): string => (s >= 1 ? `${Number(s.toPrecision(3))} s` : `${Number((s * 1000).toPrecision(3))} ms`);
+
 const COLORS = ['#2f7ed8', '#d9534f', '#5cb85c', '#f0ad4e', '#8e44ad', '#16a085', '#e67e22', '#7f8c8d'];
 
 function Chart({ source, version }: { source: string; version: number }) {
@@ -124,7 +126,7 @@ function Chart({ source, version }: { source: string; version: number }) {
         width: box.current.clientWidth || 800,
         height: 240,
         series: [{}, ...t.series.map((s, i) => ({ label: s.capturePoint, stroke: COLORS[i % COLORS.length] ?? '#888', width: 1.5 }))],
-        axes: [{ stroke: 'currentColor' }, { stroke: 'currentColor', label: metric === 'packets' ? `packets / ${t.bucketSeconds}s` : `bytes / ${t.bucketSeconds}s` }],
+        axes: [{ stroke: 'currentColor' }, { stroke: 'currentColor', label: `${metric} per ${fmtSeconds(t.bucketSeconds)}` }],
       },
       data,
       box.current,
