@@ -91,7 +91,8 @@ describe('kubectl pcap ui without a cluster (real browser)', () => {
     const expected = tool('tshark', ['-r', file, '-Y', 'ip.src == 192.150.187.43 and tcp.port == 80', '-T', 'fields', '-e', 'frame.number']).trim().split('\n');
     await page.locator('#filter-count', { hasText: ` of ` }).waitFor();
     await until('the filtered rows', async () => ((await page.locator('#packet-list .prow[data-frame]').count()) === expected.length ? true : undefined), 30_000);
-    const shown = await page.locator('#packet-list .prow[data-frame]').evaluateAll((els) => els.map((e) => e.getAttribute('data-frame')));
+    const shown: string[] = [];
+    for (const row of await page.locator('#packet-list .prow[data-frame]').all()) shown.push((await row.getAttribute('data-frame')) ?? '');
     assert.deepEqual(shown, expected);
     assert.equal(new URLSearchParams(new URL(page.url()).hash.split('?')[1]).get('filter'), 'ip.src == 192.150.187.43 and tcp.port == 80');
   });

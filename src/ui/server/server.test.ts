@@ -104,7 +104,7 @@ describe('UI server (no cluster)', () => {
       assert.equal(r.status, 401, path);
       assert.equal(r.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
       assert.equal(Object.keys(r.headers).filter((h) => h.startsWith('access-control-')).length, 0);
-      assert.match(JSON.parse(r.body).error as string, /kubectl pcap ui/);
+      assert.match(String(j(r).error), /kubectl pcap ui/);
     }
     const r = await call(srv.port, '/api/info?token=the-url-token');
     assert.equal(r.status, 401, 'the URL token does not open the API');
@@ -132,14 +132,14 @@ describe('UI server (no cluster)', () => {
     assert.equal(page.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
     const info = await call(srv.port, '/api/info', { headers: { Cookie: cookie } });
     assert.equal(info.status, 200);
-    assert.equal(JSON.parse(info.body).cluster, null);
-    assert.equal(JSON.parse(info.body).clusterError, 'no kubeconfig found');
+    assert.equal(j(info).cluster, null);
+    assert.equal(j(info).clusterError, 'no kubeconfig found');
   });
 
   it('without a cluster: cluster calls say so, local ones work', async () => {
     const r = await call(srv.port, '/api/captures', { headers: { Cookie: cookie } });
     assert.equal(r.status, 409);
-    assert.match(JSON.parse(r.body).error as string, /no cluster: no kubeconfig found; local files and imports still work/);
+    assert.match(String(j(r).error), /no cluster: no kubeconfig found; local files and imports still work/);
   });
 
   it('refuses a cross-origin POST even with the cookie', async () => {
@@ -151,7 +151,7 @@ describe('UI server (no cluster)', () => {
   it('refuses an upload over the limit, by its Content-Length and while reading a chunked body', async () => {
     const big = await call(srv.port, '/api/import', { method: 'POST', headers: { Cookie: cookie, 'X-Filename': 'big.pcap', 'Content-Length': String(LIMIT + 1) }, body: Buffer.alloc(LIMIT + 1) });
     assert.equal(big.status, 413);
-    assert.match(JSON.parse(big.body).error as string, /more than the upload limit of 4096 bytes .*--max-upload/);
+    assert.match(String(j(big).error), /more than the upload limit of 4096 bytes .*--max-upload/);
     const chunked = await call(srv.port, '/api/import', { method: 'POST', headers: { Cookie: cookie, 'X-Filename': 'big.pcap', 'Transfer-Encoding': 'chunked' }, chunked: [tinyPcap(), Buffer.alloc(LIMIT)] });
     assert.equal(chunked.status, 413);
     assert.equal(readdirSafe(store).length, 0, 'nothing left in the store');
@@ -161,7 +161,7 @@ describe('UI server (no cluster)', () => {
   it('a corrupt upload gets the reader\'s one-line error naming the file; nothing else breaks', async () => {
     const r = await call(srv.port, '/api/import', { method: 'POST', headers: { Cookie: cookie, 'X-Filename': encodeURIComponent('broken capture.pcap') }, body: Buffer.from('this is not a capture file at all, just text\n') });
     assert.equal(r.status, 400);
-    const msg = JSON.parse(r.body).error as string;
+    const msg = String(j(r).error);
     assert.match(msg, /^broken_capture\.pcap: not a pcap or pcapng file: /);
     assert.doesNotMatch(msg, /\n/);
     assert.doesNotMatch(msg, new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no server path in the message');
@@ -172,10 +172,10 @@ describe('UI server (no cluster)', () => {
   it('a good upload is imported into the store (0700 dir, 0600 files) and listed as a source', async () => {
     const r = await call(srv.port, '/api/import', { method: 'POST', headers: { Cookie: cookie, 'X-Filename': 'Web Traffic.pcap' }, body: tinyPcap() });
     assert.equal(r.status, 201, r.body);
-    assert.equal(JSON.parse(r.body).name, 'web-traffic');
+    assert.equal(j(r).name, 'web-traffic');
     assert.equal(statSync(join(store, 'web-traffic')).mode & 0o777, 0o700);
     const l = await call(srv.port, '/api/sources', { headers: { Cookie: cookie } });
-    const items = JSON.parse(l.body).items as { id: string; files: number }[];
+    const items = j(l).items as { id: string; files: number }[];
     assert.deepEqual(items.map((i) => [i.id, i.files]), [['store:web-traffic', 1]]);
   });
 
@@ -183,17 +183,19 @@ describe('UI server (no cluster)', () => {
     const id = encodeURIComponent('store:web-traffic');
     const s = await call(srv.port, `/api/sources/${id}`, { headers: { Cookie: cookie } });
     assert.equal(s.status, 200, s.body);
-    assert.equal(JSON.parse(s.body).packetCount, 1);
+    assert.equal(j(s).packetCount, 1);
     const f = await call(srv.port, `/api/sources/${id}/filter?expr=${encodeURIComponent('bad ==')}`, { headers: { Cookie: cookie } });
     assert.equal(f.status, 400);
-    assert.deepEqual(JSON.parse(f.body), { error: 'expected a value after ==', position: 4, length: 2 });
+    assert.deepEqual(j(f), { error: 'expected a value after ==', position: 4, length: 2 });
     const missing = await call(srv.port, `/api/sources/${encodeURIComponent('store:nope')}`, { headers: { Cookie: cookie } });
     assert.equal(missing.status, 404);
     const badPacket = await call(srv.port, `/api/sources/${id}/packets/7`, { headers: { Cookie: cookie } });
     assert.equal(badPacket.status, 404);
-    assert.match(JSON.parse(badPacket.body).error as string, /no packet 7: this capture has 1 packets/);
+    assert.match(String(j(badPacket).error), /no packet 7: this capture has 1 packets/);
   });
 });
+
+const j = (r: Reply): Record<string, unknown> => JSON.parse(r.body) as Record<string, unknown>;
 
 function readdirSafe(d: string): string[] {
   try {

@@ -126,7 +126,7 @@ function PacketsTab({ route, total, version, go, live }: { route: AnalyzeRoute; 
   return (
     <div class="packets">
       <form class="filterbar" onSubmit={apply}>
-        <input id="filter" class={problem ? 'bad' : ''} value={text} placeholder='Display filter, e.g. tcp.port == 8080 and pod == "default/demo-web"' spellcheck={false} aria-invalid={problem ? 'true' : 'false'} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
+        <input id="filter" class={problem ? 'bad' : ''} value={text} placeholder='Display filter, e.g. http and pod == "web-0" and tcp.port == 8080' spellcheck={false} aria-invalid={problem ? 'true' : 'false'} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
         <button type="submit" id="filter-apply">Apply</button>
         {route.filter ? <button type="button" onClick={() => go({ filter: '', packet: undefined })}>Clear</button> : null}
         <span class="count" id="filter-count">{checking ? 'filtering…' : matches !== undefined ? `${matches} of ${total}` : ''}</span>

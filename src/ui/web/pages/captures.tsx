@@ -86,7 +86,7 @@ function ClusterCaptures() {
                 <td class="num">{r.drops}</td>
                 <td>{fmtAge(r.created)}</td>
                 <td class="actions">
-                  <a href={analyzeLink(`cluster:${key(r)}`, r.state === 'Running')}>Packets</a>
+                  <a href={analyzeLink(`cluster:${key(r)}`, r.state === 'running')}>Packets</a>
                   <button type="button" class="link danger" onClick={() => void del(r)}>Delete</button>
                 </td>
               </tr>

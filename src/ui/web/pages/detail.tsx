@@ -51,7 +51,7 @@ export function DetailPage({ namespace, name }: { namespace: string; name: strin
     }
   };
   const obj = d?.object as { spec?: Record<string, unknown>; status?: { targets?: TargetStatus[]; conditions?: Condition[]; startTime?: string; completionTime?: string } } | undefined;
-  const running = d?.row.state === 'Running';
+  const running = d?.row.state === 'running';
   const source = `cluster:${namespace}/${name}`;
   return (
     <section class="detail">
