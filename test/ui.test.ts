@@ -234,6 +234,37 @@ describe('kubectl pcap ui against a real cluster, in a real browser (needs root)
     await until('both captures gone', async () => ((await stack.cluster.kubectl(['get', 'packetcaptures', '-n', 'default', '-o', 'name'])).stdout.trim() === '' ? true : undefined), 60_000);
   });
 
+  it('RBAC decides what a user sees: alice, allowed only in team-a, gets only team-a', async () => {
+    await stack.cluster.kubectl(['create', 'namespace', 'team-a']);
+    await stack.cluster.kubectl(['create', 'rolebinding', 'alice-pcap', '-n', 'team-a', '--clusterrole=pcapper-capture-user', '--user=alice']);
+    const obj = (ns: string, name: string): string => JSON.stringify({ apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCapture', metadata: { namespace: ns, name }, spec: { targetPod: 'nobody', captureSeconds: '60s' } });
+    for (const [ns, name] of [['default', 'admin-only'], ['team-a', 'team-cap']] as const) {
+      const r = await stack.cluster.kubectl(['create', '-f', '-'], { input: obj(ns, name) });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const alice = await startUiProcess(CLI, ['-n', 'team-a'], {
+      cwd: dir,
+      command: (argv) => stack.cluster.clientCommand(argv),
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, KUBECONFIG: stack.cluster.userKubeconfigPath('alice'), PCAPPER_STORE: join(dir, 'alice-store') },
+    });
+    try {
+      const c = await browser.context();
+      const p = await c.newPage();
+      await p.goto(alice.url);
+      await p.locator('tr[data-capture="team-a/team-cap"]').waitFor();
+      assert.equal(await p.locator('tr[data-capture="default/admin-only"]').count(), 0);
+      assert.match(await p.locator('h1 small').first().innerText(), /namespace team-a/);
+      // the admin's UI, which may list everywhere, sees both
+      await listPage.locator('tr[data-capture="team-a/team-cap"]').waitFor();
+      await listPage.locator('tr[data-capture="default/admin-only"]').waitFor();
+      await c.close();
+    } finally {
+      assert.equal(await alice.stop(), 0);
+      await stack.cluster.kubectl(['delete', 'packetcapture', '-n', 'team-a', 'team-cap', '--wait=false']);
+      await stack.cluster.kubectl(['delete', 'packetcapture', '-n', 'default', 'admin-only', '--wait=false']);
+    }
+  });
+
   it('no script errors and no CSP violations on any page', () => {
     // refused requests (401 without the token, 400 bad filter, 422 bad form, 404 a deleted capture's
     // detail) are logged by Chromium as failed loads; anything else is a problem

@@ -7,6 +7,7 @@
  * files of an analysis are fetched with the CLI's downloadCapture.
  */
 import { Writable } from 'node:stream';
+import { createWriteStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KIND, type PacketCapture } from '../../api/packetcapture.js';
@@ -17,7 +18,8 @@ import type { CliIo } from '../../cli/io.js';
 import { KubeError, type KubeContext } from '../../cli/kube.js';
 import { captureRow, captureState } from '../../cli/printers.js';
 import { targetDisplay } from '../../cli/target.js';
-import { watchCaptures, type CaptureEventType } from '../../cli/follow.js';
+import { followCapture, isDone, watchCaptures, type CaptureEventType } from '../../cli/follow.js';
+import { LiveMux } from '../../cli/commands/live.js';
 import type { CaptureDetailResponse, CaptureRowInfo, ListResponse, NodeFiles } from '../shared/api-types.js';
 
 export function rowOf(pc: PacketCapture): CaptureRowInfo {
@@ -185,9 +187,6 @@ export interface TailProgress {
  * change and whenever packets were written. Resolves when the capture is done or `signal` aborts.
  */
 export async function runLiveTail(kube: KubeContext, ns: string, name: string, file: string, signal: AbortSignal, onProgress: (p: TailProgress) => void): Promise<void> {
-  const { createWriteStream } = await import('node:fs');
-  const { LiveMux } = await import('../../cli/commands/live.js');
-  const { followCapture, isDone } = await import('../../cli/follow.js');
   const ws = createWriteStream(file, { mode: 0o600, flags: 'wx' });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -218,6 +217,8 @@ export async function runLiveTail(kube: KubeContext, ns: string, name: string, f
       signal,
     );
     if (isDone(last)) await mux.settle(10_000);
+  } catch (e) {
+    if (!signal.aborted) throw e; // stopped by the UI (nobody watching, or shutting down): not an error
   } finally {
     clearInterval(tick);
     await mux.end(false);

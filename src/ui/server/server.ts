@@ -77,7 +77,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   const firstToken = secrets.urlToken as string;
   const cluster = o.kube ? new ClusterActions(o.kube) : undefined;
   const lifetime = new AbortController();
-  const tails = new Map<string, { subscribers: Set<(p: TailProgress) => void>; last?: TailProgress }>();
+  const tails = new Map<string, { subscribers: Set<(p: TailProgress) => void>; last?: TailProgress; stop: AbortController }>();
   let port = 0;
 
   const noCluster = (): never => {
@@ -129,29 +129,34 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     if (!o.kube) noCluster();
     let t = tails.get(id);
     if (!t) {
-      const entry: { subscribers: Set<(p: TailProgress) => void>; last?: TailProgress } = { subscribers: new Set() };
+      const entry: { subscribers: Set<(p: TailProgress) => void>; last?: TailProgress; stop: AbortController } = { subscribers: new Set(), stop: new AbortController() };
+      lifetime.signal.addEventListener('abort', () => entry.stop.abort(), { once: true });
       t = entry;
       tails.set(id, entry);
       const file = join(o.cacheDir, 'live', `${ns}.${name}.${Date.now()}.pcapng`);
       const start = async (): Promise<void> => {
         await mkdir(join(o.cacheDir, 'live'), { recursive: true, mode: 0o700 });
         let liveSet = false;
-        await runLiveTail(o.kube as KubeContext, ns, name, file, lifetime.signal, (p) => {
-          void (async () => {
-            if (!liveSet) {
-              liveSet = true;
-              await o.sources.setLive(id, file);
-            }
-            if (p.packets > 0) await (await o.sources.get(id)).view.refresh().catch(() => undefined);
-            entry.last = p;
-            for (const s of entry.subscribers) s(p);
-            if (p.done) {
-              tails.delete(id);
-              await o.sources.endLive(id);
-              await rm(file, { force: true });
-            }
-          })().catch((e: unknown) => o.log?.(`live tail of ${ns}/${name}: ${(e as Error).message}`));
+        // progress is handled in order: the view must point at the live file before it is read
+        let chain = Promise.resolve();
+        const handle = async (p: TailProgress): Promise<void> => {
+          if (!liveSet && p.packets > 0) {
+            liveSet = true;
+            await o.sources.setLive(id, file);
+          }
+          if (liveSet && p.packets > 0 && !p.done) await (await o.sources.get(id)).view.refresh();
+          entry.last = p;
+          for (const s of entry.subscribers) s(p);
+          if (p.done) {
+            tails.delete(id);
+            await o.sources.endLive(id);
+            await rm(file, { force: true });
+          }
+        };
+        await runLiveTail(o.kube as KubeContext, ns, name, file, entry.stop.signal, (p) => {
+          chain = chain.then(() => handle(p)).catch((e: unknown) => o.log?.(`live tail of ${ns}/${name}: ${(e as Error).message}`));
         });
+        await chain;
       };
       start().catch((e: unknown) => {
         tails.delete(id);
@@ -159,9 +164,14 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
         for (const s of entry.subscribers) s(p);
       });
     }
-    t.subscribers.add(send);
-    if (t.last) send(t.last);
-    closed.addEventListener('abort', () => t.subscribers.delete(send));
+    const tail = t;
+    tail.subscribers.add(send);
+    if (tail.last) send(tail.last);
+    closed.addEventListener('abort', () => {
+      tail.subscribers.delete(send);
+      // nobody watches any more: stop streaming (the capture itself goes on in the cluster)
+      if (tail.subscribers.size === 0) tail.stop.abort();
+    });
   }
 
   async function api(req: IncomingMessage, res: ServerResponse, u: URL, parts: string[]): Promise<void> {

@@ -152,8 +152,8 @@ export class Sources {
 
   /** Live tail: the source now reads `file` (appended to by the tail); reopens the view on it. */
   async setLive(id: string, file: string): Promise<void> {
-    await this.forget(id);
     this.livePaths.set(id, [file]);
+    await this.forget(id);
   }
 
   async endLive(id: string): Promise<void> {
