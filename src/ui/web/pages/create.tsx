@@ -92,7 +92,7 @@ export function CreatePage({ info }: { info: InfoResponse }) {
           {FIELDS.map((f) => (
             <label class="field" key={f.key}>
               <span>{f.label}</span>
-              <input name={f.key} value={(form[f.key] as string | undefined) ?? ''} placeholder={f.placeholder} aria-invalid={problemOf(f.key) ? 'true' : 'false'} onInput={(e) => set(f.key, (e.target as HTMLInputElement).value)} />
+              <input name={f.key} value={form[f.key] ?? ''} placeholder={f.placeholder} aria-invalid={problemOf(f.key) ? 'true' : 'false'} onInput={(e) => set(f.key, (e.target as HTMLInputElement).value)} />
               <small>{f.help}</small>
               {problemOf(f.key) ? <em class="field-error" data-field-error={f.key}>{problemOf(f.key)}</em> : null}
             </label>

@@ -84,7 +84,7 @@ export function DetailPage({ namespace, name }: { namespace: string; name: strin
             <dt>Bytes</dt><dd>{fmtBytes(d.row.bytes)}</dd>
             <dt>Drops</dt><dd>{d.row.drops}</dd>
             <dt>Age</dt><dd>{fmtAge(d.row.created)}</dd>
-            <dt>Filter</dt><dd>{String(obj?.spec?.captureFilter ?? '(every packet)')}</dd>
+            <dt>Filter</dt><dd>{typeof obj?.spec?.captureFilter === 'string' ? obj.spec.captureFilter : '(every packet)'}</dd>
           </dl>
           <h2>Targets</h2>
           <table class="grid" id="targets">
