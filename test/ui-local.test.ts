@@ -6,11 +6,11 @@
 // Needs no root and no cluster; needs chromium, tshark.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { CLI, tool } from './cli-support.js';
+import { CLI, kp, tool } from './cli-support.js';
 import { launchBrowser, screenshotDir, startUiProcess, until, type TestBrowser, type UiProcess } from './harness/browser.js';
 import { repoRoot, testdataDir } from './harness/paths.js';
 
@@ -43,6 +43,20 @@ describe('kubectl pcap ui without a cluster (real browser)', () => {
   it('says there is no cluster on the terminal, serves the URL on loopback', () => {
     assert.match(ui.stderr(), /note: no cluster \(.*\); the local store and files still work/);
     assert.match(ui.url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=/);
+  });
+
+  it('a file that is not a capture, or a port in use, is one clear line and exit 1', async () => {
+    const bad = join(dir, 'notes.txt');
+    writeFileSync(bad, 'not a capture\n');
+    const env = { KUBECONFIG: join(dir, 'no-kubeconfig'), PCAPPER_STORE: join(dir, 'store'), HOME: dir };
+    const r1 = await kp(['ui', '--no-open', bad], { env, cwd: dir });
+    assert.equal(r1.code, 1);
+    assert.match(r1.stderr, new RegExp(`^error: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*pcap`));
+    assert.equal(r1.stderr.trim().split('\n').length, 1, r1.stderr);
+    const r2 = await kp(['ui', '--no-open', '--port', String(ui.port)], { env, cwd: dir });
+    assert.equal(r2.code, 1);
+    assert.match(r2.stderr, new RegExp(`error: port ${ui.port} on 127\\.0\\.0\\.1 is in use: choose another --port`));
+    assert.equal(r2.stdout.length, 0, 'no URL printed');
   });
 
   it('refuses the page and the API without the token', async () => {

@@ -52,7 +52,8 @@ export const uiCommand = defineCommand(
     for (const f of files) {
       // the same reader as import: a bad file is one clear line before anything starts
       const r = await CaptureReader.open(f).catch((e: unknown) => {
-        throw new CliError(`cannot open ${f}: ${(e as Error).message}`, { cause: e });
+        const msg = (e as Error).message;
+        throw new CliError(msg.startsWith(f) ? msg : `${f}: ${msg}`, { cause: e });
       });
       await r.close();
     }
