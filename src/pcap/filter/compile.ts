@@ -255,15 +255,16 @@ export function compileFilter(expression: string): CompiledFilter {
       }
       return false;
     };
-    if (op === '!=') return (p) => !any(p);
-    if (op === '===') {
+    if (op === '!=' || op === '===') {
+      // Wireshark 4: "a != b" is "all_ne": the field is present and no occurrence equals b
+      const want = op === '===';
       return (p) => {
         let seen = false;
         for (let i = 0; i < getters.length; i++) {
           const x = getters[i]!(p);
           if (x === undefined) continue;
           seen = true;
-          if (!vt(p, x)) return false;
+          if (vt(p, x) !== want) return false;
         }
         return seen;
       };
