@@ -158,7 +158,7 @@ export function compileFilter(expression: string): CompiledFilter {
           if (l === 'true') n = 1;
           else if (l === 'false') n = 0;
         }
-        if (n === undefined || v.quoted) bad(t === 'bool' ? '0, 1, true or false' : 'a whole number');
+        if (n === undefined || v.quoted || (t === 'bool' && n > 1)) bad(t === 'bool' ? '0, 1, true or false' : 'a whole number');
         return numericTest(op, n as number);
       }
       case 'float': {
