@@ -158,7 +158,7 @@ export function compileFilter(expression: string): CompiledFilter {
           if (l === 'true') n = 1;
           else if (l === 'false') n = 0;
         }
-        if (n === undefined || v.quoted) bad(t === 'bool' ? '0, 1, true or false' : 'a whole number');
+        if (n === undefined || v.quoted || (t === 'bool' && n > 1)) bad(t === 'bool' ? '0, 1, true or false' : 'a whole number');
         return numericTest(op, n as number);
       }
       case 'float': {
@@ -255,15 +255,16 @@ export function compileFilter(expression: string): CompiledFilter {
       }
       return false;
     };
-    if (op === '!=') return (p) => !any(p);
-    if (op === '===') {
+    if (op === '!=' || op === '===') {
+      // Wireshark 4: "a != b" is "all_ne": the field is present and no occurrence equals b
+      const want = op === '===';
       return (p) => {
         let seen = false;
         for (let i = 0; i < getters.length; i++) {
           const x = getters[i]!(p);
           if (x === undefined) continue;
           seen = true;
-          if (!vt(p, x)) return false;
+          if (vt(p, x) !== want) return false;
         }
         return seen;
       };

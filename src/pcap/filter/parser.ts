@@ -109,6 +109,7 @@ export function parseFilter(expr: string): FilterAst {
         if (p.kind === 'eof') fail('the set has no closing "}"', open);
         const v = value();
         const dots = v.quoted ? -1 : v.text.indexOf('..');
+        if (dots === 0) fail('a range needs a lower bound, e.g. 8000..8999', { ...p, position: v.position, length: v.length });
         if (dots > 0) {
           const low: ValueRef = { text: v.text.slice(0, dots), quoted: false, position: v.position, length: dots };
           const high: ValueRef = { text: v.text.slice(dots + 2), quoted: false, position: v.position + dots + 2, length: v.length - dots - 2 };

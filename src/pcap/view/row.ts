@@ -107,8 +107,15 @@ export function srcAddressText(p: FilterPacket): string {
   const d = p.d;
   if (d.ipVersion === 4) return formatIPv4(d.src4);
   if (d.ipVersion === 6) return formatIPv6(p.b, d.src6);
-  const e = p.linkInfo().ethOffset;
-  if (e >= 0) return formatMac(p.b, e + 6);
+  const li = p.linkInfo();
+  if (li.ethOffset >= 0) return formatMac(p.b, li.ethOffset + 6);
+  if (li.sllOffset >= 0) {
+    // the sender's link-layer address of a cooked capture (SLL: at 6, SLL2: at 12; length before it)
+    const s = li.sllOffset;
+    const v2 = p.linkType === 276;
+    const halen = v2 ? p.b[s + 11]! : (p.b[s + 4]! << 8) | p.b[s + 5]!;
+    if (halen === 6) return formatMac(p.b, s + (v2 ? 12 : 6));
+  }
   return '';
 }
 
