@@ -59,6 +59,24 @@ describe('kubectl pcap ui without a cluster (real browser)', () => {
     assert.equal(r2.stdout.length, 0, 'no URL printed');
   });
 
+  it('with an unreachable cluster, the page says so and the local parts still work', async () => {
+    const kc = join(dir, 'unreachable.kubeconfig');
+    writeFileSync(kc, ['apiVersion: v1', 'kind: Config', 'current-context: gone', 'clusters:', '- name: gone', '  cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}', 'users:', '- name: u', '  user: {token: "t"}', 'contexts:', '- name: gone', '  context: {cluster: gone, user: u}', ''].join('\n'), { mode: 0o600 });
+    const gone = await startUiProcess(CLI, [file], { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, KUBECONFIG: kc, PCAPPER_STORE: join(dir, 'store') } });
+    try {
+      const c = await browser.context();
+      const p = await c.newPage();
+      await p.goto(gone.url);
+      const err = p.locator('p.error[role=alert]').first();
+      await err.waitFor();
+      assert.match(await err.innerText(), /cannot reach the cluster at https:\/\/127\.0\.0\.1:1/);
+      await p.locator('#sources tr[data-source="file:0"]').waitFor();
+      await c.close();
+    } finally {
+      assert.equal(await gone.stop(), 0);
+    }
+  });
+
   it('refuses the page and the API without the token', async () => {
     const other = await browser.context();
     const p = await other.newPage();
@@ -197,7 +215,8 @@ describe('kubectl pcap ui without a cluster (real browser)', () => {
 
   it('no console errors, no script errors and no CSP violations on any page', () => {
     // the refused requests above (401 without the token, 400 for the bad filter and the corrupt
-    // upload) are logged by Chromium as failed loads; anything else is a problem
-    assert.deepEqual(browser.problems.filter((p) => !/status of (400 \(Bad Request\)|401 \(Unauthorized\))/.test(p)), []);
+    // upload, 502 from the unreachable cluster) are logged by Chromium as failed loads; anything
+    // else is a problem
+    assert.deepEqual(browser.problems.filter((p) => !/status of (400 \(Bad Request\)|401 \(Unauthorized\)|502 \(Bad Gateway\))/.test(p)), []);
   });
 });

@@ -47,6 +47,8 @@ const FLAG_FIELD: [RegExp, keyof CaptureForm][] = [
   [/selector|label/i, 'target'],
 ];
 
+const WHAT: Partial<Record<keyof CaptureForm, string>> = { name: 'capture name', namespace: 'namespace', targetNamespace: 'target namespace', interface: 'interface', ttl: 'delete-after duration', target: 'target' };
+
 const trimmed = (v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : v.trim());
 
 function intField(form: CaptureForm, key: 'count' | 'snaplen' | 'fileCount', what: string, problems: FormProblem[]): number | undefined {
@@ -92,7 +94,8 @@ export function buildFromForm(raw: unknown): PreviewResult & { pc?: PacketCaptur
   } catch (e) {
     const message = (e as Error).message;
     const field = FLAG_FIELD.find(([re]) => re.test(message))?.[1] ?? 'target';
-    return { ok: false, problems: [{ field, message }] };
+    // the CLI names its flag ("invalid --max-file-size "x": ..."); the form shows it at the field
+    return { ok: false, problems: [{ field, message: message.replace(/^invalid --[a-z-]+ ("[^"]*"): \1 /, '$1 ').replace(/^invalid (--[a-z-]+|-n) /, `invalid ${WHAT[field] ?? 'value'} `) }] };
   }
   const jobId = trimmed(form.jobId);
   if (jobId !== undefined) pc.spec.jobId = jobId;

@@ -4,7 +4,7 @@
  * a running capture, and the dashboard.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, getJson, src } from '../api.js';
+import { ApiError, getJson, sendJson, src } from '../api.js';
 import type { Route } from '../route.js';
 import { navigate } from '../nav.js';
 import { PacketList } from '../packet-list.js';
@@ -72,6 +72,11 @@ export function AnalyzePage({ route }: { route: AnalyzeRoute }) {
       <div class="tabs">
         <button type="button" id="tab-packets" class={route.tab === 'packets' ? 'active' : ''} onClick={() => go({ tab: 'packets' })}>Packets</button>
         <button type="button" id="tab-dashboard" class={route.tab === 'dashboard' ? 'active' : ''} onClick={() => go({ tab: 'dashboard' })}>Dashboard</button>
+        {isCluster && !route.live ? (
+          <button type="button" id="reload" title="Fetch the capture's files again (a running capture has written more)" onClick={() => void sendJson('POST', `${src(route.source)}/reload`).then(() => setVersion((x) => x + 1), (e: Error) => setError(e.message))}>
+            Reload files
+          </button>
+        ) : null}
         {isCluster ? (
           <label class="check">
             <input type="checkbox" id="live-toggle" checked={route.live} onChange={(e) => go({ live: (e.target as HTMLInputElement).checked })} /> Live tail
