@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import 'uplot/dist/uPlot.min.css';
 import './app.css';
 import { getJson } from './api.js';
-import { parseRoute, type Route } from './route.js';
+import { parseRoute, type Route } from '../shared/route.js';
 import type { InfoResponse } from '../shared/api-types.js';
 import { CapturesPage } from './pages/captures.js';
 import { CreatePage } from './pages/create.js';

@@ -1,5 +1,5 @@
 /** Navigation by route (the location hash). */
-import { formatRoute, type Route } from './route.js';
+import { formatRoute, type Route } from '../shared/route.js';
 
 export function navigate(r: Route, replace = false): void {
   const h = formatRoute(r);

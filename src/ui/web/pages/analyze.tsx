@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, getJson, sendJson, src } from '../api.js';
-import type { Route } from '../route.js';
+import type { Route } from '../../shared/route.js';
 import { navigate } from '../nav.js';
 import { PacketList } from '../packet-list.js';
 import { Dashboard } from './dashboard.js';

@@ -2,7 +2,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { fmtAge, fmtBytes, getJson, sendJson, upload } from '../api.js';
 import type { CaptureRowInfo, ImportResponse, InfoResponse, ListResponse, SourceInfo } from '../../shared/api-types.js';
-import { formatRoute } from '../route.js';
+import { formatRoute } from '../../shared/route.js';
 
 const key = (r: CaptureRowInfo): string => `${r.namespace}/${r.name}`;
 const analyzeLink = (source: string, live = false): string => formatRoute({ page: 'analyze', source, tab: 'packets', filter: '', follow: false, live });

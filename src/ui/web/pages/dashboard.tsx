@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { fmtBytes, getJson, src } from '../api.js';
 import type { Timeline } from '../../../pcap/view/types.js';
-import { connectionStats, statusClasses, type LatencySummary, type Summary } from '../dashboard-data.js';
+import { connectionStats, statusClasses, type LatencySummary, type Summary } from '../../shared/dashboard-data.js';
 
 export function Dashboard({ source, version }: { source: string; version: number }) {
   const [s, setS] = useState<Summary | undefined>();

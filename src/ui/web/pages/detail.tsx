@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { download, fmtAge, fmtBytes, getJson, sendJson } from '../api.js';
 import type { CaptureDetailResponse } from '../../shared/api-types.js';
-import { formatRoute } from '../route.js';
+import { formatRoute } from '../../shared/route.js';
 import { navigate } from '../nav.js';
 
 interface TargetStatus { name: string; kind?: string; node?: string; pod?: string; namespace?: string; phase?: string; reason?: string; message?: string; packets?: number; bytes?: number; drops?: number }
