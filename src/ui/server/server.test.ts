@@ -142,6 +142,14 @@ describe('UI server (no cluster)', () => {
     assert.match(String(j(r).error), /no cluster: no kubeconfig found; local files and imports still work/);
   });
 
+  it('a download id works once: unknown ids are refused', async () => {
+    const r = await call(srv.port, '/api/downloads/not-an-id', { headers: { Cookie: cookie } });
+    assert.equal(r.status, 404);
+    assert.match(String(j(r).error), /already fetched or has expired/);
+    const p = await call(srv.port, '/api/captures/default/x/download', { method: 'POST', headers: { Cookie: cookie } });
+    assert.equal(p.status, 409);
+  });
+
   it('refuses a cross-origin POST even with the cookie', async () => {
     const r = await call(srv.port, '/api/import', { method: 'POST', headers: { Cookie: cookie, Origin: 'http://evil.example', 'X-Filename': 'a.pcap' }, body: tinyPcap() });
     assert.equal(r.status, 403);

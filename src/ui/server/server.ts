@@ -79,6 +79,13 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   const lifetime = new AbortController();
   const tails = new Map<string, { subscribers: Set<(p: TailProgress) => void>; last?: TailProgress; stop: AbortController }>();
   let port = 0;
+  /** Prepared downloads, fetched once by id (random, like a token). */
+  const downloads = new Map<string, { path: string; dir: string; filename: string; expire: NodeJS.Timeout }>();
+  const dropDownload = async (id: string): Promise<void> => {
+    const dl = downloads.get(id);
+    downloads.delete(id);
+    if (dl) await rm(dl.dir, { recursive: true, force: true });
+  };
 
   const noCluster = (): never => {
     throw Object.assign(new Error(`no cluster: ${o.clusterError ?? 'no kubeconfig'}; local files and imports still work`), { status: 409 });
@@ -216,33 +223,46 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
           await o.sources.forget(`cluster:${ns}/${name}`);
           return sendJson(res, 200, { deleted: `${ns}/${name}` });
         }
-        if (d === 'download' && m === 'GET') {
+        if (d === 'download' && m === 'POST') {
+          // prepared first (errors are a JSON answer the page shows), then fetched once by the
+          // browser as a real download (streamed to disk, not held in the page's memory)
           const exportMode = u.searchParams.get('export') === '1';
           await mkdir(join(o.cacheDir, 'downloads'), { recursive: true, mode: 0o700 });
           const tmpDir = await mkdtemp(join(o.cacheDir, 'downloads', 'd-'));
           const out = join(tmpDir, `${name}.pcapng`);
           try {
             const r = await cl.download(ns, name, out, exportMode, lifetime.signal);
-            const size = (await stat(out)).size;
-            res.writeHead(200, {
-              ...securityHeaders(),
-              'Content-Type': 'application/vnd.tcpdump.pcapng',
-              'Content-Length': size,
-              'Content-Disposition': `attachment; filename="${name}${exportMode ? '.export' : ''}.pcapng"`,
-              'X-Pcapper-Packets': String(r.packets),
-            });
-            await new Promise<void>((resolve, reject) => {
-              const rs = createReadStream(out);
-              rs.once('error', reject);
-              res.once('close', () => resolve());
-              rs.pipe(res);
-            });
-          } finally {
+            const bytes = (await stat(out)).size;
+            const id = newToken();
+            const expire = setTimeout(() => void dropDownload(id), 10 * 60_000);
+            expire.unref();
+            downloads.set(id, { path: out, dir: tmpDir, filename: `${name}${exportMode ? '.export' : ''}.pcapng`, expire });
+            return sendJson(res, 200, { id, packets: r.packets, bytes, warnings: r.messages.filter((l) => /^warning: /.test(l)) });
+          } catch (err) {
             await rm(tmpDir, { recursive: true, force: true });
+            throw err;
           }
-          return;
         }
       }
+    }
+    if (a === 'downloads' && b !== undefined && m === 'GET') {
+      const dl = downloads.get(b);
+      if (!dl) return sendError(res, 404, 'this download was already fetched or has expired: download again');
+      downloads.delete(b);
+      clearTimeout(dl.expire);
+      try {
+        const size = (await stat(dl.path)).size;
+        res.writeHead(200, { ...securityHeaders(), 'Content-Type': 'application/vnd.tcpdump.pcapng', 'Content-Length': size, 'Content-Disposition': `attachment; filename="${dl.filename}"` });
+        await new Promise<void>((resolve, reject) => {
+          const rs = createReadStream(dl.path);
+          rs.once('error', reject);
+          res.once('close', () => resolve());
+          rs.pipe(res);
+        });
+      } finally {
+        await rm(dl.dir, { recursive: true, force: true });
+      }
+      return;
     }
     if (a === 'import' && m === 'POST') return sendJson(res, 201, await importUpload(req, u));
     if (a === 'sources') {
@@ -331,6 +351,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     url: `http://127.0.0.1:${port}/?token=${firstToken}`,
     close: async () => {
       lifetime.abort(new Error('the UI server is stopping'));
+      for (const id of [...downloads.keys()]) await dropDownload(id);
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await o.sources.close();

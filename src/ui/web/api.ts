@@ -40,21 +40,19 @@ export async function upload<T>(path: string, file: File): Promise<T> {
   return answer<T>(await fetch(path, { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/octet-stream', 'X-Filename': encodeURIComponent(file.name) }, body: file }));
 }
 
-/** Downloads a file through fetch (so an error shows as text, not as a failed download). */
-export async function download(path: string, fallbackName: string): Promise<void> {
-  const res = await fetch(path, { credentials: 'same-origin' });
-  if (!res.ok) await answer(res);
-  const blob = await res.blob();
-  const cd = res.headers.get('Content-Disposition') ?? '';
-  const name = /filename="([^"]+)"/.exec(cd)?.[1] ?? fallbackName;
-  const url = URL.createObjectURL(blob);
+/**
+ * Downloads a capture: the server prepares the file first (an error comes back as JSON and is
+ * shown), then the browser fetches it once as a real download, streamed to disk.
+ */
+export async function download(prepare: string): Promise<{ packets: number; bytes: number; warnings: string[] }> {
+  const r = await sendJson<{ id: string; packets: number; bytes: number; warnings: string[] }>('POST', prepare);
   const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
+  a.href = `/api/downloads/${encodeURIComponent(r.id)}`;
+  a.download = '';
   document.body.appendChild(a);
   a.click();
   a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return r;
 }
 
 export const src = (id: string): string => `/api/sources/${encodeURIComponent(id)}`;

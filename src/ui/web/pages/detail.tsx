@@ -63,10 +63,10 @@ export function DetailPage({ namespace, name }: { namespace: string; name: strin
       <div class="toolbar">
         <a class="button" id="open-packets" href={formatRoute({ page: 'analyze', source, tab: 'packets', filter: '', follow: false, live: running })}>{running ? 'Live packets' : 'Packets'}</a>
         <a class="button" href={formatRoute({ page: 'analyze', source, tab: 'dashboard', filter: '', follow: false, live: false })}>Dashboard</a>
-        <button type="button" id="download" disabled={busy !== undefined} onClick={() => void act('download', async () => { await download(`${path}/download`, `${name}.pcapng`); setNote('Downloaded the merged pcapng.'); })}>
+        <button type="button" id="download" disabled={busy !== undefined} onClick={() => void act('download', async () => { const r = await download(`${path}/download`); setNote(`Downloading the merged pcapng: ${r.packets} packets.${r.warnings.length > 0 ? ` ${r.warnings.join(' ')}` : ''}`); })}>
           {busy === 'download' ? 'Downloading…' : 'Download pcapng'}
         </button>
-        <button type="button" id="export" disabled={busy !== undefined} onClick={() => void act('export', async () => { await download(`${path}/download?export=1`, `${name}.export.pcapng`); setNote('Exported a self-describing pcapng (kubectl pcap import restores pod names).'); })}>
+        <button type="button" id="export" disabled={busy !== undefined} onClick={() => void act('export', async () => { const r = await download(`${path}/download?export=1`); setNote(`Exporting a self-describing pcapng (kubectl pcap import restores pod names): ${r.packets} packets.${r.warnings.length > 0 ? ` ${r.warnings.join(' ')}` : ''}`); })}>
           {busy === 'export' ? 'Exporting…' : 'Export'}
         </button>
         <button type="button" class="danger" id="delete" disabled={busy !== undefined} onClick={() => void act('delete', async () => {
