@@ -6,3 +6,4 @@ export { tokenize, type Token } from './lexer.js';
 export { FIELDS, suggestField, type FieldDef, type FieldType } from './fields.js';
 export { FilterPacket, EndpointIndex, LinkInfo, parseLink, type CapturePointInfo } from './packet.js';
 export { TcpStreams } from './streams.js';
+export { PacketFilter } from './apply.js';

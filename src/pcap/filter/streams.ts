@@ -2,7 +2,9 @@
  * `tcp.stream`: numbers TCP connections in the order their first packet appears, as Wireshark
  * does. A connection is the 4-tuple (either direction); a SYN without ACK on a 4-tuple whose
  * connection was closed (RST, or FIN from both sides) starts a new stream. IPv4 keys live in a
- * typed-array hash table (nothing allocated per packet); IPv6 keys are strings.
+ * typed-array hash table. As in Wireshark, a SYN with the same initial sequence number as the
+ * connection's first SYN is a retransmission and stays in its stream, even after a RST.
+ * IPv4 keys live in a typed-array hash table (nothing allocated per packet); IPv6 keys are strings.
  */
 import { formatIPv6, IpProto, TcpFlag, type Decoded } from '../decode.js';
 import { Ipv4FlowTable } from '../flowtable.js';
@@ -19,6 +21,8 @@ export class TcpStreams {
   /** per stream: IPv4 address of side A (the first packet's source), to tell directions */
   private sideA = new Int32Array(1024);
   private portA = new Uint16Array(1024);
+  /** per stream: the initial sequence number of its first SYN (+1 stored; 0 = none seen) */
+  private isn = new Float64Array(1024);
   private count = 0;
 
   get streams(): number {
@@ -36,6 +40,9 @@ export class TcpStreams {
     const p = new Uint16Array(n);
     p.set(this.portA);
     this.portA = p;
+    const q = new Float64Array(n);
+    q.set(this.isn);
+    this.isn = q;
   }
 
   private newStream(srcKey: number, srcPort: number): number {
@@ -44,6 +51,7 @@ export class TcpStreams {
     this.state[id] = 0;
     this.sideA[id] = srcKey | 0;
     this.portA[id] = srcPort;
+    this.isn[id] = 0;
     return id;
   }
 
@@ -61,7 +69,7 @@ export class TcpStreams {
       const ports = aFirst ? (d.srcPort << 16) | d.dstPort : (d.dstPort << 16) | d.srcPort;
       srcKey = d.src4;
       id = this.v4.get(IpProto.TCP, lo, hi, ports);
-      if (id < 0 || (syn && this.closed(id))) {
+      if (id < 0 || (syn && this.closed(id) && this.isn[id] !== d.seq + 1)) {
         id = this.newStream(srcKey, d.srcPort);
         this.v4.set(IpProto.TCP, lo, hi, ports, id);
       }
@@ -72,11 +80,12 @@ export class TcpStreams {
       srcKey = s < t ? 1 : 2;
       const found = this.v6.get(key);
       id = found ?? -1;
-      if (id < 0 || (syn && this.closed(id))) {
+      if (id < 0 || (syn && this.closed(id) && this.isn[id] !== d.seq + 1)) {
         id = this.newStream(srcKey, d.srcPort);
         this.v6.set(key, id);
       }
     }
+    if (syn && this.isn[id] === 0) this.isn[id] = d.seq + 1;
     const fromA = this.sideA[id] === (srcKey | 0) && this.portA[id] === d.srcPort;
     if (flags & TcpFlag.RST) this.state[id]! |= RST;
     if (flags & TcpFlag.FIN) this.state[id]! |= fromA ? FIN_A : FIN_B;

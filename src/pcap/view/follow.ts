@@ -13,7 +13,10 @@ export interface Segment {
   seq: number;
   syn: boolean;
   fin: boolean;
+  /** captured payload bytes (may be fewer than `length` when the snap length cut the packet) */
   data: Buffer;
+  /** payload length in sequence space (per the IP header) */
+  length: number;
 }
 
 interface Direction {
@@ -55,12 +58,13 @@ export function reassemble(segments: readonly Segment[]): Reassembled {
   /** delivers what of `s` is new; returns false when it lies after a gap */
   const deliver = (d: Direction, s: Segment): boolean => {
     const start = s.syn ? (s.seq + 1) >>> 0 : s.seq;
-    const len = s.data.length;
+    const len = s.length;
     if (d.next === undefined) d.next = start;
     const off = diff(d.next, start);
     if (off < 0) return false;
     if (off < len) {
-      emit(s.fromClient, s.frame, s.data.subarray(off));
+      // bytes the snap length cut off are missing from the capture: what was captured is shown
+      if (off < s.data.length) emit(s.fromClient, s.frame, s.data.subarray(off));
       d.next = (start + len) >>> 0;
     }
     return true;
@@ -80,7 +84,7 @@ export function reassemble(segments: readonly Segment[]): Reassembled {
   for (const s of segments) {
     const d = dirs[s.fromClient ? 0 : 1];
     if (s.syn && d.next === undefined) d.next = (s.seq + 1) >>> 0;
-    if (s.data.length === 0) continue;
+    if (s.length === 0) continue;
     if (deliver(d, s)) flush(d);
     else d.pending.push(s);
   }

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCaptureView } from './view.js';
 import { INDEX_SUFFIX } from './packetindex.js';
-import { writeCaptureMetadata } from '../metadata.js';
+import { META_COMMENT_PREFIX, writeCaptureMetadata } from '../metadata.js';
+import { fileSink, PcapngWriter } from '../writer.js';
 import { sampleMetadata } from '../../../test/harness/pcap.js';
 import type { FieldNode } from './types.js';
 
@@ -296,6 +297,32 @@ describe('rows, detail, follow and timeline with capture metadata', () => {
     const m = await v.filter('tcp');
     assert.deepEqual((await v.rows(2, 3, m)).map((r) => r.number), [5, 6, 7]);
     await assert.rejects(v.filter('tcp.prot == 80'), (e: Error & { problem?: { position: number } }) => e.name === 'DisplayFilterError' && e.problem?.position === 0 && /did you mean tcp\.port\?/.test(e.message));
+    await v.close();
+  });
+});
+
+describe('an exported pcapng (metadata in interface comments)', () => {
+  it('names each interface\'s capture point and the endpoints by pod without a sidecar', async () => {
+    const f = join(dir, 'exported.pcapng');
+    const w = new PcapngWriter(fileSink(f));
+    const web = sampleMetadata();
+    const db = sampleMetadata({ nodeName: 'node-b', pod: { name: 'db-0', namespace: 'shop', uid: 'u2', ips: ['10.244.2.3'] }, endpoints: { '10.244.1.7': { pod: 'web-7d9c', namespace: 'shop', node: 'node-a' } } });
+    const nodeCap = sampleMetadata({ targetKind: 'node', pod: null, interfaces: ['eth0'], nodeName: 'node-c' });
+    const ids = [web, db, nodeCap].map((m, i) => w.addInterface({ linkType: 1, name: `if${i}`, comments: [`${META_COMMENT_PREFIX}${JSON.stringify(m)}`], tsresol: 9 }));
+    const frame = tcpFrame('10.244.1.7', '10.244.2.3', 40000, 80, SYN, 1, 0);
+    w.writePacket(ids[0]!, 100, 0, frame);
+    w.writePacket(ids[1]!, 100, 5, frame);
+    w.writePacket(ids[2]!, 100, 9, frame);
+    await w.end();
+    const v = await openCaptureView([f], { noIndexFiles: true });
+    const rows = await v.rows(0, 3);
+    assert.deepEqual(rows.map((r) => [r.capturePoint, r.source, r.destination]), [
+      ['shop/web-7d9c', 'shop/web-7d9c', 'shop/db-0'],
+      ['shop/db-0', 'shop/web-7d9c', 'shop/db-0'],
+      ['node:node-c/eth0', 'shop/web-7d9c', 'shop/db-0'],
+    ]);
+    assert.deepEqual([...(await v.filter('capture_point == "shop/db-0"')).matches], [2]);
+    assert.deepEqual([...(await v.filter('node == "node-c"')).matches], [3]);
     await v.close();
   });
 });

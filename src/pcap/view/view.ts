@@ -417,7 +417,7 @@ class View implements OpenedCaptureView {
         server = fromClient ? t : s;
       }
       const d = p.d;
-      segs.push({ frame: rp.pos + 1, fromClient, seq: d.seq, syn: (d.tcpFlags & TcpFlag.SYN) !== 0, fin: (d.tcpFlags & TcpFlag.FIN) !== 0, data: Buffer.from(p.b.subarray(d.payloadOffset, d.payloadOffset + d.payloadCaptured)) });
+      segs.push({ frame: rp.pos + 1, fromClient, seq: d.seq, syn: (d.tcpFlags & TcpFlag.SYN) !== 0, fin: (d.tcpFlags & TcpFlag.FIN) !== 0, data: Buffer.from(p.b.subarray(d.payloadOffset, d.payloadOffset + d.payloadCaptured)), length: d.payloadLength });
     }
     const r = reassemble(segs);
     const http = [...httpMessages(r.client, r.clientMarks, true), ...httpMessages(r.server, r.serverMarks, false)].sort((a, b) => a.packet - b.packet);
