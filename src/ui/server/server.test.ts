@@ -136,10 +136,13 @@ describe('UI server (no cluster)', () => {
     assert.equal(j(info).clusterError, 'no kubeconfig found');
   });
 
-  it('without a cluster: cluster calls say so, local ones work', async () => {
+  it('without a cluster: cluster calls say so, local ones work (the form check too)', async () => {
     const r = await call(srv.port, '/api/captures', { headers: { Cookie: cookie } });
     assert.equal(r.status, 409);
     assert.match(String(j(r).error), /no cluster: no kubeconfig found; local files and imports still work/);
+    const pv = await call(srv.port, '/api/captures/preview', { method: 'POST', headers: { Cookie: cookie, 'Content-Type': 'application/json' }, body: Buffer.from(JSON.stringify({ kind: 'pod', target: 'web-0', namespace: 'shop', name: 'web-cap' })) });
+    assert.equal(pv.status, 200);
+    assert.match(String(j(pv).yaml), /targetPod: web-0/);
   });
 
   it('a download id works once: unknown ids are refused', async () => {

@@ -188,6 +188,8 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
       const info: InfoResponse = { version: o.version, cluster: cluster ? { server: cluster.server, namespace: cluster.namespace } : null, store: o.store, maxUpload: o.maxUpload, ...(o.clusterError ? { clusterError: o.clusterError } : {}) };
       return sendJson(res, 200, info);
     }
+    // the form check needs no cluster: the YAML can be applied later with kubectl
+    if (a === 'captures' && b === 'preview' && m === 'POST') return sendJson(res, 200, stripPc(buildFromForm(await readJson(req))));
     if (a === 'captures') {
       if (!cluster) noCluster();
       const cl = cluster as ClusterActions;
@@ -202,7 +204,6 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
         });
         return;
       }
-      if (b === 'preview' && m === 'POST') return sendJson(res, 200, stripPc(buildFromForm(await readJson(req))));
       if (b === undefined && m === 'POST') {
         const r = buildFromForm(await readJson(req));
         if (!r.ok || !r.pc) return sendJson(res, 422, { error: r.problems[0]?.message ?? 'invalid form', problems: r.problems });

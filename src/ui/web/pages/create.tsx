@@ -58,7 +58,7 @@ export function CreatePage({ info }: { info: InfoResponse }) {
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
     if (!info.cluster) {
-      setError(`no cluster: ${info.clusterError ?? 'no kubeconfig'}`);
+      setError(`no cluster: ${info.clusterError ?? 'no kubeconfig'}; the YAML on the right can be applied later with kubectl apply -f`);
       return;
     }
     setBusy(true);
