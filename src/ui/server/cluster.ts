@@ -11,7 +11,8 @@ import { createWriteStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KIND, type PacketCapture } from '../../api/packetcapture.js';
-import { collect, sectionCommentsFor } from '../../cli/commands/capture.js';
+import { collect } from '../../cli/commands/capture.js';
+import { exportSectionComments } from '../../cli/commands/download.js';
 import { downloadCapture } from '../../cli/fetch.js';
 import { listFiles } from '../../cli/data-api.js';
 import type { CliIo } from '../../cli/io.js';
@@ -142,9 +143,7 @@ export class ClusterActions {
   async download(ns: string, name: string, out: string, exportMode: boolean, signal: AbortSignal): Promise<{ packets: number; messages: string[] }> {
     const pc = await this.get(ns, name);
     const io = quietIo(signal);
-    const comments = exportMode
-      ? [...sectionCommentsFor(pc), `pcapper.status=${JSON.stringify({ progress: pc.status?.progress, packets: pc.status?.packets, bytes: pc.status?.bytes, drops: pc.status?.drops, startTime: pc.status?.startTime, completionTime: pc.status?.completionTime })}`]
-      : undefined;
+    const comments = exportMode ? exportSectionComments(pc) : undefined; // as `kubectl pcap export`
     const packets = await collect(this.kube, pc, out, io, { summary: false, signal, embedMetadata: exportMode, ...(comments ? { sectionComments: comments } : {}) });
     return { packets, messages: io.messages };
   }
