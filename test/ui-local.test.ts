@@ -6,7 +6,7 @@
 // Needs no root and no cluster; needs chromium, tshark.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -157,7 +157,9 @@ describe('kubectl pcap ui without a cluster (real browser)', () => {
     await p2.goto(url);
     await p2.locator('#http-messages').waitFor();
     assert.equal(await p2.inputValue('#filter'), 'ip.src == 192.150.187.43 and tcp.port == 80');
+    await p2.locator('#packet-list .prow.sel').waitFor();
     assert.equal(await p2.locator('#packet-list .prow.sel').count(), 1);
+    assert.equal(await p2.locator('#packet-list .prow.sel').getAttribute('data-frame'), new URLSearchParams(new URL(url).hash.split('?')[1]).get('packet'));
     await p2.close();
   });
 
@@ -211,6 +213,18 @@ describe('kubectl pcap ui without a cluster (real browser)', () => {
     await page.locator('#sources tr[data-source="store:fpcap-pcapng-example"] a', { hasText: 'Packets' }).click();
     const n = tool('capinfos', ['-M', '-c', '-T', '-r', join(testdataDir(), 'fpcap__pcapng-example.pcapng')]).trim().split('\t')[1];
     await page.locator('#filter-count', { hasText: `${n} of ${n}` }).waitFor();
+  });
+
+  it('imports by drag and drop', async () => {
+    await page.goto(`http://127.0.0.1:${ui.port}/#/`);
+    await page.locator('#dropzone').waitFor();
+    const b64 = readFileSync(file).toString('base64');
+    // a DataTransfer carrying a File, as the browser builds it for a file dropped from the desktop
+    const dt = await page.evaluateHandle(`(() => { const b = Uint8Array.from(atob('${b64}'), (c) => c.charCodeAt(0)); const d = new DataTransfer(); d.items.add(new File([b], 'dropped.pcap')); return d; })()`);
+    await page.dispatchEvent('#dropzone', 'dragover', { dataTransfer: dt });
+    await page.dispatchEvent('#dropzone', 'drop', { dataTransfer: dt });
+    await page.locator('#import-ok', { hasText: 'Imported dropped.pcap as "dropped"' }).waitFor();
+    await page.locator('#sources tr[data-source="store:dropped"]').waitFor();
   });
 
   it('no console errors, no script errors and no CSP violations on any page', () => {
