@@ -124,6 +124,8 @@ function PacketsTab({ route, total, version, go, live }: { route: AnalyzeRoute; 
       },
     );
   }, [route.source, route.filter, total, version]);
+  // without a filter every packet is shown: the count follows the view at once (live tail)
+  const shown = route.filter ? matches : total;
   const apply = (e: Event): void => {
     e.preventDefault();
     go({ filter: text.trim(), packet: undefined, follow: false });
@@ -134,7 +136,7 @@ function PacketsTab({ route, total, version, go, live }: { route: AnalyzeRoute; 
         <input id="filter" class={problem ? 'bad' : ''} value={text} placeholder='Display filter, e.g. http and pod == "web-0" and tcp.port == 8080' spellcheck={false} aria-invalid={problem ? 'true' : 'false'} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
         <button type="submit" id="filter-apply">Apply</button>
         {route.filter ? <button type="button" onClick={() => go({ filter: '', packet: undefined })}>Clear</button> : null}
-        <span class="count" id="filter-count">{checking ? 'filtering…' : matches !== undefined ? `${matches} of ${total}` : ''}</span>
+        <span class="count" id="filter-count">{checking ? 'filtering…' : shown !== undefined ? `${shown} of ${total}` : ''}</span>
       </form>
       {problem ? (
         <div class="filter-error" role="alert" id="filter-error">
@@ -151,7 +153,7 @@ function PacketsTab({ route, total, version, go, live }: { route: AnalyzeRoute; 
           source={route.source}
           filter={route.filter}
           version={version}
-          total={matches ?? 0}
+          total={shown ?? 0}
           {...(route.packet !== undefined ? { selected: route.packet } : {})}
           onSelect={(frame) => frame !== route.packet && go({ packet: frame, follow: false }, true)}
           onOpen={(frame) => {
