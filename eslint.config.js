@@ -6,9 +6,9 @@ import globals from 'globals';
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'test/controlplane/**', 'charts/**', 'deploy/**'] },
   js.configs.recommended,
-  ...tseslint.configs.recommendedTypeChecked.map((c) => ({ ...c, files: ['**/*.ts'] })),
+  ...tseslint.configs.recommendedTypeChecked.map((c) => ({ ...c, files: ['**/*.ts', '**/*.tsx'] })),
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },

@@ -17,6 +17,8 @@ const TOOLS = {
   setpriv: 'util-linux',
   // certificates for the local cluster, the data API's mTLS and the tests (test/harness/pki.ts)
   openssl: 'openssl',
+  // the UI's browser tests (test/ui.test.ts): Debian's Chromium driven by playwright-core
+  chromium: 'chromium',
 };
 
 function have(cmd) {

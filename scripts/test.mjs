@@ -17,6 +17,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs
 import { delimiter, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePrerequisites } from './prereqs.mjs';
+import { buildUi } from './build-ui.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** The programs the "tools" tests run: all `npm test -- tools` needs from the machine. */
@@ -61,6 +62,13 @@ const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin
 });
 if (tsc.status !== 0) {
   console.error('test: TypeScript compilation failed (see above)');
+  process.exit(1);
+}
+// the UI page bundle (dist/src/ui/web), which the UI server serves and the browser tests load
+try {
+  await buildUi();
+} catch (e) {
+  console.error(`test: ${e.message}`);
   process.exit(1);
 }
 

@@ -40,6 +40,7 @@ export const COMMANDS: Record<string, () => Promise<CommandEntry>> = {
   init: async () => entry((await import('../cli/commands/init.js')).initCommand),
   export: async () => entry((await import('../cli/commands/export.js')).exportCommand),
   import: async () => entry((await import('../cli/commands/import.js')).importCommand),
+  ui: async () => entry((await import('../cli/commands/ui.js')).uiCommand),
   version: async () => entry((await import('../cli/commands/version.js')).versionCommand),
 };
 

@@ -15,10 +15,10 @@ import { createWriteStream } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CaptureReader } from '../pcap/reader.js';
 import { PcapngWriter } from '../pcap/writer.js';
-import { findCaptureMetadata, formatCaptureMetadata, metadataPathFor, parseCaptureMetadata, type CaptureMetadata } from '../pcap/metadata.js';
+import { findCaptureMetadata, formatCaptureMetadata, META_COMMENT_PREFIX, metadataFromComments, metadataPathFor, parseCaptureMetadata, type CaptureMetadata } from '../pcap/metadata.js';
 import { CliError } from './errors.js';
 
-export const META_COMMENT_PREFIX = 'pcapper.meta=';
+export { META_COMMENT_PREFIX, metadataFromComments } from '../pcap/metadata.js';
 
 export function storeDir(flag: string | undefined, env: Readonly<Record<string, string | undefined>>): string {
   if (flag) return flag;
@@ -28,16 +28,6 @@ export function storeDir(flag: string | undefined, env: Readonly<Record<string, 
   return join(data, 'pcapper', 'captures');
 }
 
-/** The metadata carried in an interface comment `pcapper.meta=<JSON>`, if valid. */
-export function metadataFromComments(comments: readonly string[]): CaptureMetadata | undefined {
-  const c = comments.find((x) => x.startsWith(META_COMMENT_PREFIX));
-  if (!c) return undefined;
-  try {
-    return parseCaptureMetadata(JSON.parse(c.slice(META_COMMENT_PREFIX.length)));
-  } catch {
-    return undefined;
-  }
-}
 
 /** `pcapper.meta=<JSON>` for an interface comment. */
 export function metadataComment(m: CaptureMetadata): string {

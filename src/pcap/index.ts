@@ -8,6 +8,7 @@
  * - Decoding and summary: {@link decodePacket}, {@link Summarizer}, {@link summarizeFiles},
  *   {@link formatSummaryTable}.
  * - Capture metadata sidecars: {@link parseCaptureMetadata}, {@link writeCaptureMetadata}, ...
+ * - Packet view engine and display filters: {@link openCaptureView}, {@link compileFilter} (docs/filters.md).
  */
 export * from './errors.js';
 export * from './reader.js';
@@ -20,3 +21,5 @@ export * from './summary.js';
 export * from './format.js';
 export * from './metadata.js';
 export { formatTimestamp } from './time.js';
+export * from './view/index.js';
+export { parseFilter, FIELDS, FilterPacket, EndpointIndex, TcpStreams, type CompiledFilter, type FilterAst, type FieldDef } from './filter/index.js';

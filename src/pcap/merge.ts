@@ -42,6 +42,11 @@ export interface MergeOptions {
   endOutput?: boolean;
   /** Read inputs with fs.readSync (faster for command-line use; blocks the event loop per read). */
   syncReads?: boolean;
+  /**
+   * Called for each packet in output order (the reader's current packet, and the input's index);
+   * a packet is written only when it returns true (`merge --filter`). Default: every packet.
+   */
+  keep?: (r: CaptureReader, input: number) => boolean;
 }
 
 export interface MergeResult {
@@ -224,7 +229,10 @@ export async function mergeCaptures(inputs: readonly MergeInput[], out: ByteSink
       if (s === undefined) break;
       const r = s.reader;
       const id = s.ifaceMap[r.interfaceId] ?? interfaceFor(s, r.interfaceId);
-      if (r.recordKind === RecordKind.Epb && r.littleEndian) {
+      const kept = opts.keep === undefined || opts.keep(r, s.index);
+      if (!kept) {
+        // filtered out: nothing written
+      } else if (r.recordKind === RecordKind.Epb && r.littleEndian) {
         w.copyEpb(id, r.data, r.recordOffset, r.recordLength);
       } else {
         let hi = r.rawTsHi;
@@ -244,7 +252,7 @@ export async function mergeCaptures(inputs: readonly MergeInput[], out: ByteSink
         }
         w.writeEpbRaw(id, hi, lo, r.data, r.dataOffset, r.caplen, r.origLen);
       }
-      result.packets++;
+      if (kept) result.packets++;
       if (w.needsDrain) await w.drain();
       let more: boolean;
       try {

@@ -311,3 +311,17 @@ export function endpointLabel(e: EndpointInfo | undefined): string | undefined {
   if (e.node) return `node:${e.node}`;
   return undefined;
 }
+
+/** Prefix of the interface comment in which `kubectl pcap export` carries a capture's metadata (`pcapper.meta=<JSON>`). */
+export const META_COMMENT_PREFIX = 'pcapper.meta=';
+
+/** The metadata carried in an interface comment `pcapper.meta=<JSON>`, if valid. */
+export function metadataFromComments(comments: readonly string[]): CaptureMetadata | undefined {
+  const c = comments.find((x) => x.startsWith(META_COMMENT_PREFIX));
+  if (!c) return undefined;
+  try {
+    return parseCaptureMetadata(JSON.parse(c.slice(META_COMMENT_PREFIX.length)));
+  } catch {
+    return undefined;
+  }
+}

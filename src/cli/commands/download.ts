@@ -12,7 +12,14 @@ import { defineCommand, kubeFrom } from '../command.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { checkOutputFile } from '../output-path.js';
+import type { PacketCapture } from '../../api/packetcapture.js';
 import { collect, outputPath, sectionCommentsFor } from './capture.js';
+
+/** Section comments of an export: the capture, its spec and its final status (also the UI's export). */
+export function exportSectionComments(pc: PacketCapture): string[] {
+  const st = pc.status;
+  return [...sectionCommentsFor(pc), `pcapper.status=${JSON.stringify({ progress: st?.progress, packets: st?.packets, bytes: st?.bytes, drops: st?.drops, startTime: st?.startTime, completionTime: st?.completionTime })}`];
+}
 
 async function fetchCommand(p: ParsedArgs, io: CliIo, mode: 'download' | 'export'): Promise<number> {
   const kube = kubeFrom(p, io);
@@ -32,7 +39,7 @@ async function fetchCommand(p: ParsedArgs, io: CliIo, mode: 'download' | 'export
   }
   const merge = raw === undefined || w !== undefined;
   const out = outputPath(w, name, io.cwd);
-  const comments = mode === 'export' ? [...sectionCommentsFor(ready), `pcapper.status=${JSON.stringify({ progress: ready.status?.progress, packets: ready.status?.packets, bytes: ready.status?.bytes, drops: ready.status?.drops, startTime: ready.status?.startTime, completionTime: ready.status?.completionTime })}`] : undefined;
+  const comments = mode === 'export' ? exportSectionComments(ready) : undefined;
   await collect(kube, ready, out, io, { summary: bool(p, 'summary'), rawDir, merge, embedMetadata: mode === 'export', sectionComments: comments, signal: io.signal });
   return 0;
 }

@@ -16,6 +16,7 @@ import type { KubeContext } from '../kube.js';
 import { parseSelector, formatSelector } from '../selector.js';
 import { buildPacketCapture, generateName, SYSTEM_NAMESPACE, TargetError, type CaptureOptions, type Target } from '../target.js';
 import { parseDuration, parseSize } from '../../api/validate.js';
+import type { PacketCapture } from '../../api/packetcapture.js';
 import { CAPTURE_SPEC_FLAGS } from './capture.js';
 
 export const TARGET_KINDS = ['pod', 'deploy', 'sts', 'ds', 'rs', 'selector', 'node'] as const;
@@ -179,6 +180,12 @@ const check = {
   },
 };
 
+/** The YAML `init` writes for `pc` into `file` (also the UI's create-form preview). */
+export function initYaml(pc: PacketCapture, file: string): string {
+  const header = `# PacketCapture written by kubectl pcap init. Start it with:\n#   kubectl apply -f ${file}\n# or capture and download in one go with: kubectl pcap capture ...\n`;
+  return header + yamlStringify(pc);
+}
+
 async function runInit(p: ParsedArgs, io: CliIo): Promise<number> {
   const interactive = !bool(p, 'non-interactive') && io.stdin.isTTY === true;
   let kube: KubeContext | undefined;
@@ -290,8 +297,7 @@ async function runInit(p: ParsedArgs, io: CliIo): Promise<number> {
     );
     if (exists) throw new CliError(`${path} already exists (use --force to overwrite, or --file)`);
   }
-  const header = `# PacketCapture written by kubectl pcap init. Start it with:\n#   kubectl apply -f ${file}\n# or capture and download in one go with: kubectl pcap capture ...\n`;
-  await writeFile(path, header + yamlStringify(pc), { mode: 0o644 });
+  await writeFile(path, initYaml(pc, file), { mode: 0o644 });
   io.stderr.write(`wrote ${path}\n`);
   io.stdout.write(`${path}\n`);
   return 0;

@@ -15,7 +15,7 @@ import { storeDir, storedCaptureFiles } from '../store.js';
 type FileCommand = (argv: readonly string[], io: { stdout: NodeJS.WritableStream & { columns?: number; isTTY?: boolean }; stderr: NodeJS.WritableStream }) => Promise<number>;
 
 /** Flags of the wrapped commands that take a value (so their values are not taken for names). */
-const VALUE_FLAGS = new Set(['-o', '--output', '--meta', '--width', '--top', '-w', '--write', '--store', '-n', '--namespace', '--kubeconfig', '--context', '--cluster', '--user']);
+const VALUE_FLAGS = new Set(['-o', '--output', '--meta', '--width', '--top', '-w', '--write', '-Y', '--filter', '--store', '-n', '--namespace', '--kubeconfig', '--context', '--cluster', '--user']);
 
 function positionals(argv: readonly string[]): number[] {
   const idx: number[] = [];

@@ -1,13 +1,22 @@
 /**
- * `kubectl-pcap summary FILE... [-o table|json] [--meta FILE]... [--width N] [--top N]`
+ * `kubectl-pcap summary FILE... [-o table|json] [--meta FILE]... [--width N] [--top N] [--filter EXPR]`
  *
  * Summarises one or more capture files (pcap or pcapng). Capture metadata sidecars next to the
  * inputs (`FILE.meta.json` or `capture-meta.json`, see src/pcap/metadata.ts) are picked up
  * automatically to name endpoints by pod; `--meta` adds more. Data goes to stdout, problems to
  * stderr as one line each (`error: FILE: offset N: PROBLEM`), exit code 1 on any problem (the
- * summary of the packets before a format problem is still printed), 2 on bad usage.
+ * summary of the packets before a format problem is still printed), 2 on bad usage (including a
+ * display filter that does not compile: the problem is printed with a caret under its position).
  */
-import { summarizeFiles } from '../../pcap/summary.js';
+import { Summarizer, summarizeFiles } from '../../pcap/summary.js';
+import { CaptureReader, drain } from '../../pcap/reader.js';
+import { PcapFormatError, PcapIoError } from '../../pcap/errors.js';
+import { compileFilter, type CompiledFilter } from '../../pcap/filter/compile.js';
+import { caretLines, DisplayFilterError } from '../../pcap/filter/errors.js';
+import { PacketFilter } from '../../pcap/filter/apply.js';
+import { EndpointIndex } from '../../pcap/filter/packet.js';
+import { capturePointOf } from '../../pcap/view/capturepoints.js';
+import type { SummaryOptions, Summary } from '../../pcap/summary.js';
 import { formatSummaryTable } from '../../pcap/format.js';
 import { endpointMap, findCaptureMetadata, readCaptureMetadata, type CaptureMetadata } from '../../pcap/metadata.js';
 import { describeError } from '../../pcap/errors.js';
@@ -18,14 +27,16 @@ export interface CommandIo {
   stderr: NodeJS.WritableStream;
 }
 
-export const SUMMARY_USAGE = `usage: kubectl-pcap summary FILE... [-o table|json] [--meta FILE]... [--width N] [--top N]
+export const SUMMARY_USAGE = `usage: kubectl-pcap summary FILE... [-o table|json] [--meta FILE]... [--width N] [--top N] [--filter EXPR]
 
 Summarise capture files: conversations, top talkers, TCP health, DNS and HTTP.
   -o, --output table|json   output format (default table)
       --meta FILE           capture metadata (JSON) naming IPs by pod; sidecars next to the
                             inputs (FILE.meta.json, capture-meta.json) are read automatically
       --width N             table width (default: terminal width or 80)
-      --top N               rows per table / entries in JSON lists (default 15 / 20)`;
+      --top N               rows per table / entries in JSON lists (default 15 / 20)
+  -Y, --filter EXPR         summarise only the packets matching a display filter, e.g.
+                            'tcp.port == 443 && pod == "web-0"' (Wireshark syntax; docs/filters.md)`;
 
 interface SummaryArgs {
   files: string[];
@@ -33,12 +44,13 @@ interface SummaryArgs {
   meta: string[];
   width: number | undefined;
   top: number | undefined;
+  filter: string | undefined;
 }
 
 class UsageProblem extends Error {}
 
 function parseArgs(argv: readonly string[]): SummaryArgs | 'help' {
-  const a: SummaryArgs = { files: [], output: 'table', meta: [], width: undefined, top: undefined };
+  const a: SummaryArgs = { files: [], output: 'table', meta: [], width: undefined, top: undefined, filter: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const value = (name: string): string => {
@@ -55,6 +67,7 @@ function parseArgs(argv: readonly string[]): SummaryArgs | 'help' {
       if (v !== 'json' && v !== 'table') throw new UsageProblem(`-o must be "table" or "json", not "${v}"`);
       a.output = v;
     } else if (flag === '--meta') a.meta.push(value('--meta'));
+    else if (flag === '-Y' || flag === '--filter') a.filter = value('--filter');
     else if (flag === '--width' || flag === '--top') {
       const v = Number(value(flag));
       if (!Number.isInteger(v) || v < 1) throw new UsageProblem(`${flag} must be a positive integer`);
@@ -84,6 +97,16 @@ export async function runSummary(argv: readonly string[], io: CommandIo): Promis
     io.stdout.write(`${SUMMARY_USAGE}\n`);
     return 0;
   }
+  let compiled: CompiledFilter | undefined;
+  if (args.filter !== undefined) {
+    try {
+      compiled = compileFilter(args.filter);
+    } catch (err) {
+      if (!(err instanceof DisplayFilterError)) throw err;
+      io.stderr.write(`error: summary: --filter: ${err.problem.message}\n${caretLines(args.filter, err.problem)}\nSee docs/filters.md for the fields and operators.\n`);
+      return 2;
+    }
+  }
   let failed = false;
   const metas: CaptureMetadata[] = [];
   for (const m of args.meta) {
@@ -94,16 +117,21 @@ export async function runSummary(argv: readonly string[], io: CommandIo): Promis
       return 1;
     }
   }
+  const sidecars = new Map<string, CaptureMetadata>();
   for (const f of args.files) {
     try {
       const found = await findCaptureMetadata(f);
-      if (found) metas.push(found.metadata);
+      if (found) {
+        metas.push(found.metadata);
+        sidecars.set(f, found.metadata);
+      }
     } catch (err) {
       io.stderr.write(`warning: ignoring capture metadata for ${f}: ${describeError(err)}\n`);
     }
   }
   try {
-    const { summary, errors } = await summarizeFiles(args.files, { endpoints: endpointMap(metas), top: args.top, syncReads: true });
+    const opts: SummaryOptions = { endpoints: endpointMap(metas), top: args.top, syncReads: true };
+    const { summary, errors } = compiled === undefined ? await summarizeFiles(args.files, opts) : await summarizeFiltered(args.files, opts, compiled, sidecars);
     for (const e of errors) {
       io.stderr.write(`error: ${describeError(e)}\n`);
       failed = true;
@@ -115,4 +143,35 @@ export async function runSummary(argv: readonly string[], io: CommandIo): Promis
     return 1;
   }
   return failed ? 1 : 0;
+}
+
+/**
+ * Like summarizeFiles, feeding the summary only the packets that match `filter`. frame.number and
+ * tcp.stream count packets in the order they are read (file after file).
+ */
+async function summarizeFiltered(paths: readonly string[], opts: SummaryOptions, filter: CompiledFilter, sidecars: ReadonlyMap<string, CaptureMetadata>): Promise<{ summary: Summary; errors: (PcapFormatError | PcapIoError)[] }> {
+  const s = new Summarizer(opts);
+  s.expectFiles(paths.length);
+  const pf = new PacketFilter(filter, new EndpointIndex(opts.endpoints ?? new Map()));
+  const errors: (PcapFormatError | PcapIoError)[] = [];
+  for (const path of paths) {
+    s.addFile(path);
+    try {
+      const r = await CaptureReader.open(path, { syncReads: true });
+      let known = -1;
+      await drain(r, (p) => {
+        if (r.interfaces.length !== known) {
+          known = r.interfaces.length;
+          pf.setCapturePoints(r.interfaces.map((i) => capturePointOf(i, sidecars.get(path), path).point));
+        }
+        if (pf.test(p)) s.add(p);
+      });
+    } catch (err) {
+      if (err instanceof PcapFormatError || err instanceof PcapIoError) {
+        errors.push(err);
+        s.addError(err.message);
+      } else throw err;
+    }
+  }
+  return { summary: s.finish(), errors };
 }

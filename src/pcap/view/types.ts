@@ -130,4 +130,10 @@ export interface OpenViewOptions {
   indexDir?: string;
   /** Do not read or write index files (build in memory only). */
   noIndexFiles?: boolean;
+  /**
+   * Fallback directory for index files when a capture's own directory is not writable (e.g.
+   * `~/.cache/pcapper/index`; the caller decides, the engine reads no environment). Without it the
+   * index is kept in memory only in that case.
+   */
+  cacheDir?: string;
 }
