@@ -67,7 +67,7 @@ export function parseLink(b: Uint8Array, off: number, caplen: number, linkType: 
       let et = (b[p]! << 8) | b[p + 1]!;
       p += 2;
       while ((et === EtherType.VLAN || et === EtherType.QINQ || et === EtherType.QINQ_OLD || et === 0x9200) && p + 4 <= end) {
-        if (out.vlanOffset < 0) out.vlanOffset = p;
+        if (out.vlanOffset < 0 && et === EtherType.VLAN) out.vlanOffset = p; // 802.1Q; 802.1ad service tags are not "vlan" in Wireshark
         et = (b[p + 2]! << 8) | b[p + 3]!;
         p += 4;
       }

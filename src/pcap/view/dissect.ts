@@ -51,14 +51,23 @@ export function dissect(p: FilterPacket, frameLabel: { number: number; timestamp
     let q = e + 12;
     let et = u16(q);
     const vlans: FieldNode[] = [];
-    while ((et === EtherType.VLAN || et === EtherType.QINQ || et === EtherType.QINQ_OLD || et === 0x9200) && has(q + 2, 4)) {
-      kids.push(node('eth.type', `Type: ${hex(et, 4)} (VLAN)`, q, 2));
-      const tci = u16(q + 2);
-      vlans.push(node('vlan', `802.1Q Virtual LAN, PRI: ${tci >> 13}, DEI: ${(tci >> 12) & 1}, ID: ${tci & 0xfff}`, q + 2, 4, [node('vlan.id', `ID: ${tci & 0xfff}`, q + 2, 2)]));
-      q += 4;
-      et = u16(q);
-    }
     kids.push(node('eth.type', `Type: ${etherTypeName(et)} (${hex(et, 4)})`, q, 2));
+    while ((et === EtherType.VLAN || et === EtherType.QINQ || et === EtherType.QINQ_OLD || et === 0x9200) && has(q + 2, 4)) {
+      const tci = u16(q + 2);
+      const inner = u16(q + 4);
+      // 0x8100 is an 802.1Q tag (Wireshark's "vlan"); 0x88a8 (and the older 0x9100/0x9200) an 802.1ad service tag
+      const pre = et === EtherType.VLAN ? 'vlan' : 'ieee8021ad';
+      vlans.push(
+        node(pre, `${pre === 'vlan' ? '802.1Q Virtual LAN' : '802.1ad Service VLAN'}, PRI: ${tci >> 13}, DEI: ${(tci >> 12) & 1}, ID: ${tci & 0xfff}`, q + 2, 4, [
+          node(`${pre}.priority`, `Priority: ${tci >> 13}`, q + 2, pre === 'vlan' ? 2 : 1),
+          node(`${pre}.dei`, `DEI: ${(tci >> 12) & 1}`, q + 2, pre === 'vlan' ? 2 : 1),
+          node(`${pre}.id`, `ID: ${tci & 0xfff}`, q + 2, 2),
+          node(`${pre}.etype`, `Type: ${etherTypeName(inner)} (${hex(inner, 4)})`, q + 4, 2),
+        ]),
+      );
+      q += 4;
+      et = inner;
+    }
     layers.push(node('eth', `Ethernet II, Src: ${formatMac(b, e + 6)}, Dst: ${formatMac(b, e)}`, e, 14, kids));
     layers.push(...vlans);
   } else if (li.sllOffset >= 0) {
@@ -142,7 +151,7 @@ export function dissect(p: FilterPacket, frameLabel: { number: number; timestamp
     layers.push(
       node('ipv6', `Internet Protocol Version 6, Src: ${named(src, p.srcEndpoint())}, Dst: ${named(dst, p.dstEndpoint())}`, n, 40, [
         node('ipv6.version', 'Version: 6', n, 1),
-        node('ipv6.tclass', `Traffic Class: ${hex((vtf >>> 20) & 0xff, 2)}`, n, 2),
+        node('ipv6.tclass', `Traffic Class: ${hex((vtf >>> 20) & 0xff, 2)}`, n, 4),
         node('ipv6.flow', `Flow Label: ${hex(vtf & 0xfffff, 5)}`, n + 1, 3),
         node('ipv6.plen', `Payload Length: ${u16(n + 4)}`, n + 4, 2),
         node('ipv6.nxt', `Next Header: ${ipProtoName(b[n + 6]!)} (${b[n + 6]})`, n + 6, 1),
@@ -270,7 +279,7 @@ function dnsTree(b: Uint8Array, o: number, end: number, response: boolean, node:
     const n = dnsName(b, o, p, end);
     if (n === undefined || n.next + 4 > end) break;
     const type = u16(n.next);
-    qs.push(node('dns.qry.name', `${n.name}: type ${qtypeName(type)}, class ${u16(n.next + 2) === 1 ? 'IN' : u16(n.next + 2)}`, p, n.next + 4 - p, [node('dns.qry.name', `Name: ${n.name}`, p, n.next - p), node('dns.qry.type', `Type: ${qtypeName(type)} (${type})`, n.next, 2)]));
+    qs.push(node('', `${n.name}: type ${qtypeName(type)}, class ${u16(n.next + 2) === 1 ? 'IN' : u16(n.next + 2)}`, p, n.next + 4 - p, [node('dns.qry.name', `Name: ${n.name}`, p, n.next - p), node('dns.qry.type', `Type: ${qtypeName(type)} (${type})`, n.next, 2)]));
     p = n.next + 4;
   }
   if (qs.length > 0) kids.push(node('', 'Queries', o + 12, p - o - 12, qs));
@@ -285,18 +294,18 @@ function dnsTree(b: Uint8Array, o: number, end: number, response: boolean, node:
     const rd = n.next + 10;
     if (rd + rdlen > end) break;
     let data = `${rdlen} bytes`;
-    let field = 'dns.resp.name';
+    const rdata: FieldNode[] = [];
     if (type === 1 && rdlen === 4) {
       data = `addr ${b[rd]}.${b[rd + 1]}.${b[rd + 2]}.${b[rd + 3]}`;
-      field = 'dns.a';
+      rdata.push(node('dns.a', `Address: ${data.slice(5)}`, rd, 4));
     } else if (type === 28 && rdlen === 16) {
       data = `addr ${formatIPv6(b, rd)}`;
-      field = 'dns.aaaa';
+      rdata.push(node('dns.aaaa', `AAAA Address: ${data.slice(5)}`, rd, 16));
     } else if (type === 5 || type === 2 || type === 12) {
       const c = dnsName(b, o, rd, end);
       if (c) data = `${qtypeName(type).toLowerCase()} ${c.name}`;
     }
-    as.push(node(field, `${n.name}: type ${qtypeName(type)}, class IN, ttl ${ttl}, ${data}`, p, rd + rdlen - p, [node('dns.resp.name', `Name: ${n.name}`, p, n.next - p), node('dns.resp.type', `Type: ${qtypeName(type)} (${type})`, n.next, 2), node('dns.resp.ttl', `Time to live: ${ttl}`, n.next + 4, 4)]));
+    as.push(node('', `${n.name}: type ${qtypeName(type)}, class IN, ttl ${ttl}, ${data}`, p, rd + rdlen - p, [node('dns.resp.name', `Name: ${n.name}`, p, n.next - p), node('dns.resp.type', `Type: ${qtypeName(type)} (${type})`, n.next, 2), node('dns.resp.ttl', `Time to live: ${ttl}`, n.next + 4, 4), ...rdata]));
     p = rd + rdlen;
   }
   if (as.length > 0) kids.push(node('', 'Answers', aStart, p - aStart, as));
@@ -318,9 +327,9 @@ function httpTree(b: Uint8Array, o: number, end: number, request: boolean, node:
       if (request) {
         const sp = line.indexOf(' ');
         const sp2 = line.lastIndexOf(' ');
-        kids.push(node('http.request.line', line, i, j + 1 - i, [node('http.request.method', `Request Method: ${line.slice(0, sp)}`, i, sp), node('http.request.uri', `Request URI: ${line.slice(sp + 1, sp2)}`, i + sp + 1, sp2 - sp - 1), node('http.request.version', `Request Version: ${line.slice(sp2 + 1)}`, i + sp2 + 1, le - i - sp2 - 1)]));
+        kids.push(node('', line, i, j + 1 - i, [node('http.request.method', `Request Method: ${line.slice(0, sp)}`, i, sp), node('http.request.uri', `Request URI: ${line.slice(sp + 1, sp2)}`, i + sp + 1, sp2 - sp - 1), node('http.request.version', `Request Version: ${line.slice(sp2 + 1)}`, i + sp2 + 1, le - i - sp2 - 1)]));
       } else {
-        kids.push(node('http.response.line', line, i, j + 1 - i, [node('http.response.version', `Response Version: ${line.slice(0, 8)}`, i, 8), node('http.response.code', `Status Code: ${line.slice(9, 12)}`, i + 9, 3), node('http.response.phrase', `Response Phrase: ${line.slice(13)}`, i + 13, Math.max(0, le - i - 13))]));
+        kids.push(node('', line, i, j + 1 - i, [node('http.response.version', `Response Version: ${line.slice(0, 8)}`, i, 8), node('http.response.code', `Status Code: ${line.slice(9, 12)}`, i + 9, 3), node('http.response.phrase', `Response Phrase: ${line.slice(13)}`, i + 13, Math.max(0, le - i - 13))]));
       }
       first = false;
     } else if (le === i) {
@@ -330,7 +339,7 @@ function httpTree(b: Uint8Array, o: number, end: number, request: boolean, node:
       const colon = line.indexOf(':');
       const name = colon > 0 ? line.slice(0, colon).toLowerCase() : '';
       const known: Record<string, string> = { host: 'http.host', 'user-agent': 'http.user_agent', 'content-type': 'http.content_type', 'content-length': 'http.content_length_header', server: 'http.server', accept: 'http.accept' };
-      kids.push(node(known[name] ?? 'http.header', line, i, j + 1 - i));
+      kids.push(node(known[name] ?? (request ? 'http.request.line' : 'http.response.line'), line, i, j + 1 - i));
     }
     i = j + 1;
   }

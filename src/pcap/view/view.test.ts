@@ -6,6 +6,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -323,6 +324,46 @@ describe('an exported pcapng (metadata in interface comments)', () => {
     ]);
     assert.deepEqual([...(await v.filter('capture_point == "shop/db-0"')).matches], [2]);
     assert.deepEqual([...(await v.filter('node == "node-c"')).matches], [3]);
+    await v.close();
+  });
+});
+
+describe('a growing pcapng', () => {
+  it('refresh() resumes after the last complete block, picks up a new interface, and re-reads from the start after that', async () => {
+    const sink = new PassThrough();
+    const chunks: Buffer[] = [];
+    sink.on('data', (c: Buffer) => chunks.push(c));
+    const w = new PcapngWriter(sink);
+    const a = w.addInterface({ linkType: 1, name: 'eth0', tsresol: 9 });
+    const recs = httpExchange(1_700_000_000).map((r) => r.subarray(16)); // the frames
+    w.writePacket(a, 1, 0, recs[0]!);
+    w.writePacket(a, 2, 0, recs[1]!);
+    await w.end(false);
+    const head = Buffer.concat(chunks.splice(0));
+    const sink2 = new PassThrough();
+    const more: Buffer[] = [];
+    sink2.on('data', (c: Buffer) => more.push(c));
+    const w2 = new PcapngWriter(sink2);
+    const b = w2.addInterface({ linkType: 1, name: 'eth1', tsresol: 9 });
+    w2.writePacket(b, 3, 0, recs[2]!);
+    w2.writePacket(b, 4, 0, recs[3]!);
+    await w2.end(false);
+    // the second writer starts a new section (SHB + IDB): a file that grows by a new section
+    const tail = Buffer.concat(more);
+    const f = join(dir, 'grow.pcapng');
+    writeFileSync(f, head);
+    const v = await openCaptureView([f], { noIndexFiles: true });
+    assert.equal(v.packetCount, 2);
+    appendFileSync(f, tail.subarray(0, tail.length - 10)); // the last block is cut short
+    assert.equal(await v.refresh(), 3);
+    appendFileSync(f, tail.subarray(tail.length - 10));
+    assert.equal(await v.refresh(), 4);
+    const rows = await v.rows(0, 10);
+    assert.deepEqual(rows.map((r) => r.capturePoint), ['eth0', 'eth0', 'eth1', 'eth1']);
+    assert.deepEqual(rows.map((r) => r.info.slice(0, 14)), ['Standard query', 'Standard query', '40000 → 80 [SY', '80 → 40000 [SY']);
+    appendFileSync(f, tail); // grows again: interfaces after the first packet, so it is re-read from the start
+    assert.equal(await v.refresh(), 6);
+    assert.deepEqual((await v.rows(4, 2)).map((r) => r.capturePoint), ['eth1', 'eth1']);
     await v.close();
   });
 });
