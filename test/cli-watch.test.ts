@@ -87,8 +87,9 @@ describe('kubectl-pcap get --watch and capture --dry-run=server against a real c
     const table = background(['get', '-n', NS, '--watch'], admin);
     const events = background(['list', '-n', NS, '-w', '-o', 'yaml', '--output-watch-events'], admin);
     // nothing yet: kubectl's message on stderr, then it keeps watching
+    // The message is printed after the first list; the watch resumes from that list's
+    // resourceVersion, so a capture created from here on is seen however slow the watch opens.
     await table.until('start', () => /No packet captures found in watch namespace/.test(table.err()));
-    await new Promise((r) => setTimeout(r, 500));
     const created = await kp(['capture', 'pod/solo', '-n', NS, '--name', 'watched', '--duration', '2s', '--detach'], { kubeconfig: admin });
     assert.equal(created.code, 0, created.stderr);
     const finished = (o: string): boolean => /^watched\s+finished\s/m.test(o);

@@ -12,7 +12,8 @@ import { applyStatus, ownedTargetFields } from '../src/k8s/status.js';
 import { LeaderElector } from '../src/k8s/leader.js';
 import { EventRecorder, listEvents } from '../src/k8s/events.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
-import { createCapture, ensureNamespace, installCRD, waitFor } from './controller-helpers.js';
+import { createCapture, ensureNamespace, installCRD } from './controller-helpers.js';
+import { eventually } from './harness/eventually.js';
 
 let cluster: Cluster;
 let admin: KubeClient;
@@ -47,7 +48,7 @@ describe('informer', () => {
     inf.onError((e) => errors.push(e));
     inf.start();
     try {
-      await waitFor('a few 403s', () => Promise.resolve(errors.length >= 3 ? true : undefined), 5_000);
+      await eventually(() => Promise.resolve(errors.length >= 3 ? true : undefined), { what: 'a few 403s', timeoutMs: 5_000 });
       assert.equal(inf.hasSynced(), false);
       await admin.request({ method: 'POST', path: '/api/v1/namespaces/k8s-test/pods', body: pod('p1') });
       await admin.request({
@@ -63,9 +64,9 @@ describe('informer', () => {
       await inf.waitForSync();
       assert.ok(inf.get('k8s-test/p1'), 'listed after recovery');
       await admin.request({ method: 'POST', path: '/api/v1/namespaces/k8s-test/pods', body: pod('p2') });
-      await waitFor('watch delivers p2', () => Promise.resolve(inf.get('k8s-test/p2') ? true : undefined), 5_000);
+      await eventually(() => Promise.resolve(inf.get('k8s-test/p2') ? true : undefined), { what: 'watch delivers p2', timeoutMs: 5_000 });
       await admin.request({ method: 'DELETE', path: '/api/v1/namespaces/k8s-test/pods/p1', query: { gracePeriodSeconds: 0 } });
-      await waitFor('watch delivers the deletion', () => Promise.resolve(inf.get('k8s-test/p1') ? undefined : true), 5_000);
+      await eventually(() => Promise.resolve(inf.get('k8s-test/p1') ? undefined : true), { what: 'watch delivers the deletion', timeoutMs: 5_000 });
       assert.ok(inf.stats.errors >= 3);
     } finally {
       await inf.stop();
@@ -80,7 +81,7 @@ describe('informer', () => {
       await inf.waitForSync();
       await new Promise((r) => setTimeout(r, 2_500)); // at least two server-side watch timeouts
       await admin.request({ method: 'POST', path: '/api/v1/namespaces/k8s-test/configmaps', body: { metadata: { name: 'late' }, data: { a: 'b' } } });
-      await waitFor('event after watch re-open', () => Promise.resolve(inf.get('k8s-test/late') ? true : undefined), 5_000);
+      await eventually(() => Promise.resolve(inf.get('k8s-test/late') ? true : undefined), { what: 'event after watch re-open', timeoutMs: 5_000 });
       assert.ok(inf.stats.watches >= 3, `watches: ${inf.stats.watches}`);
       assert.equal(inf.stats.lists, 1, 'a normal watch end does not re-list');
     } finally {
@@ -128,7 +129,7 @@ describe('leader election', () => {
     const ac = new AbortController();
     let led = false;
     const running = a.run(ac.signal, { onStartedLeading: () => (led = true) });
-    await waitFor('a leads', () => Promise.resolve(led ? true : undefined), 5_000);
+    await eventually(() => Promise.resolve(led ? true : undefined), { what: 'a leads', timeoutMs: 5_000 });
     ac.abort();
     await running;
     assert.equal(await b.tryAcquireOrRenew(), true, 'released lease is taken at once');

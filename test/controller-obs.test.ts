@@ -13,7 +13,8 @@ import { clientFor, type KubeClient } from '../src/k8s/client.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { repoRoot } from './harness/paths.js';
 import { findManifest, parseManifests, readRepoFile, rulesOf, type Manifest } from './tools/helm.js';
-import { createCapture, ensureNamespace, eventsOf, waitCapture, waitFor } from './controller-helpers.js';
+import { createCapture, ensureNamespace, eventsOf, waitCapture } from './controller-helpers.js';
+import { eventually } from './harness/eventually.js';
 
 const SYSTEM_NS = 'pcapper';
 const NS = 'obs';
@@ -60,9 +61,7 @@ before(async () => {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
   });
   for (const s of [child.stdout, child.stderr]) s?.setEncoding('utf8').on('data', (c: string) => (logText += c));
-  const addr = await waitFor(
-    'the controller logs its metrics address',
-    () => {
+  const addr = await eventually(() => {
       if (child?.exitCode !== null) throw new Error(`the controller exited: ${logText}`);
       for (const l of logText.split('\n')) {
         if (!l.startsWith('{')) continue;
@@ -70,10 +69,7 @@ before(async () => {
         if (o.msg?.startsWith('serving /metrics') && o.addr) return Promise.resolve(o.addr);
       }
       return Promise.resolve(undefined);
-    },
-    20_000,
-    () => Promise.resolve(logText.slice(-2000)),
-  );
+    }, { what: 'the controller logs its metrics address', timeoutMs: 20_000, describe: () => Promise.resolve(logText.slice(-2000)) });
   assert.match(addr, /^127\.0\.0\.1:\d+$/);
   base = `http://${addr}`;
 });
@@ -92,7 +88,7 @@ after(async () => {
 
 describe('controller /healthz, /readyz, /metrics', () => {
   it('/readyz is 503 while the informers are refused (no RBAC), /healthz 200; both 200 and the Lease taken once the chart RBAC exists', async () => {
-    await waitFor('a 403 in the log', () => Promise.resolve(/403|forbidden/i.test(logText) ? true : undefined), 20_000, () => Promise.resolve(logText.slice(-2000)));
+    await eventually(() => Promise.resolve(/403|forbidden/i.test(logText) ? true : undefined), { what: 'a 403 in the log', timeoutMs: 20_000, describe: () => Promise.resolve(logText.slice(-2000)) });
     const notReady = await get('/readyz');
     assert.equal(notReady.status, 503, notReady.body);
     assert.match(notReady.body, /informers have not synced/);
@@ -101,9 +97,9 @@ describe('controller /healthz, /readyz, /metrics', () => {
     assert.equal((await get('/nope')).status, 404);
 
     await apply(manifests.filter((m) => /^(Cluster)?Role(Binding)?$/.test(m.kind)));
-    await waitFor('/readyz 200', async () => ((await get('/readyz')).status === 200 ? true : undefined), 60_000, async () => `${(await get('/readyz')).body} ${logText.slice(-1500)}`);
+    await eventually(async () => ((await get('/readyz')).status === 200 ? true : undefined), { what: '/readyz 200', timeoutMs: 60_000, describe: async () => `${(await get('/readyz')).body} ${logText.slice(-1500)}` });
     assert.equal(await metric('pcapper_controller_informers_synced'), 1);
-    await waitFor('the leader gauge at 1', async () => ((await metric('pcapper_controller_leader')) === 1 ? true : undefined), 30_000);
+    await eventually(async () => ((await metric('pcapper_controller_leader')) === 1 ? true : undefined), { what: 'the leader gauge at 1', timeoutMs: 30_000 });
     assert.equal((await get('/healthz')).status, 200);
   });
 
@@ -120,10 +116,10 @@ describe('controller /healthz, /readyz, /metrics', () => {
 
     await createCapture(admin, NS, 'c1', { targetPod: 'nothere', captureSeconds: '60' });
     await waitCapture(admin, NS, 'c1', 'a status from the controller', (pc) => pc.status?.observedGeneration === 1, 20_000);
-    const after = await waitFor('more successful reconciles', async () => {
+    const after = await eventually(async () => {
       const v = await metric('pcapper_controller_reconcile_total{result="success"}');
       return v !== undefined && v > (before ?? 0) ? v : undefined;
-    });
+    }, { what: 'more successful reconciles' });
     assert.ok(after > (before ?? 0));
     assert.ok(((await metric('pcapper_controller_reconcile_duration_seconds_count')) ?? 0) > hist0, 'the duration histogram observed them');
   });
@@ -138,10 +134,9 @@ describe('controller /healthz, /readyz, /metrics', () => {
       assert.equal(auth.stdout.trim(), 'no', 'the role change took effect');
       const before = (await metric('pcapper_controller_reconcile_errors_total{type="terminal",reason="Forbidden"}')) ?? 0;
       const pc = await createCapture(admin, NS, 'c2', { targetPod: 'nothere', captureSeconds: '60' });
-      await waitFor('a terminal Forbidden error in /metrics', async () => (((await metric('pcapper_controller_reconcile_errors_total{type="terminal",reason="Forbidden"}')) ?? 0) > before ? true : undefined), 20_000, () =>
-        Promise.resolve(logText.slice(-2000)),
-      );
-      const ev = await waitFor('a ReconcileFailed Event', async () => (await eventsOf(admin, pc)).find((e) => e.reason === 'ReconcileFailed'), 20_000);
+      await eventually(async () => (((await metric('pcapper_controller_reconcile_errors_total{type="terminal",reason="Forbidden"}')) ?? 0) > before ? true : undefined), { what: 'a terminal Forbidden error in /metrics', timeoutMs: 20_000, describe: () =>
+        Promise.resolve(logText.slice(-2000)) });
+      const ev = await eventually(async () => (await eventsOf(admin, pc)).find((e) => e.reason === 'ReconcileFailed'), { what: 'a ReconcileFailed Event', timeoutMs: 20_000 });
       assert.equal(ev.type, 'Warning');
       assert.match(ev.message, /^Forbidden: .*403/);
       assert.equal(ev.count, 1, 'reported once, not once per attempt');

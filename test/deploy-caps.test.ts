@@ -13,6 +13,7 @@
  * makes them, running as root with full capabilities (like a container's root process would hold
  * capabilities the agent lacks): that is what makes the ptrace access check bite.
  */
+import { eventually } from './harness/eventually.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -44,9 +45,12 @@ async function captureWith(caps: readonly string[], netnsPath: string, iface: st
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
-    // Give tcpdump a moment to open its socket; a failing one has exited by then.
-    await new Promise((r) => setTimeout(r, 700));
-    if (child.exitCode === null) await traffic();
+    // tcpdump prints "listening on IFACE" once its socket is open; one refused a capability
+    // exits instead. Traffic only then, so a socket opened late cannot miss it.
+    let exitedEarly = false;
+    void exited.then(() => (exitedEarly = true));
+    await eventually(() => exitedEarly || /listening on /.test(stderr), { what: 'tcpdump to open its socket or exit', timeoutMs: 8000, describe: () => stderr });
+    if (!exitedEarly) await traffic();
     const code = await exited;
     clearTimeout(timer);
     const files = readdirSync(dir).filter((f) => statSync(join(dir, f)).size > 24);

@@ -19,6 +19,7 @@
  * Users' downloads through the API server (APIService -> pcapper server -> agents) are the data
  * API's end-to-end tests; here the chart's agent wiring is what is under test.
  */
+import { eventually } from './harness/eventually.js';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -155,20 +156,6 @@ function get(url: string, client: AgentClient): Promise<{ status: number; body: 
   });
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const tokenOf = (kc: k8s.KubeConfig): string => {
   const t = kc.getCurrentUser()?.token;
@@ -299,10 +286,10 @@ describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart
   });
 
   it('the controller (non-root, no capabilities) takes the leader Lease with its ServiceAccount token', async () => {
-    const lease = await waitFor('the controller Lease', async () => {
+    const lease = await eventually(async () => {
       const r = await cluster.kubectl(['get', 'lease', 'pcapper-controller', '-n', SYSTEM_NS, '-o', 'jsonpath={.spec.holderIdentity}']);
       return r.code === 0 && r.stdout.startsWith('pcapper-controller-e2e') ? r.stdout : undefined;
-    });
+    }, { what: 'the controller Lease' });
     assert.match(lease, /^pcapper-controller-e2e/);
     const status = readFileSync(`/proc/${controller.child.pid ?? 0}/status`, 'utf8');
     assert.match(status, new RegExp(`^Uid:\\s+${CONTROLLER_UID}\\s`, 'm'));
@@ -321,24 +308,20 @@ spec: {targetDeployment: web, captureSeconds: "6", maxFileSize: "2M", fileCount:
 `;
     const created = await cluster.kubectl(['create', '-f', '-'], { input: yaml, kubeconfig: alice });
     assert.equal(created.code, 0, created.stderr);
-    const running = await waitFor('both targets Running', async () => {
+    const running = await eventually(async () => {
       const pc = await getPacketCapture(cluster.kubeConfig, NS, 'web');
       const ts = pc.status?.targets ?? [];
       return ts.length === 2 && ts.every((t) => t.phase === 'Running') ? pc : undefined;
-    });
+    }, { what: 'both targets Running' });
     assert.deepEqual(running.status?.targets?.map((t) => t.node).sort(), ['node-a', 'node-b']);
     for (const p of web) {
       const r = await httpGet(client, `http://${p.ip}:8080/from-client-to-${p.name}`);
       assert.equal(r.status, 200);
     }
-    const done: PacketCapture = await waitFor(
-      'capture finished',
-      async () => {
+    const done: PacketCapture = await eventually(async () => {
         const pc = await getPacketCapture(cluster.kubeConfig, NS, 'web');
         return pc.status?.progress === 'finished' ? pc : undefined;
-      },
-      40_000,
-    );
+      }, { what: 'capture finished', timeoutMs: 40_000 });
     for (const t of done.status?.targets ?? []) assert.ok((t.packets ?? 0) > 0, `${t.name}: ${JSON.stringify(t)}`);
 
     // alice reads her capture with kubectl.
@@ -411,10 +394,10 @@ spec: {podSelector: {matchLabels: {app: web}}, targetNamespace: ${NS}, captureSe
     for (const d of before) assert.ok(existsSync(d) && readdirSync(d).length > 0, `${d} has files`);
     const r = await cluster.kubectl(['delete', 'packetcapture', 'web', '-n', NS, '--wait=false'], { kubeconfig: alice });
     assert.equal(r.code, 0, r.stderr);
-    await waitFor('capture gone', async () => {
+    await eventually(async () => {
       const g = await cluster.kubectl(['get', 'packetcapture', 'web', '-n', NS]);
       return g.code !== 0 && /NotFound/.test(g.stderr) ? true : undefined;
-    });
+    }, { what: 'capture gone' });
     for (const d of before) assert.ok(!existsSync(d), `${d} removed`);
   });
 

@@ -60,6 +60,11 @@ export interface ControllerHandle {
   isLeader(): boolean;
   /** Number of reconciles run and status applies sent (for tests and the benchmark). */
   readonly stats: { reconciles: number; statusApplies: number; conflicts: number };
+  /**
+   * The resourceVersion of capture `key` ("namespace/name") as its last completed reconcile saw
+   * it, or undefined before one. Lets a caller know the controller has acted on a given state.
+   */
+  reconciledVersion(key: string): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -148,13 +153,18 @@ export function runController(opts: ControllerOptions): ControllerHandle {
   const recorder = new EventRecorder({ kc: client, component: 'pcapper-controller', instance: identity, clock, log });
   /** Last status body applied per capture (uid + JSON): skip identical applies. */
   const lastApplied = new Map<string, string>();
+  /** key -> resourceVersion seen by the last completed reconcile (ControllerHandle.reconciledVersion). */
+  const reconciled = new Map<string, string>();
 
   // ---- event -> key mapping (reconcile is by key from current state, not by event) ----
   const liveCaptures = (): (PacketCapture & KubeObject)[] =>
     captures.list((pc) => !!pc.metadata.deletionTimestamp || (pc.status?.progress !== 'finished' && pc.status?.progress !== 'failure'));
   const keyOf = (pc: PacketCapture): string => `${pc.metadata.namespace}/${pc.metadata.name}`;
   captures.onChange((c: Change<PacketCapture & KubeObject>) => {
-    if (c.type === 'DELETED') lastApplied.delete(c.key);
+    if (c.type === 'DELETED') {
+      lastApplied.delete(c.key);
+      reconciled.delete(c.key);
+    }
     queue.add(c.key);
   });
   pods.onChange((c) => {
@@ -255,6 +265,7 @@ export function runController(opts: ControllerOptions): ControllerHandle {
     const d = decide(pc, world, cfg, clock.now(), ownedPhases(pc));
     try {
       await applyDecision(key, pc, d);
+      if (pc.metadata.resourceVersion !== undefined) reconciled.set(key, pc.metadata.resourceVersion);
       queue.forget(key);
       if (d.requeueAfterMs !== undefined) queue.addAfter(key, d.requeueAfterMs);
     } catch (e) {
@@ -319,6 +330,7 @@ export function runController(opts: ControllerOptions): ControllerHandle {
     ready,
     done,
     stats,
+    reconciledVersion: (key) => reconciled.get(key),
     isLeader: () => leading,
     async stop() {
       stopAbort.abort(new Error('controller stopped'));
