@@ -21,7 +21,12 @@ export const FILE_NAME = '^[A-Za-z0-9][A-Za-z0-9_.:@-]*$';
 /** NAME_MAX of Linux file systems. */
 export const MAX_FILE_NAME_LENGTH = 255;
 
+/** A label value, or the name part of a label key: at most 63 of letters, digits, '-', '_', '.', alphanumeric at both ends; a value may be empty. */
+export const LABEL_VALUE = '^(([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?)$';
+export const LABEL_VALUE_MAX = 63;
+
 const LABEL_RE = new RegExp(DNS1123_LABEL);
+const LABEL_VALUE_RE = new RegExp(LABEL_VALUE);
 const SUBDOMAIN_RE = new RegExp(DNS1123_SUBDOMAIN);
 const INTERFACE_RE = new RegExp(INTERFACE_NAME);
 const FILE_NAME_RE = new RegExp(FILE_NAME);
@@ -30,6 +35,10 @@ const FILE_NAME_RE = new RegExp(FILE_NAME);
 export const isDns1123Label = (v: string): boolean => v.length <= DNS1123_LABEL_MAX && LABEL_RE.test(v);
 /** A pod, node or workload name (DNS-1123 subdomain, at most 253 characters). */
 export const isDns1123Subdomain = (v: string): boolean => v.length <= DNS1123_SUBDOMAIN_MAX && SUBDOMAIN_RE.test(v);
+/** A label value (may be empty). */
+export const isLabelValue = (v: string): boolean => v.length <= LABEL_VALUE_MAX && LABEL_VALUE_RE.test(v);
+/** The name part of a label key (not empty). */
+export const isLabelName = (v: string): boolean => v !== '' && isLabelValue(v);
 /** A Linux interface name (see INTERFACE_NAME). */
 export const isInterfaceName = (v: string): boolean => INTERFACE_RE.test(v);
 /** A plain file name of at most `max` characters (see FILE_NAME). */

@@ -20,6 +20,7 @@ import { silentLogger } from '../telemetry/log.js';
 import { WorkQueue, type QueueObserver } from './queue.js';
 import { decide, DEFAULT_RECONCILE_CONFIG, type Decision, type ReconcileConfig } from './reconcile.js';
 import type { NodeObj, Pod, Workload, World } from './types.js';
+import { SYSTEM_NAMESPACE } from '../api/names.js';
 
 export interface LeaderElectionConfig {
   /** Namespace of the Lease (default: the system namespace). */
@@ -112,7 +113,7 @@ function captureTargetNamespace(pc: PacketCapture): string | undefined {
 export function runController(opts: ControllerOptions): ControllerHandle {
   const client = opts.kc instanceof KubeClient ? opts.kc : new KubeClient(opts.kc, { userAgent: 'pcapper-controller' });
   const clock = opts.clock ?? systemClock;
-  const systemNamespace = opts.systemNamespace ?? 'pcapper';
+  const systemNamespace = opts.systemNamespace ?? SYSTEM_NAMESPACE;
   const identity = opts.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
   const log = (opts.log ?? silentLogger).child({ component: 'controller', identity });
   const cfg: ReconcileConfig = { ...DEFAULT_RECONCILE_CONFIG, ...opts.reconcile, systemNamespace };
