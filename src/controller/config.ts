@@ -4,12 +4,12 @@
  * flags and of the environment variables behind them: the usage text, the parser and the tables
  * in docs/api.md (`npm run gen`) are all made from it.
  */
-import { parseArgs } from 'node:util';
 import { hostname } from 'node:os';
 import { isDns1123Label, isDns1123Subdomain, NAME_RULES, SYSTEM_NAMESPACE } from '../api/names.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../config/env.js';
 import { parseListenAddress, type ListenAddress } from '../telemetry/health.js';
 import type { Level } from '../telemetry/log.js';
+import { bool, parseArgs, str } from '../cli/args.js';
 
 export interface ControllerConfig {
   readonly kubeconfig: string | undefined;
@@ -90,12 +90,22 @@ function num(v: string | undefined, def: number, flag: string): number {
 
 /** Parses argv (after the subcommand) and env; throws Error with a usage message on bad input. */
 export function loadControllerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ControllerConfig {
-  const options = Object.fromEntries(entries.map(([flag, o]) => [flag, { type: o.arg === undefined ? ('boolean' as const) : ('string' as const) }]));
-  const { values: raw } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
+  // the one flag parser of pcapper (src/cli/args.ts), without kubectl's global flags
+  const parsed = parseArgs(
+    {
+      name: 'controller',
+      summary: 'the pcapper controller',
+      usage: 'pcapper controller [options]',
+      globalFlags: false,
+      maxArgs: 0,
+      flags: entries.map(([flag, o]) => ({ name: flag, type: o.arg === undefined ? ('boolean' as const) : ('string' as const), help: o.meaning })),
+    },
+    argv,
+  );
   /** The flag's value, else its variable's (blank counts as unset). */
   const value = (flag: Flag): string | undefined => {
-    const v = raw[flag];
-    if (typeof v === 'string') return v;
+    const v = str(parsed, flag);
+    if (v !== undefined) return v;
     const e = (CONTROLLER_OPTIONS[flag] as ControllerOption).env;
     const ev = e === undefined ? undefined : env[e]?.trim();
     return ev === '' ? undefined : ev;
@@ -114,11 +124,11 @@ export function loadControllerConfig(argv: readonly string[], env: Readonly<Reco
   if (format !== 'json' && format !== 'text') throw new Error(`--log-format: ${format} is not json or text`);
   const metricsAddr = value('metrics-addr');
   return Object.freeze({
-    kubeconfig: typeof raw.kubeconfig === 'string' ? raw.kubeconfig : undefined,
+    kubeconfig: str(parsed, 'kubeconfig'),
     kubeconfigEnv: env.KUBECONFIG,
     context: value('context'),
     systemNamespace,
-    leaderElect: raw['leader-elect'] === true,
+    leaderElect: bool(parsed, 'leader-elect'),
     leaseName,
     leaseNamespace,
     identity: value('identity') ?? hostname(),
