@@ -20,9 +20,10 @@
  * API's end-to-end tests; here the chart's agent wiring is what is under test.
  */
 import { eventually } from './harness/eventually.js';
+import { startProcess, type LoggedProcess } from './harness/process.js';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -96,45 +97,6 @@ function rerooted(env: Record<string, string>, mount: string, dir: string): Reco
   return out;
 }
 
-class Component {
-  readonly child: ChildProcess;
-  log = '';
-  constructor(
-    readonly name: string,
-    argv: string[],
-    env: Record<string, string>,
-    logFile: string,
-  ) {
-    const out = createWriteStream(logFile, { flags: 'a' });
-    this.child = spawn(argv[0] ?? '', argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } });
-    for (const s of [this.child.stdout, this.child.stderr]) {
-      s?.setEncoding('utf8');
-      s?.on('data', (c: string) => {
-        this.log += c;
-        out.write(c);
-      });
-    }
-  }
-  async waitLog(re: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = re.exec(this.log);
-      if (m) return m;
-      if (this.child.exitCode !== null) throw new Error(`${this.name} exited (${this.child.exitCode}):\n${this.log.slice(-3000)}`);
-      if (Date.now() > deadline) throw new Error(`${this.name}: no ${re} in its log within ${timeoutMs} ms:\n${this.log.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGTERM');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  }
-}
-
 /** A client of an agent's mTLS port, as the pcapper server is one (or an impostor, with other credentials). */
 interface AgentClient {
   ca: Buffer;
@@ -167,8 +129,8 @@ describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart
   let cluster: Cluster;
   let kubelet: SimKubelet;
   let tmp: string;
-  let controller: Component;
-  const agents: Record<string, Component> = {};
+  let controller: LoggedProcess;
+  const agents: Record<string, LoggedProcess> = {};
   /** https://127.0.0.1:PORT of each node's agent (the server finds it from the pod; here, from the log). */
   const endpoints: Record<string, string> = {};
   let pki: PcapperPki;
@@ -212,14 +174,16 @@ describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart
     chownSync(ctlDir, CONTROLLER_UID, CONTROLLER_UID);
     chownSync(ctlKubeconfig, CONTROLLER_UID, CONTROLLER_UID);
     assert.equal(ctl.securityContext.allowPrivilegeEscalation, false);
-    controller = new Component(
+    controller = startProcess(
       'controller',
       [
         'setpriv', `--reuid=${CONTROLLER_UID}`, `--regid=${CONTROLLER_UID}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--',
         process.execPath, '--enable-source-maps', join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js'), ...ctl.args, '--kubeconfig', ctlKubeconfig,
       ],
-      { ...envOf(ctl, { 'metadata.name': 'pcapper-controller-e2e', 'metadata.namespace': SYSTEM_NS }), PCAPPER_LOG_FORMAT: 'text', HOME: ctlDir, PCAPPER_METRICS_ADDR: '127.0.0.1:0' /* the chart's :8080 is the pod's own port; on this shared host: loopback, any free port */ },
-      join(tmp, 'controller.log'),
+      {
+        env: { ...envOf(ctl, { 'metadata.name': 'pcapper-controller-e2e', 'metadata.namespace': SYSTEM_NS }), PCAPPER_LOG_FORMAT: 'text', HOME: ctlDir, PCAPPER_METRICS_ADDR: '127.0.0.1:0' /* the chart's :8080 is the pod's own port; on this shared host: loopback, any free port */ },
+        logFile: join(tmp, 'controller.log'),
+      },
     );
 
     // ---- the two Secrets, as docs/install.md has the user create them (test PKI, same names)
@@ -249,13 +213,14 @@ describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart
       const dataDir = join(tmp, node, 'hostmount');
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       const env = envOf(ag, { 'spec.nodeName': node });
-      agents[node] = new Component(
+      agents[node] = startProcess(
         `agent ${node}`,
         [
           'setpriv', '--no-new-privs', '--inh-caps=-all', `--bounding-set=${['-all', ...caps.map((c) => `+${c.toLowerCase()}`)].join(',')}`, '--',
           process.execPath, '--enable-source-maps', join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js'), ...ag.args, '--kubeconfig', agentKubeconfig,
         ],
         {
+          env: {
           ...env,
           // What differs from a pod: no /hostmount mount, no pod IP to listen on, and the simulated
           // node is not pid 1 (the DaemonSet's PCAPPER_HOST_NETNS=/proc/1/ns/net).
@@ -266,8 +231,9 @@ describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart
           ...rerooted(env, agentMount, agentSecretDir),
           PCAPPER_LOG_FORMAT: 'text',
           HOME: tmp,
+          },
+          logFile: join(tmp, `agent-${node}.log`),
         },
-        join(tmp, `agent-${node}.log`),
       );
     }
     for (const node of ['node-a', 'node-b']) {
@@ -425,9 +391,9 @@ spec: {podSelector: {matchLabels: {app: web}}, targetNamespace: ${NS}, captureSe
     for (const c of [controller, ...Object.values(agents)]) {
       // The agents' own refusals of the impostors above ("request refused ...") are their file
       // server at work, not the apiserver refusing the agent.
-      const refused = c.log.split('\n').filter((l) => /\b403\b|forbidden/i.test(l) && !/request refused/.test(l));
+      const refused = c.log().split('\n').filter((l) => /\b403\b|forbidden/i.test(l) && !/request refused/.test(l));
       assert.deepEqual(refused, [], `${c.name} was refused by the apiserver`);
-      assert.ok(c.log.length > 0, `${c.name} logged`);
+      assert.ok(c.log().length > 0, `${c.name} logged`);
       assert.equal(c.child.exitCode, null, `${c.name} is still running`);
     }
   });

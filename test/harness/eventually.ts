@@ -13,6 +13,11 @@ export interface EventuallyOptions {
   describe?: () => Promise<string> | string;
 }
 
+/** Thrown by a probe when waiting longer cannot help (the process exited): `eventually` fails at once. */
+export class GiveUp extends Error {
+  override readonly name = 'GiveUp';
+}
+
 /** The error `eventually` throws: what was expected and the last value or error seen. */
 export class EventuallyTimeout extends Error {
   constructor(
@@ -36,6 +41,14 @@ const show = (v: unknown): string => {
   }
 };
 
+async function describeSafely(describe: () => Promise<string> | string): Promise<string> {
+  try {
+    return await describe();
+  } catch (e) {
+    return `(describe failed: ${show(e)})`;
+  }
+}
+
 /**
  * Calls `probe` until it returns a value other than undefined or false, and returns that value.
  * A probe that throws counts as "not yet" (its error is kept for the message). Fails with
@@ -56,17 +69,11 @@ export async function eventually<T>(probe: () => Promise<T | undefined | false> 
       last = v;
       lastError = undefined;
     } catch (e) {
+      if (e instanceof GiveUp) throw new EventuallyTimeout(`expected ${options.what}, but ${e.message}${options.describe ? `; state: ${await describeSafely(options.describe)}` : ''}`, e, { cause: e });
       lastError = e;
     }
     if (Date.now() >= deadline) {
-      let extra = '';
-      if (options.describe) {
-        try {
-          extra = await options.describe();
-        } catch (e) {
-          extra = `(describe failed: ${show(e)})`;
-        }
-      }
+      const extra = options.describe ? await describeSafely(options.describe) : '';
       const seen = lastError !== undefined ? `the last probe failed with ${show(lastError)}` : `the last probe returned ${show(last)}`;
       throw new EventuallyTimeout(
         `expected ${options.what} within ${timeoutMs} ms (${probes} probes); ${seen}${extra ? `; state: ${extra}` : ''}`,
