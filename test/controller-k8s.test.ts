@@ -79,7 +79,8 @@ describe('informer', () => {
     inf.start();
     try {
       await inf.waitForSync();
-      await new Promise((r) => setTimeout(r, 2_500)); // at least two server-side watch timeouts
+      // the server has ended the watch (timeoutSeconds: 1) at least twice and the informer re-opened it
+      await eventually(() => inf.stats.watches >= 3, { what: 'two watch re-opens', timeoutMs: 15_000, describe: () => `watches: ${inf.stats.watches}` });
       await admin.request({ method: 'POST', path: '/api/v1/namespaces/k8s-test/configmaps', body: { metadata: { name: 'late' }, data: { a: 'b' } } });
       await eventually(() => Promise.resolve(inf.get('k8s-test/late') ? true : undefined), { what: 'event after watch re-open', timeoutMs: 5_000 });
       assert.ok(inf.stats.watches >= 3, `watches: ${inf.stats.watches}`);

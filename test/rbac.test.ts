@@ -44,6 +44,7 @@ import { ServerKubeApi } from '../src/server/kube.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { repoRoot } from './harness/paths.js';
 import { findManifest, parseManifests, readRepoFile, rulesOf, type Manifest, type PolicyRule } from './tools/helm.js';
+import { eventually } from './harness/eventually.js';
 
 const SYSTEM_NS = 'pcapper';
 const NS = 'rbac-a';
@@ -245,11 +246,7 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
 
   /** Waits (bounded) until `cond` holds, e.g. for the authorizer to see a changed binding. */
   async function until(cond: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await cond())) {
-      assert.ok(Date.now() < deadline, `${what} (waited ${timeoutMs / 1000} s)`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(cond, { what, timeoutMs });
   }
   /**
    * May `user` do `verb` on the data API's packetcaptures/<sub> (group data.pcapper.dev) in `ns`?
