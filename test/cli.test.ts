@@ -1,7 +1,6 @@
 // kubectl-pcap against a real control plane, run as a separate process as a user runs it, with the
 // real controller and one real agent per simulated node (test/harness/demo.ts startStack()) and real
 // traffic between pods on two nodes. Needs root (network namespaces, tcpdump).
-import { eventually } from './harness/eventually.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -14,6 +13,7 @@ import type { SimPod } from './harness/kubelet.js';
 import { assertRoot } from './harness/netns.js';
 import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
 import { CLI, idbComments, interfaceNames, kp, kpApiOnly, packetsPerInterface, RelayGate, spawnCli, tool, underPty, type CliResult } from './cli-support.js';
+import { eventually } from './harness/eventually.js';
 
 const NS = 'shop';
 

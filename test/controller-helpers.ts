@@ -7,13 +7,13 @@
  * src/api/packetcapture.ts). Tests do exactly that, so the controller meets the same writes it
  * meets in production — no mock of the controller's side.
  */
-import { eventually } from './harness/eventually.js';
 import type * as k8s from '@kubernetes/client-node';
 import { agentFieldManager, type NodeStatus, type PacketCapture, type PacketCaptureSpec, type TargetStatus } from '../src/api/packetcapture.js';
 import { packetCaptureCRD, CRD_NAME } from '../src/api/crd.js';
 import { clientFor, createPacketCapture, getPacketCapture, isNotFound, KubeApiError, type KubeClient } from '../src/k8s/client.js';
 import { applyStatus } from '../src/k8s/status.js';
 import { listEvents } from '../src/k8s/events.js';
+import { eventually } from './harness/eventually.js';
 
 export async function installCRD(kc: k8s.KubeConfig | KubeClient): Promise<void> {
   const c = clientFor(kc);
@@ -53,10 +53,17 @@ export async function createCapture(kc: k8s.KubeConfig | KubeClient, namespace: 
 /** Waits until the capture satisfies `pred`; the error shows the last status. */
 export async function waitCapture(kc: k8s.KubeConfig | KubeClient, namespace: string, name: string, what: string, pred: (pc: PacketCapture) => boolean, timeoutMs = 15_000): Promise<PacketCapture> {
   let last: PacketCapture | undefined;
-  return eventually(async () => {
+  return eventually(
+    async () => {
       last = await getPacketCapture(kc, namespace, name);
       return pred(last) ? last : undefined;
-    }, { what: `${namespace}/${name}: ${what}`, timeoutMs: timeoutMs, describe: () => Promise.resolve(JSON.stringify({ metadata: { finalizers: last?.metadata.finalizers, deletionTimestamp: last?.metadata.deletionTimestamp }, status: last?.status })) });
+    },
+    {
+      what: `${namespace}/${name}: ${what}`,
+      timeoutMs,
+      describe: () => JSON.stringify({ metadata: { finalizers: last?.metadata.finalizers, deletionTimestamp: last?.metadata.deletionTimestamp }, status: last?.status }),
+    },
+  );
 }
 
 export async function waitGone(kc: k8s.KubeConfig | KubeClient, namespace: string, name: string, timeoutMs = 15_000): Promise<void> {
@@ -68,7 +75,7 @@ export async function waitGone(kc: k8s.KubeConfig | KubeClient, namespace: strin
       if (isNotFound(e)) return true;
       throw e;
     }
-  }, { what: `${namespace}/${name} to be deleted`, timeoutMs: timeoutMs });
+  }, { what: `${namespace}/${name} to be deleted`, timeoutMs });
 }
 
 /** Stands in for the agent of `node`: applies its observation fields (see the file comment). */
@@ -95,8 +102,11 @@ export async function eventsOf(kc: k8s.KubeConfig | KubeClient, pc: PacketCaptur
 }
 
 export async function waitEvent(kc: k8s.KubeConfig | KubeClient, pc: PacketCapture, reason: string, timeoutMs = 10_000): Promise<{ reason: string; message: string; type: string }> {
-  return eventually(async () => (await eventsOf(kc, pc)).find((e) => e.reason === reason), { what: `event ${reason} on ${pc.metadata.name}`, timeoutMs: timeoutMs, describe: async () =>
-    JSON.stringify(await eventsOf(kc, pc)) });
+  return eventually(async () => (await eventsOf(kc, pc)).find((e) => e.reason === reason), {
+    what: `event ${reason} on ${pc.metadata.name}`,
+    timeoutMs,
+    describe: async () => JSON.stringify(await eventsOf(kc, pc)),
+  });
 }
 
 export const nowIso = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -48,7 +48,7 @@ describe('informer', () => {
     inf.onError((e) => errors.push(e));
     inf.start();
     try {
-      await eventually(() => Promise.resolve(errors.length >= 3 ? true : undefined), { what: 'a few 403s', timeoutMs: 5_000 });
+      await eventually(() => errors.length >= 3, { what: 'a few 403s' });
       assert.equal(inf.hasSynced(), false);
       await admin.request({ method: 'POST', path: '/api/v1/namespaces/k8s-test/pods', body: pod('p1') });
       await admin.request({
@@ -64,9 +64,9 @@ describe('informer', () => {
       await inf.waitForSync();
       assert.ok(inf.get('k8s-test/p1'), 'listed after recovery');
       await admin.request({ method: 'POST', path: '/api/v1/namespaces/k8s-test/pods', body: pod('p2') });
-      await eventually(() => Promise.resolve(inf.get('k8s-test/p2') ? true : undefined), { what: 'watch delivers p2', timeoutMs: 5_000 });
+      await eventually(() => inf.get('k8s-test/p2'), { what: 'watch delivers p2' });
       await admin.request({ method: 'DELETE', path: '/api/v1/namespaces/k8s-test/pods/p1', query: { gracePeriodSeconds: 0 } });
-      await eventually(() => Promise.resolve(inf.get('k8s-test/p1') ? undefined : true), { what: 'watch delivers the deletion', timeoutMs: 5_000 });
+      await eventually(() => !inf.get('k8s-test/p1'), { what: 'watch delivers the deletion' });
       assert.ok(inf.stats.errors >= 3);
     } finally {
       await inf.stop();
@@ -82,7 +82,7 @@ describe('informer', () => {
       // the server has ended the watch (timeoutSeconds: 1) at least twice and the informer re-opened it
       await eventually(() => inf.stats.watches >= 3, { what: 'two watch re-opens', timeoutMs: 15_000, describe: () => `watches: ${inf.stats.watches}` });
       await admin.request({ method: 'POST', path: '/api/v1/namespaces/k8s-test/configmaps', body: { metadata: { name: 'late' }, data: { a: 'b' } } });
-      await eventually(() => Promise.resolve(inf.get('k8s-test/late') ? true : undefined), { what: 'event after watch re-open', timeoutMs: 5_000 });
+      await eventually(() => inf.get('k8s-test/late'), { what: 'event after watch re-open' });
       assert.ok(inf.stats.watches >= 3, `watches: ${inf.stats.watches}`);
       assert.equal(inf.stats.lists, 1, 'a normal watch end does not re-list');
     } finally {
@@ -130,7 +130,7 @@ describe('leader election', () => {
     const ac = new AbortController();
     let led = false;
     const running = a.run(ac.signal, { onStartedLeading: () => (led = true) });
-    await eventually(() => Promise.resolve(led ? true : undefined), { what: 'a leads', timeoutMs: 5_000 });
+    await eventually(() => led, { what: 'a leads' });
     ac.abort();
     await running;
     assert.equal(await b.tryAcquireOrRenew(), true, 'released lease is taken at once');

@@ -71,7 +71,7 @@ after(async () => {
 
 describe('controller /healthz, /readyz, /metrics', () => {
   it('/readyz is 503 while the informers are refused (no RBAC), /healthz 200; both 200 and the Lease taken once the chart RBAC exists', async () => {
-    await eventually(() => Promise.resolve(/403|forbidden/i.test(logText()) ? true : undefined), { what: 'a 403 in the log', timeoutMs: 20_000, describe: () => Promise.resolve(logText().slice(-2000)) });
+    await eventually(() => /403|forbidden/i.test(logText()), { what: 'a 403 in the log', timeoutMs: 20_000, describe: () => logText().slice(-2000) });
     const notReady = await get('/readyz');
     assert.equal(notReady.status, 503, notReady.body);
     assert.match(notReady.body, /informers have not synced/);
@@ -117,8 +117,11 @@ describe('controller /healthz, /readyz, /metrics', () => {
       assert.equal(auth.stdout.trim(), 'no', 'the role change took effect');
       const before = (await metric('pcapper_controller_reconcile_errors_total{type="terminal",reason="Forbidden"}')) ?? 0;
       const pc = await createCapture(admin, NS, 'c2', { targetPod: 'nothere', captureSeconds: '60' });
-      await eventually(async () => (((await metric('pcapper_controller_reconcile_errors_total{type="terminal",reason="Forbidden"}')) ?? 0) > before ? true : undefined), { what: 'a terminal Forbidden error in /metrics', timeoutMs: 20_000, describe: () =>
-        Promise.resolve(logText().slice(-2000)) });
+      await eventually(async () => ((await metric('pcapper_controller_reconcile_errors_total{type="terminal",reason="Forbidden"}')) ?? 0) > before, {
+        what: 'a terminal Forbidden error in /metrics',
+        timeoutMs: 20_000,
+        describe: () => logText().slice(-2000),
+      });
       const ev = await eventually(async () => (await eventsOf(admin, pc)).find((e) => e.reason === 'ReconcileFailed'), { what: 'a ReconcileFailed Event', timeoutMs: 20_000 });
       assert.equal(ev.type, 'Warning');
       assert.match(ev.message, /^Forbidden: .*403/);

@@ -4,7 +4,6 @@
  * here; where a test needs an agent's report it applies status as `pcapper-agent-<node>`, the
  * documented contract (see test/controller-helpers.ts).
  */
-import { eventually } from './harness/eventually.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FINALIZER, type PacketCapture } from '../src/api/packetcapture.js';
@@ -13,6 +12,7 @@ import { runController, type ControllerHandle } from '../src/controller/controll
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { SimKubelet } from './harness/kubelet.js';
 import { agentReport, createCapture, ensureNamespace, eventsOf, installCRD, nowIso, waitCapture, waitEvent, waitGone } from './controller-helpers.js';
+import { eventually } from './harness/eventually.js';
 
 const SYS = 'pcapper';
 const GRACE = { resolveGraceMs: 2_000, deadlineGraceMs: 2_000, cleanupTimeoutMs: 60_000 };

@@ -13,7 +13,6 @@
  * makes them, running as root with full capabilities (like a container's root process would hold
  * capabilities the agent lacks): that is what makes the ptrace access check bite.
  */
-import { eventually } from './harness/eventually.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -25,6 +24,7 @@ import { buildTcpdumpArgv } from '../src/capture/tcpdump.js';
 import { HarnessRun, PodNetwork, assertRoot, runCommand, spawnInNetns, type NodeNet, type PodNet, type SpawnedProcess } from './harness/netns.js';
 import { ping } from './harness/traffic.js';
 import { findManifest, helmTemplate, parseManifests } from './tools/helm.js';
+import { eventually } from './harness/eventually.js';
 
 interface Result {
   code: number | null;

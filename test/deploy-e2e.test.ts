@@ -19,7 +19,6 @@
  * Users' downloads through the API server (APIService -> pcapper server -> agents) are the data
  * API's end-to-end tests; here the chart's agent wiring is what is under test.
  */
-import { eventually } from './harness/eventually.js';
 import { startProcess, type LoggedProcess } from './harness/process.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -39,6 +38,7 @@ import { assertRoot } from './harness/netns.js';
 import { repoRoot } from './harness/paths.js';
 import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
 import { findManifest, parseManifests, readRepoFile, type Manifest } from './tools/helm.js';
+import { eventually } from './harness/eventually.js';
 
 const SYSTEM_NS = 'pcapper';
 const NS = 'team-a';
@@ -284,10 +284,13 @@ spec: {targetDeployment: web, captureSeconds: "6", maxFileSize: "2M", fileCount:
       const r = await httpGet(client, `http://${p.ip}:8080/from-client-to-${p.name}`);
       assert.equal(r.status, 200);
     }
-    const done: PacketCapture = await eventually(async () => {
+    const done: PacketCapture = await eventually(
+      async () => {
         const pc = await getPacketCapture(cluster.kubeConfig, NS, 'web');
         return pc.status?.progress === 'finished' ? pc : undefined;
-      }, { what: 'capture finished', timeoutMs: 40_000 });
+      },
+      { what: 'capture finished', timeoutMs: 40_000 },
+    );
     for (const t of done.status?.targets ?? []) assert.ok((t.packets ?? 0) > 0, `${t.name}: ${JSON.stringify(t)}`);
 
     // alice reads her capture with kubectl.

@@ -484,7 +484,7 @@ describe('pcapper server (aggregated API) with a real kube-apiserver and real TL
       req.on('error', reject);
       req.end();
     });
-    await eventually(() => Promise.resolve(rounds === RECORDS ? true : undefined), { what: 'all records relayed while the agent stream is open', timeoutMs: 30_000 });
+    await eventually(() => rounds === RECORDS, { what: 'all records relayed while the agent stream is open', timeoutMs: 30_000 });
     assert.equal(agent.streamOpen, true, 'the agent has not ended the stream yet');
     agent.release();
     const res = await done;
@@ -511,7 +511,7 @@ describe('pcapper server (aggregated API) with a real kube-apiserver and real TL
     });
     assert.equal(agent.streamOpen, true);
     clientReq?.destroy();
-    await eventually(() => Promise.resolve(agent.streamClosedEarly ? true : undefined), { what: 'the agent stream closed after the client left', timeoutMs: 10_000 });
+    await eventually(() => agent.streamClosedEarly, { what: 'the agent stream closed after the client left', timeoutMs: 10_000 });
   });
 
   it('without read access to the front-proxy ConfigMap: /readyz 503 with the reason, and every data request 401', async () => {

@@ -2,7 +2,6 @@
 // where kubectl and the tests run) reaches only kube-apiserver; kube-apiserver lives on the
 // simulated pod/node fabric and reaches aggregated API servers at their pod IPs through
 // EndpointSlices, with its front-proxy client certificate. Real control plane; needs root.
-import { eventually } from './harness/eventually.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +19,7 @@ import { startStack, type Stack } from './harness/demo.js';
 import { repoRoot } from './harness/paths.js';
 import { makeLeaf, makePcapperPki, type CertPair, type PcapperPki } from './harness/pki.js';
 import { httpGet, startHttpServer } from './harness/traffic.js';
+import { eventually } from './harness/eventually.js';
 
 const NS = 'topo';
 const GROUP = 'standin.pcapper.dev';
