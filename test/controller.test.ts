@@ -27,7 +27,9 @@ const cond = (pc: PacketCapture, type: string) => pc.status?.conditions?.find((c
 
 /**
  * Waits until the controller `h` has completed a reconcile of `key` that saw `pc`'s state or a
- * later one (resourceVersions of one object grow; the test apiserver's are etcd revisions).
+ * later one (resourceVersions of one object grow; the test apiserver's are etcd revisions). `pc`
+ * must be a state someone else wrote (an agent's report, a deletion): the controller does not
+ * reconcile again after its own status writes.
  */
 async function reconciledAtLeast(key: string, pc: PacketCapture, h: ControllerHandle | undefined = ctl): Promise<void> {
   const want = BigInt(pc.metadata.resourceVersion ?? '0');
@@ -441,10 +443,9 @@ describe('restart and leader election', () => {
       const standbyWrites = writes(standby);
       await kubelet.createPod({ namespace: 'team-b', name: 'le-1', node: 'worker-03', labels: { tier: 'le' }, network: false });
       await createCapture(admin, 'team-b', 'led', { podSelector: { matchLabels: { tier: 'le' } } });
-      const led = await waitCapture(admin, 'team-b', 'led', 'scheduled', (p) => p.status?.progress === 'scheduled');
-      // the negative below is checked after positive events: the leader has reconciled the
-      // scheduled capture, and the standby, alive all along, has since tried the Lease twice more
-      await reconciledAtLeast('team-b/led', led, leader);
+      await waitCapture(admin, 'team-b', 'led', 'scheduled', (p) => p.status?.progress === 'scheduled');
+      // the negative below is checked after positive events: the leader has written the scheduled
+      // status, and the standby, alive all along, has since tried the Lease twice more
       const seen = standbyLeaseRequests;
       await eventually(() => standbyLeaseRequests >= seen + 2, { what: 'two more Lease requests from the standby', timeoutMs: 15_000 });
       assert.ok(leaderWrites.length > 0, 'the leader wrote');

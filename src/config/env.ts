@@ -117,14 +117,14 @@ export const oneOf =
     return raw as T;
   };
 
-export interface ListenAddress {
+export interface HostPort {
   readonly host: string;
   readonly port: number;
 }
 
 /** host:port, [v6]:port or :port (host 0.0.0.0); port 0 = any free port. */
 export const listen =
-  (example: number): Parse<ListenAddress> =>
+  (example: number): Parse<HostPort> =>
   (raw) => {
     const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):([0-9]{1,5})$/.exec(raw);
     const port = m ? Number(m[3]) : NaN;
