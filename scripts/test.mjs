@@ -119,7 +119,12 @@ console.error(`test: ${files.length} file(s) on node ${version.stdout.trim()} ($
 // The chosen node first on PATH too, so that tests spawning `node` (or a `#!/usr/bin/env node`
 // entry point) run on the same version.
 const PATH = [dirname(node), process.env.PATH ?? ''].join(delimiter);
-const res = spawnSync(node, ['--enable-source-maps', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+// The hang guard, in one place: a test (on Node 20: a test file) still running after this long
+// fails with its name, and --test-force-exit ends a file whose hung test left handles open,
+// so CI reports the culprit instead of hanging until its own limit. A bound, not a speed claim:
+// a real-cluster suite that legitimately runs longer sets its own `timeout` option.
+const TEST_TIMEOUT_MS = Number(process.env.PCAPPER_TEST_TIMEOUT_MS) || 30 * 60_000;
+const res = spawnSync(node, ['--enable-source-maps', '--test', '--test-concurrency=1', '--test-reporter=spec', `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-force-exit', ...files], {
   stdio: 'inherit',
   cwd: root,
   env: { ...process.env, PATH, PCAPPER_REPO_ROOT: root },

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { makeCa, makeLeaf } from './harness/pki.js';
 import { kp, kpApiOnly, spawnCli } from './cli-support.js';
 import { assertRoot } from './harness/netns.js';
+import { eventually } from './harness/eventually.js';
 
 const TOKEN = 'user-token-xyz';
 const NS = 'shop';
@@ -256,11 +257,7 @@ describe('kubectl-pcap download through a stand-in API server: resume, restarts,
     child.stderr?.on('data', (c: string) => (err += c));
     const closed = new Promise<number | null>((r) => child.once('close', (c) => r(c)));
     // the server stays down until the CLI has been refused at least once, then comes back
-    const deadline = Date.now() + 60_000;
-    while (!/note: resuming node-a\/pod\.shop\.web-0\/cap\.pcap0 at byte \d+ \(.*ECONNREFUSED/.test(err)) {
-      assert.ok(Date.now() < deadline, `the CLI never retried against the stopped server:\n${err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await eventually(() => /note: resuming node-a\/pod\.shop\.web-0\/cap\.pcap0 at byte \d+ \(.*ECONNREFUSED/.test(err), { what: 'the CLI to retry against the stopped server', timeoutMs: 60_000, everyMs: 50, describe: () => err });
     await api.relisten?.();
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     const code = await closed;

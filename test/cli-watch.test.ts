@@ -9,6 +9,7 @@ import type { PacketCapture } from '../src/api/packetcapture.js';
 import { startStack, type Stack } from './harness/demo.js';
 import { assertRoot } from './harness/netns.js';
 import { kp, spawnCli, type CliResult } from './cli-support.js';
+import { eventually, GiveUp } from './harness/eventually.js';
 
 const NS = 'watch';
 
@@ -42,12 +43,14 @@ function background(args: string[], kubeconfig: string): {
     out: () => out,
     err: () => err,
     until: async (what, ok, timeoutMs = 60_000) => {
-      const deadline = Date.now() + timeoutMs;
-      while (!ok(out)) {
-        if (child.exitCode !== null) assert.fail(`kubectl pcap ${args.join(' ')} exited ${child.exitCode} before ${what}:\n${out}\n${err}`);
-        if (Date.now() > deadline) assert.fail(`kubectl pcap ${args.join(' ')}: no ${what} within ${timeoutMs} ms:\nstdout:\n${out}\nstderr:\n${err}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await eventually(
+        () => {
+          if (ok(out)) return true;
+          if (child.exitCode !== null) throw new GiveUp(`kubectl pcap ${args.join(' ')} exited ${child.exitCode}`);
+          return false;
+        },
+        { what: `${what} from kubectl pcap ${args.join(' ')}`, timeoutMs, describe: () => `stdout:\n${out}\nstderr:\n${err}` },
+      );
     },
     interrupt: async () => {
       child.kill('SIGINT');
@@ -87,8 +90,9 @@ describe('kubectl-pcap get --watch and capture --dry-run=server against a real c
     const table = background(['get', '-n', NS, '--watch'], admin);
     const events = background(['list', '-n', NS, '-w', '-o', 'yaml', '--output-watch-events'], admin);
     // nothing yet: kubectl's message on stderr, then it keeps watching
+    // The message is printed after the first list; the watch resumes from that list's
+    // resourceVersion, so a capture created from here on is seen however slow the watch opens.
     await table.until('start', () => /No packet captures found in watch namespace/.test(table.err()));
-    await new Promise((r) => setTimeout(r, 500));
     const created = await kp(['capture', 'pod/solo', '-n', NS, '--name', 'watched', '--duration', '2s', '--detach'], { kubeconfig: admin });
     assert.equal(created.code, 0, created.stderr);
     const finished = (o: string): boolean => /^watched\s+finished\s/m.test(o);

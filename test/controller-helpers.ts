@@ -13,6 +13,7 @@ import { packetCaptureCRD, CRD_NAME } from '../src/api/crd.js';
 import { clientFor, createPacketCapture, getPacketCapture, isNotFound, KubeApiError, type KubeClient } from '../src/k8s/client.js';
 import { applyStatus } from '../src/k8s/status.js';
 import { listEvents } from '../src/k8s/events.js';
+import { eventually } from './harness/eventually.js';
 
 export async function installCRD(kc: k8s.KubeConfig | KubeClient): Promise<void> {
   const c = clientFor(kc);
@@ -21,19 +22,19 @@ export async function installCRD(kc: k8s.KubeConfig | KubeClient): Promise<void>
   } catch (e) {
     if (!(e instanceof KubeApiError && e.status === 409)) throw e;
   }
-  await waitFor('CRD established', async () => {
+  await eventually(async () => {
     const crd = await c.request<{ status?: { conditions?: { type: string; status: string }[] } }>({ path: `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${CRD_NAME}` });
     return crd.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True') ? true : undefined;
-  }, 30_000);
+  }, { what: 'CRD established', timeoutMs: 30_000 });
   // the discovery/handler for the new resource can lag behind Established by a moment
-  await waitFor('CRD served', async () => {
+  await eventually(async () => {
     try {
       await c.request({ path: '/apis/pcapper.dev/v1alpha1/packetcaptures' });
       return true;
     } catch {
       return undefined;
     }
-  }, 30_000);
+  }, { what: 'CRD served', timeoutMs: 30_000 });
 }
 
 export async function ensureNamespace(kc: k8s.KubeConfig | KubeClient, name: string): Promise<void> {
@@ -44,24 +45,6 @@ export async function ensureNamespace(kc: k8s.KubeConfig | KubeClient, name: str
   }
 }
 
-/** Polls `probe` until it returns a value (not undefined); fails with the last value seen. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000, describe?: () => Promise<string>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) {
-      const extra = describe ? await describe().catch(() => '') : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${extra ? `; last state: ${extra}` : ''}`, { cause: lastErr });
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 export async function createCapture(kc: k8s.KubeConfig | KubeClient, namespace: string, name: string, spec: PacketCaptureSpec | Record<string, unknown>): Promise<PacketCapture> {
   return createPacketCapture(kc, { metadata: { name, namespace }, spec: spec });
@@ -70,19 +53,21 @@ export async function createCapture(kc: k8s.KubeConfig | KubeClient, namespace: 
 /** Waits until the capture satisfies `pred`; the error shows the last status. */
 export async function waitCapture(kc: k8s.KubeConfig | KubeClient, namespace: string, name: string, what: string, pred: (pc: PacketCapture) => boolean, timeoutMs = 15_000): Promise<PacketCapture> {
   let last: PacketCapture | undefined;
-  return waitFor(
-    `${namespace}/${name}: ${what}`,
+  return eventually(
     async () => {
       last = await getPacketCapture(kc, namespace, name);
       return pred(last) ? last : undefined;
     },
-    timeoutMs,
-    () => Promise.resolve(JSON.stringify({ metadata: { finalizers: last?.metadata.finalizers, deletionTimestamp: last?.metadata.deletionTimestamp }, status: last?.status })),
+    {
+      what: `${namespace}/${name}: ${what}`,
+      timeoutMs,
+      describe: () => JSON.stringify({ metadata: { finalizers: last?.metadata.finalizers, deletionTimestamp: last?.metadata.deletionTimestamp }, status: last?.status }),
+    },
   );
 }
 
 export async function waitGone(kc: k8s.KubeConfig | KubeClient, namespace: string, name: string, timeoutMs = 15_000): Promise<void> {
-  await waitFor(`${namespace}/${name} to be deleted`, async () => {
+  await eventually(async () => {
     try {
       await getPacketCapture(kc, namespace, name);
       return undefined;
@@ -90,7 +75,7 @@ export async function waitGone(kc: k8s.KubeConfig | KubeClient, namespace: strin
       if (isNotFound(e)) return true;
       throw e;
     }
-  }, timeoutMs);
+  }, { what: `${namespace}/${name} to be deleted`, timeoutMs });
 }
 
 /** Stands in for the agent of `node`: applies its observation fields (see the file comment). */
@@ -117,9 +102,11 @@ export async function eventsOf(kc: k8s.KubeConfig | KubeClient, pc: PacketCaptur
 }
 
 export async function waitEvent(kc: k8s.KubeConfig | KubeClient, pc: PacketCapture, reason: string, timeoutMs = 10_000): Promise<{ reason: string; message: string; type: string }> {
-  return waitFor(`event ${reason} on ${pc.metadata.name}`, async () => (await eventsOf(kc, pc)).find((e) => e.reason === reason), timeoutMs, async () =>
-    JSON.stringify(await eventsOf(kc, pc)),
-  );
+  return eventually(async () => (await eventsOf(kc, pc)).find((e) => e.reason === reason), {
+    what: `event ${reason} on ${pc.metadata.name}`,
+    timeoutMs,
+    describe: async () => JSON.stringify(await eventsOf(kc, pc)),
+  });
 }
 
 export const nowIso = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');

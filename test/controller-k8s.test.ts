@@ -12,7 +12,8 @@ import { applyStatus, ownedTargetFields } from '../src/k8s/status.js';
 import { LeaderElector } from '../src/k8s/leader.js';
 import { EventRecorder, listEvents } from '../src/k8s/events.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
-import { createCapture, ensureNamespace, installCRD, waitFor } from './controller-helpers.js';
+import { createCapture, ensureNamespace, installCRD } from './controller-helpers.js';
+import { eventually } from './harness/eventually.js';
 
 let cluster: Cluster;
 let admin: KubeClient;
@@ -47,7 +48,7 @@ describe('informer', () => {
     inf.onError((e) => errors.push(e));
     inf.start();
     try {
-      await waitFor('a few 403s', () => Promise.resolve(errors.length >= 3 ? true : undefined), 5_000);
+      await eventually(() => errors.length >= 3, { what: 'a few 403s' });
       assert.equal(inf.hasSynced(), false);
       await admin.request({ method: 'POST', path: '/api/v1/namespaces/k8s-test/pods', body: pod('p1') });
       await admin.request({
@@ -63,9 +64,9 @@ describe('informer', () => {
       await inf.waitForSync();
       assert.ok(inf.get('k8s-test/p1'), 'listed after recovery');
       await admin.request({ method: 'POST', path: '/api/v1/namespaces/k8s-test/pods', body: pod('p2') });
-      await waitFor('watch delivers p2', () => Promise.resolve(inf.get('k8s-test/p2') ? true : undefined), 5_000);
+      await eventually(() => inf.get('k8s-test/p2'), { what: 'watch delivers p2' });
       await admin.request({ method: 'DELETE', path: '/api/v1/namespaces/k8s-test/pods/p1', query: { gracePeriodSeconds: 0 } });
-      await waitFor('watch delivers the deletion', () => Promise.resolve(inf.get('k8s-test/p1') ? undefined : true), 5_000);
+      await eventually(() => !inf.get('k8s-test/p1'), { what: 'watch delivers the deletion' });
       assert.ok(inf.stats.errors >= 3);
     } finally {
       await inf.stop();
@@ -78,9 +79,10 @@ describe('informer', () => {
     inf.start();
     try {
       await inf.waitForSync();
-      await new Promise((r) => setTimeout(r, 2_500)); // at least two server-side watch timeouts
+      // the server has ended the watch (timeoutSeconds: 1) at least twice and the informer re-opened it
+      await eventually(() => inf.stats.watches >= 3, { what: 'two watch re-opens', timeoutMs: 15_000, describe: () => `watches: ${inf.stats.watches}` });
       await admin.request({ method: 'POST', path: '/api/v1/namespaces/k8s-test/configmaps', body: { metadata: { name: 'late' }, data: { a: 'b' } } });
-      await waitFor('event after watch re-open', () => Promise.resolve(inf.get('k8s-test/late') ? true : undefined), 5_000);
+      await eventually(() => inf.get('k8s-test/late'), { what: 'event after watch re-open' });
       assert.ok(inf.stats.watches >= 3, `watches: ${inf.stats.watches}`);
       assert.equal(inf.stats.lists, 1, 'a normal watch end does not re-list');
     } finally {
@@ -128,7 +130,7 @@ describe('leader election', () => {
     const ac = new AbortController();
     let led = false;
     const running = a.run(ac.signal, { onStartedLeading: () => (led = true) });
-    await waitFor('a leads', () => Promise.resolve(led ? true : undefined), 5_000);
+    await eventually(() => led, { what: 'a leads' });
     ac.abort();
     await running;
     assert.equal(await b.tryAcquireOrRenew(), true, 'released lease is taken at once');

@@ -6,14 +6,15 @@
  * terminal error (counted by type and reason, recorded as a ReconcileFailed Event).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { clientFor, type KubeClient } from '../src/k8s/client.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { repoRoot } from './harness/paths.js';
 import { findManifest, parseManifests, readRepoFile, rulesOf, type Manifest } from './tools/helm.js';
-import { createCapture, ensureNamespace, eventsOf, waitCapture, waitFor } from './controller-helpers.js';
+import { createCapture, ensureNamespace, eventsOf, waitCapture } from './controller-helpers.js';
+import { eventually } from './harness/eventually.js';
+import { startProcess, type LoggedProcess } from './harness/process.js';
 
 const SYSTEM_NS = 'pcapper';
 const NS = 'obs';
@@ -21,8 +22,9 @@ const NS = 'obs';
 let cluster: Cluster;
 let admin: KubeClient;
 let manifests: Manifest[];
-let child: ChildProcess | undefined;
-let logText = '';
+let controller: LoggedProcess | undefined;
+/** The controller's log so far. */
+const logText = (): string => controller?.log() ?? '';
 let base = '';
 
 async function apply(ms: Manifest[]): Promise<void> {
@@ -55,44 +57,21 @@ before(async () => {
   await ensureNamespace(admin, NS);
   const kubeconfig = cluster.writeKubeconfig('obs-controller', (await cluster.serviceAccountKubeConfig(SYSTEM_NS, 'pcapper-controller')).getCurrentUser()?.token ?? '');
   const bin = join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js');
-  child = spawn(process.execPath, ['--enable-source-maps', bin, 'controller', '--kubeconfig', kubeconfig, '--leader-elect', '--identity', 'obs-test', '--metrics-addr', '127.0.0.1:0', '--resolve-grace', '600'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-  });
-  for (const s of [child.stdout, child.stderr]) s?.setEncoding('utf8').on('data', (c: string) => (logText += c));
-  const addr = await waitFor(
-    'the controller logs its metrics address',
-    () => {
-      if (child?.exitCode !== null) throw new Error(`the controller exited: ${logText}`);
-      for (const l of logText.split('\n')) {
-        if (!l.startsWith('{')) continue;
-        const o = JSON.parse(l) as { msg?: string; addr?: string };
-        if (o.msg?.startsWith('serving /metrics') && o.addr) return Promise.resolve(o.addr);
-      }
-      return Promise.resolve(undefined);
-    },
-    20_000,
-    () => Promise.resolve(logText.slice(-2000)),
-  );
+  controller = startProcess('controller', [process.execPath, '--enable-source-maps', bin, 'controller', '--kubeconfig', kubeconfig, '--leader-elect', '--identity', 'obs-test', '--metrics-addr', '127.0.0.1:0', '--resolve-grace', '600']);
+  const [serving] = await controller.waitLog(/^\{.*"msg":"serving \/metrics.*$/m, 20_000);
+  const addr = (JSON.parse(serving) as { addr?: string }).addr ?? '';
   assert.match(addr, /^127\.0\.0\.1:\d+$/);
   base = `http://${addr}`;
 });
 
 after(async () => {
-  const c = child;
-  if (c && c.exitCode === null && c.signalCode === null) {
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  }
+  await controller?.stop();
   await cluster?.stop();
 });
 
 describe('controller /healthz, /readyz, /metrics', () => {
   it('/readyz is 503 while the informers are refused (no RBAC), /healthz 200; both 200 and the Lease taken once the chart RBAC exists', async () => {
-    await waitFor('a 403 in the log', () => Promise.resolve(/403|forbidden/i.test(logText) ? true : undefined), 20_000, () => Promise.resolve(logText.slice(-2000)));
+    await eventually(() => /403|forbidden/i.test(logText()), { what: 'a 403 in the log', timeoutMs: 20_000, describe: () => logText().slice(-2000) });
     const notReady = await get('/readyz');
     assert.equal(notReady.status, 503, notReady.body);
     assert.match(notReady.body, /informers have not synced/);
@@ -101,9 +80,9 @@ describe('controller /healthz, /readyz, /metrics', () => {
     assert.equal((await get('/nope')).status, 404);
 
     await apply(manifests.filter((m) => /^(Cluster)?Role(Binding)?$/.test(m.kind)));
-    await waitFor('/readyz 200', async () => ((await get('/readyz')).status === 200 ? true : undefined), 60_000, async () => `${(await get('/readyz')).body} ${logText.slice(-1500)}`);
+    await eventually(async () => ((await get('/readyz')).status === 200 ? true : undefined), { what: '/readyz 200', timeoutMs: 60_000, describe: async () => `${(await get('/readyz')).body} ${logText().slice(-1500)}` });
     assert.equal(await metric('pcapper_controller_informers_synced'), 1);
-    await waitFor('the leader gauge at 1', async () => ((await metric('pcapper_controller_leader')) === 1 ? true : undefined), 30_000);
+    await eventually(async () => ((await metric('pcapper_controller_leader')) === 1 ? true : undefined), { what: 'the leader gauge at 1', timeoutMs: 30_000 });
     assert.equal((await get('/healthz')).status, 200);
   });
 
@@ -120,10 +99,10 @@ describe('controller /healthz, /readyz, /metrics', () => {
 
     await createCapture(admin, NS, 'c1', { targetPod: 'nothere', captureSeconds: '60' });
     await waitCapture(admin, NS, 'c1', 'a status from the controller', (pc) => pc.status?.observedGeneration === 1, 20_000);
-    const after = await waitFor('more successful reconciles', async () => {
+    const after = await eventually(async () => {
       const v = await metric('pcapper_controller_reconcile_total{result="success"}');
       return v !== undefined && v > (before ?? 0) ? v : undefined;
-    });
+    }, { what: 'more successful reconciles' });
     assert.ok(after > (before ?? 0));
     assert.ok(((await metric('pcapper_controller_reconcile_duration_seconds_count')) ?? 0) > hist0, 'the duration histogram observed them');
   });
@@ -138,10 +117,12 @@ describe('controller /healthz, /readyz, /metrics', () => {
       assert.equal(auth.stdout.trim(), 'no', 'the role change took effect');
       const before = (await metric('pcapper_controller_reconcile_errors_total{type="terminal",reason="Forbidden"}')) ?? 0;
       const pc = await createCapture(admin, NS, 'c2', { targetPod: 'nothere', captureSeconds: '60' });
-      await waitFor('a terminal Forbidden error in /metrics', async () => (((await metric('pcapper_controller_reconcile_errors_total{type="terminal",reason="Forbidden"}')) ?? 0) > before ? true : undefined), 20_000, () =>
-        Promise.resolve(logText.slice(-2000)),
-      );
-      const ev = await waitFor('a ReconcileFailed Event', async () => (await eventsOf(admin, pc)).find((e) => e.reason === 'ReconcileFailed'), 20_000);
+      await eventually(async () => ((await metric('pcapper_controller_reconcile_errors_total{type="terminal",reason="Forbidden"}')) ?? 0) > before, {
+        what: 'a terminal Forbidden error in /metrics',
+        timeoutMs: 20_000,
+        describe: () => logText().slice(-2000),
+      });
+      const ev = await eventually(async () => (await eventsOf(admin, pc)).find((e) => e.reason === 'ReconcileFailed'), { what: 'a ReconcileFailed Event', timeoutMs: 20_000 });
       assert.equal(ev.type, 'Warning');
       assert.match(ev.message, /^Forbidden: .*403/);
       assert.equal(ev.count, 1, 'reported once, not once per attempt');

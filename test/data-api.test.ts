@@ -18,6 +18,7 @@ import type { SimPod } from './harness/kubelet.js';
 import { assertRoot, inNetns, runCommand, spawnInNetns, type SpawnedProcess } from './harness/netns.js';
 import { makeClientCert } from './harness/pki.js';
 import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
+import { eventually, GiveUp } from './harness/eventually.js';
 
 const A = 'team-a';
 const B = 'team-b';
@@ -160,15 +161,15 @@ describe('the data API through kube-apiserver: tenancy, forged status, direct ag
   };
 
   const waitFinished = async (ns: string, name: string): Promise<PacketCapture> => {
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const pc = await getPc(ns, name);
-      const p = pc.status?.progress;
-      if (p === 'finished') return pc;
-      assert.notEqual(p, 'failure', `${ns}/${name} failed: ${JSON.stringify(pc.status)}`);
-      assert.ok(Date.now() < deadline, `${ns}/${name} not finished in time (progress ${p ?? 'none'})`);
-      await sleep(250);
-    }
+    let last: PacketCapture | undefined;
+    return eventually(
+      async () => {
+        last = await getPc(ns, name);
+        if (last.status?.progress === 'failure') throw new GiveUp(`${ns}/${name} failed`);
+        return last.status?.progress === 'finished' ? last : undefined;
+      },
+      { what: `${ns}/${name} finished`, timeoutMs: 120_000, everyMs: 250, describe: () => JSON.stringify(last?.status) },
+    );
   };
 
   /** Runs AGENT_CLIENT inside a tenant pod's network namespace against the node-a agent. */
@@ -336,11 +337,7 @@ describe('the data API through kube-apiserver: tenancy, forged status, direct ag
     const probe = `require('net').connect(9, ${JSON.stringify(TRAP_IP)}).on('connect', function () { this.destroy(); console.log('ok'); }).on('error', (e) => { console.log(e.message); })`;
     const [pf, pa] = inNetns(pods.a as SimPod, [process.execPath, '-e', probe]);
     assert.equal((await runCommand(pf, pa, { timeoutMs: 20_000 })).trim(), 'ok', 'the trap is reachable on the fabric');
-    const deadline0 = Date.now() + 10_000;
-    while (!/^conn 9 /m.test(trapOut)) {
-      assert.ok(Date.now() < deadline0, `the trap saw no probe connection: ${trapOut}`);
-      await sleep(50);
-    }
+    await eventually(() => /^conn 9 /m.test(trapOut), { what: 'the probe connection at the trap', timeoutMs: 10_000, everyMs: 50, describe: () => trapOut });
     const trapBaseline = trapOut;
 
     const before = await listAs('alice', A, 'cap-a');
@@ -434,15 +431,15 @@ describe('the data API through kube-apiserver: tenancy, forged status, direct ag
     assert.notEqual(agent.pod.ip, oldIp, 'the new agent pod has a new IP');
     await stack.kubelet.waitPodGone('pcapper', oldName);
     // the server follows the DaemonSet's pods: bounded wait until node-a answers again
-    const deadline = Date.now() + 60_000;
-    let now: FileList;
-    for (;;) {
-      now = await listAs('alice', A, 'cap-r');
-      const n = now.nodes.find((x) => x.node === 'node-a');
-      if (n && n.error === undefined) break;
-      assert.ok(Date.now() < deadline, `node-a never listed again after the rollout: ${JSON.stringify(now.nodes)}`);
-      await sleep(250);
-    }
+    let seen: FileList | undefined;
+    const now = await eventually(
+      async () => {
+        seen = await listAs('alice', A, 'cap-r');
+        const n = seen.nodes.find((x) => x.node === 'node-a');
+        return n && n.error === undefined ? seen : undefined;
+      },
+      { what: 'node-a listed again after the rollout', timeoutMs: 60_000, everyMs: 250, describe: () => JSON.stringify(seen?.nodes) },
+    );
     assert.deepEqual(now.items.map(ident), before.items.map(ident), 'the same files after the rollout');
     for (const i of now.items) assert.ok((await download('alice', A, 'cap-r', i)).equals(bytes.get(i.path) as Buffer), `${i.path}: identical bytes after the rollout`);
     assert.equal((await getPc(A, 'cap-r')).status?.progress, 'finished');

@@ -24,6 +24,7 @@ import { buildTcpdumpArgv } from '../src/capture/tcpdump.js';
 import { HarnessRun, PodNetwork, assertRoot, runCommand, spawnInNetns, type NodeNet, type PodNet, type SpawnedProcess } from './harness/netns.js';
 import { ping } from './harness/traffic.js';
 import { findManifest, helmTemplate, parseManifests } from './tools/helm.js';
+import { eventually } from './harness/eventually.js';
 
 interface Result {
   code: number | null;
@@ -44,9 +45,12 @@ async function captureWith(caps: readonly string[], netnsPath: string, iface: st
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
-    // Give tcpdump a moment to open its socket; a failing one has exited by then.
-    await new Promise((r) => setTimeout(r, 700));
-    if (child.exitCode === null) await traffic();
+    // tcpdump prints "listening on IFACE" once its socket is open; one refused a capability
+    // exits instead. Traffic only then, so a socket opened late cannot miss it.
+    let exitedEarly = false;
+    void exited.then(() => (exitedEarly = true));
+    await eventually(() => exitedEarly || /listening on /.test(stderr), { what: 'tcpdump to open its socket or exit', timeoutMs: 8000, describe: () => stderr });
+    if (!exitedEarly) await traffic();
     const code = await exited;
     clearTimeout(timer);
     const files = readdirSync(dir).filter((f) => statSync(join(dir, f)).size > 24);

@@ -19,9 +19,10 @@
  * Users' downloads through the API server (APIService -> pcapper server -> agents) are the data
  * API's end-to-end tests; here the chart's agent wiring is what is under test.
  */
+import { startProcess, type LoggedProcess } from './harness/process.js';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,7 @@ import { assertRoot } from './harness/netns.js';
 import { repoRoot } from './harness/paths.js';
 import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
 import { findManifest, parseManifests, readRepoFile, type Manifest } from './tools/helm.js';
+import { eventually } from './harness/eventually.js';
 
 const SYSTEM_NS = 'pcapper';
 const NS = 'team-a';
@@ -95,45 +97,6 @@ function rerooted(env: Record<string, string>, mount: string, dir: string): Reco
   return out;
 }
 
-class Component {
-  readonly child: ChildProcess;
-  log = '';
-  constructor(
-    readonly name: string,
-    argv: string[],
-    env: Record<string, string>,
-    logFile: string,
-  ) {
-    const out = createWriteStream(logFile, { flags: 'a' });
-    this.child = spawn(argv[0] ?? '', argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } });
-    for (const s of [this.child.stdout, this.child.stderr]) {
-      s?.setEncoding('utf8');
-      s?.on('data', (c: string) => {
-        this.log += c;
-        out.write(c);
-      });
-    }
-  }
-  async waitLog(re: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = re.exec(this.log);
-      if (m) return m;
-      if (this.child.exitCode !== null) throw new Error(`${this.name} exited (${this.child.exitCode}):\n${this.log.slice(-3000)}`);
-      if (Date.now() > deadline) throw new Error(`${this.name}: no ${re} in its log within ${timeoutMs} ms:\n${this.log.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGTERM');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  }
-}
-
 /** A client of an agent's mTLS port, as the pcapper server is one (or an impostor, with other credentials). */
 interface AgentClient {
   ca: Buffer;
@@ -155,20 +118,6 @@ function get(url: string, client: AgentClient): Promise<{ status: number; body: 
   });
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const tokenOf = (kc: k8s.KubeConfig): string => {
   const t = kc.getCurrentUser()?.token;
@@ -180,8 +129,8 @@ describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart
   let cluster: Cluster;
   let kubelet: SimKubelet;
   let tmp: string;
-  let controller: Component;
-  const agents: Record<string, Component> = {};
+  let controller: LoggedProcess;
+  const agents: Record<string, LoggedProcess> = {};
   /** https://127.0.0.1:PORT of each node's agent (the server finds it from the pod; here, from the log). */
   const endpoints: Record<string, string> = {};
   let pki: PcapperPki;
@@ -225,14 +174,16 @@ describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart
     chownSync(ctlDir, CONTROLLER_UID, CONTROLLER_UID);
     chownSync(ctlKubeconfig, CONTROLLER_UID, CONTROLLER_UID);
     assert.equal(ctl.securityContext.allowPrivilegeEscalation, false);
-    controller = new Component(
+    controller = startProcess(
       'controller',
       [
         'setpriv', `--reuid=${CONTROLLER_UID}`, `--regid=${CONTROLLER_UID}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--',
         process.execPath, '--enable-source-maps', join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js'), ...ctl.args, '--kubeconfig', ctlKubeconfig,
       ],
-      { ...envOf(ctl, { 'metadata.name': 'pcapper-controller-e2e', 'metadata.namespace': SYSTEM_NS }), PCAPPER_LOG_FORMAT: 'text', HOME: ctlDir, PCAPPER_METRICS_ADDR: '127.0.0.1:0' /* the chart's :8080 is the pod's own port; on this shared host: loopback, any free port */ },
-      join(tmp, 'controller.log'),
+      {
+        env: { ...envOf(ctl, { 'metadata.name': 'pcapper-controller-e2e', 'metadata.namespace': SYSTEM_NS }), PCAPPER_LOG_FORMAT: 'text', HOME: ctlDir, PCAPPER_METRICS_ADDR: '127.0.0.1:0' /* the chart's :8080 is the pod's own port; on this shared host: loopback, any free port */ },
+        logFile: join(tmp, 'controller.log'),
+      },
     );
 
     // ---- the two Secrets, as docs/install.md has the user create them (test PKI, same names)
@@ -262,13 +213,14 @@ describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart
       const dataDir = join(tmp, node, 'hostmount');
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       const env = envOf(ag, { 'spec.nodeName': node });
-      agents[node] = new Component(
+      agents[node] = startProcess(
         `agent ${node}`,
         [
           'setpriv', '--no-new-privs', '--inh-caps=-all', `--bounding-set=${['-all', ...caps.map((c) => `+${c.toLowerCase()}`)].join(',')}`, '--',
           process.execPath, '--enable-source-maps', join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js'), ...ag.args, '--kubeconfig', agentKubeconfig,
         ],
         {
+          env: {
           ...env,
           // What differs from a pod: no /hostmount mount, no pod IP to listen on, and the simulated
           // node is not pid 1 (the DaemonSet's PCAPPER_HOST_NETNS=/proc/1/ns/net).
@@ -279,8 +231,9 @@ describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart
           ...rerooted(env, agentMount, agentSecretDir),
           PCAPPER_LOG_FORMAT: 'text',
           HOME: tmp,
+          },
+          logFile: join(tmp, `agent-${node}.log`),
         },
-        join(tmp, `agent-${node}.log`),
       );
     }
     for (const node of ['node-a', 'node-b']) {
@@ -299,10 +252,10 @@ describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart
   });
 
   it('the controller (non-root, no capabilities) takes the leader Lease with its ServiceAccount token', async () => {
-    const lease = await waitFor('the controller Lease', async () => {
+    const lease = await eventually(async () => {
       const r = await cluster.kubectl(['get', 'lease', 'pcapper-controller', '-n', SYSTEM_NS, '-o', 'jsonpath={.spec.holderIdentity}']);
       return r.code === 0 && r.stdout.startsWith('pcapper-controller-e2e') ? r.stdout : undefined;
-    });
+    }, { what: 'the controller Lease' });
     assert.match(lease, /^pcapper-controller-e2e/);
     const status = readFileSync(`/proc/${controller.child.pid ?? 0}/status`, 'utf8');
     assert.match(status, new RegExp(`^Uid:\\s+${CONTROLLER_UID}\\s`, 'm'));
@@ -321,23 +274,22 @@ spec: {targetDeployment: web, captureSeconds: "6", maxFileSize: "2M", fileCount:
 `;
     const created = await cluster.kubectl(['create', '-f', '-'], { input: yaml, kubeconfig: alice });
     assert.equal(created.code, 0, created.stderr);
-    const running = await waitFor('both targets Running', async () => {
+    const running = await eventually(async () => {
       const pc = await getPacketCapture(cluster.kubeConfig, NS, 'web');
       const ts = pc.status?.targets ?? [];
       return ts.length === 2 && ts.every((t) => t.phase === 'Running') ? pc : undefined;
-    });
+    }, { what: 'both targets Running' });
     assert.deepEqual(running.status?.targets?.map((t) => t.node).sort(), ['node-a', 'node-b']);
     for (const p of web) {
       const r = await httpGet(client, `http://${p.ip}:8080/from-client-to-${p.name}`);
       assert.equal(r.status, 200);
     }
-    const done: PacketCapture = await waitFor(
-      'capture finished',
+    const done: PacketCapture = await eventually(
       async () => {
         const pc = await getPacketCapture(cluster.kubeConfig, NS, 'web');
         return pc.status?.progress === 'finished' ? pc : undefined;
       },
-      40_000,
+      { what: 'capture finished', timeoutMs: 40_000 },
     );
     for (const t of done.status?.targets ?? []) assert.ok((t.packets ?? 0) > 0, `${t.name}: ${JSON.stringify(t)}`);
 
@@ -411,10 +363,10 @@ spec: {podSelector: {matchLabels: {app: web}}, targetNamespace: ${NS}, captureSe
     for (const d of before) assert.ok(existsSync(d) && readdirSync(d).length > 0, `${d} has files`);
     const r = await cluster.kubectl(['delete', 'packetcapture', 'web', '-n', NS, '--wait=false'], { kubeconfig: alice });
     assert.equal(r.code, 0, r.stderr);
-    await waitFor('capture gone', async () => {
+    await eventually(async () => {
       const g = await cluster.kubectl(['get', 'packetcapture', 'web', '-n', NS]);
       return g.code !== 0 && /NotFound/.test(g.stderr) ? true : undefined;
-    });
+    }, { what: 'capture gone' });
     for (const d of before) assert.ok(!existsSync(d), `${d} removed`);
   });
 
@@ -442,9 +394,9 @@ spec: {podSelector: {matchLabels: {app: web}}, targetNamespace: ${NS}, captureSe
     for (const c of [controller, ...Object.values(agents)]) {
       // The agents' own refusals of the impostors above ("request refused ...") are their file
       // server at work, not the apiserver refusing the agent.
-      const refused = c.log.split('\n').filter((l) => /\b403\b|forbidden/i.test(l) && !/request refused/.test(l));
+      const refused = c.log().split('\n').filter((l) => /\b403\b|forbidden/i.test(l) && !/request refused/.test(l));
       assert.deepEqual(refused, [], `${c.name} was refused by the apiserver`);
-      assert.ok(c.log.length > 0, `${c.name} logged`);
+      assert.ok(c.log().length > 0, `${c.name} logged`);
       assert.equal(c.child.exitCode, null, `${c.name} is still running`);
     }
   });

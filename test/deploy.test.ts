@@ -21,6 +21,7 @@ import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { CHART_DIR, findManifest, helm, helmTemplate, parseManifests, readRepoFile, type Manifest } from './tools/helm.js';
+import { eventually } from './harness/eventually.js';
 
 const SYSTEM_NS = 'pcapper';
 const SERVER_SA = 'system:serviceaccount:pcapper:pcapper-server';
@@ -363,11 +364,7 @@ describe('chart applied to a real apiserver (needs root: starts the local contro
     assert.equal((await cluster.kubectl(['create', 'clusterrolebinding', 'bob-pcapper-admin', '--clusterrole=pcapper-admin', '--user=bob'])).code, 0);
     // The authorizer sees new bindings through its informer: wait (bounded) until both are in effect.
     for (const [user, ns] of [['alice', 'team-a'], ['bob', 'team-b']] as const) {
-      const deadline = Date.now() + 20_000;
-      while (!(await canI([`--as=${user}`], ['create', 'packetcaptures.pcapper.dev', '-n', ns]))) {
-        assert.ok(Date.now() < deadline, `the binding of ${user} never took effect`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await eventually(() => canI([`--as=${user}`], ['create', 'packetcaptures.pcapper.dev', '-n', ns]), { what: `the binding of ${user} in effect`, timeoutMs: 20_000 });
     }
     await checkAll(
       'alice (pcapper-capture-user in team-a)',

@@ -31,8 +31,8 @@
  * that is done by kube-controller-manager's clusterrole-aggregation controller, which this test
  * control plane does not run (test/helm.test.ts checks the labels).
  */
+import { startProcess } from './harness/process.js';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -44,6 +44,7 @@ import { ServerKubeApi } from '../src/server/kube.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { repoRoot } from './harness/paths.js';
 import { findManifest, parseManifests, readRepoFile, rulesOf, type Manifest, type PolicyRule } from './tools/helm.js';
+import { eventually } from './harness/eventually.js';
 
 const SYSTEM_NS = 'pcapper';
 const NS = 'rbac-a';
@@ -245,11 +246,7 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
 
   /** Waits (bounded) until `cond` holds, e.g. for the authorizer to see a changed binding. */
   async function until(cond: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await cond())) {
-      assert.ok(Date.now() < deadline, `${what} (waited ${timeoutMs / 1000} s)`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(cond, { what, timeoutMs });
   }
   /**
    * May `user` do `verb` on the data API's packetcaptures/<sub> (group data.pcapper.dev) in `ns`?
@@ -501,43 +498,16 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
 
   // ---- a rule removed, the real component breaks --------------------------------------------
 
-  /** Starts a component process with a service-account kubeconfig; returns it and a log accessor. */
-  function startProcess(argv: string[], env: Record<string, string>): { child: ChildProcess; log: () => string; stop: () => Promise<void> } {
-    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PCAPPER_LOG_FORMAT: 'text', ...env } });
-    let log = '';
-    for (const s of [child.stdout, child.stderr]) s?.setEncoding('utf8').on('data', (c: string) => (log += c));
-    return {
-      child,
-      log: () => log,
-      stop: async () => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(t);
-      },
-    };
-  }
   const kubeconfigFor = (sa: string): string => cluster.writeKubeconfig(`rbac-${sa}`, tokens[sa] ?? '');
-  async function waitLog(p: { child: ChildProcess; log: () => string }, re: RegExp, timeoutMs = 20_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const line = p.log().split('\n').find((l) => re.test(l));
-      if (line) return line;
-      if (p.child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`no ${re} in the log:\n${p.log().slice(-3000)}`);
-  }
+
 
   it('controller without `list` on deployments: the real controller\'s Deployment informer is refused (403 in its log)', async () => {
     const role = findManifest(manifests, 'ClusterRole', 'pcapper-controller');
     await replaceRole(withoutVerb(role, 'apps', 'deployments', 'list'));
     const bin = join(repoRoot(), 'dist', 'src', 'bin', 'pcapper.js');
-    const p = startProcess([bin, 'controller', '--kubeconfig', kubeconfigFor('pcapper-controller'), '--identity', 'rbac-test'], {});
+    const p = startProcess('controller', [process.execPath, bin, 'controller', '--kubeconfig', kubeconfigFor('pcapper-controller'), '--identity', 'rbac-test'], { env: { PCAPPER_LOG_FORMAT: 'text' } });
     try {
-      const line = await waitLog(p, /403|forbidden/i);
+      const [line] = await p.waitLog(/^.*(?:403|forbidden).*$/im, 20_000);
       assert.match(line, /deployments/);
     } finally {
       await p.stop();

@@ -28,7 +28,8 @@ import { PcapperServer } from '../src/server/server.js';
 import { silentLogger } from '../src/telemetry/log.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { makeCa, makeLeaf, makePcapperPki, SERVER_DNS, type CertPair, type PcapperPki } from './harness/pki.js';
-import { ensureNamespace, installCRD, waitFor } from './controller-helpers.js';
+import { ensureNamespace, installCRD } from './controller-helpers.js';
+import { eventually } from './harness/eventually.js';
 
 const SYS = 'pcapper';
 const CM_PATH = '/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication';
@@ -483,7 +484,7 @@ describe('pcapper server (aggregated API) with a real kube-apiserver and real TL
       req.on('error', reject);
       req.end();
     });
-    await waitFor('all records relayed while the agent stream is open', () => Promise.resolve(rounds === RECORDS ? true : undefined), 30_000);
+    await eventually(() => rounds === RECORDS, { what: 'all records relayed while the agent stream is open', timeoutMs: 30_000 });
     assert.equal(agent.streamOpen, true, 'the agent has not ended the stream yet');
     agent.release();
     const res = await done;
@@ -510,7 +511,7 @@ describe('pcapper server (aggregated API) with a real kube-apiserver and real TL
     });
     assert.equal(agent.streamOpen, true);
     clientReq?.destroy();
-    await waitFor('the agent stream closed after the client left', () => Promise.resolve(agent.streamClosedEarly ? true : undefined), 10_000);
+    await eventually(() => agent.streamClosedEarly, { what: 'the agent stream closed after the client left', timeoutMs: 10_000 });
   });
 
   it('without read access to the front-proxy ConfigMap: /readyz 503 with the reason, and every data request 401', async () => {

@@ -19,24 +19,11 @@ import { startStack, type Stack } from './harness/demo.js';
 import { repoRoot } from './harness/paths.js';
 import { makeLeaf, makePcapperPki, type CertPair, type PcapperPki } from './harness/pki.js';
 import { httpGet, startHttpServer } from './harness/traffic.js';
+import { eventually } from './harness/eventually.js';
 
 const NS = 'topo';
 const GROUP = 'standin.pcapper.dev';
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function logTail(file: string, n = 30): string {
   try {
@@ -219,11 +206,11 @@ describe('harness topology: the host reaches only the API server (needs root)', 
         },
       },
     });
-    await waitFor('the APIService to be Available', async () => {
+    await eventually(async () => {
       const a = await reg.readAPIService({ name: `v1alpha1.${GROUP}` });
       const c = a.status?.conditions?.find((x) => x.type === 'Available');
       return c?.status === 'True' ? c : undefined;
-    });
+    }, { what: 'the APIService to be Available' });
     const r = await cluster.kubectl(['get', '--raw', `/apis/${GROUP}/v1alpha1/whoami`]);
     assert.equal(r.code, 0, `${r.stderr}\napiserver log:\n${logTail(cluster.logFile)}\nstand-in log:\n${logTail(standin.logFile)}`);
     const who = JSON.parse(r.stdout) as { user: string; groups: string[]; proxyCN: string };
@@ -264,17 +251,17 @@ describe('harness topology: the host reaches only the API server (needs root)', 
         notReady: (e.subsets ?? []).flatMap((s) => (s.notReadyAddresses ?? []).map((a) => a.ip)),
       };
     };
-    await waitFor('a ready endpoint', async () => (await sliceState()).get(standin.ip) === true && (await epState()).ready.includes(standin.ip));
+    await eventually(async () => (await sliceState()).get(standin.ip) === true && (await epState()).ready.includes(standin.ip), { what: 'a ready endpoint' });
     // the plain pod (app=plain) is not selected
     assert.equal((await sliceState()).has(plain.ip), false);
 
     // the process dies: the kubelet marks the pod not Ready, the controllers follow
     standin.sandbox?.containers[0]?.process.kill('SIGKILL');
-    await waitFor('the endpoint to turn not ready', async () => (await sliceState()).get(standin.ip) === false);
-    await waitFor('Endpoints notReadyAddresses', async () => {
+    await eventually(async () => (await sliceState()).get(standin.ip) === false, { what: 'the endpoint to turn not ready' });
+    await eventually(async () => {
       const s = await epState();
       return s.notReady.includes(standin.ip) && !s.ready.includes(standin.ip);
-    });
+    }, { what: 'Endpoints notReadyAddresses' });
 
     // replaced (as a Deployment/DaemonSet controller would): new pod, new IP, old endpoint gone
     const oldIp = standin.ip;
@@ -282,14 +269,14 @@ describe('harness topology: the host reaches only the API server (needs root)', 
     assert.notEqual(standin.ip, oldIp);
     assert.notEqual(standin.name, 'standin-abcde');
     await kubelet.waitPodReady(standin);
-    await waitFor('the new endpoint only', async () => {
+    await eventually(async () => {
       const m = await sliceState();
       return m.get(standin.ip) === true && !m.has(oldIp);
-    });
-    const r = await waitFor('the APIService to answer again', async () => {
+    }, { what: 'the new endpoint only' });
+    const r = await eventually(async () => {
       const x = await cluster.kubectl(['get', '--raw', `/apis/${GROUP}/v1alpha1/whoami`]);
       return x.code === 0 ? x : undefined;
-    });
+    }, { what: 'the APIService to answer again' });
     assert.equal((JSON.parse(r.stdout) as { user: string }).user, 'admin');
   });
 });
@@ -330,11 +317,11 @@ describe('startStack: pcapper installed like in a cluster (needs root)', () => {
     // servers: 2 Ready replicas, both in the Service's EndpointSlice
     assert.equal(s.servers.length, 2);
     const discovery = s.cluster.kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
-    const slices = await waitFor('both servers in the EndpointSlice', async () => {
+    const slices = await eventually(async () => {
       const l = await discovery.listNamespacedEndpointSlice({ namespace: 'pcapper', labelSelector: `${SERVICE_NAME_LABEL}=pcapper-server` });
       const ready = l.items.flatMap((x) => x.endpoints.filter((e) => e.conditions?.ready).map((e) => e.addresses[0]));
       return ready.length === 2 ? ready.sort() : undefined;
-    });
+    }, { what: 'both servers in the EndpointSlice' });
     assert.deepEqual(slices, s.servers.map((p) => p.ip).sort());
 
     // the data API through kube-apiserver, from the host
@@ -353,10 +340,10 @@ describe('startStack: pcapper installed like in a cluster (needs root)', () => {
     await s.kubelet.waitPodGone('pcapper', oldName);
     // a server restart keeps the APIService serving
     await s.restartServer(0);
-    const r2 = await waitFor('the data API after a server restart', async () => {
+    const r2 = await eventually(async () => {
       const x = await s.cluster.kubectl(['get', '--raw', '/apis/data.pcapper.dev/v1alpha1']);
       return x.code === 0 ? x : undefined;
-    });
+    }, { what: 'the data API after a server restart' });
     assert.equal(r2.code, 0);
   });
 

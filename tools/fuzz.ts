@@ -207,16 +207,25 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
-  const args = process.argv.slice(2);
-  const get = (flag: string, dflt: number) => {
-    const i = args.indexOf(flag);
-    const v = i >= 0 ? Number(args[i + 1]) : dflt;
-    if (!Number.isFinite(v)) throw new Error(`${flag} needs a number`);
-    return v;
-  };
+  const { int, parseArgs } = await import('../src/cli/args.js');
+  const p = parseArgs(
+    {
+      name: 'fuzz',
+      summary: 'fuzz the pcap readers',
+      usage: 'node dist/tools/fuzz.js [--iterations N] [--seed N]',
+      globalFlags: false,
+      maxArgs: 0,
+      flags: [
+        { name: 'iterations', type: 'int', help: 'cases to run (default 20000)' },
+        { name: 'seed', type: 'int', help: 'the seed of a run to reproduce (default: random; `npm test` uses a fixed one)' },
+      ],
+    },
+    process.argv.slice(2),
+  );
   const { testdataFiles } = await import('../test/harness/pcap.js');
-  const iterations = get('--iterations', 20000);
-  const seed = get('--seed', Date.now() & 0x7fffffff);
+  const iterations = int(p, 'iterations') ?? 20000;
+  // a random seed only here, in `npm run fuzz`; tools/fuzz.test.ts runs a fixed one
+  const seed = int(p, 'seed') ?? Date.now() & 0x7fffffff;
   const t0 = Date.now();
   const r = await fuzzCaptures(testdataFiles(), iterations, seed);
   for (const f of r.failures.slice(0, 20)) console.error(`FAIL seed=${f.seed} iteration=${f.iteration} file=${f.file}: ${f.problem}`);

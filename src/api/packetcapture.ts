@@ -28,6 +28,10 @@
  *   startTime, completionTime) is owned by the controller alone, computed from the entries above.
  */
 import { s, type CelRule, type Infer } from './dsl.js';
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN, FILE_NAME, INTERFACE_NAME, MAX_FILE_NAME_LENGTH } from './names.js';
+
+/** A pattern without its anchors, to build a larger one. */
+const inner = (p: string): string => p.slice(1, -1);
 
 export const GROUP = 'pcapper.dev';
 export const VERSION = 'v1alpha1';
@@ -46,15 +50,8 @@ export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 
 // ---- value formats (admission patterns; the controller re-validates with src/api/validate.ts) ----
 
-/** DNS-1123 label: namespaces, node-independent short names. */
-export const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
-/** DNS-1123 subdomain: pod, node and workload names. */
-export const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-/**
- * A Linux interface name (IFNAMSIZ: at most 15 bytes). No '/', no whitespace, no leading '-' or
- * '.', so it can be neither a path nor a flag; `any` is allowed.
- */
-export const INTERFACE_NAME = '^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$';
+// Name formats (DNS-1123 label and subdomain, interface and file names): src/api/names.ts.
+export { DNS1123_LABEL, DNS1123_SUBDOMAIN, FILE_NAME, INTERFACE_NAME, MAX_FILE_NAME_LENGTH } from './names.js';
 /** Whole seconds as a string ("600"), or a duration with a unit ("30s", "5m", "1h", "1h30m"). */
 export const SECONDS_STRING = '^([0-9]{1,6}|([0-9]{1,5}h)?([0-9]{1,5}m)?([0-9]{1,6}s)?)$';
 /**
@@ -67,11 +64,7 @@ export const COUNT_STRING = '^[0-9]{1,10}$';
 export const FILTER_PATTERN = '^[^-\\x00-\\x1f\\x7f][^\\x00-\\x08\\x0a-\\x1f\\x7f]*$';
 export const MAX_FILTER_LENGTH = 1024;
 /** Key of a status.targets entry (targetKey()): pod/<namespace>/<pod> or node/<node>/<interface>. */
-export const TARGET_KEY =
-  '^(pod/[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*|node/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14})$';
-/** A file name written by an agent: a plain name (no '/', no leading '.' or '-'), at most NAME_MAX. */
-export const FILE_NAME = '^[A-Za-z0-9][A-Za-z0-9_.:@-]*$';
-export const MAX_FILE_NAME_LENGTH = 255;
+export const TARGET_KEY = `^(pod/${inner(DNS1123_LABEL)}/${inner(DNS1123_SUBDOMAIN)}|node/${inner(DNS1123_SUBDOMAIN)}/${inner(INTERFACE_NAME)})$`;
 /** A pod UID as the apiserver issues it. */
 export const UID_PATTERN = '^[0-9a-fA-F-]{1,64}$';
 

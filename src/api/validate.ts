@@ -20,6 +20,8 @@ import {
   type PacketCaptureSpec,
   type WorkloadKind,
 } from './packetcapture.js';
+import { BYTE_UNITS } from '../util/units.js';
+import { isLabelName, isLabelValue } from './names.js';
 
 /**
  * Spec defaults. A target reserves maxFileSize × fileCount on its node (the disk guard), so the
@@ -95,8 +97,6 @@ const RE = {
   size: re(SIZE_STRING),
   count: re(COUNT_STRING),
   filter: re(FILTER_PATTERN),
-  labelName: /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/,
-  labelValue: /^(([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?)$/,
 };
 
 function describe(v: unknown): string {
@@ -123,7 +123,8 @@ export function parseDuration(v: unknown): number | Error {
   return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1_000_000, k: 1000, M: 1_000_000, G: 1_000_000_000, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+/** The CRD's size units (no T: a ring file is at most 100G); a bare number is megabytes, as tcpdump -C counts. */
+const SIZE_UNITS: Record<string, number | undefined> = { '': 1_000_000, ...Object.fromEntries(['k', 'M', 'G', 'Ki', 'Mi', 'Gi'].map((u) => [u, BYTE_UNITS[u]])) };
 
 /**
  * Parses a ring-file size: a bare number (integer or digits string) means megabytes, as tcpdump's
@@ -173,7 +174,7 @@ export function validateSelector(sel: unknown, field: string): SpecProblem[] {
       for (const [k, v] of Object.entries(matchLabels as Record<string, unknown>)) {
         n++;
         if (!validLabelKey(k)) bad(`label key ${describe(k)} is not a valid label key`, `${field}.matchLabels`);
-        if (typeof v !== 'string' || v.length > 63 || !RE.labelValue.test(v)) bad(`label value ${describe(v)} for ${k} is not a valid label value`, `${field}.matchLabels`);
+        if (typeof v !== 'string' || !isLabelValue(v)) bad(`label value ${describe(v)} for ${k} is not a valid label value`, `${field}.matchLabels`);
       }
   }
   if (matchExpressions !== undefined) {
@@ -186,7 +187,7 @@ export function validateSelector(sel: unknown, field: string): SpecProblem[] {
         const { key, operator, values } = e as Record<string, unknown>;
         if (typeof key !== 'string' || !validLabelKey(key)) bad(`key ${describe(key)} is not a valid label key`, f);
         const vals = values === undefined ? [] : values;
-        if (!Array.isArray(vals) || vals.some((x) => typeof x !== 'string' || x.length > 63 || !RE.labelValue.test(x))) {
+        if (!Array.isArray(vals) || vals.some((x) => typeof x !== 'string' || !isLabelValue(x))) {
           return bad('values must be a list of valid label values', f);
         }
         if (operator === 'In' || operator === 'NotIn') {
@@ -206,7 +207,7 @@ function validLabelKey(k: string): boolean {
   const parts = k.split('/');
   if (parts.length > 2) return false;
   const name = parts[parts.length - 1] ?? '';
-  if (name.length === 0 || name.length > 63 || !RE.labelName.test(name)) return false;
+  if (!isLabelName(name)) return false;
   if (parts.length === 2) {
     const prefix = parts[0] ?? '';
     if (prefix.length === 0 || prefix.length > 253 || !RE.subdomain.test(prefix)) return false;

@@ -7,24 +7,35 @@
 import type * as k8s from '@kubernetes/client-node';
 import { loadKubeConfig } from '../k8s/client.js';
 import type { Logger } from '../telemetry/log.js';
+import { bool, parseArgs, str, type CommandSpec } from '../cli/args.js';
+import { UsageError } from '../cli/errors.js';
 
 /** `[--kubeconfig FILE | --kubeconfig=FILE] [-h]`: the kubeconfig path, or an exit code. */
 export function componentArgs(name: string, usage: string, argv: readonly string[]): { kubeconfig: string | undefined } | number {
-  let kubeconfig: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    if (a === '-h' || a === '--help') {
-      process.stdout.write(usage);
-      return 0;
-    }
-    if (a === '--kubeconfig' && argv[i + 1] !== undefined) kubeconfig = argv[++i];
-    else if (a.startsWith('--kubeconfig=')) kubeconfig = a.slice('--kubeconfig='.length);
-    else {
-      process.stderr.write(`pcapper ${name}: unknown argument "${a}"\n${usage}`);
-      return 2;
-    }
+  const spec: CommandSpec = {
+    name,
+    summary: '',
+    usage,
+    globalFlags: false,
+    maxArgs: 0,
+    flags: [
+      { name: 'kubeconfig', type: 'string', value: 'FILE', help: 'kubeconfig (default: in-cluster, else $KUBECONFIG, else ~/.kube/config)' },
+      { name: 'help', short: 'h', type: 'boolean', help: 'show this help' },
+    ],
+  };
+  let parsed;
+  try {
+    parsed = parseArgs(spec, argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`pcapper ${name}: ${e.message}\n${usage}`);
+    return 2;
   }
-  return { kubeconfig };
+  if (bool(parsed, 'help')) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  return { kubeconfig: str(parsed, 'kubeconfig') };
 }
 
 /** In-cluster config, or KUBECONFIG / --kubeconfig; one line and exit code 2 when unusable. */

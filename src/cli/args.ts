@@ -48,6 +48,8 @@ export interface CommandSpec {
   readonly maxArgs?: number;
   /** Name of the positional arguments for errors, e.g. "NAME". */
   readonly argsName?: string;
+  /** false: only `flags` (a component such as `pcapper controller`, not a kubectl command). Default true. */
+  readonly globalFlags?: boolean;
 }
 
 export interface ParsedArgs {
@@ -78,6 +80,7 @@ const FALSE = new Set(['false', '0', 'no']);
 
 /** All flags of a command: its own plus the global ones (its own win on a name clash). */
 export function allFlags(spec: CommandSpec): FlagSpec[] {
+  if (spec.globalFlags === false) return [...spec.flags];
   const own = new Set(spec.flags.map((f) => f.name));
   return [...spec.flags, ...GLOBAL_FLAGS.filter((f) => !own.has(f.name))];
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
 import type { PacketCapture } from '../api/packetcapture.js';
 import { formatAge, formatBytes, formatTable, printCaptures, describeCapture } from './printers.js';
+import { formatBytes as unitsFormatBytes } from '../util/units.js';
 
 const now = new Date('2026-11-22T02:00:00Z');
 const pc = (name: string, extra: Partial<PacketCapture> = {}): PacketCapture => ({
@@ -31,12 +32,8 @@ const running = pc('web-a', {
 });
 
 describe('formatters', () => {
-  it('formatBytes', () => {
-    assert.equal(formatBytes(undefined), '0 B');
-    assert.equal(formatBytes(999), '999 B');
-    assert.equal(formatBytes(1500), '1.50 kB');
-    assert.equal(formatBytes(56_000_000), '56.0 MB');
-    assert.equal(formatBytes(123_000_000_000), '123 GB');
+  it('formatBytes is the one of src/util/units.ts (tested there)', () => {
+    assert.equal(formatBytes, unitsFormatBytes);
   });
   it('formatAge like kubectl', () => {
     const ago = (s: number): string => formatAge(new Date(now.getTime() - s * 1000), now);
@@ -56,7 +53,7 @@ describe('printCaptures', () => {
     const t = printCaptures([running, pc('idle')], { output: 'table', now });
     const lines = t.trimEnd().split('\n');
     assert.match(lines[0] ?? '', /^NAME\s+STATE\s+TARGET\s+TARGETS\s+PACKETS\s+BYTES\s+DROPS\s+AGE$/);
-    assert.match(lines[1] ?? '', /^web-a\s+running\s+-l app=web\s+1\/1\/2\s+1234\s+5\.60 MB\s+2\s+45s$/);
+    assert.match(lines[1] ?? '', /^web-a\s+running\s+-l app=web\s+1\/1\/2\s+1234\s+5\.6 MB\s+2\s+45s$/);
     assert.match(lines[2] ?? '', /^idle\s+pending\s+-l app=web\s+0\s+0\s+0 B\s+0\s+45s$/);
   });
   it('wide with namespaces', () => {
@@ -79,7 +76,7 @@ describe('printCaptures', () => {
     assert.match(d, /^Name:\s+web-a$/m);
     assert.match(d, /Targets \(2\):\n\s+TARGET\s+NODE\s+PHASE/);
     assert.match(d, /shop\/web-2\s+node-b\s+Finished\s+234\s+600 kB\s+0\s+0\s+DurationReached/);
-    assert.match(d, /NODE\s+FILES\s+BYTES\s+CLEANED UP\n\s+node-a\s+1\s+5\.00 MB\s+no\n/);
+    assert.match(d, /NODE\s+FILES\s+BYTES\s+CLEANED UP\n\s+node-a\s+1\s+5\.0 MB\s+no\n/);
     assert.doesNotMatch(d, /ENDPOINT/);
     assert.match(d, /Normal\s+Started\s+30s\s+capturing 2 targets/);
   });

@@ -5,23 +5,12 @@
 import { stringify as yamlStringify } from 'yaml';
 import { GROUP, PLURAL, type PacketCapture, type TargetStatus } from '../api/packetcapture.js';
 import { targetDisplay } from './target.js';
+import { formatBytes } from '../util/units.js';
 
 export const OUTPUT_FORMATS = ['json', 'yaml', 'wide', 'name'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number] | 'table';
 
-/** `1.2 MB`-style sizes in powers of 1000 (as tcpdump/capinfos count). */
-export function formatBytes(n: number | undefined): string {
-  if (n === undefined) return '0 B';
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = -1;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i] ?? ''}`;
-}
+export { formatBytes };
 
 /** kubectl's age format: 45s, 3m12s, 5h, 2d3h, 400d. */
 export function formatAge(from: string | Date | undefined, now: Date): string {

@@ -20,9 +20,9 @@ describe('progress', () => {
   });
   it('frame: header and per-target table, cut to the terminal width', () => {
     const f = renderFrame(base([t('Running', { packets: 7, bytes: 2000, drops: 1 })], 'running'), new Date('2026-11-22T02:00:04Z'));
-    assert.equal(f[0], 'capture ns/c: running  1 target(s)  7 packets  2.00 kB  0 drops  6s left');
+    assert.equal(f[0], 'capture ns/c: running  1 target(s)  7 packets  2.0 kB  0 drops  6s left');
     assert.match(f[1] ?? '', /TARGET\s+NODE\s+STATE\s+PACKETS\s+BYTES\s+DROPS/);
-    assert.match(f[2] ?? '', /ns\/p\s+n1\s+Running\s+7\s+2\.00 kB\s+1/);
+    assert.match(f[2] ?? '', /ns\/p\s+n1\s+Running\s+7\s+2\.0 kB\s+1/);
     assert.ok(renderFrame(base([t('Running')]), new Date(), 20).every((l) => l.length < 20));
     assert.match(renderFrame(base([]), new Date()).join('\n'), /waiting for the controller/);
   });
@@ -34,7 +34,7 @@ describe('progress', () => {
     assert.deepEqual(progressChanges(undefined, a), ['ns/p on n1: Scheduled', 'capture ns/c: scheduled']);
     assert.deepEqual(progressChanges(a, b), ['ns/p on n1: Running 3 packets, 0 B, 0 drops', 'capture ns/c: running']);
     assert.deepEqual(progressChanges(b, b2), []);
-    assert.deepEqual(progressChanges(b2, c), ['ns/p on n1: Finished 9 packets, 900 B, 0 drops (DurationReached)', 'capture ns/c: finished (7 packets, 2.00 kB, 0 drops)']);
+    assert.deepEqual(progressChanges(b2, c), ['ns/p on n1: Finished 9 packets, 900 B, 0 drops (DurationReached)', 'capture ns/c: finished (7 packets, 2.0 kB, 0 drops)']);
   });
   it('writer redraws in place on a TTY', () => {
     let out = '';

@@ -61,7 +61,7 @@ describe('resumable download decisions', () => {
   });
 
   it('progress: one line redrawn on a terminal, nothing on a pipe', () => {
-    assert.equal(renderTransfer(3, 2, 12_000_000, 40_000_000, 2000), 'downloading 3 file(s) from 2 node(s): 12.0 MB / 40.0 MB (30%)  6.00 MB/s');
+    assert.equal(renderTransfer(3, 2, 12_000_000, 40_000_000, 2000), 'downloading 3 file(s) from 2 node(s): 12.0 MB / 40.0 MB (30%)  6.0 MB/s');
     let t = 0;
     const tty = { out: '', isTTY: true, columns: 200, write(s: string) { this.out += s; } };
     const p = new TransferProgress(tty, 1, 1, () => t);

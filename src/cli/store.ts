@@ -17,6 +17,7 @@ import { CaptureReader } from '../pcap/reader.js';
 import { PcapngWriter } from '../pcap/writer.js';
 import { findCaptureMetadata, formatCaptureMetadata, META_COMMENT_PREFIX, metadataFromComments, metadataPathFor, parseCaptureMetadata, type CaptureMetadata } from '../pcap/metadata.js';
 import { CliError } from './errors.js';
+import { isDns1123Subdomain } from '../api/names.js';
 
 export { META_COMMENT_PREFIX, metadataFromComments } from '../pcap/metadata.js';
 
@@ -34,15 +35,13 @@ export function metadataComment(m: CaptureMetadata): string {
   return `${META_COMMENT_PREFIX}${JSON.stringify(parseCaptureMetadata(m))}`;
 }
 
-const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-
 export function checkStoreName(name: string): void {
-  if (name.length > 253 || !NAME_RE.test(name)) throw new CliError(`"${name}" is not a valid capture name (lowercase letters, digits, "-" and ".")`);
+  if (!isDns1123Subdomain(name)) throw new CliError(`"${name}" is not a valid capture name (lowercase letters, digits, "-" and ".")`);
 }
 
 /** Files of an imported capture (capture files only, sorted), or undefined if there is no such import. */
 export async function storedCaptureFiles(store: string, name: string): Promise<string[] | undefined> {
-  if (!NAME_RE.test(name)) return undefined;
+  if (!isDns1123Subdomain(name)) return undefined;
   const dir = join(store, name);
   let names: string[];
   try {

@@ -5,9 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import {
   API_VERSION,
-  DNS1123_LABEL,
-  DNS1123_SUBDOMAIN,
-  INTERFACE_NAME,
   KIND,
   LABEL_MANAGED_BY,
   type LabelSelector,
@@ -17,18 +14,18 @@ import {
 } from '../api/packetcapture.js';
 import { parseDuration, parseSize, resolveSpec } from '../api/validate.js';
 import { parseSelector, SelectorError } from './selector.js';
+import { isDns1123Label, isDns1123Subdomain, isInterfaceName } from '../api/names.js';
 
-const LABEL_RE = new RegExp(DNS1123_LABEL);
 
 /** Refuses a namespace that the apiserver would refuse (DNS-1123 label, at most 63 characters). */
 export function checkNamespace(flag: string, ns: string): void {
-  if (ns.length > 63 || !LABEL_RE.test(ns)) {
+  if (!isDns1123Label(ns)) {
     throw new TargetError(`invalid ${flag} "${ns}": a namespace has at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit`);
   }
 }
 
 /** Namespace where node/interface captures (and cross-namespace captures) must live. */
-export const SYSTEM_NAMESPACE = 'pcapper';
+export { SYSTEM_NAMESPACE } from '../api/names.js';
 
 export type Target =
   | { kind: 'pod'; name: string }
@@ -65,7 +62,6 @@ const KIND_ALIASES: Record<string, 'pod' | 'node' | WorkloadKind> = {
   'replicaset.apps': 'ReplicaSet',
 };
 
-const NAME_RE = new RegExp(DNS1123_SUBDOMAIN);
 
 /**
  * Parses TARGET (`pod/NAME`, `deploy/NAME`, `sts/NAME`, `ds/NAME`, `rs/NAME`, `node/NAME`, or a bare
@@ -93,7 +89,7 @@ export function parseTarget(arg: string | undefined, selector: string | undefine
   if (kind === undefined) {
     throw new TargetError(`unknown target kind "${kindText}" in "${arg}": use pod, deploy, sts, ds, rs or node`);
   }
-  if (name === '' || name.length > 253 || !NAME_RE.test(name)) {
+  if (!isDns1123Subdomain(name)) {
     throw new TargetError(`"${name}" in "${arg}" is not a valid ${kind === 'pod' || kind === 'node' ? kind : kind} name (lowercase letters, digits, "-" and ".")`);
   }
   if (kind === 'pod') return { kind: 'pod', name };
@@ -204,7 +200,7 @@ export function buildPacketCapture(target: Target, opts: CaptureOptions): Packet
   } else if (opts.targetNamespace !== undefined) {
     throw new TargetError('--target-namespace does not apply to a node target');
   }
-  if (opts.interface !== undefined && !new RegExp(INTERFACE_NAME).test(opts.interface)) {
+  if (opts.interface !== undefined && !isInterfaceName(opts.interface)) {
     throw new TargetError(`invalid --interface "${opts.interface}": an interface name has at most 15 characters (letters, digits, "_", ".", ":", "@", "-") and does not start with "-" or "."`);
   }
   if (opts.duration !== undefined) spec.captureSeconds = durationValue('--duration', opts.duration);
@@ -223,7 +219,7 @@ export function buildPacketCapture(target: Target, opts: CaptureOptions): Packet
     spec.ttlSecondsAfterFinished = parsed;
   }
   const name = opts.name ?? generateName(target, opts.suffix);
-  if (name.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
+  if (!isDns1123Label(name)) {
     throw new TargetError(`invalid --name "${name}": use at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit`);
   }
   const r = opts.serverValidates ? { ok: true as const } : resolveSpec(spec, opts.namespace);

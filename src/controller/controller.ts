@@ -20,6 +20,7 @@ import { silentLogger } from '../telemetry/log.js';
 import { WorkQueue, type QueueObserver } from '../k8s/workqueue.js';
 import { decide, DEFAULT_RECONCILE_CONFIG, type Decision, type ReconcileConfig } from './reconcile.js';
 import type { NodeObj, Pod, Workload, World } from './types.js';
+import { SYSTEM_NAMESPACE } from '../api/names.js';
 
 export interface LeaderElectionConfig {
   /** Namespace of the Lease (default: the system namespace). */
@@ -60,6 +61,11 @@ export interface ControllerHandle {
   isLeader(): boolean;
   /** Number of reconciles run and status applies sent (for tests and the benchmark). */
   readonly stats: { reconciles: number; statusApplies: number; conflicts: number };
+  /**
+   * The resourceVersion of capture `key` ("namespace/name") as its last completed reconcile saw
+   * it, or undefined before one. Lets a caller know the controller has acted on a given state.
+   */
+  reconciledVersion(key: string): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -107,7 +113,7 @@ function captureTargetNamespace(pc: PacketCapture): string | undefined {
 export function runController(opts: ControllerOptions): ControllerHandle {
   const client = opts.kc instanceof KubeClient ? opts.kc : new KubeClient(opts.kc, { userAgent: 'pcapper-controller' });
   const clock = opts.clock ?? systemClock;
-  const systemNamespace = opts.systemNamespace ?? 'pcapper';
+  const systemNamespace = opts.systemNamespace ?? SYSTEM_NAMESPACE;
   const identity = opts.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
   const log = (opts.log ?? silentLogger).child({ component: 'controller', identity });
   const cfg: ReconcileConfig = { ...DEFAULT_RECONCILE_CONFIG, ...opts.reconcile, systemNamespace };
@@ -148,13 +154,18 @@ export function runController(opts: ControllerOptions): ControllerHandle {
   const recorder = new EventRecorder({ kc: client, component: 'pcapper-controller', instance: identity, clock, log });
   /** Last status body applied per capture (uid + JSON): skip identical applies. */
   const lastApplied = new Map<string, string>();
+  /** key -> resourceVersion seen by the last completed reconcile (ControllerHandle.reconciledVersion). */
+  const reconciled = new Map<string, string>();
 
   // ---- event -> key mapping (reconcile is by key from current state, not by event) ----
   const liveCaptures = (): (PacketCapture & KubeObject)[] =>
     captures.list((pc) => !!pc.metadata.deletionTimestamp || (pc.status?.progress !== 'finished' && pc.status?.progress !== 'failure'));
   const keyOf = (pc: PacketCapture): string => `${pc.metadata.namespace}/${pc.metadata.name}`;
   captures.onChange((c: Change<PacketCapture & KubeObject>) => {
-    if (c.type === 'DELETED') lastApplied.delete(c.key);
+    if (c.type === 'DELETED') {
+      lastApplied.delete(c.key);
+      reconciled.delete(c.key);
+    }
     queue.add(c.key);
   });
   pods.onChange((c) => {
@@ -255,6 +266,7 @@ export function runController(opts: ControllerOptions): ControllerHandle {
     const d = decide(pc, world, cfg, clock.now(), ownedPhases(pc));
     try {
       await applyDecision(key, pc, d);
+      if (pc.metadata.resourceVersion !== undefined) reconciled.set(key, pc.metadata.resourceVersion);
       queue.forget(key);
       if (d.requeueAfterMs !== undefined) queue.addAfter(key, d.requeueAfterMs);
     } catch (e) {
@@ -319,6 +331,7 @@ export function runController(opts: ControllerOptions): ControllerHandle {
     ready,
     done,
     stats,
+    reconciledVersion: (key) => reconciled.get(key),
     isLeader: () => leading,
     async stop() {
       stopAbort.abort(new Error('controller stopped'));

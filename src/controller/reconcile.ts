@@ -25,6 +25,7 @@ import { aggregate, condition, describeFailures, progressOf } from './aggregate.
 import { planTargets, type PlanProblem, type PlannedTarget } from './plan.js';
 import { checkHostNetwork, checkTenancy } from './tenancy.js';
 import type { World } from './types.js';
+import { SYSTEM_NAMESPACE } from '../api/names.js';
 
 export interface ReconcileConfig {
   systemNamespace: string;
@@ -39,7 +40,7 @@ export interface ReconcileConfig {
 }
 
 export const DEFAULT_RECONCILE_CONFIG: ReconcileConfig = {
-  systemNamespace: 'pcapper',
+  systemNamespace: SYSTEM_NAMESPACE,
   resolveGraceMs: 10_000,
   deadlineGraceMs: 30_000,
   cleanupTimeoutMs: 10 * 60_000,

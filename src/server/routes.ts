@@ -3,6 +3,7 @@
  * and query name, with every path segment and query value checked as Kubernetes defines it.
  * Nothing here does I/O; the HTTP shell (http.ts) acts on the returned Route.
  */
+import { isDns1123Label, isDns1123Subdomain, isPlainName, NAME_RULES } from '../api/names.js';
 
 export const DATA_GROUP = 'data.pcapper.dev';
 export const DATA_VERSION = 'v1alpha1';
@@ -20,25 +21,22 @@ export type Route =
   | { kind: 'badRequest'; message: string }
   | { kind: 'notFound'; message: string };
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/;
 
 /** Why `v` is not a namespace name, or undefined when it is one. */
 export function namespaceError(v: string): string | undefined {
-  if (v.length > 63 || !DNS1123_LABEL.test(v)) return `namespace "${show(v)}" is not a DNS-1123 label (lower-case letters, digits and "-", at most 63 characters)`;
+  if (!isDns1123Label(v)) return `namespace "${show(v)}" is not ${NAME_RULES.label}`;
   return undefined;
 }
 
 /** Why `v` is not a valid object/node name (DNS-1123 subdomain), or undefined. */
 export function subdomainError(what: string, v: string): string | undefined {
-  if (v.length > 253 || !DNS1123_SUBDOMAIN.test(v)) return `${what} "${show(v)}" is not a DNS-1123 subdomain (lower-case letters, digits, "-" and ".", at most 253 characters)`;
+  if (!isDns1123Subdomain(v)) return `${what} "${show(v)}" is not ${NAME_RULES.subdomain}`;
   return undefined;
 }
 
 /** Why `v` is not a plain target/file name, or undefined. */
 export function plainNameError(what: string, v: string): string | undefined {
-  if (v.length > 253 || !PLAIN_NAME.test(v) || v.includes('..')) {
+  if (!isPlainName(v, 253) || v.includes('..')) {
     return `${what} "${show(v)}" is not a plain name (letters, digits and "_.:@-", starting with a letter or digit, no "..", at most 253 characters)`;
   }
   return undefined;

@@ -18,6 +18,7 @@ import { buildPacketCapture, generateName, SYSTEM_NAMESPACE, TargetError, type C
 import { parseDuration, parseSize } from '../../api/validate.js';
 import type { PacketCapture } from '../../api/packetcapture.js';
 import { CAPTURE_SPEC_FLAGS } from './capture.js';
+import { isDns1123Subdomain } from '../../api/names.js';
 
 export const TARGET_KINDS = ['pod', 'deploy', 'sts', 'ds', 'rs', 'selector', 'node'] as const;
 type TargetKindChoice = (typeof TARGET_KINDS)[number];
@@ -158,7 +159,7 @@ class Prompter {
 
 const check = {
   name: (what: string) => (v: string): string => {
-    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v) || v.length > 253) throw new Error(`"${v}" is not a valid ${what} name`);
+    if (!isDns1123Subdomain(v)) throw new Error(`"${v}" is not a valid ${what} name`);
     return v;
   },
   duration: (v: string): string | undefined => {

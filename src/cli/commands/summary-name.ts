@@ -11,6 +11,7 @@ import { parseArgs, str, type CommandSpec } from '../args.js';
 import { reportError } from '../errors.js';
 import type { CliIo, CommandRun } from '../io.js';
 import { storeDir, storedCaptureFiles } from '../store.js';
+import { isDns1123Subdomain } from '../../api/names.js';
 
 type FileCommand = (argv: readonly string[], io: { stdout: NodeJS.WritableStream & { columns?: number; isTTY?: boolean }; stderr: NodeJS.WritableStream }) => Promise<number>;
 
@@ -72,7 +73,7 @@ async function expand(argv: string[], io: CliIo, store: string, allowCluster: bo
       out.splice(i, 1, ...stored);
       continue;
     }
-    if (!allowCluster || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(a)) continue; // let the command report "no such file"
+    if (!allowCluster || !isDns1123Subdomain(a)) continue; // let the command report "no such file"
     // a capture in the cluster
     const p = parseArgs({ ...OWN_SPEC, flags: [...OWN_SPEC.flags] }, ownArgs);
     // the cluster client is loaded only here: local summaries and merges start without it (~0.5 s)
