@@ -33,7 +33,7 @@ export function Dashboard({ source, version }: { source: string; version: number
       {s.errors.length > 0 ? <p class="error">{s.errors.join('; ')}</p> : null}
       <Chart source={source} version={version} />
       <div class="cards">
-        <div class="card">
+        <div class="card wide">
           <h2>Connections</h2>
           <table class="grid" id="connections">
             <thead><tr><th>Client</th><th>Server</th><th class="num">Attempts</th><th class="num">Success</th><th class="num">Refused</th><th class="num">Unanswered</th></tr></thead>
