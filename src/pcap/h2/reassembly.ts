@@ -111,6 +111,11 @@ export class ReassemblyDirection {
     }
   }
 
+  /** Bytes of this direction are known to be missing (e.g. cut by the snapshot length). */
+  lose(): void {
+    this.markGap();
+  }
+
   private markGap(): void {
     this.gap = true;
     this.pending = [];
