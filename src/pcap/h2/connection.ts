@@ -283,8 +283,11 @@ export class H2Connection {
     this.readers[1 - c] = new FrameReader(this.sink(1 - c));
     const serverRest = this.sniff[1 - c] ?? null;
     this.sniff[0] = this.sniff[1] = null;
-    if (clientRest.length > 0) this.readers[c]!.feed(clientRest, 0, clientRest.length, t);
-    if (serverRest !== null && serverRest.length > 0 && this.readers[1 - c] !== null) this.readers[1 - c]!.feed(serverRest, 0, serverRest.length, t);
+    const cr = this.readers[c] ?? null;
+    if (clientRest.length > 0 && cr !== null) cr.feed(clientRest, 0, clientRest.length, t);
+    // the client's frames may have broken the connection (readers dropped)
+    const sr = this.readers[1 - c] ?? null;
+    if (serverRest !== null && serverRest.length > 0 && sr !== null) sr.feed(serverRest, 0, serverRest.length, t);
   }
 
   // ---- frames ------------------------------------------------------------------------------
