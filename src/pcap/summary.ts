@@ -42,6 +42,7 @@ import { H2Tracker } from './summary/h2.js';
 import { HttpTracker } from './summary/http.js';
 import { TcpTracker } from './summary/tcp.js';
 import { Totals } from './summary/totals.js';
+import { connectionRecord, http2Record } from './records/build.js';
 import type { Summary, SummaryOptions } from './summary/types.js';
 
 export type {
@@ -86,9 +87,11 @@ export class Summarizer {
     this.top = opts.top ?? 20;
     this.copies = new CopyDetector(this.perCp);
     this.conversations = new Conversations(this.tcp, opts.endpoints);
-    this.dns = new DnsTracker(this.copies, this.top);
-    this.http = new HttpTracker(this.copies, this.top);
-    this.h2 = new H2Tracker(this.copies, this.top);
+    const sink = opts.onRecord ?? null;
+    const eps = opts.endpoints;
+    this.dns = new DnsTracker(this.copies, this.top, sink, eps);
+    this.http = new HttpTracker(this.copies, this.top, sink, eps);
+    this.h2 = new H2Tracker(this.copies, this.top, sink === null ? null : (tx, flow, clientIsA) => sink(http2Record(tx, flow, clientIsA, eps)));
   }
 
   /** Records the name of an input file; the packets added after it belong to its capture points. */
@@ -146,6 +149,12 @@ export class Summarizer {
     const reported = this.conversations.finish(this.perCp && this.capturePoints.count > 1);
     const tcp = this.tcp.finish(reported);
     const { http2, grpc } = this.h2.finish();
+    const sink = this.opts.onRecord;
+    if (sink !== undefined) {
+      this.dns.flushRecords();
+      this.http.flushRecords();
+      for (const r of reported) sink(connectionRecord(r.flow, r.conversation, this.tcp.connection(r.flow), this.opts.endpoints));
+    }
     const topTalkersList = topTalkers(reported, this.opts.endpoints, this.top);
     const conversations = reported.map((r) => r.conversation).sort((x, y) => y.bytes - x.bytes || x.firstTime - y.firstTime);
     return {

@@ -128,4 +128,4 @@ export interface Http2Record {
 }
 
 export type PcapRecord = ConnectionRecord | DnsRecord | HttpRecord | Http2Record;
-export type RecordKind = PcapRecord['kind'];
+export type PcapRecordKind = PcapRecord['kind'];

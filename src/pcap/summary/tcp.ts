@@ -56,6 +56,21 @@ export class TcpConnection {
   lastSynTime = -1;
   /** order in which handshakes completed (RTT samples are added in this order) */
   hsOrder = -1;
+  /** who sent a RST */
+  rstA = false;
+  rstB = false;
+  /** Zeek-style history relative to A (upper case: from A); each letter once per side */
+  history = '';
+  private historyMask = 0;
+
+  /** Adds history letter `i` (index into HISTORY_LETTERS) for the side `ab`. */
+  addHistory(i: number, ab: boolean): void {
+    const bit = 1 << (i * 2 + (ab ? 0 : 1));
+    if ((this.historyMask & bit) !== 0) return;
+    this.historyMask |= bit;
+    const l = HISTORY_LETTERS[i]!;
+    this.history += ab ? l : l.toLowerCase();
+  }
 
   state(): TcpState {
     if (this.hsDone) return 'completed';
@@ -65,6 +80,9 @@ export class TcpConnection {
     return 'no-handshake';
   }
 }
+
+/** S syn, H syn-ack, A pure ack, D data, F fin, R rst (Zeek's conn.log history letters). */
+const HISTORY_LETTERS = 'SHADFR';
 
 function seqLt(a: number, b: number): boolean {
   return ((a - b) | 0) < 0;
@@ -120,7 +138,14 @@ export class TcpTracker implements PacketTracker<TcpSummary>, ConnectionSplitter
       c.firstRtt = t - c.lastSynTime;
       c.hsOrder = this.hsCount++;
     }
+    if (syn) c.addHistory(ackf ? 1 : 0, ab);
+    if (seglen > 0) c.addHistory(3, ab);
+    else if (ackf && !syn && !fin && !rst) c.addHistory(2, ab);
+    if (fin) c.addHistory(4, ab);
     if (rst) {
+      c.addHistory(5, ab);
+      if (ab) c.rstA = true;
+      else c.rstB = true;
       c.resets++;
       if (c.synTime >= 0 && c.synAckTime < 0 && !fromClient) c.refused = true;
     }

@@ -3,6 +3,7 @@
  * the trackers under this folder and re-exported by ../summary.ts (the public entry point).
  */
 import type { EndpointInfo } from '../metadata.js';
+import type { PcapRecord } from '../records/types.js';
 
 /** One side of a conversation. */
 export interface Endpoint {
@@ -161,6 +162,12 @@ export interface SummaryOptions {
   perCapturePoint?: boolean;
   /** Read files with fs.readSync ({@link summarizeFiles}; faster for command-line use). */
   syncReads?: boolean;
+  /**
+   * Receives one record (docs/records.md) per finished HTTP/2 stream, HTTP/1.x and DNS transaction
+   * as the packets are added, and at `finish()` the unanswered transactions and one connection
+   * record per reported conversation. See {@link RecordStream} for the feed/drain form.
+   */
+  onRecord?: (r: PcapRecord) => void;
 }
 
 export interface Http2EndpointStats {
