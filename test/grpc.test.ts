@@ -11,6 +11,12 @@ import { join } from 'node:path';
 import { assertRoot, HarnessRun, PodNetwork, runCommand, type PodNet } from './harness/netns.js';
 import { curlH2cUpgrade, runGrpcClient, startGrpcServer, startH2cUpgradeServer, type GrpcClientResult } from './harness/grpc.js';
 import { summarizeFiles, type Summary } from '../src/pcap/summary.js';
+import { CaptureReader, drain } from '../src/pcap/reader.js';
+import { RecordStream } from '../src/pcap/records/stream.js';
+import { loadRecordSchema, validateRecord } from '../src/pcap/records/validate.js';
+import type { ConnectionRecord, Http2Record, PcapRecord } from '../src/pcap/records/types.js';
+import { runSummary } from '../src/cli/commands/summary.js';
+import { PassThrough } from 'node:stream';
 
 const GRPC_PORT = 7777;
 const H2C_PORT = 8088;
@@ -163,6 +169,47 @@ describe('HTTP/2 and gRPC decoding on real traffic between pods (needs root)', (
     assert.deepEqual(h2.statuses, tally(st), 'responses by :status, ours vs tshark http2.headers.status');
     assert.equal(h2.requests, 8 + 1);
     assert.equal(h2.unfinished, 0);
+  });
+
+  it('records: feed/drain gives schema-valid http2/grpc and connection records; -o records prints the same', async () => {
+    const rs = new RecordStream();
+    const drained: PcapRecord[] = [];
+    const r = await CaptureReader.open(file);
+    await drain(r, (p) => {
+      rs.add(p);
+      drained.push(...rs.drain());
+    });
+    const { records } = rs.finish();
+    const all = [...drained, ...records];
+    const schema = loadRecordSchema();
+    for (const rec of all) assert.deepEqual(validateRecord(rec, schema), [], JSON.stringify(rec));
+    const h2 = all.filter((x): x is Http2Record => x.kind === 'http2');
+    assert.equal(h2.length, 9);
+    assert.ok(drained.filter((x) => x.kind === 'http2').length >= 8, 'streams come out while packets are fed, not only at the end');
+    const fails = h2.filter((x) => x.grpc?.method === 'Fail');
+    assert.deepEqual(
+      fails.map((x) => [x.grpc?.statusName, x.grpc?.message, x.client.ip, x.server.ip, x.server.port]),
+      [
+        ['NOT_FOUND', 'no such thing: x0', podA.ip, podB.ip, GRPC_PORT],
+        ['NOT_FOUND', 'no such thing: x1', podA.ip, podB.ip, GRPC_PORT],
+      ],
+    );
+    const conns = all.filter((x): x is ConnectionRecord => x.kind === 'connection');
+    assert.equal(conns.length, summary.conversations.length);
+    for (const c of conns) {
+      assert.equal(c.orig.ip, podA.ip, 'pod A opened every connection');
+      assert.match(c.history, /^ShA/, 'handshake in the history');
+      assert.ok(c.handshakeRttMs !== null);
+      assert.equal(c.state, 'SF', `${c.resp.port}: closed normally (${c.history})`);
+    }
+    // the CLI prints the same records, one JSON object per line
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c: Buffer) => (text += c.toString()));
+    const code = await runSummary([file, '-o', 'records'], { stdout: out, stderr: new PassThrough() });
+    assert.equal(code, 0);
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as PcapRecord);
+    assert.deepEqual(lines, all);
   });
 
   it('kubectl pcap summary lists gRPC calls per service/method and HTTP/2 paths', async () => {
