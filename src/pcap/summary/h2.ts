@@ -28,6 +28,26 @@ class H2Flow {
   constructor(readonly conn: H2Connection) {}
 }
 
+const H2C = Buffer.from('h2c');
+
+/**
+ * Can a connection whose first payload (in either direction) is `b[o .. o+len)` be HTTP/2? The
+ * preface (`PRI `, or a segment shorter than that), an HTTP/1.x request mentioning `h2c` in its
+ * first segment (the Upgrade header), or a server's SETTINGS frame sent before the client's
+ * preface. Anything else is decided here, without allocating.
+ */
+export function mayStartH2(b: Uint8Array, o: number, len: number): boolean {
+  const c = b[o]!;
+  if (c === 0x50) return len < 4 || (b[o + 1] === 0x52 && b[o + 2] === 0x49 && b[o + 3] === 0x20);
+  if (c === 0) {
+    // SETTINGS on stream 0, length a multiple of 6 (a header split over segments: undecided, keep)
+    if (len < 9) return true;
+    return b[o + 3] === 4 && ((b[o + 5]! & 0x7f) | b[o + 6]! | b[o + 7]! | b[o + 8]!) === 0 && ((b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!) % 6 === 0;
+  }
+  if (c < 0x41 || c > 0x5a) return false;
+  return Buffer.from(b.buffer, b.byteOffset + o, len).indexOf(H2C) >= 0;
+}
+
 /** Marks a flow that is not HTTP/2. */
 const NOT_H2 = new H2Flow(new H2Connection(() => undefined));
 
@@ -70,9 +90,7 @@ export class H2Tracker implements PacketTracker<{ http2: Http2Summary; grpc: Grp
     const len = d.payloadCaptured;
     if (s === null) {
       if (len === 0) return;
-      const c = p.b[d.payloadOffset]!;
-      // 'P' (preface), an upper-case method letter (HTTP/1.1 Upgrade) or 0 (a server's SETTINGS first)
-      if (!(c === 0 || (c >= 0x41 && c <= 0x5a))) {
+      if (!mayStartH2(p.b, d.payloadOffset, len)) {
         this.flows.set(f, NOT_H2);
         return;
       }
