@@ -34,7 +34,9 @@ export class DnsTracker implements PacketTracker<DnsSummary> {
   private matched = 0;
   private readonly rcodes = new Map<number, number>();
   /** query time by (capture point, flow, direction, id) */
-  private readonly pending = new Map<string, DnsPending>();
+  private readonly pending = new Map<string, number>();
+  /** the queries behind `pending`, kept only when records are wanted */
+  private readonly pendingQueries = new Map<string, DnsPending>();
   private readonly latency = new Latency();
   private readonly names = new Map<string, DnsNameStats>();
 
@@ -72,7 +74,10 @@ export class DnsTracker implements PacketTracker<DnsSummary> {
         this.queries++;
         if (ns) ns.queries++;
       }
-      if (this.pending.size < MAX_PENDING_DNS && !this.pending.has(pk)) this.pending.set(pk, { t, id: h.id, qname: name, qtype: qtypeName(h.qtype), flow: p.flow, ab, copy: s.copy });
+      if (this.pending.size < MAX_PENDING_DNS && !this.pending.has(pk)) {
+        this.pending.set(pk, t);
+        if (this.sink !== null) this.pendingQueries.set(pk, { t, id: h.id, qname: name, qtype: qtypeName(h.qtype), flow: p.flow, ab, copy: s.copy });
+      }
       return;
     }
     if (!s.copy) {
@@ -89,12 +94,14 @@ export class DnsTracker implements PacketTracker<DnsSummary> {
     const qt = this.pending.get(qk);
     if (qt !== undefined) {
       this.pending.delete(qk);
+      const q0 = this.sink !== null ? this.pendingQueries.get(qk) : undefined;
+      if (q0 !== undefined) this.pendingQueries.delete(qk);
       if (!s.m.matched) {
         s.m.matched = true;
         this.matched++;
-        const ms = (t - qt.t) * 1000;
+        const ms = (t - qt) * 1000;
         this.latency.add(ms);
-        if (this.sink !== null) this.sink(dnsRecord(qt.t, qt.flow, qt.ab, qt, rcodeName(h.rcode), h.ancount, ms, this.endpointMap));
+        if (q0 !== undefined && this.sink !== null) this.sink(dnsRecord(q0.t, q0.flow, q0.ab, q0, rcodeName(h.rcode), h.ancount, ms, this.endpointMap));
       }
     }
   }
@@ -102,8 +109,8 @@ export class DnsTracker implements PacketTracker<DnsSummary> {
   /** Records of the queries still unanswered (rcode null), once; call at the end of input. */
   flushRecords(): void {
     if (this.sink === null) return;
-    for (const q of this.pending.values()) if (!q.copy) this.sink(dnsRecord(q.t, q.flow, q.ab, q, null, null, null, this.endpointMap));
-    this.pending.clear();
+    for (const q of this.pendingQueries.values()) if (!q.copy) this.sink(dnsRecord(q.t, q.flow, q.ab, q, null, null, null, this.endpointMap));
+    this.pendingQueries.clear();
   }
 
   finish(): DnsSummary {

@@ -61,7 +61,8 @@ export class TcpConnection {
   rstB = false;
   /** Zeek-style history relative to A (upper case: from A); each letter once per side */
   history = '';
-  private historyMask = 0;
+  /** letters seen: bit 2*i (from A) and 2*i+1 (from B) for letter i of HISTORY_LETTERS */
+  historyMask = 0;
 
   /** Adds history letter `i` (index into HISTORY_LETTERS) for the side `ab`. */
   addHistory(i: number, ab: boolean): void {
@@ -70,6 +71,11 @@ export class TcpConnection {
     this.historyMask |= bit;
     const l = HISTORY_LETTERS[i]!;
     this.history += ab ? l : l.toLowerCase();
+  }
+
+  /** Adds the letters of `letters` (bits per letter index, side not applied) in letter order. */
+  addHistoryLetters(letters: number, ab: boolean): void {
+    for (let i = 0; i < 6; i++) if (letters & (1 << i)) this.addHistory(i, ab);
   }
 
   state(): TcpState {
@@ -138,12 +144,12 @@ export class TcpTracker implements PacketTracker<TcpSummary>, ConnectionSplitter
       c.firstRtt = t - c.lastSynTime;
       c.hsOrder = this.hsCount++;
     }
-    if (syn) c.addHistory(ackf ? 1 : 0, ab);
-    if (seglen > 0) c.addHistory(3, ab);
-    else if (ackf && !syn && !fin && !rst) c.addHistory(2, ab);
-    if (fin) c.addHistory(4, ab);
+    // history letters of this packet (S H A D F R = bits 0..5); most packets add nothing new
+    const letters = (syn ? (ackf ? 2 : 1) : 0) | (seglen > 0 ? 8 : ackf && !syn && !fin && !rst ? 4 : 0) | (fin ? 16 : 0) | (rst ? 32 : 0);
+    let spread = 0;
+    for (let l = letters, i = 0; l !== 0; l >>= 1, i++) if (l & 1) spread |= 1 << (i * 2 + (ab ? 0 : 1));
+    if ((spread & ~c.historyMask) !== 0) c.addHistoryLetters(letters, ab);
     if (rst) {
-      c.addHistory(5, ab);
       if (ab) c.rstA = true;
       else c.rstB = true;
       c.resets++;
