@@ -232,6 +232,64 @@ describe('HTTP/2 connection', () => {
   });
 });
 
+describe('HTTP/2 connection: CONTINUATION, PUSH_PROMISE, GOAWAY, 1xx', () => {
+  it('assembles header blocks split over CONTINUATION frames', () => {
+    const txs: H2Transaction[] = [];
+    const c = new H2Connection((t) => txs.push(t));
+    const block = hpackLiteral([
+      [':method', 'GET'],
+      [':path', '/split/across/frames'],
+      [':scheme', 'http'],
+      [':authority', 'a'],
+    ]);
+    const cl = Buffer.concat([PREFACE, frame(FrameType.HEADERS, 0x1, 1, block.subarray(0, 5)), frame(FrameType.CONTINUATION, 0, 1, block.subarray(5, 20)), frame(FrameType.CONTINUATION, 0x4, 1, block.subarray(20))]);
+    c.onData(0, cl, 0, cl.length, 1);
+    // 103 Early Hints first, then the final 200; a server push promised on stream 2
+    const push = Buffer.concat([Buffer.from([0, 0, 0, 2]), hpackLiteral([[':method', 'GET'], [':path', '/pushed.css']])]);
+    const sv = Buffer.concat([
+      frame(FrameType.HEADERS, 0x4, 1, hpackLiteral([[':status', '103']])),
+      frame(FrameType.PUSH_PROMISE, 0x4, 1, push),
+      frame(FrameType.HEADERS, 0x4 | 0x1, 1, hpackLiteral([[':status', '200']])),
+      frame(FrameType.HEADERS, 0x4 | 0x1, 2, hpackLiteral([[':status', '200']])),
+    ]);
+    c.onData(1, sv, 0, sv.length, 2);
+    assert.deepEqual(
+      txs.map((t) => [t.streamId, t.method, t.path, t.status, t.end]),
+      [
+        [1, 'GET', '/split/across/frames', 200, 'complete'],
+        [2, 'GET', '/pushed.css', 200, 'complete'],
+      ],
+    );
+  });
+
+  it('a frame other than CONTINUATION inside a header block makes the connection undecodable', () => {
+    const txs: H2Transaction[] = [];
+    const c = new H2Connection((t) => txs.push(t));
+    const cl = Buffer.concat([PREFACE, frame(FrameType.HEADERS, 0x4, 1, hpackLiteral([[':path', '/a']])), frame(FrameType.HEADERS, 0, 3, hpackLiteral([[':path', '/b']])), frame(FrameType.PING, 0, 0, Buffer.alloc(8))]);
+    c.onData(0, cl, 0, cl.length, 1);
+    assert.equal(c.mode, 'broken');
+    assert.match(c.problem, /CONTINUATION expected/);
+    assert.deepEqual(txs.map((t) => t.end), ['undecodable']);
+  });
+
+  it('GOAWAY ends the streams above its last stream id', () => {
+    const txs: H2Transaction[] = [];
+    const c = new H2Connection((t) => txs.push(t));
+    const cl = Buffer.concat([PREFACE, frame(FrameType.HEADERS, 0x5, 1, hpackLiteral([[':path', '/1']])), frame(FrameType.HEADERS, 0x5, 3, hpackLiteral([[':path', '/3']]))]);
+    c.onData(0, cl, 0, cl.length, 1);
+    const sv = frame(FrameType.GOAWAY, 0, 0, Buffer.from([0, 0, 0, 1, 0, 0, 0, 0]));
+    c.onData(1, sv, 0, sv.length, 2);
+    c.finish();
+    assert.deepEqual(
+      txs.map((t) => [t.streamId, t.end]),
+      [
+        [3, 'goaway'],
+        [1, 'incomplete'],
+      ],
+    );
+  });
+});
+
 describe('gRPC helpers', () => {
   it('counts length-prefixed messages across chunks', () => {
     const c = new GrpcMessageCounter();
