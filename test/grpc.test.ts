@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertRoot, HarnessRun, PodNetwork, runCommand, type PodNet } from './harness/netns.js';
 import { curlH2cUpgrade, runGrpcClient, startGrpcServer, startH2cUpgradeServer, type GrpcClientResult } from './harness/grpc.js';
-import { summarizeFiles, type Summary } from '../src/pcap/summary.js';
+import { Summarizer, summarizeFiles, type Summary } from '../src/pcap/summary.js';
+import { Decoded, decodePacket } from '../src/pcap/decode.js';
 import { CaptureReader, drain } from '../src/pcap/reader.js';
 import { RecordStream } from '../src/pcap/records/stream.js';
 import { loadRecordSchema, validateRecord } from '../src/pcap/records/validate.js';
@@ -210,6 +211,46 @@ describe('HTTP/2 and gRPC decoding on real traffic between pods (needs root)', (
     assert.equal(code, 0);
     const lines = text.trim().split('\n').map((l) => JSON.parse(l) as PcapRecord);
     assert.deepEqual(lines, all);
+  });
+
+  it('reordered and retransmitted segments give the same calls; a missing segment ends streams as gap, never misparsed', async () => {
+    interface Pkt { data: Buffer; origLen: number; linkType: number; tsSec: number; tsNsec: number; fromServer: boolean; payload: number }
+    const pkts: Pkt[] = [];
+    const d = new Decoded();
+    const r = await CaptureReader.open(file);
+    await drain(r, (p) => {
+      const data = Buffer.from(p.data.subarray(p.dataOffset, p.dataOffset + p.caplen));
+      decodePacket(data, 0, data.length, p.linkType, d);
+      pkts.push({ data, origLen: p.origLen, linkType: p.linkType, tsSec: p.tsSec, tsNsec: p.tsNsec, fromServer: d.srcPort === GRPC_PORT, payload: d.transport && (d.srcPort === GRPC_PORT || d.dstPort === GRPC_PORT) ? d.payloadLength : 0 });
+    });
+    const run = (list: Pkt[]) => {
+      const sm = new Summarizer();
+      for (const p of list) sm.addPacket(p.data, 0, p.data.length, p.origLen, p.linkType, p.tsSec, p.tsNsec);
+      return sm.finish();
+    };
+    const serverData = pkts.map((p, i) => (p.fromServer && p.payload > 0 ? i : -1)).filter((i) => i >= 0);
+    const clientData = pkts.map((p, i) => (!p.fromServer && p.payload > 0 ? i : -1)).filter((i) => i >= 0);
+    assert.ok(serverData.length >= 6 && clientData.length >= 6, 'enough data segments to play with');
+    // reorder two server segments and retransmit a client segment later
+    const shuffled = [...pkts];
+    const [i, j] = [serverData[2]!, serverData[3]!];
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    shuffled.splice(clientData[5]! + 1, 0, pkts[clientData[3]!]!);
+    const again = run(shuffled);
+    assert.ok(again.tcp.retransmissions > summary.tcp.retransmissions, 'the copy is seen as a retransmission');
+    assert.deepEqual(again.grpc.methods.map((m) => [m.service, m.method, m.calls, m.statuses, m.requestMessages, m.responseMessages]), summary.grpc.methods.map((m) => [m.service, m.method, m.calls, m.statuses, m.requestMessages, m.responseMessages]));
+    // drop a client data segment in the middle of the gRPC connection: bytes are missing for good
+    const dropped = pkts.filter((_, k) => k !== clientData[4]);
+    const gap = run(dropped);
+    assert.ok(gap.http2.unfinished > 0, 'streams after the gap are unfinished');
+    let okCalls = 0;
+    for (const m of gap.grpc.methods) {
+      const orig = summary.grpc.methods.find((o) => o.service === m.service && o.method === m.method);
+      assert.ok(orig, `no invented method ${m.service}/${m.method}`);
+      for (const [st, n] of Object.entries(m.statuses)) if (st !== 'none') assert.ok(n <= (orig.statuses[st] ?? 0), `${m.method}: no invented ${st}`);
+      okCalls += m.statuses.OK ?? 0;
+    }
+    assert.ok(okCalls < 6, 'calls after the gap are not counted as OK');
   });
 
   it('kubectl pcap summary lists gRPC calls per service/method and HTTP/2 paths', async () => {

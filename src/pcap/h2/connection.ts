@@ -81,6 +81,8 @@ interface Stream {
   responseHeaders: boolean;
   reqMsgs: GrpcMessageCounter | null;
   respMsgs: GrpcMessageCounter | null;
+  /** the server answered a stream whose request was never seen (client bytes missing) */
+  requestMissing: boolean;
 }
 
 const METHOD_START = /^[A-Z]{3,10} /;
@@ -408,7 +410,15 @@ export class H2Connection {
       if (flags & FrameFlag.END_STREAM) this.endStream(dir, stream, t);
       return;
     }
-    if (s === undefined) return;
+    if (s === undefined) {
+      // a response to a request we never saw: the client's bytes are missing (the capture holds
+      // the connection's start, so nothing else explains it); reported as 'gap', not dropped
+      if (stream % 2 === 0) return;
+      const n = this.newStream(stream, t);
+      if (n === null) return;
+      s = n;
+      s.requestMissing = true;
+    }
     const status = headerValue(fields, ':status');
     if (status !== null && !s.responseHeaders) {
       const code = Number(status);
@@ -478,6 +488,7 @@ export class H2Connection {
       responseHeaders: false,
       reqMsgs: null,
       respMsgs: null,
+      requestMissing: false,
     };
     this.streams.set(id, s);
     return s;
@@ -495,8 +506,9 @@ export class H2Connection {
     }
   }
 
-  private close(s: Stream, end: H2End, t: number | null): void {
+  private close(s: Stream, endIn: H2End, t: number | null): void {
     const tx = s.tx;
+    const end = s.requestMissing && endIn === 'complete' ? 'gap' : endIn;
     tx.end = end;
     tx.endTime = t;
     if (end === 'complete' && t !== null) tx.latencyMs = Math.round((t - tx.startTime) * 1e6) / 1e3;
