@@ -66,7 +66,7 @@ test('summary errors: one line naming file, offset and problem; exit 1; no stack
   assert.doesNotMatch(missing.err(), /\n\s+at /);
   const usage = io();
   assert.equal(await runSummary(['-o', 'yaml', inv], usage.io), 2);
-  assert.match(usage.err(), /^error: summary: -o must be "table" or "json"/);
+  assert.match(usage.err(), /^error: summary: -o must be "table", "json" or "records", not "yaml"/);
 });
 
 test('merge names interfaces <node>/<namespace>/<pod> from sidecars and writes 0600', async () => {

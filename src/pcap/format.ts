@@ -214,5 +214,42 @@ export function formatSummaryTable(s: Summary, opts: TableOptions = {}): string 
       line(`${pad(e.method, 7)} ${pad(e.path, pw)} ${pad(formatCount(e.requests), 6, true)} ${pad(sts || '-', 14)} ${pad(e.latency ? formatMs(e.latency.p50Ms) : '-', 10, true)}`);
     }
   }
+  const h2 = s.http2;
+  if (h2.requests > 0) {
+    out.push('');
+    const st = Object.entries(h2.statuses)
+      .map(([k, v]) => `${k} ${formatCount(v)}`)
+      .join(', ');
+    line(`HTTP/2    ${formatCount(h2.requests)} requests on ${formatCount(h2.connections)} connections${h2.upgraded ? ` (${formatCount(h2.upgraded)} upgraded)` : ''}, ${formatCount(h2.responses)} responses${st ? `; status ${st}` : ''}${h2.resets ? `; ${formatCount(h2.resets)} reset` : ''}${h2.unfinished ? `; ${formatCount(h2.unfinished)} unfinished` : ''}`);
+    if (h2.latency) line(`          latency ${formatLatency(h2.latency)}`);
+    if (h2.endpoints.length > 0) {
+      const pw = width - 7 - 6 - 14 - 10 - 4;
+      line(`${pad('METHOD', 7)} ${pad('PATH', pw)} ${pad('REQS', 6, true)} ${pad('STATUS', 14)} ${pad('P50', 10, true)}`);
+      for (const e of h2.endpoints.slice(0, Math.min(rows, 10))) {
+        const sts = Object.entries(e.statuses)
+          .map(([k, v]) => `${k}x${v}`)
+          .join(',');
+        line(`${pad(e.method, 7)} ${pad(e.path, pw)} ${pad(formatCount(e.requests), 6, true)} ${pad(sts || '-', 14)} ${pad(e.latency ? formatMs(e.latency.p50Ms) : '-', 10, true)}`);
+      }
+    }
+  }
+
+  const g = s.grpc;
+  if (g.calls > 0) {
+    out.push('');
+    const st = Object.entries(g.statuses)
+      .map(([k, v]) => `${k} ${formatCount(v)}`)
+      .join(', ');
+    line(`gRPC      ${formatCount(g.calls)} calls; status ${st}`);
+    if (g.latency) line(`          latency ${formatLatency(g.latency)}`);
+    const mw = width - 6 - 9 - 22 - 10 - 4;
+    line(`${pad('SERVICE/METHOD', mw)} ${pad('CALLS', 6, true)} ${pad('MSGS IN/OUT', 9, true)} ${pad('STATUS', 22)} ${pad('P50', 10, true)}`);
+    for (const m of g.methods.slice(0, Math.min(rows, 10))) {
+      const sts = Object.entries(m.statuses)
+        .map(([k, v]) => `${k}x${v}`)
+        .join(',');
+      line(`${pad(`${m.service}/${m.method}`, mw)} ${pad(formatCount(m.calls), 6, true)} ${pad(`${m.requestMessages}/${m.responseMessages}`, 9, true)} ${pad(sts, 22)} ${pad(m.latency ? formatMs(m.latency.p50Ms) : '-', 10, true)}`);
+    }
+  }
   return `${out.join('\n')}\n`;
 }

@@ -7,6 +7,7 @@
  * - Merging: {@link mergeCaptures}.
  * - Decoding and summary: {@link decodePacket}, {@link Summarizer}, {@link summarizeFiles},
  *   {@link formatSummaryTable}.
+ * - Records (connection, dns, http, http2/grpc; docs/records.md): {@link RecordStream}.
  * - Capture metadata sidecars: {@link parseCaptureMetadata}, {@link writeCaptureMetadata}, ...
  * - Packet view engine and display filters: {@link openCaptureView}, {@link compileFilter} (docs/filters.md).
  */
@@ -18,6 +19,10 @@ export * from './decode.js';
 export * from './dns.js';
 export * from './http.js';
 export * from './summary.js';
+export * from './records/index.js';
+export { HpackDecoder, HpackError, huffmanDecode } from './h2/hpack.js';
+export { H2Connection, type H2Transaction, type GrpcCall } from './h2/connection.js';
+export { grpcStatusName } from './grpc/grpc.js';
 export * from './format.js';
 export * from './metadata.js';
 export { formatTimestamp } from './time.js';

@@ -38,9 +38,11 @@ import { CapturePoints, CopyDetector } from './summary/capturepoints.js';
 import { PacketContext } from './summary/context.js';
 import { Conversations, topTalkers } from './summary/conversations.js';
 import { DnsTracker } from './summary/dns.js';
+import { H2Tracker } from './summary/h2.js';
 import { HttpTracker } from './summary/http.js';
 import { TcpTracker } from './summary/tcp.js';
 import { Totals } from './summary/totals.js';
+import { connectionRecord, http2Record } from './records/build.js';
 import type { Summary, SummaryOptions } from './summary/types.js';
 
 export type {
@@ -48,6 +50,10 @@ export type {
   DnsNameStats,
   DnsSummary,
   Endpoint,
+  GrpcMethodStats,
+  GrpcSummary,
+  Http2EndpointStats,
+  Http2Summary,
   HttpEndpointStats,
   HttpSummary,
   LatencySummary,
@@ -74,14 +80,18 @@ export class Summarizer {
   private readonly conversations: Conversations;
   private readonly dns: DnsTracker;
   private readonly http: HttpTracker;
+  private readonly h2: H2Tracker;
 
   constructor(private readonly opts: SummaryOptions = {}) {
     this.perCp = opts.perCapturePoint !== false;
     this.top = opts.top ?? 20;
     this.copies = new CopyDetector(this.perCp);
     this.conversations = new Conversations(this.tcp, opts.endpoints);
-    this.dns = new DnsTracker(this.copies, this.top);
-    this.http = new HttpTracker(this.copies, this.top);
+    const sink = opts.onRecord ?? null;
+    const eps = opts.endpoints;
+    this.dns = new DnsTracker(this.copies, this.top, sink, eps);
+    this.http = new HttpTracker(this.copies, this.top, sink, eps);
+    this.h2 = new H2Tracker(this.copies, this.top, sink === null ? null : (tx, flow, clientIsA) => sink(http2Record(tx, flow, clientIsA, eps)));
   }
 
   /** Records the name of an input file; the packets added after it belong to its capture points. */
@@ -127,6 +137,7 @@ export class Summarizer {
     if (d.proto === IpProto.TCP) {
       this.tcp.onPacket(p);
       this.http.onPacket(p);
+      this.h2.onPacket(p);
     } else if (d.proto === IpProto.UDP) {
       this.dns.onPacket(p);
     }
@@ -137,6 +148,13 @@ export class Summarizer {
     const totals = this.totals.finish();
     const reported = this.conversations.finish(this.perCp && this.capturePoints.count > 1);
     const tcp = this.tcp.finish(reported);
+    const { http2, grpc } = this.h2.finish();
+    const sink = this.opts.onRecord;
+    if (sink !== undefined) {
+      this.dns.flushRecords();
+      this.http.flushRecords();
+      for (const r of reported) sink(connectionRecord(r.flow, r.conversation, this.tcp.connection(r.flow), this.opts.endpoints));
+    }
     const topTalkersList = topTalkers(reported, this.opts.endpoints, this.top);
     const conversations = reported.map((r) => r.conversation).sort((x, y) => y.bytes - x.bytes || x.firstTime - y.firstTime);
     return {
@@ -155,6 +173,8 @@ export class Summarizer {
       tcp,
       dns: this.dns.finish(),
       http: this.http.finish(),
+      http2,
+      grpc,
       errors: [...this.errors],
     };
   }

@@ -1,5 +1,5 @@
 /**
- * `kubectl-pcap summary FILE... [-o table|json] [--meta FILE]... [--width N] [--top N] [--filter EXPR]`
+ * `kubectl-pcap summary FILE... [-o table|json|records] [--meta FILE]... [--width N] [--top N] [--filter EXPR]`
  *
  * Summarises one or more capture files (pcap or pcapng). Capture metadata sidecars next to the
  * inputs (`FILE.meta.json` or `capture-meta.json`, see src/pcap/metadata.ts) are picked up
@@ -20,6 +20,7 @@ import type { SummaryOptions, Summary } from '../../pcap/summary.js';
 import { formatSummaryTable } from '../../pcap/format.js';
 import { endpointMap, findCaptureMetadata, readCaptureMetadata, type CaptureMetadata } from '../../pcap/metadata.js';
 import { describeError } from '../../pcap/errors.js';
+import type { PcapRecord } from '../../pcap/records/types.js';
 
 /** Streams a command writes to (a subset of the CLI's io). */
 export interface CommandIo {
@@ -27,10 +28,11 @@ export interface CommandIo {
   stderr: NodeJS.WritableStream;
 }
 
-export const SUMMARY_USAGE = `usage: kubectl-pcap summary FILE... [-o table|json] [--meta FILE]... [--width N] [--top N] [--filter EXPR]
+export const SUMMARY_USAGE = `usage: kubectl-pcap summary FILE... [-o table|json|records] [--meta FILE]... [--width N] [--top N] [--filter EXPR]
 
-Summarise capture files: conversations, top talkers, TCP health, DNS and HTTP.
-  -o, --output table|json   output format (default table)
+Summarise capture files: conversations, top talkers, TCP health, DNS, HTTP, HTTP/2 and gRPC.
+  -o, --output FORMAT       table (default), json (the summary), or records: one JSON record per
+                            line (connections, dns, http, http2/grpc; schema in docs/records.md)
       --meta FILE           capture metadata (JSON) naming IPs by pod; sidecars next to the
                             inputs (FILE.meta.json, capture-meta.json) are read automatically
       --width N             table width (default: terminal width or 80)
@@ -40,7 +42,7 @@ Summarise capture files: conversations, top talkers, TCP health, DNS and HTTP.
 
 interface SummaryArgs {
   files: string[];
-  output: 'table' | 'json';
+  output: 'table' | 'json' | 'records';
   meta: string[];
   width: number | undefined;
   top: number | undefined;
@@ -64,7 +66,7 @@ function parseArgs(argv: readonly string[]): SummaryArgs | 'help' {
     if (flag === '-h' || flag === '--help') return 'help';
     else if (flag === '-o' || flag === '--output') {
       const v = value('-o');
-      if (v !== 'json' && v !== 'table') throw new UsageProblem(`-o must be "table" or "json", not "${v}"`);
+      if (v !== 'json' && v !== 'table' && v !== 'records') throw new UsageProblem(`-o must be "table", "json" or "records", not "${v}"`);
       a.output = v;
     } else if (flag === '--meta') a.meta.push(value('--meta'));
     else if (flag === '-Y' || flag === '--filter') a.filter = value('--filter');
@@ -130,13 +132,16 @@ export async function runSummary(argv: readonly string[], io: CommandIo): Promis
     }
   }
   try {
-    const opts: SummaryOptions = { endpoints: endpointMap(metas), top: args.top, syncReads: true };
+    const onRecord = args.output === 'records' ? (r: PcapRecord) => io.stdout.write(`${JSON.stringify(r)}\n`) : undefined;
+    const opts: SummaryOptions = { endpoints: endpointMap(metas), top: args.top, syncReads: true, onRecord };
     const { summary, errors } = compiled === undefined ? await summarizeFiles(args.files, opts) : await summarizeFiltered(args.files, opts, compiled, sidecars);
     for (const e of errors) {
       io.stderr.write(`error: ${describeError(e)}\n`);
       failed = true;
     }
-    if (args.output === 'json') io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    if (args.output === 'records') {
+      // written as they were produced
+    } else if (args.output === 'json') io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else io.stdout.write(formatSummaryTable(summary, { width: args.width ?? io.stdout.columns ?? 80, rows: args.top }));
   } catch (err) {
     io.stderr.write(`error: ${describeError(err)}\n`);

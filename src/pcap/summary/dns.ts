@@ -8,6 +8,20 @@ import { decodeDns, qtypeName, rcodeName } from '../dns.js';
 import type { CopyDetector } from './capturepoints.js';
 import type { PacketContext, PacketTracker } from './context.js';
 import { Latency } from './latency.js';
+import type { Flow } from './flow.js';
+import { dnsRecord, type EndpointMap } from '../records/build.js';
+import type { PcapRecord } from '../records/types.js';
+
+interface DnsPending {
+  t: number;
+  id: number;
+  qname: string;
+  qtype: string;
+  flow: Flow;
+  /** the query went from A to B */
+  ab: boolean;
+  copy: boolean;
+}
 import type { DnsNameStats, DnsSummary } from './types.js';
 
 const MAX_TRACKED_NAMES = 50_000;
@@ -21,6 +35,8 @@ export class DnsTracker implements PacketTracker<DnsSummary> {
   private readonly rcodes = new Map<number, number>();
   /** query time by (capture point, flow, direction, id) */
   private readonly pending = new Map<string, number>();
+  /** the queries behind `pending`, kept only when records are wanted */
+  private readonly pendingQueries = new Map<string, DnsPending>();
   private readonly latency = new Latency();
   private readonly names = new Map<string, DnsNameStats>();
 
@@ -28,6 +44,8 @@ export class DnsTracker implements PacketTracker<DnsSummary> {
   constructor(
     private readonly copies: CopyDetector,
     private readonly top: number,
+    private readonly sink: ((r: PcapRecord) => void) | null = null,
+    private readonly endpointMap: EndpointMap = undefined,
   ) {}
 
   /** A UDP packet with ports (`p.flow` set); only port 53 is looked at. */
@@ -56,7 +74,10 @@ export class DnsTracker implements PacketTracker<DnsSummary> {
         this.queries++;
         if (ns) ns.queries++;
       }
-      if (this.pending.size < MAX_PENDING_DNS && !this.pending.has(pk)) this.pending.set(pk, t);
+      if (this.pending.size < MAX_PENDING_DNS && !this.pending.has(pk)) {
+        this.pending.set(pk, t);
+        if (this.sink !== null) this.pendingQueries.set(pk, { t, id: h.id, qname: name, qtype: qtypeName(h.qtype), flow: p.flow, ab, copy: s.copy });
+      }
       return;
     }
     if (!s.copy) {
@@ -73,12 +94,23 @@ export class DnsTracker implements PacketTracker<DnsSummary> {
     const qt = this.pending.get(qk);
     if (qt !== undefined) {
       this.pending.delete(qk);
+      const q0 = this.sink !== null ? this.pendingQueries.get(qk) : undefined;
+      if (q0 !== undefined) this.pendingQueries.delete(qk);
       if (!s.m.matched) {
         s.m.matched = true;
         this.matched++;
-        this.latency.add((t - qt) * 1000);
+        const ms = (t - qt) * 1000;
+        this.latency.add(ms);
+        if (q0 !== undefined && this.sink !== null) this.sink(dnsRecord(q0.t, q0.flow, q0.ab, q0, rcodeName(h.rcode), h.ancount, ms, this.endpointMap));
       }
     }
+  }
+
+  /** Records of the queries still unanswered (rcode null), once; call at the end of input. */
+  flushRecords(): void {
+    if (this.sink === null) return;
+    for (const q of this.pendingQueries.values()) if (!q.copy) this.sink(dnsRecord(q.t, q.flow, q.ab, q, null, null, null, this.endpointMap));
+    this.pendingQueries.clear();
   }
 
   finish(): DnsSummary {

@@ -8,6 +8,9 @@ import { parseHttpRequest, parseHttpStatus } from '../http.js';
 import type { CopyDetector } from './capturepoints.js';
 import { FlowSlots, type PacketContext, type PacketTracker } from './context.js';
 import { Latency } from './latency.js';
+import type { Flow } from './flow.js';
+import { httpRecord, type EndpointMap } from '../records/build.js';
+import type { PcapRecord } from '../records/types.js';
 import type { HttpEndpointStats, HttpSummary } from './types.js';
 
 const MAX_TRACKED_ENDPOINTS = 50_000;
@@ -18,6 +21,12 @@ interface HttpPending {
   t: number;
   /** endpoint key (`METHOD path`) */
   key: string;
+  method: string;
+  path: string;
+  /** the request went from A to B */
+  ab: boolean;
+  /** a copy of a request already counted at another capture point */
+  copy: boolean;
 }
 
 export class HttpTracker implements PacketTracker<HttpSummary> {
@@ -31,9 +40,15 @@ export class HttpTracker implements PacketTracker<HttpSummary> {
   private readonly pending = new FlowSlots<HttpPending[]>();
 
   /** `top`: how many endpoints to report. */
+  /** flows with requests awaiting a response (for the records of unanswered requests) */
+  private readonly pendingFlows: Flow[] = [];
+
+  /** `top`: how many endpoints to report; `sink`: where transaction records go (null: none). */
   constructor(
     private readonly copies: CopyDetector,
     private readonly top: number,
+    private readonly sink: ((r: PcapRecord) => void) | null = null,
+    private readonly endpointMap: EndpointMap = undefined,
   ) {}
 
   /** A TCP packet with ports (`p.flow` set, `p.retransmission` decided by the TCP tracker). */
@@ -61,13 +76,15 @@ export class HttpTracker implements PacketTracker<HttpSummary> {
           e.s.statuses[status] = (e.s.statuses[status] ?? 0) + 1;
           e.lat.add(ms);
         }
+        if (this.sink !== null) this.sink(httpRecord(pending.t, f, pending.ab, pending.method, pending.path, status, ms, this.endpointMap));
       }
       return;
     }
     const req = parseHttpRequest(b, d.payloadOffset, d.payloadCaptured);
     if (req === undefined) return;
     const key = `${req.method} ${req.path}`;
-    if (!this.copies.seen(`h${f.tupleKey()}${p.ab ? '>' : '<'}${d.seq}q`, f.cp, t).copy) {
+    const copy = this.copies.seen(`h${f.tupleKey()}${p.ab ? '>' : '<'}${d.seq}q`, f.cp, t).copy;
+    if (!copy) {
       this.requests++;
       this.methods.set(req.method, (this.methods.get(req.method) ?? 0) + 1);
       let e = this.endpoints.get(key);
@@ -81,8 +98,20 @@ export class HttpTracker implements PacketTracker<HttpSummary> {
     if (q === null) {
       q = [];
       this.pending.set(f, q);
+      this.pendingFlows.push(f);
     }
-    if (q.length < MAX_PENDING_HTTP) q.push({ t, key });
+    if (q.length < MAX_PENDING_HTTP) q.push({ t, key, method: req.method, path: req.path, ab: p.ab, copy });
+  }
+
+  /** Records of the requests still unanswered (status null), once; call at the end of input. */
+  flushRecords(): void {
+    if (this.sink === null) return;
+    for (const f of this.pendingFlows) {
+      const q = this.pending.get(f);
+      if (q === null) continue;
+      for (const r of q) if (!r.copy) this.sink(httpRecord(r.t, f, r.ab, r.method, r.path, null, null, this.endpointMap));
+      q.length = 0;
+    }
   }
 
   finish(): HttpSummary {

@@ -56,6 +56,27 @@ export class TcpConnection {
   lastSynTime = -1;
   /** order in which handshakes completed (RTT samples are added in this order) */
   hsOrder = -1;
+  /** who sent a RST */
+  rstA = false;
+  rstB = false;
+  /** Zeek-style history relative to A (upper case: from A); each letter once per side */
+  history = '';
+  /** letters seen: bit 2*i (from A) and 2*i+1 (from B) for letter i of HISTORY_LETTERS */
+  historyMask = 0;
+
+  /** Adds history letter `i` (index into HISTORY_LETTERS) for the side `ab`. */
+  addHistory(i: number, ab: boolean): void {
+    const bit = 1 << (i * 2 + (ab ? 0 : 1));
+    if ((this.historyMask & bit) !== 0) return;
+    this.historyMask |= bit;
+    const l = HISTORY_LETTERS[i]!;
+    this.history += ab ? l : l.toLowerCase();
+  }
+
+  /** Adds the letters of `letters` (bits per letter index, side not applied) in letter order. */
+  addHistoryLetters(letters: number, ab: boolean): void {
+    for (let i = 0; i < 6; i++) if (letters & (1 << i)) this.addHistory(i, ab);
+  }
 
   state(): TcpState {
     if (this.hsDone) return 'completed';
@@ -65,6 +86,9 @@ export class TcpConnection {
     return 'no-handshake';
   }
 }
+
+/** S syn, H syn-ack, A pure ack, D data, F fin, R rst (Zeek's conn.log history letters). */
+const HISTORY_LETTERS = 'SHADFR';
 
 function seqLt(a: number, b: number): boolean {
   return ((a - b) | 0) < 0;
@@ -120,7 +144,14 @@ export class TcpTracker implements PacketTracker<TcpSummary>, ConnectionSplitter
       c.firstRtt = t - c.lastSynTime;
       c.hsOrder = this.hsCount++;
     }
+    // history letters of this packet (S H A D F R = bits 0..5); most packets add nothing new
+    const letters = (syn ? (ackf ? 2 : 1) : 0) | (seglen > 0 ? 8 : ackf && !syn && !fin && !rst ? 4 : 0) | (fin ? 16 : 0) | (rst ? 32 : 0);
+    let spread = 0;
+    for (let l = letters, i = 0; l !== 0; l >>= 1, i++) if (l & 1) spread |= 1 << (i * 2 + (ab ? 0 : 1));
+    if ((spread & ~c.historyMask) !== 0) c.addHistoryLetters(letters, ab);
     if (rst) {
+      if (ab) c.rstA = true;
+      else c.rstB = true;
       c.resets++;
       if (c.synTime >= 0 && c.synAckTime < 0 && !fromClient) c.refused = true;
     }

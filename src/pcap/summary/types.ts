@@ -3,6 +3,7 @@
  * the trackers under this folder and re-exported by ../summary.ts (the public entry point).
  */
 import type { EndpointInfo } from '../metadata.js';
+import type { PcapRecord } from '../records/types.js';
 
 /** One side of a conversation. */
 export interface Endpoint {
@@ -140,6 +141,10 @@ export interface Summary {
   tcp: TcpSummary;
   dns: DnsSummary;
   http: HttpSummary;
+  /** HTTP/2 cleartext streams (added in summary format 2). */
+  http2: Http2Summary;
+  /** gRPC calls over HTTP/2 (added in summary format 2). */
+  grpc: GrpcSummary;
   /** Format problems (one line each); the summary covers every packet before each problem. */
   errors: string[];
 }
@@ -157,4 +162,57 @@ export interface SummaryOptions {
   perCapturePoint?: boolean;
   /** Read files with fs.readSync ({@link summarizeFiles}; faster for command-line use). */
   syncReads?: boolean;
+  /**
+   * Receives one record (docs/records.md) per finished HTTP/2 stream, HTTP/1.x and DNS transaction
+   * as the packets are added, and at `finish()` the unanswered transactions and one connection
+   * record per reported conversation. See {@link RecordStream} for the feed/drain form.
+   */
+  onRecord?: (r: PcapRecord) => void;
+}
+
+export interface Http2EndpointStats {
+  method: string;
+  path: string;
+  requests: number;
+  /** by response :status; `none` when no response headers were seen */
+  statuses: Record<string, number>;
+  latency: LatencySummary | null;
+}
+
+/** HTTP/2 cleartext (h2c) streams; gRPC calls are counted here too and listed in {@link GrpcSummary}. */
+export interface Http2Summary {
+  /** connections recognised as HTTP/2 (preface or Upgrade) */
+  connections: number;
+  /** of which started as HTTP/1.1 with Upgrade: h2c */
+  upgraded: number;
+  /** streams with a request (gRPC calls included) */
+  requests: number;
+  /** streams with response headers */
+  responses: number;
+  /** streams ended by RST_STREAM */
+  resets: number;
+  /** streams that did not end in the capture, or whose bytes were missing or undecodable */
+  unfinished: number;
+  statuses: Record<string, number>;
+  latency: LatencySummary | null;
+  /** non-gRPC requests by method and path */
+  endpoints: Http2EndpointStats[];
+}
+
+export interface GrpcMethodStats {
+  service: string;
+  method: string;
+  calls: number;
+  /** by grpc-status name (OK, NOT_FOUND, ...); `none` when the call ended without one */
+  statuses: Record<string, number>;
+  requestMessages: number;
+  responseMessages: number;
+  latency: LatencySummary | null;
+}
+
+export interface GrpcSummary {
+  calls: number;
+  statuses: Record<string, number>;
+  latency: LatencySummary | null;
+  methods: GrpcMethodStats[];
 }
