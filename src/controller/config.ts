@@ -24,6 +24,8 @@ export interface ControllerConfig {
   readonly logFormat: 'json' | 'text';
   /** Where /metrics, /healthz and /readyz are served; undefined = not served. */
   readonly metricsAddr: ListenAddress | undefined;
+  /** Directory of the mounted Secret pcapper-store-credentials; undefined = run without store support. */
+  readonly storeCredentialsDir: string | undefined;
 }
 
 export const CONTROLLER_USAGE = `usage: pcapper controller [options]
@@ -42,7 +44,11 @@ export const CONTROLLER_USAGE = `usage: pcapper controller [options]
   --log-format json|text        (default json; env PCAPPER_LOG_FORMAT)
   --metrics-addr HOST:PORT      serve /metrics, /healthz and /readyz over HTTP, e.g. :8080 or
                                 127.0.0.1:0 (default: not served; env PCAPPER_METRICS_ADDR;
-                                the chart sets :8080)`;
+                                the chart sets :8080)
+  --store-credentials-dir DIR   the mounted Secret pcapper-store-credentials: enables stores
+                                (PacketCaptureStore probes, spec.store, Uploaded, object deletes);
+                                env PCAPPER_STORE_CREDENTIALS_DIR; the chart sets
+                                /etc/pcapper/store-credentials`;
 
 function num(v: string | undefined, def: number, flag: string): number {
   if (v === undefined) return def;
@@ -70,6 +76,7 @@ export function loadControllerConfig(argv: readonly string[], env: Readonly<Reco
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
       'metrics-addr': { type: 'string' },
+      'store-credentials-dir': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -95,6 +102,7 @@ export function loadControllerConfig(argv: readonly string[], env: Readonly<Reco
     concurrency: Math.max(1, Math.floor(num(values.concurrency, 4, '--concurrency'))),
     logLevel: level,
     logFormat: format,
+    storeCredentialsDir: (values['store-credentials-dir'] ?? env.PCAPPER_STORE_CREDENTIALS_DIR) || undefined,
     metricsAddr: metricsAddr === undefined || metricsAddr === '' ? undefined : parseListenAddress('--metrics-addr', metricsAddr),
   });
 }
