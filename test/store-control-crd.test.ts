@@ -4,28 +4,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { packetCaptureStoreCRD } from '../src/api/crd.js';
-import { STORE_CRD_NAME, STORE_PLURAL, type PacketCaptureStore } from '../src/api/packetcapturestore.js';
+import { STORE_PLURAL, type PacketCaptureStore } from '../src/api/packetcapturestore.js';
 import { clientFor, KubeApiError, type KubeClient } from '../src/k8s/client.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
-import { waitFor } from './controller-helpers.js';
+import { installStoreCRD } from './store-control-support.js';
 
 let cluster: Cluster;
 let admin: KubeClient;
-
-export async function installStoreCRD(c: KubeClient): Promise<void> {
-  try {
-    await c.request({ method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: packetCaptureStoreCRD() });
-  } catch (e) {
-    if (!(e instanceof KubeApiError && e.status === 409)) throw e;
-  }
-  await waitFor('store CRD served', async () => {
-    const crd = await c.request<{ status?: { conditions?: { type: string; status: string }[] } }>({ path: `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${STORE_CRD_NAME}` });
-    if (!crd.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True')) return undefined;
-    await c.request({ path: `/apis/pcapper.dev/v1alpha1/${STORE_PLURAL}` });
-    return true;
-  }, 30_000);
-}
 
 const base = (name: string, s3: Partial<PacketCaptureStore['spec']['s3']> = {}, extra: Partial<PacketCaptureStore['spec']> = {}) => ({
   apiVersion: 'pcapper.dev/v1alpha1',

@@ -132,7 +132,7 @@ export function runController(opts: ControllerOptions): ControllerHandle {
   const storeOpts = opts.stores;
   const storeInf = storeOpts ? new Informer<PacketCaptureStore & KubeObject>({ ...iopts, path: storesPath() }) : undefined;
   const nsInf = storeOpts ? new Informer<NodeObj & KubeObject>({ ...iopts, path: '/api/v1/namespaces', transform: trimMeta }) : undefined;
-  if (storeInf && nsInf) all.push(storeInf as unknown as Informer<KubeObject>, nsInf as unknown as Informer<KubeObject>);
+  if (storeInf && nsInf) all.push(storeInf as unknown as Informer<KubeObject>, nsInf);
   const storeWorld: StoreWorld | undefined =
     storeInf && nsInf
       ? {

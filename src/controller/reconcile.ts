@@ -302,7 +302,7 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
         : condition(prev.conditions, CONDITIONS.PartialFailure, 'False', 'NoFailures', 'no target failed', nowIso, gen),
   );
 
-  const uploaded = uploadedFor(pc, hasStore, terminal(progress), world.nodeExists, nowIso);
+  const uploaded = uploadedFor(pc, hasStore, terminal(progress), (n) => world.nodeExists(n), nowIso);
   if (uploaded) conditions.push(uploaded);
 
   const status: PacketCaptureStatus = {
