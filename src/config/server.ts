@@ -29,6 +29,9 @@ export interface ServerConfig {
   readonly authRefreshMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly logFormat: 'json' | 'text';
+  /** Reads from stores: the mounted Secrets pcapper-store-credentials and pcapper-encryption-keys (both set, or no store reads). */
+  readonly storeCredentialsDir?: string;
+  readonly keyringDir?: string;
 }
 
 export class ServerConfigError extends Error {
@@ -106,5 +109,11 @@ export function loadServerConfig(env: Env = process.env): ServerConfig {
     logLevel: oneOf(env, 'PCAPPER_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
     logFormat: oneOf(env, 'PCAPPER_LOG_FORMAT', ['json', 'text'] as const, 'json'),
   };
+  const storeCredentialsDir = get(env, 'PCAPPER_STORE_CREDENTIALS_DIR');
+  const keyringDir = get(env, 'PCAPPER_KEYRING_DIR');
+  if ((storeCredentialsDir === undefined) !== (keyringDir === undefined)) {
+    throw new ServerConfigError(storeCredentialsDir ? 'PCAPPER_KEYRING_DIR' : 'PCAPPER_STORE_CREDENTIALS_DIR', 'reads from stores need both PCAPPER_STORE_CREDENTIALS_DIR and PCAPPER_KEYRING_DIR (the chart sets both)');
+  }
+  if (storeCredentialsDir && keyringDir) Object.assign(cfg, { storeCredentialsDir, keyringDir });
   return Object.freeze(cfg);
 }
