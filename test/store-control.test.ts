@@ -224,6 +224,8 @@ describe('delete removes the capture\'s objects through the finalizer', () => {
       writeCredentialsDir(credDir, { 'main.secretAccessKey': server.secretAccessKey });
       await waitGone(admin, 'team-a', 'del', 30_000);
       assert.deepEqual(await c.listObjects(capturePrefix('', 'team-a', 'del')), []);
+      const done = await waitEvent(admin, refusing, 'StoreCleanedUp');
+      assert.match(done.message, /3 object\(s\) deleted from store "main"/);
       assert.equal((await c.listObjects(capturePrefix('', 'team-a', 'del-2'))).length, 1, "another capture's objects stay");
     } finally {
       c.close();
@@ -235,6 +237,48 @@ describe('delete removes the capture\'s objects through the finalizer', () => {
     await waitCapture(admin, 'team-a', 'del-empty', 'scheduled', (p) => p.status?.progress === 'scheduled');
     await deletePacketCapture(admin, 'team-a', 'del-empty');
     await waitGone(admin, 'team-a', 'del-empty', 20_000);
+  });
+});
+
+describe('TTL deletes through the same path', () => {
+  it('ttlSecondsAfterFinished deletes the capture and its objects', async () => {
+    await createCapture(admin, 'team-a', 'ttl', { targetPod: 'web', store: 'main', captureSeconds: 600, ttlSecondsAfterFinished: 1 });
+    const created = await waitCapture(admin, 'team-a', 'ttl', 'scheduled', (p) => p.status?.progress === 'scheduled');
+    const c = server.client(BUCKET);
+    try {
+      const k = objectKey({ prefix: '', namespace: 'team-a', capture: 'ttl', node: 'worker-01', target: 'pod.team-a.web', file: 'ttl.pcap0' });
+      const body = Buffer.from('encrypted bytes stand here');
+      await c.putObject(k, body, Buffer.from(sha256Hex(body), 'hex').toString('base64'));
+      const t0 = nowIso();
+      await agentReport(admin, 'team-a', 'ttl', 'worker-01', [{ name: 'pod/team-a/web', phase: 'Finished', startTime: t0, finishTime: t0, files: [{ name: 'ttl.pcap0', size: 10, upload: { state: 'Uploaded' } }] }], { files: 0, bytes: 0, cleanedUp: true });
+      await waitGone(admin, 'team-a', 'ttl', 30_000);
+      assert.deepEqual(await c.listObjects(capturePrefix('', 'team-a', 'ttl')), []);
+      await waitEvent(admin, created, 'Expired');
+      await waitEvent(admin, created, 'StoreCleanedUp');
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe('the default store', () => {
+  it('a capture naming no store uses the single default store that allows its namespace', async () => {
+    await createStore(admin, 'dflt', { s3: s3('main'), allowedNamespaces: { names: ['team-a'] }, default: true });
+    await waitStoreReady(admin, 'dflt', 'True');
+    await createCapture(admin, 'team-a', 'uses-default', { targetPod: 'web' });
+    const pc = await waitCapture(admin, 'team-a', 'uses-default', 'Uploaded present', (p) => !!cond(p, CONDITIONS.Uploaded));
+    assert.equal(cond(pc, CONDITIONS.Uploaded)?.reason, 'Uploading');
+  });
+  it('two default stores: both Ready False MultipleDefaults, and neither is used', async () => {
+    await createStore(admin, 'dflt2', { s3: s3('main'), allowedNamespaces: { names: ['team-a'] }, default: true });
+    for (const n of ['dflt', 'dflt2']) {
+      const r = await waitStoreReady(admin, n, 'False');
+      assert.equal(r.reason, 'MultipleDefaults');
+      assert.match(r.message ?? '', /2 stores are marked default \(dflt, dflt2\)/);
+    }
+    await createCapture(admin, 'team-a', 'two-defaults', { targetPod: 'web' });
+    const pc = await waitCapture(admin, 'team-a', 'two-defaults', 'scheduled', (p) => p.status?.progress === 'scheduled');
+    assert.equal(cond(pc, CONDITIONS.Uploaded), undefined);
   });
 });
 
