@@ -163,6 +163,24 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
       call: () => ({ method: 'PATCH', path: `/api/v1/namespaces/${NS}/events/probe-event`, contentType: merge, body: { count: 2 } }),
       why: 'EventRecorder bumps the count of a repeated event (merge patch)',
     },
+    'pcapper.dev/packetcapturestores:get': {
+      call: () => ({ method: 'GET', path: `${PC}/packetcapturestores/probe-store` }),
+      why: "the server reads the store a capture names (src/server/kube.ts getStore); the agent's store lookups",
+    },
+    'pcapper.dev/packetcapturestores:list': {
+      call: () => ({ method: 'GET', path: `${PC}/packetcapturestores` }),
+      why: 'store informer (controller, agent); the server finds the default store (src/server/kube.ts listStores)',
+    },
+    'pcapper.dev/packetcapturestores:watch': {
+      call: () => ({ method: 'GET', path: `${PC}/packetcapturestores?watch=1&timeoutSeconds=1` }),
+      why: 'store informer watch (controller, agent)',
+    },
+    'pcapper.dev/packetcapturestores/status:patch': {
+      call: () => ({ method: 'PATCH', path: `${PC}/packetcapturestores/probe-store/status?fieldManager=pcapper-controller-store&force=true`, contentType: apply, body: { apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCaptureStore', metadata: { name: 'probe-store' }, status: {} } }),
+      why: "the controller applies a store's Ready condition after probing its bucket (src/controller/store-shell.ts probeAndRecord)",
+    },
+    '/namespaces:list': { call: () => ({ method: 'GET', path: '/api/v1/namespaces' }), why: "controller namespace informer (stores' allowedNamespaces.selector)" },
+    '/namespaces:watch': { call: () => ({ method: 'GET', path: '/api/v1/namespaces?watch=1&timeoutSeconds=1' }), why: 'controller namespace informer watch' },
     'coordination.k8s.io/leases:create': {
       call: () => ({ method: 'POST', path: `/apis/coordination.k8s.io/v1/namespaces/${SYSTEM_NS}/leases`, body: { metadata: { name: 'pcapper-controller' }, spec: {} } }),
       why: 'the first candidate creates the Lease (src/k8s/leader.ts POST); 409 once it exists is still authorized',
@@ -277,7 +295,7 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
     manifests = parseManifests(text);
     const r = await cluster.kubectl(['apply', '--server-side', '--field-manager=pcapper-install', '-f', '-'], { input: text });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal((await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/packetcaptures.pcapper.dev'])).code, 0);
+    assert.equal((await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/packetcaptures.pcapper.dev', 'crd/packetcapturestores.pcapper.dev'])).code, 0);
     tokens.admin = cluster.kubeConfig.getCurrentUser()?.token ?? '';
     for (const sa of ['pcapper-controller', 'pcapper-agent', 'pcapper-server']) {
       const kc: k8s.KubeConfig = await cluster.serviceAccountKubeConfig(SYSTEM_NS, sa);
@@ -287,6 +305,15 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
     await adminOk({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name: NS } } });
     await adminOk({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name: 'rbac-b' } } });
     await adminOk({ method: 'POST', path: `${PC}/namespaces/${NS}/packetcaptures`, body: capture('probe') });
+    // The chart binds pcapper-store-viewer to every authenticated user (rbac.storesVisibleToAllUsers),
+    // ServiceAccounts included; the per-verb checks of the components' own roles run without that
+    // binding (as with rbac.storesVisibleToAllUsers=false), the stores test below puts it back.
+    assert.equal((await cluster.kubectl(['delete', 'clusterrolebinding', 'pcapper-store-viewer'])).code, 0);
+    await adminOk({
+      method: 'POST',
+      path: `${PC}/packetcapturestores`,
+      body: { apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCaptureStore', metadata: { name: 'probe-store' }, spec: { s3: { endpoint: 'https://s3.example.com', region: 'us-east-1', bucket: 'probe', credentials: { accessKeyId: 'p.a', secretAccessKey: 'p.s' } } } },
+    });
     await adminOk({ method: 'POST', path: `/api/v1/namespaces/${NS}/events`, body: { metadata: { name: 'probe-event' }, involvedObject: { kind: 'PacketCapture', name: 'probe', namespace: NS }, reason: 'Probe', message: 'x', type: 'Normal' } });
   });
   after(async () => {
@@ -416,6 +443,8 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
     assert.match(cm?.['requestheader-client-ca-file'] ?? '', /BEGIN CERTIFICATE/, 'the front-proxy CA is read');
     assert.equal((await api.getCapture(NS, 'probe'))?.metadata.name, 'probe');
     assert.equal(await api.getCapture(NS, 'absent'), undefined, '404 is an answer, not a refusal');
+    assert.equal((await api.getStore('probe-store'))?.metadata.name, 'probe-store', 'the store a capture names');
+    assert.ok((await api.listStores()).some((s) => s.metadata.name === 'probe-store'), 'the stores (for the default one)');
     assert.ok(await api.daemonSetUid(SYSTEM_NS, 'pcapper-agent'), "the agent DaemonSet's uid");
     assert.deepEqual(await api.agentPods(SYSTEM_NS, 'node-a'), [], 'no kubelet here: no agent pods, but the list is allowed');
     assert.ok(Array.isArray(await api.agentPods(SYSTEM_NS)));
@@ -472,6 +501,23 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
     assert.equal((await send(tokens.mallory ?? '', { method: 'GET', path: `${PC}/namespaces/${NS}/packetcaptures` })).status, 403);
   });
 
+  it('stores: every authenticated user may see them (pcapper-store-viewer), only admins change them; nobody reads the credentials Secret', async () => {
+    assert.equal(await canI('mallory', 'list', 'packetcapturestores.pcapper.dev'), false, 'without the chart binding, no user sees stores');
+    const binding = findManifest(manifests, 'ClusterRoleBinding', 'pcapper-store-viewer');
+    const r = await cluster.kubectl(['apply', '--server-side', '--field-manager=pcapper-install', '-f', '-'], { input: JSON.stringify(binding) });
+    assert.equal(r.code, 0, r.stderr);
+    await until(() => canI('mallory', 'list', 'packetcapturestores.pcapper.dev'), 'the pcapper-store-viewer binding never took effect');
+    for (const u of ['alice', 'mallory']) {
+      assert.ok(await canI(u, 'list', 'packetcapturestores.pcapper.dev'), `${u} lists stores (kubectl pcap init offers them)`);
+      assert.ok(await canI(u, 'get', 'packetcapturestores.pcapper.dev'), `${u} gets a store`);
+      for (const verb of ['create', 'update', 'patch', 'delete']) assert.equal(await canI(u, verb, 'packetcapturestores.pcapper.dev'), false, `${u} may not ${verb} stores`);
+    }
+    for (const sa of ['pcapper-controller', 'pcapper-agent', 'pcapper-server']) {
+      assert.equal(await canI(`system:serviceaccount:${SYSTEM_NS}:${sa}`, 'get', 'secrets', SYSTEM_NS), false, `${sa} reads no Secret (credentials and keys are mounted)`);
+    }
+    assert.equal((await cluster.kubectl(['delete', 'clusterrolebinding', 'pcapper-store-viewer'])).code, 0);
+  });
+
   it('pcapper-view: captures and their status, never the traffic', async () => {
     const rb = await cluster.kubectl(['create', 'rolebinding', 'bob-view', '-n', NS, '--clusterrole=pcapper-view', '--user=bob']);
     assert.equal(rb.code, 0, rb.stderr);
@@ -491,6 +537,7 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
       for (const sub of ['files', 'log']) assert.ok(await dataAllowed('bob', ['pcapper:users', 'system:authenticated'], sub, ns), `bob can get packetcaptures/${sub} (data.pcapper.dev) in ${ns}`);
     }
     assert.equal(await canI('bob', 'get', 'secrets', SYSTEM_NS), false, 'pcapper-admin is about pcapper only');
+    for (const verb of ['create', 'update', 'delete']) assert.ok(await canI('bob', verb, 'packetcapturestores.pcapper.dev', undefined), `admins ${verb} stores`);
     assert.equal(await canI('bob', 'get', 'pods', SYSTEM_NS), false, 'the system namespace Role is bound separately (rbac.adminSubjects)');
     const node = await send(tokens.bob ?? '', { method: 'POST', path: `${PC}/namespaces/${SYSTEM_NS}/packetcaptures`, body: { apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCapture', metadata: { name: 'node-eth0', namespace: SYSTEM_NS }, spec: { targetNode: 'node-a', targetInterface: 'eth0', captureSeconds: '5' } } });
     assert.equal(node.status, 201, node.body);

@@ -120,6 +120,8 @@ export function targetLabel(t: TargetStatus): string {
   return t.name;
 }
 
+const conds0 = (pc: PacketCapture) => pc.status?.conditions ?? [];
+
 /** `kubectl pcap describe`: a kubectl-describe-like text view. */
 export function describeCapture(pc: PacketCapture, events: readonly { type?: string; reason?: string; message?: string; lastTimestamp?: string | Date; count?: number }[], now: Date): string {
   const out: string[] = [];
@@ -143,6 +145,7 @@ export function describeCapture(pc: PacketCapture, events: readonly { type?: str
   kv('Max file size', sp.maxFileSize, 2);
   kv('File count', sp.fileCount, 2);
   kv('TTL', sp.ttlSecondsAfterFinished !== undefined ? `${sp.ttlSecondsAfterFinished}s` : undefined, 2);
+  kv('Store', sp.store, 2);
   out.push('Status:');
   kv('Progress', st?.progress ?? 'pending', 2);
   kv('Started', st?.startTime, 2);
@@ -157,6 +160,18 @@ export function describeCapture(pc: PacketCapture, events: readonly { type?: str
     const rows = targets.map((t) => [targetLabel(t), t.node ?? '', t.phase ?? 'Pending', String(t.packets ?? 0), formatBytes(t.bytes), String(t.drops ?? 0), String(t.files?.length ?? 0), t.reason ?? '']);
     out.push(...formatTable(['TARGET', 'NODE', 'PHASE', 'PACKETS', 'BYTES', 'DROPS', 'FILES', 'REASON'], rows).trimEnd().split('\n').map((l) => `  ${l}`));
     for (const t of targets) if (t.message) out.push(`  ${targetLabel(t)}: ${t.message}`);
+  }
+  // captures with a store: each file's upload state (docs/storage.md section 4)
+  const uploads = targets.flatMap((t) => (t.files ?? []).filter((f) => f.upload).map((f) => ({ t, f })));
+  const uploaded = conds0(pc).find((c) => c.type === 'Uploaded');
+  if (uploads.length > 0 || uploaded) {
+    out.push(`Uploads${uploaded ? ` (${uploaded.status === 'True' ? 'all uploaded' : `${uploaded.reason ?? ''}: ${uploaded.message ?? ''}`})` : ''}:`);
+    const rows = uploads.map(({ t, f }) => {
+      const u = f.upload!;
+      const parts = u.parts ? `${u.partsDone ?? 0}/${u.parts}` : '';
+      return [targetLabel(t), f.name, u.state ?? 'Pending', parts, u.reason ?? '', u.message ?? ''];
+    });
+    if (rows.length > 0) out.push(...formatTable(['TARGET', 'FILE', 'STATE', 'PARTS', 'REASON', 'MESSAGE'], rows).trimEnd().split('\n').map((l) => `  ${l}`));
   }
   const nodes = st?.nodes ?? [];
   if (nodes.length > 0) {

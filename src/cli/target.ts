@@ -135,6 +135,8 @@ export interface CaptureOptions {
   maxFileSize?: string;
   fileCount?: number;
   ttl?: string;
+  /** A PacketCaptureStore name (`--store`): the ring files are uploaded there, encrypted. */
+  store?: string;
   /** Random suffix source for generated names (tests pass a fixed one). */
   suffix?: () => string;
   /**
@@ -217,6 +219,12 @@ export function buildPacketCapture(target: Target, opts: CaptureOptions): Packet
     const parsed = parseDuration(opts.ttl);
     if (parsed instanceof Error) throw new TargetError(`invalid --ttl "${opts.ttl}": ${parsed.message}`);
     spec.ttlSecondsAfterFinished = parsed;
+  }
+  if (opts.store !== undefined) {
+    if (opts.store.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(opts.store)) {
+      throw new TargetError(`invalid --store "${opts.store}": a store name is lowercase letters, digits, "-" and "." (kubectl get pcapstore lists the stores)`);
+    }
+    spec.store = opts.store;
   }
   const name = opts.name ?? generateName(target, opts.suffix);
   if (!isDns1123Label(name)) {

@@ -18,6 +18,9 @@ export interface ServerConfig {
   readonly authRefreshMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly logFormat: 'json' | 'text';
+  /** Reads from stores: the mounted Secrets pcapper-store-credentials and pcapper-encryption-keys (both set, or no store reads). */
+  readonly storeCredentialsDir?: string;
+  readonly keyringDir?: string;
 }
 
 export class ServerConfigError extends Error {
@@ -41,6 +44,8 @@ export const SERVER_ENV = {
   systemNamespace: withDefault('PCAPPER_SYSTEM_NAMESPACE', SYSTEM_NAMESPACE, 'namespace of the agent DaemonSet and its pods', namespaceName),
   agentDaemonSet: withDefault('PCAPPER_AGENT_DAEMONSET', 'pcapper-agent', 'name of the agent DaemonSet', objectName('DaemonSet name')),
   agentServerName: optional('PCAPPER_AGENT_SERVER_NAME', '`pcapper-agent.<system namespace>.svc`', "DNS name the agents' certificate must carry", objectName('DNS name such as "pcapper-agent.pcapper.svc"')),
+  storeCredentialsDir: optional('PCAPPER_STORE_CREDENTIALS_DIR', 'unset: no reads from stores', 'directory of the mounted Secret pcapper-store-credentials (the chart mounts it at /etc/pcapper/store-credentials); with `PCAPPER_KEYRING_DIR`, downloads of files that are only in a store', absPath),
+  keyringDir: optional('PCAPPER_KEYRING_DIR', 'unset', 'directory of the mounted Secret pcapper-encryption-keys (/etc/pcapper/keys): decrypts files read from a store', absPath),
   authRefreshMs: withDefault('PCAPPER_AUTH_REFRESH', '60s', 'how often the front-proxy ConfigMap and the certificate files are re-read; new connections use the new ones', duration(1000)),
   ...LOG_ENV,
 } as const;
@@ -48,7 +53,11 @@ export const SERVER_ENV = {
 /** Reads the server's configuration from `env` (default process.env). Throws ServerConfigError. */
 export function loadServerConfig(env: Env = process.env): ServerConfig {
   const v = readEnv(SERVER_ENV, env, (variable, message) => new ServerConfigError(variable, message));
-  const { listen: addr, agentServerName, ...rest } = v;
+  const { listen: addr, agentServerName, storeCredentialsDir, keyringDir, ...rest } = v;
   const cfg: ServerConfig = { ...rest, listenHost: addr.host, listenPort: addr.port, agentServerName: agentServerName ?? `pcapper-agent.${v.systemNamespace}.svc` };
+  if ((storeCredentialsDir === undefined) !== (keyringDir === undefined)) {
+    throw new ServerConfigError(storeCredentialsDir ? 'PCAPPER_KEYRING_DIR' : 'PCAPPER_STORE_CREDENTIALS_DIR', 'reads from stores need both PCAPPER_STORE_CREDENTIALS_DIR and PCAPPER_KEYRING_DIR (the chart sets both)');
+  }
+  if (storeCredentialsDir && keyringDir) Object.assign(cfg, { storeCredentialsDir, keyringDir });
   return Object.freeze(cfg);
 }

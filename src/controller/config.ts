@@ -28,6 +28,8 @@ export interface ControllerConfig {
   readonly logFormat: 'json' | 'text';
   /** Where /metrics, /healthz and /readyz are served; undefined = not served. */
   readonly metricsAddr: ListenAddress | undefined;
+  /** Directory of the mounted Secret pcapper-store-credentials; undefined = run without store support. */
+  readonly storeCredentialsDir: string | undefined;
 }
 
 /** One flag of `pcapper controller`: its argument, the variable read when it is not given, its default and meaning. */
@@ -56,6 +58,12 @@ export const CONTROLLER_OPTIONS = {
   'log-level': { arg: LOG_LEVELS.join('|'), env: 'PCAPPER_LOG_LEVEL', shown: 'info', meaning: 'log level' },
   'log-format': { arg: LOG_FORMATS.join('|'), env: 'PCAPPER_LOG_FORMAT', shown: 'json', meaning: 'log format' },
   'metrics-addr': { arg: 'HOST:PORT', env: 'PCAPPER_METRICS_ADDR', shown: 'not served', meaning: 'serve /metrics, /healthz and /readyz over HTTP, e.g. `:8080` or `127.0.0.1:0` (the chart sets `:8080`)' },
+  'store-credentials-dir': {
+    arg: 'DIR',
+    env: 'PCAPPER_STORE_CREDENTIALS_DIR',
+    shown: 'unset: no stores',
+    meaning: 'the mounted Secret pcapper-store-credentials: enables stores (PacketCaptureStore probes, spec.store, Uploaded, object deletes); the chart sets `/etc/pcapper/store-credentials`',
+  },
 } as const satisfies Record<string, ControllerOption>;
 
 type Flag = keyof typeof CONTROLLER_OPTIONS;
@@ -139,5 +147,6 @@ export function loadControllerConfig(argv: readonly string[], env: Readonly<Reco
     logLevel: level as Level,
     logFormat: format,
     metricsAddr: metricsAddr === undefined ? undefined : parseListenAddress('--metrics-addr', metricsAddr),
+    storeCredentialsDir: value('store-credentials-dir'),
   });
 }

@@ -21,6 +21,9 @@ import { WorkQueue, type QueueObserver } from '../k8s/workqueue.js';
 import { decide, DEFAULT_RECONCILE_CONFIG, type Decision, type ReconcileConfig } from './reconcile.js';
 import type { NodeObj, Pod, Workload, World } from './types.js';
 import { SYSTEM_NAMESPACE } from '../api/names.js';
+import type { PacketCaptureStore } from '../api/packetcapturestore.js';
+import { cleanupCaptureObjects, probeAndRecord, storesPath, type StoreShellOptions } from './store-shell.js';
+import type { StoreWorld } from './stores.js';
 
 export interface LeaderElectionConfig {
   /** Namespace of the Lease (default: the system namespace). */
@@ -49,6 +52,11 @@ export interface ControllerOptions {
   minIntervalMs?: number;
   /** Receives the work queue's reconcile, error, retry and depth reports (src/controller/metrics.ts). */
   metrics?: QueueObserver;
+  /**
+   * Store support (docs/storage.md): watch PacketCaptureStores and namespaces, probe stores, resolve
+   * spec.store, aggregate Uploaded, delete objects through the finalizer. Needs the store CRD.
+   */
+  stores?: StoreShellOptions;
 }
 
 export interface ControllerHandle {
@@ -127,6 +135,21 @@ export function runController(opts: ControllerOptions): ControllerHandle {
     (Object.keys(WORKLOAD_PATHS) as WorkloadKindName[]).map((k) => [k, new Informer<Workload & KubeObject>({ ...iopts, path: WORKLOAD_PATHS[k], transform: trimMeta })]),
   ) as Record<WorkloadKindName, Informer<Workload & KubeObject>>;
   const all: Informer<KubeObject>[] = [captures, pods, nodes, ...Object.values(workloads)] as Informer<KubeObject>[];
+  const storeOpts = opts.stores;
+  const storeInf = storeOpts ? new Informer<PacketCaptureStore & KubeObject>({ ...iopts, path: storesPath() }) : undefined;
+  const nsInf = storeOpts ? new Informer<NodeObj & KubeObject>({ ...iopts, path: '/api/v1/namespaces', transform: trimMeta }) : undefined;
+  if (storeInf && nsInf) all.push(storeInf as unknown as Informer<KubeObject>, nsInf);
+  const storeWorld: StoreWorld | undefined =
+    storeInf && nsInf
+      ? {
+          store: (n) => storeInf.get(n),
+          stores: () => storeInf.list(),
+          namespaceLabels: (ns) => {
+            const o = nsInf.get(ns);
+            return o ? (o.metadata?.labels ?? {}) : undefined;
+          },
+        }
+      : undefined;
 
   // pods by namespace, maintained from the pod informer's changes (planning reads it per reconcile)
   const podsByNs = new Map<string, Map<string, Pod>>();
@@ -148,6 +171,7 @@ export function runController(opts: ControllerOptions): ControllerHandle {
     workload: (kind, ns, name) => (kind in workloads ? workloads[kind as WorkloadKindName].get(`${ns}/${name}`) : undefined),
     replicaSet: (ns, name) => workloads.ReplicaSet.get(`${ns}/${name}`),
     nodeExists: (n) => nodes.get(n) !== undefined,
+    ...(storeWorld ? { storeWorld } : {}),
   };
 
   const queue = new WorkQueue({ clock, minIntervalMs: opts.minIntervalMs ?? 200, observer: opts.metrics });
@@ -187,6 +211,41 @@ export function runController(opts: ControllerOptions): ControllerHandle {
     });
   }
 
+  // a store or a namespace changed: captures that may use it decide again; the store is probed
+  const probing = new Set<string>();
+  const probeLater = (name: string): void => {
+    if (!storeOpts || !storeInf || probing.has(name) || !leading) return;
+    probing.add(name);
+    void (async () => {
+      try {
+        const st = storeInf.get(name);
+        if (st && !st.metadata.deletionTimestamp) await probeAndRecord(client, st, storeInf.list(), storeOpts, new Date(clock.now()));
+      } catch (e) {
+        log.warn('store probe status not recorded', { store: name, err: e });
+      } finally {
+        probing.delete(name);
+      }
+    })();
+  };
+  const lastProbedGen = new Map<string, number | undefined>();
+  storeInf?.onChange((c) => {
+    for (const pc of liveCaptures()) queue.add(keyOf(pc));
+    for (const pc of captures.list((p) => !!p.metadata.deletionTimestamp)) queue.add(keyOf(pc));
+    if (c.type === 'DELETED') return;
+    const name = c.object.metadata?.name ?? '';
+    // spec changes (generation) and new stores are probed now; our own status writes are not a reason
+    if (!lastProbedGen.has(name) || lastProbedGen.get(name) !== c.object.metadata?.generation) {
+      lastProbedGen.set(name, c.object.metadata?.generation);
+      // a change of `default` affects the Ready condition of every default store
+      for (const s of storeInf.list()) if (s.metadata.name === name || s.spec.default === true) probeLater(s.metadata.name ?? '');
+    }
+  });
+  nsInf?.onChange((c) => {
+    const ns = c.object.metadata?.name;
+    for (const pc of liveCaptures()) if (pc.metadata.namespace === ns) queue.add(keyOf(pc));
+  });
+  const cleanupAttempts = new Map<string, number>();
+
   const subject = (pc: PacketCapture) => ({ apiVersion: API_VERSION, kind: KIND, metadata: pc.metadata });
   const recordAll = (pc: PacketCapture, d: Decision): void => {
     for (const e of d.events) recorder.record(subject(pc), e.type, e.reason, e.message);
@@ -195,6 +254,22 @@ export function runController(opts: ControllerOptions): ControllerHandle {
   async function applyDecision(key: string, pc: PacketCapture, d: Decision): Promise<void> {
     const ns = pc.metadata.namespace ?? '';
     const name = pc.metadata.name ?? '';
+    if (d.cleanStore && storeOpts) {
+      const r = await cleanupCaptureObjects(client, pc, d.cleanStore, storeOpts, new Date(clock.now()));
+      if (r.ok) {
+        cleanupAttempts.delete(key);
+        recorder.record(subject(pc), 'Normal', 'StoreCleanedUp', `${r.deleted} object(s) deleted from store "${d.cleanStore.metadata.name}"`);
+        queue.addAfter(key, 0);
+      } else {
+        const n = (cleanupAttempts.get(key) ?? 0) + 1;
+        cleanupAttempts.set(key, n);
+        if (n === 1) recorder.record(subject(pc), 'Warning', 'StoreCleanupFailed', r.message);
+        const delay = Math.min(300_000, (storeOpts.cleanupRetryBaseMs ?? 2_000) * 2 ** Math.min(n - 1, 10));
+        log.warn('store cleanup refused, retrying', { capture: key, delayMs: delay, err: r.message });
+        queue.addAfter(key, delay);
+      }
+      return;
+    }
     if (d.finalizer === 'remove') {
       await setFinalizers(client, ns, name, (pc.metadata.finalizers ?? []).filter((f) => f !== FINALIZER), pc.metadata.resourceVersion ?? '');
       recordAll(pc, d);
@@ -295,6 +370,15 @@ export function runController(opts: ControllerOptions): ControllerHandle {
       if (signal.aborted) return;
       log.info('reconciling', { captures: captures.size });
       for (const pc of captures.list()) queue.add(keyOf(pc));
+      if (storeInf) {
+        for (const st of storeInf.list()) probeLater(st.metadata.name ?? '');
+        const every = storeOpts?.probeIntervalMs ?? 60_000;
+        const timer = setInterval(() => {
+          for (const st of storeInf.list()) probeLater(st.metadata.name ?? '');
+        }, every);
+        timer.unref();
+        signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+      }
       await queue.run(reconcile, opts.concurrency ?? 4, signal);
     });
   };

@@ -24,6 +24,8 @@ import { resolveSpec, type ResolvedCaptureSpec, type SpecProblem } from '../api/
 import { aggregate, condition, describeFailures, progressOf } from './aggregate.js';
 import { planTargets, type PlanProblem, type PlannedTarget } from './plan.js';
 import { checkHostNetwork, checkTenancy } from './tenancy.js';
+import { resolveStore, storeOfDeleted, uploadedFor } from './stores.js';
+import type { PacketCaptureStore } from '../api/packetcapturestore.js';
 import type { World } from './types.js';
 import { SYSTEM_NAMESPACE } from '../api/names.js';
 
@@ -66,6 +68,8 @@ export interface Decision {
   deleteCapture: boolean;
   /** Reconcile again after this many ms (deadlines, grace periods, TTL). */
   requeueAfterMs?: number;
+  /** Deletion: delete the capture's objects from this store first (the shell records StoreCleanedUp, then reconciles again). */
+  cleanStore?: PacketCaptureStore;
 }
 
 const ms = (iso: string | undefined): number | undefined => {
@@ -113,6 +117,12 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
   // ---- deletion: wait for agents to clean their files, then release the finalizer ----
   if (pc.metadata.deletionTimestamp) {
     if (!finalizers.includes(FINALIZER)) return d;
+    // the store's objects go first; the finalizer stays while the store refuses (docs/storage.md section 8)
+    const st = world.storeWorld ? storeOfDeleted(pc, world.storeWorld) : undefined;
+    if (st && prev.conditions?.find((c) => c.type === CONDITIONS.StoreCleanedUp)?.status !== 'True') {
+      d.cleanStore = st;
+      return d;
+    }
     const deletedAt = ms(String(pc.metadata.deletionTimestamp)) ?? now;
     const nodes = nodesWithFiles(prev);
     const byNode = new Map<string, NodeStatus>((prev.nodes ?? []).map((n) => [n.node, n]));
@@ -137,7 +147,8 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
   // ---- validation and tenancy: a refusal is terminal, recorded in status and an Event ----
   const resolved = resolveSpec(pc.spec, ns);
   let spec: ResolvedCaptureSpec | undefined;
-  let refusal: { reason: string; message: string; invalid: SpecProblem[] } | undefined;
+  let refusal: { reason: string; message: string; invalid: SpecProblem[]; event?: string } | undefined;
+  let hasStore = false;
   if (!resolved.ok) {
     refusal = {
       reason: resolved.problems[0]?.reason ?? 'InvalidSpec',
@@ -148,6 +159,17 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
     const t = checkTenancy(ns, resolved.spec.target, cfg.systemNamespace);
     if (t) refusal = { reason: t.reason, message: t.message, invalid: [] };
     else spec = resolved.spec;
+  }
+  // the store: checked until the capture ends (a store deleted later does not fail a finished capture)
+  if (!refusal && world.storeWorld) {
+    const r = resolveStore(pc, world.storeWorld, cfg.systemNamespace);
+    if (r.kind === 'refused' && !terminal(prev.progress)) {
+      refusal = { reason: r.reason, message: r.message, invalid: [], event: r.reason };
+      spec = undefined;
+    } else hasStore = r.kind === 'store' || (r.kind === 'refused' && pc.spec.store !== undefined);
+  } else if (!refusal && pc.spec.store !== undefined) {
+    refusal = { reason: 'StoreNotFound', message: `spec.store "${pc.spec.store}": this controller runs without store support (no PacketCaptureStore CRD or credentials mount); install the chart with stores`, invalid: [], event: 'StoreNotFound' };
+    spec = undefined;
   }
 
   const startMs = ms(prev.startTime) ?? now;
@@ -281,6 +303,9 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
         : condition(prev.conditions, CONDITIONS.PartialFailure, 'False', 'NoFailures', 'no target failed', nowIso, gen),
   );
 
+  const uploaded = uploadedFor(pc, hasStore, terminal(progress), (n) => world.nodeExists(n), nowIso);
+  if (uploaded) conditions.push(uploaded);
+
   const status: PacketCaptureStatus = {
     observedGeneration: gen,
     targetsTotal: agg.total,
@@ -303,7 +328,7 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
 
   // ---- events: transitions and rejections (relative to the cached status) ----
   if (refusal && prev.conditions?.find((c) => c.type === CONDITIONS.Invalid)?.status !== 'True') {
-    events.push({ type: 'Warning', reason: refusal.invalid.length > 0 ? 'InvalidSpec' : 'Forbidden', message: refusal.message });
+    events.push({ type: 'Warning', reason: refusal.invalid.length > 0 ? 'InvalidSpec' : (refusal.event ?? 'Forbidden'), message: refusal.message });
   }
   const prevNames = new Set(existing.map((t) => t.name));
   const added = targets.filter((t) => !prevNames.has(t.name));

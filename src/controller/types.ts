@@ -1,3 +1,5 @@
+import type { StoreWorld } from './stores.js';
+
 /** The few fields of core and apps objects the controller reads (informer caches hold full objects). */
 export interface OwnerReference {
   apiVersion?: string;
@@ -48,6 +50,8 @@ export interface World {
   /** A ReplicaSet by namespace/name (for Deployment -> ReplicaSet -> Pod ownership). */
   replicaSet(namespace: string, name: string): Workload | undefined;
   nodeExists(name: string): boolean;
+  /** Stores and namespace labels (src/controller/stores.ts); absent when the controller runs without store support. */
+  storeWorld?: StoreWorld;
 }
 
 /** A World over plain arrays (tests, benchmarks). */

@@ -33,6 +33,8 @@ export interface FileItem {
   size: number;
   modified: string;
   kind: string;
+  /** Captures with a store: where the file is (node: only on the node; store: only in the store; both). */
+  location?: 'node' | 'store' | 'both';
 }
 
 export interface FileList {
@@ -41,6 +43,24 @@ export interface FileList {
   metadata: { namespace: string; name: string };
   nodes: ({ node: string; live: string[] } | { node: string; error: string })[];
   items: FileItem[];
+  /** Captures with a store: the store's name, and its error when it could not be listed. */
+  store?: { name: string; error?: string };
+}
+
+/**
+ * The union of the nodes' files and the store's objects (docs/storage.md section 7), each item
+ * with its location; a file in both keeps the node's entry (size and time from the node). Pure.
+ */
+export function mergeStoreItems(list: FileList, storeName: string, storeItems: readonly FileItem[] | { error: string }): FileList {
+  if ('error' in storeItems) {
+    return { ...list, items: list.items.map((i) => ({ ...i, location: 'node' as const })), store: { name: storeName, error: storeItems.error } };
+  }
+  const inStore = new Set(storeItems.map((i) => i.path));
+  const onNode = new Set(list.items.map((i) => i.path));
+  const items: FileItem[] = list.items.map((i) => ({ ...i, location: inStore.has(i.path) ? ('both' as const) : ('node' as const) }));
+  for (const s of storeItems) if (!onNode.has(s.path)) items.push({ ...s, location: 'store' });
+  items.sort((a, b) => a.path.localeCompare(b.path));
+  return { ...list, items, store: { name: storeName } };
 }
 
 /** Parses an agent's list body ({node, live, files}); undefined when it is not one. */

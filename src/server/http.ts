@@ -14,7 +14,10 @@ import type { Logger } from '../telemetry/log.js';
 import { AgentUnreachableError, readBody, type AgentClient } from './agent-client.js';
 import { AgentLookupError, type AgentPick } from './agents.js';
 import type { Decision } from './authz.js';
-import { agentPaths, buildFileList, captureNodes, mapLimit, parseAgentList, type NodeAnswer } from './filelist.js';
+import { agentPaths, buildFileList, captureNodes, mapLimit, mergeStoreItems, parseAgentList, type NodeAnswer } from './filelist.js';
+import type { PacketCaptureStore } from '../api/packetcapturestore.js';
+import { parseRange } from '../agent/http.js';
+import type { StoreReads } from './store-reads.js';
 import { checkProxyCert, identityFromHeaders, type Identity } from './identity.js';
 import { apiGroup, apiGroupList, apiResourceList, route, status } from './routes.js';
 import type { TrustSnapshot } from './trust.js';
@@ -31,6 +34,8 @@ export interface DataServerDeps {
   /** /readyz: undefined when ready, else the reason. */
   notReady(): string | undefined;
   log: Logger;
+  /** Reads from the store (docs/storage.md section 7); absent: files come from the nodes only. */
+  store?: StoreReads;
 }
 
 /** Per-connection: did the front-proxy CA exist when this connection's certificate was verified? */
@@ -195,7 +200,16 @@ export class DataServer {
     }
     if (!pc) return sendStatus(res, 404, `packetcaptures.pcapper.dev "${r.name}" not found in namespace "${r.namespace}"`);
     const nodes = captureNodes(pc);
-    if (r.kind === 'list') return this.list(res, r.namespace, r.name, nodes, log);
+    let store: PacketCaptureStore | undefined;
+    if (this.d.store && r.kind !== 'log') {
+      try {
+        store = await this.d.store.storeFor(pc);
+      } catch (e) {
+        log.warn('cannot read the capture\'s store', { err: e });
+      }
+    }
+    if (r.kind === 'list') return this.list(res, r.namespace, r.name, nodes, log, store ? { pc, store } : undefined);
+    if (r.kind === 'file' && store) return this.fileWithStore(req, res, pc, store, r, nodes, log);
     if (!nodes.includes(r.node)) return sendStatus(res, 404, `packetcapture ${r.namespace}/${r.name} has no node "${r.node}" (nodes: ${nodes.join(', ') || 'none yet'})`);
     let pick: AgentPick;
     try {
@@ -213,7 +227,89 @@ export class DataServer {
     return this.relay(res, pick, r.node, agentPaths.stream(r.namespace, r.name, r.target), {}, 'stream', `capture ${r.namespace}/${r.name} has no running target${r.target ? ` "${r.target}"` : ''} on node ${r.node}`, log);
   }
 
-  private async list(res: http.ServerResponse, namespace: string, name: string, nodes: string[], log: Logger): Promise<void> {
+  /**
+   * A download of a capture with a store: from the node when its agent has the file, else from the
+   * store, decrypted (docs/storage.md section 7). Range works the same on both paths.
+   */
+  private async fileWithStore(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    pc: PacketCapture,
+    store: PacketCaptureStore,
+    r: { namespace: string; name: string; node: string; target: string; file: string },
+    nodes: string[],
+    log: Logger,
+  ): Promise<void> {
+    const what = `file ${r.target}/${r.file} of capture ${r.namespace}/${r.name}`;
+    let nodeWhy = `node ${r.node} is not a node of the capture`;
+    if (nodes.includes(r.node)) {
+      let pick: AgentPick | undefined;
+      try {
+        pick = await this.d.locate(r.node);
+      } catch (e) {
+        nodeWhy = `cannot find the agent on node ${r.node}: ${(e as Error).message}`;
+      }
+      if (pick && !pick.ok) nodeWhy = pick.reason;
+      if (pick?.ok) {
+        const headers: Record<string, string> = {};
+        if (req.headers.range !== undefined) headers['Range'] = req.headers.range;
+        try {
+          const up = await this.d.agents().get(pick, agentPaths.file(r.namespace, r.name, r.target, r.file), headers);
+          if (up.res.statusCode !== 404) return this.relay(res, pick, r.node, '', {}, 'file', `${what} not found on node ${r.node}`, log, up);
+          up.req.destroy();
+          nodeWhy = `not on node ${r.node}`;
+        } catch (e) {
+          nodeWhy = `the agent on node ${r.node} is unreachable: ${(e as Error).message}`;
+        }
+      }
+    }
+    let obj;
+    try {
+      obj = await this.d.store!.open(pc, store, r.node, r.target, r.file);
+    } catch (e) {
+      log.warn('store read failed', { err: e, store: store.metadata.name });
+      return sendStatus(res, 503, `${what}: ${nodeWhy}, and store "${store.metadata.name}" could not be read: ${(e as Error).message}`);
+    }
+    if (!obj) return sendStatus(res, 404, `${what} not found: ${nodeWhy}, and not in store "${store.metadata.name}"`);
+    try {
+      const range = parseRange(req.headers.range, obj.size);
+      const type = /\.pcap[0-9]*$/.test(r.file) ? 'application/vnd.tcpdump.pcap' : r.file.endsWith('.json') ? 'application/json' : 'application/octet-stream';
+      const base = { 'Content-Type': type, 'Accept-Ranges': 'bytes', 'Cache-Control': 'no-store', 'X-Pcapper-Location': 'store', 'X-Content-Type-Options': 'nosniff' };
+      if (range.kind === 'unsatisfiable') {
+        res.writeHead(416, { ...base, 'Content-Range': `bytes */${obj.size}`, 'Content-Length': 0 });
+        res.end();
+        return;
+      }
+      const start = range.kind === 'partial' ? range.start : 0;
+      const end = range.kind === 'partial' ? range.end + 1 : obj.size;
+      res.writeHead(range.kind === 'partial' ? 206 : 200, {
+        ...base,
+        'Content-Length': end - start,
+        ...(range.kind === 'partial' ? { 'Content-Range': `bytes ${start}-${end - 1}/${obj.size}` } : {}),
+      });
+      for await (const chunk of obj.read(start, end)) {
+        if (res.destroyed) return;
+        if (!res.write(chunk)) await new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.once('drain', done);
+          res.once('close', done);
+        });
+      }
+      res.end();
+    } catch (e) {
+      log.warn('store download failed', { err: e, store: store.metadata.name });
+      // Authentication failures end the response early: a client never gets altered bytes as a complete file.
+      return sendStatus(res, 503, `${what} from store "${store.metadata.name}": ${(e as Error).message}`);
+    } finally {
+      await obj.close();
+    }
+  }
+
+  private async list(res: http.ServerResponse, namespace: string, name: string, nodes: string[], log: Logger, withStore?: { pc: PacketCapture; store: PacketCaptureStore }): Promise<void> {
     let picks: Map<string, AgentPick>;
     try {
       picks = await this.d.locateAll(nodes);
@@ -238,7 +334,17 @@ export class DataServer {
         return { node, error: `the agent on node ${node} is unreachable: ${(e as Error).message}` };
       }
     });
-    sendJson(res, 200, buildFileList(namespace, name, answers));
+    const list = buildFileList(namespace, name, answers);
+    if (!withStore || !this.d.store) return sendJson(res, 200, list);
+    const sname = withStore.store.metadata.name ?? '';
+    let storeItems: Awaited<ReturnType<StoreReads['list']>> | { error: string };
+    try {
+      storeItems = await this.d.store.list(withStore.pc, withStore.store);
+    } catch (e) {
+      log.warn('store list failed', { store: sname, err: e });
+      storeItems = { error: `store "${sname}" could not be listed: ${(e as Error).message}` };
+    }
+    sendJson(res, 200, mergeStoreItems(list, sname, storeItems));
   }
 
   /** Relays one agent response (download or live stream) with backpressure; aborts upstream when the client goes away. */
@@ -251,10 +357,12 @@ export class DataServer {
     kind: 'file' | 'stream',
     notFound: string,
     log: Logger,
+    /** The agent's answer when the caller has it already (fileWithStore). */
+    pre?: { req: http.ClientRequest; res: http.IncomingMessage },
   ): Promise<void> {
     let up: { req: http.ClientRequest; res: http.IncomingMessage };
     try {
-      up = await this.d.agents().get(pick, path, headers);
+      up = pre ?? (await this.d.agents().get(pick, path, headers));
     } catch (e) {
       const msg = e instanceof AgentUnreachableError ? e.message : String(e);
       log.warn('agent unreachable', { node, err: e });

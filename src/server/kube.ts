@@ -4,6 +4,7 @@
  * its pods. Every answered call (success or a 4xx like 404) counts as "the API server is reachable"
  * for /readyz; transport failures and 5xx do not.
  */
+import type { PacketCaptureStore } from '../api/packetcapturestore.js';
 import type { PacketCapture } from '../api/packetcapture.js';
 import { getPacketCapture, isNotFound, KubeApiError, type KubeClient, type KubeList } from '../k8s/client.js';
 import { AGENT_COMPONENT_LABEL, type LocatorApi, type PodLike } from './agents.js';
@@ -44,6 +45,22 @@ export class ServerKubeApi implements LocatorApi {
       if (isNotFound(e)) return undefined;
       throw e;
     }
+  }
+
+  /** A PacketCaptureStore by name (cluster-scoped), or undefined when it does not exist. */
+  async getStore(name: string): Promise<PacketCaptureStore | undefined> {
+    try {
+      return await this.call(() => this.client.request<PacketCaptureStore>({ path: `/apis/pcapper.dev/v1alpha1/packetcapturestores/${encodeURIComponent(name)}` }));
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** Every PacketCaptureStore (for the default store of a capture that names none). */
+  async listStores(): Promise<PacketCaptureStore[]> {
+    const l = await this.call(() => this.client.request<{ items?: PacketCaptureStore[] }>({ path: '/apis/pcapper.dev/v1alpha1/packetcapturestores' }));
+    return l.items ?? [];
   }
 
   async daemonSetUid(namespace: string, name: string): Promise<string | undefined> {

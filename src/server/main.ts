@@ -18,7 +18,8 @@ Runs the pcapper aggregated API server (APIService v1alpha1.data.pcapper.dev). C
 comes from the environment:
   PCAPPER_TLS_CERT, PCAPPER_TLS_KEY, PCAPPER_CA (required), PCAPPER_LISTEN (0.0.0.0:8443),
   PCAPPER_SYSTEM_NAMESPACE (pcapper), PCAPPER_AGENT_DAEMONSET (pcapper-agent),
-  PCAPPER_AUTH_REFRESH (60s), PCAPPER_LOG_LEVEL (info), PCAPPER_LOG_FORMAT (json)
+  PCAPPER_AUTH_REFRESH (60s), PCAPPER_LOG_LEVEL (info), PCAPPER_LOG_FORMAT (json),
+  PCAPPER_STORE_CREDENTIALS_DIR and PCAPPER_KEYRING_DIR (reads from stores; both or neither)
 `;
 
 export async function run(argv: readonly string[]): Promise<number> {
@@ -37,7 +38,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat }).child({ component: 'server' });
   const kc = componentKubeConfig('server', args.kubeconfig);
   if (typeof kc === 'number') return kc;
-  const server = new PcapperServer({ config, kc, log });
+  const stores = config.storeCredentialsDir && config.keyringDir ? { credentialsDir: config.storeCredentialsDir, keyringDir: config.keyringDir, retry: { attempts: 3, baseMs: 200, capMs: 2_000 } } : undefined;
+  const server = new PcapperServer({ config, kc, log, ...(stores ? { stores } : {}) });
   return runUntilSignal('server', log, {
     start: async () => {
       await server.start();

@@ -14,6 +14,7 @@ import { SarAuthorizer } from './authz.js';
 import { DataServer } from './http.js';
 import { ServerKubeApi } from './kube.js';
 import { TrustState } from './trust.js';
+import { StoreReader, type StoreReadOptions } from './store-reads.js';
 
 export type PcapperServerConfig = Pick<ServerConfig, 'certFile' | 'keyFile' | 'caFile' | 'listenHost' | 'listenPort' | 'systemNamespace' | 'agentDaemonSet' | 'agentServerName' | 'authRefreshMs'>;
 
@@ -24,6 +25,8 @@ export interface PcapperServerOptions {
   clock?: Clock;
   /** SubjectAccessReview cache lifetime (≤ 5 s; 0 disables). */
   authCacheTtlMs?: number;
+  /** Reads from stores (docs/storage.md section 7): the mounted credentials and keys; absent = nodes only. */
+  stores?: StoreReadOptions;
 }
 
 export class PcapperServer {
@@ -64,6 +67,7 @@ export class PcapperServer {
       },
       notReady: () => this.notReady(),
       log: o.log,
+      ...(o.stores ? { store: new StoreReader(o.stores, (n) => this.api.getStore(n), () => this.api.listStores()) } : {}),
     });
   }
 

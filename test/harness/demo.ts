@@ -220,6 +220,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await ensureNamespace(core, SYSTEM_NAMESPACE);
     await tlsSecret(core, 'pcapper-server-tls', pki.server, pki.caPem);
     await tlsSecret(core, 'pcapper-agent-tls', pki.agent, pki.caPem);
+    // The store Secrets the workloads mount (docs/install.md "Object storage and encryption at rest"):
+    // the key-encryption key, and no store credentials yet.
+    await core.createNamespacedSecret({ namespace: SYSTEM_NAMESPACE, body: { metadata: { name: 'pcapper-encryption-keys' }, data: { active: Buffer.from('k1').toString('base64'), 'k1.key': randomBytes(32).toString('base64') } } });
+    await core.createNamespacedSecret({ namespace: SYSTEM_NAMESPACE, body: { metadata: { name: 'pcapper-store-credentials' }, data: {} } });
 
     log('installing deploy/pcapper.yaml (CRD, RBAC, Services, APIService; workloads run by the harness)...');
     await kubectlOk(cluster, ['apply', '--server-side', '-f', '-'], installManifest());

@@ -36,6 +36,7 @@ export const CAPTURE_SPEC_FLAGS: readonly FlagSpec[] = [
   { name: 'target-namespace', type: 'string', value: 'NAMESPACE', help: 'Namespace of the target pods when it differs from the capture\'s (system namespace only)' },
   { name: 'name', type: 'string', value: 'NAME', help: 'Name of the PacketCapture', defaultText: '<target>-<random>' },
   { name: 'ttl', type: 'string', value: 'DURATION', help: 'Delete the capture and its files this long after it finished' },
+  { name: 'store', type: 'string', value: 'STORE', help: 'Upload the ring files, encrypted, to this PacketCaptureStore (kubectl get pcapstore)', defaultText: 'the default store, if any' },
 ];
 
 /** `--dry-run` values, as kubectl's. */
@@ -90,12 +91,45 @@ export function captureRequest(p: ParsedArgs, command: string, defaultNamespace:
       maxFileSize: str(p, 'max-file-size'),
       fileCount: int(p, 'file-count'),
       ttl: str(p, 'ttl'),
+      store: str(p, 'store'),
       ...(opts.serverValidates ? { serverValidates: true } : {}),
     });
     return { pc, target };
   } catch (e) {
     if (e instanceof TargetError) throw new UsageError(e.message, command);
     throw e;
+  }
+}
+
+/**
+ * `--store NAME`: the store must exist, and (when its allowedNamespaces names are all there is to
+ * look at) allow the capture's namespace, before anything is created. A user who may not read
+ * stores is not refused here: the controller tells (StoreNotFound/StoreNotAllowed).
+ */
+export async function checkStore(kube: KubeContext, pc: PacketCapture): Promise<void> {
+  const name = pc.spec.store;
+  if (name === undefined) return;
+  const ns = pc.metadata.namespace ?? 'default';
+  let st: { spec?: { allowedNamespaces?: { names?: string[]; selector?: unknown } } };
+  try {
+    st = await kube.client.json('GET', `/apis/pcapper.dev/v1alpha1/packetcapturestores/${encodeURIComponent(name)}`);
+  } catch (e) {
+    if (e instanceof KubeError && e.status === 404) {
+      let names: string[] = [];
+      try {
+        const l = await kube.client.json<{ items: { metadata: { name: string } }[] }>('GET', '/apis/pcapper.dev/v1alpha1/packetcapturestores');
+        names = l.items.map((i) => i.metadata.name);
+      } catch {
+        // listing stores may be forbidden or the CRD absent
+      }
+      throw new CliError(`PacketCaptureStore "${name}" not found${names.length ? ` (stores: ${names.join(', ')})` : ''}: fix --store, or ask the cluster admin to create it`);
+    }
+    if (e instanceof KubeError && (e.status === 0 || e.status === 401)) throw e;
+    return;
+  }
+  const a = st.spec?.allowedNamespaces;
+  if (ns !== SYSTEM_NAMESPACE && !a?.selector && !(a?.names ?? []).includes(ns)) {
+    throw new CliError(`PacketCaptureStore "${name}" does not allow namespace "${ns}": the cluster admin must add "${ns}" to its spec.allowedNamespaces, or use another store`);
   }
 }
 
@@ -111,6 +145,7 @@ export function printDryRun(pc: PacketCapture, output: string | undefined, io: C
  * `error: pod "x" not found in namespace "y"`. Skipped where the user may not read the object.
  */
 export async function checkTarget(kube: KubeContext, req: CaptureRequest, io: CliIo): Promise<void> {
+  await checkStore(kube, req.pc);
   const t = req.target;
   const ns = req.pc.spec.targetNamespace ?? req.pc.metadata.namespace ?? 'default';
   const paths: Record<string, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets', ReplicaSet: 'replicasets' };

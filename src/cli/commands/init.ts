@@ -55,6 +55,8 @@ export interface InitAnswers {
   fileCount?: number;
   snaplen?: number;
   name?: string;
+  /** A PacketCaptureStore (seed 001: "where to store them"); undefined = files stay on the nodes (or the default store). */
+  store?: string;
 }
 
 export function targetOf(a: Pick<InitAnswers, 'kind' | 'target'>): Target {
@@ -83,12 +85,56 @@ export function optionsOf(a: InitAnswers): CaptureOptions {
     maxFileSize: a.maxFileSize,
     fileCount: a.fileCount,
     snaplen: a.snaplen,
+    store: a.store,
   };
+}
+
+/** A store as `kubectl pcap init` offers it. */
+export interface StoreChoice {
+  name: string;
+  default: boolean;
+  endpoint: string;
+  bucket: string;
+  ready?: string;
+}
+
+/**
+ * The stores a capture in `namespace` may use (pure): the system namespace may use every store;
+ * others those naming it, or whose selector matches the namespace's labels (unknown labels: a
+ * store with a selector is offered, the controller has the last word).
+ */
+export function storesFor(
+  stores: readonly { metadata?: { name?: string }; spec?: { default?: boolean; s3?: { endpoint?: string; bucket?: string }; allowedNamespaces?: { names?: string[]; selector?: { matchLabels?: Record<string, string> } } }; status?: { conditions?: { type: string; status: string; reason?: string }[] } }[],
+  namespace: string,
+  labels: Record<string, string> | undefined,
+): StoreChoice[] {
+  return stores
+    .filter((s) => {
+      if (namespace === SYSTEM_NAMESPACE) return true;
+      const a = s.spec?.allowedNamespaces;
+      if (a?.names?.includes(namespace)) return true;
+      const ml = a?.selector?.matchLabels;
+      if (!ml || Object.keys(ml).length === 0) return !!a?.selector && labels === undefined;
+      return labels === undefined || Object.entries(ml).every(([k, v]) => labels[k] === v);
+    })
+    .map((s) => {
+      const r = s.status?.conditions?.find((c) => c.type === 'Ready');
+      return {
+        name: s.metadata?.name ?? '',
+        default: s.spec?.default === true,
+        endpoint: s.spec?.s3?.endpoint ?? '',
+        bucket: s.spec?.s3?.bucket ?? '',
+        ...(r ? { ready: r.status === 'True' ? 'ready' : `not ready: ${r.reason ?? ''}` } : {}),
+      };
+    })
+    .filter((s) => s.name !== '')
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** What the cluster offers, for suggestions (each list may be empty when not readable). */
 interface Suggestions {
   namespaces: () => Promise<string[]>;
+  stores: (ns: string) => Promise<StoreChoice[]>;
   names: (kind: TargetKindChoice, ns: string) => Promise<string[]>;
 }
 
@@ -104,6 +150,17 @@ function clusterSuggestions(kube: KubeContext | undefined): Suggestions {
   const names = (items: { metadata?: { name?: string } }[]): string[] => items.map((i) => i.metadata?.name ?? '').filter((n) => n !== '').sort();
   return {
     namespaces: async () => names(await list('/api/v1/namespaces?limit=200')).filter((n) => !n.startsWith('kube-')),
+    stores: async (ns) => {
+      const stores = (await list('/apis/pcapper.dev/v1alpha1/packetcapturestores?limit=200')) as Parameters<typeof storesFor>[0];
+      if (stores.length === 0) return [];
+      let labels: Record<string, string> | undefined;
+      try {
+        labels = kube ? ((await kube.client.json<{ metadata?: { labels?: Record<string, string> } }>('GET', `/api/v1/namespaces/${ns}`, { timeoutMs: 5000 })).metadata?.labels ?? {}) : undefined;
+      } catch {
+        labels = undefined;
+      }
+      return storesFor(stores, ns, labels);
+    },
     names: async (kind, ns) => {
       const apps: Record<string, string> = { deploy: 'deployments', sts: 'statefulsets', ds: 'daemonsets', rs: 'replicasets' };
       if (kind === 'pod') return names(await list(`/api/v1/namespaces/${ns}/pods?limit=200`));
@@ -220,6 +277,7 @@ async function runInit(p: ParsedArgs, io: CliIo): Promise<number> {
     fileCount: int(p, 'file-count'),
     snaplen: int(p, 'snaplen'),
     name: str(p, 'name'),
+    store: str(p, 'store'),
   };
 
   if (interactive) {
@@ -262,6 +320,17 @@ async function runInit(p: ParsedArgs, io: CliIo): Promise<number> {
       if (answers.count === undefined) answers.count = await pr.ask('Stop after N packets per target (empty = no limit)', '', check.count);
       if (answers.maxFileSize === undefined) answers.maxFileSize = await pr.ask('Size of one ring file', '100M', check.size);
       if (answers.fileCount === undefined) answers.fileCount = await pr.ask('Ring files kept per target', '10', (v) => check.count(v) ?? 10);
+      if (answers.store === undefined) {
+        // seed 001: where to keep the (encrypted) files
+        const stores = await sugg.stores(answers.namespace);
+        if (stores.length > 0) {
+          const dflt = stores.find((s) => s.default);
+          const noneLabel = dflt ? `the default store (${dflt.name})` : 'none: files stay on the nodes (lost with a node)';
+          const label = (s: StoreChoice): string => `${s.name.padEnd(16)} ${s.endpoint} bucket ${s.bucket}${s.default ? ' (default)' : ''}${s.ready ? `, ${s.ready}` : ''}`;
+          const chosen = await pr.choose('Where to keep the capture files (uploaded, encrypted)?', ['default', ...stores.map((s) => s.name)], [noneLabel, ...stores.map(label)], 'default');
+          if (chosen !== 'default') answers.store = chosen;
+        }
+      }
       if (answers.name === undefined) {
         const def = generateName(targetOf(answers as InitAnswers));
         answers.name = await pr.ask('Name of the capture', def, check.name('capture'));

@@ -1,0 +1,146 @@
+/**
+ * Reads from the store (docs/storage.md section 7): the store's objects of a capture as file list
+ * items, and a download of one object decrypted with the keyring so users get plaintext, a Range
+ * mapped to the encrypted file's chunks (only the chunks of the range, plus the last one for the
+ * size, are fetched and authenticated). The store's credentials come from the mounted Secret, the
+ * keyring from the mounted encryption Secret, both re-read per request (rotation without restart).
+ * The user's token never reaches the store: the server has authorized the user already.
+ */
+import type { PacketCapture } from '../api/packetcapture.js';
+import type { PacketCaptureStore } from '../api/packetcapturestore.js';
+import { MAGIC } from '../crypto/format.js';
+import { loadKeyringDir } from '../crypto/secret-dir.js';
+import { EncryptedFileReader, type RandomAccessSource } from '../crypto/reader.js';
+import { storeClient, type StoreClientOptions } from '../controller/store-client.js';
+import { defaultStores } from '../controller/stores.js';
+import type { S3Client } from '../storage/client.js';
+import { capturePrefix, objectKey, parseObjectKey } from '../storage/keys.js';
+import { objectSource } from '../storage/object-source.js';
+import { mapLimit, type FileItem } from './filelist.js';
+import { plainNameError, subdomainError } from './routes.js';
+
+export interface StoreReadOptions extends StoreClientOptions {
+  /** Directory of the mounted Secret pcapper-encryption-keys. */
+  readonly keyringDir: string;
+}
+
+/** What the data routes need from the store side (DataServerDeps.store). */
+export interface StoreReads {
+  /** The capture's store (spec.store, else the single default store), or undefined for none. */
+  storeFor(pc: PacketCapture): Promise<PacketCaptureStore | undefined>;
+  /** The store's files of the capture (rejects with the store's error). */
+  list(pc: PacketCapture, store: PacketCaptureStore): Promise<FileItem[]>;
+  /** An object opened for plaintext reads, or undefined when the store has no such object. */
+  open(pc: PacketCapture, store: PacketCaptureStore, node: string, target: string, file: string): Promise<PlainObject | undefined>;
+}
+
+/** A file in the store, readable as plaintext (or as stored, for an object that is not encrypted, e.g. a sidecar written plain). */
+export interface PlainObject {
+  readonly size: number;
+  read(start: number, endExclusive: number): AsyncGenerator<Buffer>;
+  close(): Promise<void>;
+}
+
+const kindOf = (n: string): string => (/\.pcap[0-9]*$/.test(n) ? 'pcap' : n.endsWith('.json') ? 'metadata' : 'other');
+
+/** Plaintext size of an encrypted object from its ciphertext size and chunk size (pure). */
+export function plaintextSize(objectSize: number, chunkSize: number): number {
+  const body = objectSize - 296;
+  if (body <= 0) return 0;
+  const chunks = Math.ceil(body / (chunkSize + 24));
+  return Math.max(0, body - chunks * 24);
+}
+
+async function isEncrypted(src: RandomAccessSource): Promise<{ encrypted: boolean; chunkSize: number }> {
+  const head = await src.readAt(0, 16);
+  const encrypted = head.length >= 16 && head.subarray(0, MAGIC.length).equals(MAGIC);
+  return { encrypted, chunkSize: encrypted ? head.readUInt32BE(12) : 0 };
+}
+
+export class StoreReader implements StoreReads {
+  constructor(
+    private readonly o: StoreReadOptions,
+    private readonly getStore: (name: string) => Promise<PacketCaptureStore | undefined>,
+    private readonly listStores: () => Promise<PacketCaptureStore[]>,
+  ) {}
+
+  async storeFor(pc: PacketCapture): Promise<PacketCaptureStore | undefined> {
+    if (pc.spec.store !== undefined) return this.getStore(pc.spec.store);
+    const d = defaultStores(await this.listStores());
+    return d.length === 1 ? d[0] : undefined;
+  }
+
+  private async withClient<T>(store: PacketCaptureStore, f: (c: S3Client) => Promise<T>): Promise<T> {
+    const c = await storeClient(store, this.o);
+    try {
+      return await f(c);
+    } finally {
+      c.close();
+    }
+  }
+
+  async list(pc: PacketCapture, store: PacketCaptureStore): Promise<FileItem[]> {
+    const ns = pc.metadata.namespace ?? '';
+    const name = pc.metadata.name ?? '';
+    const prefix = store.spec.s3.prefix ?? '';
+    return this.withClient(store, async (c) => {
+      const objs = await c.listObjects(capturePrefix(prefix, ns, name));
+      const parsed = objs
+        .map((o) => ({ o, p: parseObjectKey(prefix, ns, name, o.key) }))
+        .filter((x): x is { o: { key: string; size: number }; p: { node: string; target: string; file: string } } => x.p !== undefined)
+        .filter(({ p }) => !subdomainError('node', p.node) && !plainNameError('target', p.target) && !plainNameError('file', p.file));
+      // the plaintext size needs the chunk size from each object's header: 16 bytes per object
+      return mapLimit(parsed, 8, async ({ o, p }): Promise<FileItem> => {
+        let size = o.size;
+        try {
+          const h = await c.getObject(o.key, { start: 0, end: Math.min(15, o.size - 1) });
+          if (h.length >= 16 && h.subarray(0, MAGIC.length).equals(MAGIC)) size = plaintextSize(o.size, h.readUInt32BE(12));
+        } catch {
+          // the listing still shows the object (its stored size)
+        }
+        return { node: p.node, target: p.target, name: p.file, path: `${p.node}/${p.target}/${p.file}`, size, modified: '', kind: kindOf(p.file) };
+      });
+    });
+  }
+
+  async open(pc: PacketCapture, store: PacketCaptureStore, node: string, target: string, file: string): Promise<PlainObject | undefined> {
+    const key = objectKey({ prefix: store.spec.s3.prefix ?? '', namespace: pc.metadata.namespace ?? '', capture: pc.metadata.name ?? '', node, target, file });
+    const c = await storeClient(store, this.o);
+    let src: RandomAccessSource;
+    try {
+      const head = await c.headObject(key);
+      if (!head) {
+        c.close();
+        return undefined;
+      }
+      src = await objectSource(c, key);
+    } catch (e) {
+      c.close();
+      throw e;
+    }
+    const closeAll = async (): Promise<void> => {
+      await src.close().catch(() => undefined);
+      c.close();
+    };
+    try {
+      const enc = await isEncrypted(src);
+      if (!enc.encrypted) {
+        const size = await src.size();
+        return {
+          size,
+          async *read(start, end) {
+            for (let off = start; off < end; off += 1 << 20) yield await src.readAt(off, Math.min(1 << 20, end - off));
+          },
+          close: closeAll,
+        };
+      }
+      const ring = await loadKeyringDir(this.o.keyringDir);
+      const reader = await EncryptedFileReader.fromSource(src, ring);
+      const info = await reader.info();
+      return { size: info.size, read: (start, end) => reader.stream(start, end), close: closeAll };
+    } catch (e) {
+      await closeAll();
+      throw e;
+    }
+  }
+}
