@@ -23,7 +23,6 @@ import { CONTROL_PLANE_IP } from './harness/netns.js';
 import { SimKubelet } from './harness/kubelet.js';
 import { S3Server } from './harness/s3.js';
 import { agentReport, createCapture, ensureNamespace, installCRD, nowIso, waitCapture, waitEvent, waitGone } from './controller-helpers.js';
-import { eventually } from './harness/eventually.js';
 import { createStore, installStoreCRD, waitStoreReady, writeCredentialsDir } from './store-control-support.js';
 
 const SYS = 'pcapper';
