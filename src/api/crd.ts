@@ -5,6 +5,7 @@
  * gen` copies every deploy/crd*.yaml into the chart (charts/pcapper/files/).
  */
 import { toOpenAPI } from './dsl.js';
+import { packetCaptureScheduleCRD } from './packetcaptureschedule.js';
 import { GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION, specSchema, statusSchema } from './packetcapture.js';
 
 export const CRD_NAME = `${PLURAL}.${GROUP}`;
@@ -65,4 +66,7 @@ export interface CrdSource {
 }
 
 /** Every CRD pcapper installs. A new kind adds one entry here (its file must match deploy/crd*.yaml). */
-export const CRDS: readonly CrdSource[] = [{ file: 'deploy/crd.yaml', schemaFile: 'src/api/packetcapture.ts', build: packetCaptureCRD }];
+export const CRDS: readonly CrdSource[] = [
+  { file: 'deploy/crd.yaml', schemaFile: 'src/api/packetcapture.ts', build: packetCaptureCRD },
+  { file: 'deploy/crd-packetcaptureschedules.yaml', schemaFile: 'src/api/packetcaptureschedule.ts', build: packetCaptureScheduleCRD },
+];

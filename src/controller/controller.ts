@@ -20,6 +20,7 @@ import { silentLogger } from '../telemetry/log.js';
 import { WorkQueue, type QueueObserver } from '../k8s/workqueue.js';
 import { decide, DEFAULT_RECONCILE_CONFIG, type Decision, type ReconcileConfig } from './reconcile.js';
 import type { NodeObj, Pod, Workload, World } from './types.js';
+import { startScheduleController, type ScheduleController } from './schedule-controller.js';
 
 export interface LeaderElectionConfig {
   /** Namespace of the Lease (default: the system namespace). */
@@ -48,6 +49,10 @@ export interface ControllerOptions {
   minIntervalMs?: number;
   /** Receives the work queue's reconcile, error, retry and depth reports (src/controller/metrics.ts). */
   metrics?: QueueObserver;
+  /** PacketCaptureSchedules (src/controller/schedule-controller.ts): default on; false when that CRD is not installed. */
+  schedules?: boolean;
+  /** The schedule clock (next runs); default `clock`. */
+  scheduleClock?: Clock;
 }
 
 export interface ControllerHandle {
@@ -60,6 +65,8 @@ export interface ControllerHandle {
   isLeader(): boolean;
   /** Number of reconciles run and status applies sent (for tests and the benchmark). */
   readonly stats: { reconciles: number; statusApplies: number; conflicts: number };
+  /** The PacketCaptureSchedule loop (undefined with `schedules: false`). */
+  readonly schedules: ScheduleController | undefined;
   stop(): Promise<void>;
 }
 
@@ -276,6 +283,8 @@ export function runController(opts: ControllerOptions): ControllerHandle {
   for (const i of all) i.start();
   const ready = Promise.all(all.map((i) => i.waitForSync())).then(() => undefined);
   let workers: Promise<void> | undefined;
+  const schedules = opts.schedules === false ? undefined : startScheduleController({ client, clock: opts.scheduleClock ?? clock, log, recorder });
+  let scheduleWorkers: Promise<void> | undefined;
 
   const startWorkers = (signal: AbortSignal): void => {
     leading = true;
@@ -285,6 +294,7 @@ export function runController(opts: ControllerOptions): ControllerHandle {
       for (const pc of captures.list()) queue.add(keyOf(pc));
       await queue.run(reconcile, opts.concurrency ?? 4, signal);
     });
+    scheduleWorkers = schedules?.run(signal);
   };
 
   let elector: LeaderElector | undefined;
@@ -319,12 +329,15 @@ export function runController(opts: ControllerOptions): ControllerHandle {
     ready,
     done,
     stats,
+    schedules,
     isLeader: () => leading,
     async stop() {
       stopAbort.abort(new Error('controller stopped'));
       queue.shutdown();
       await electing;
       await workers;
+      await schedules?.stop();
+      await scheduleWorkers;
       await Promise.all(all.map((i) => i.stop()));
       await recorder.flush();
       leading = false;
