@@ -1,0 +1,275 @@
+/**
+ * PacketCaptureSchedules against the real kube-apiserver: admission (schema + CEL) with clear
+ * messages, and the schedule controller creating, skipping, replacing and pruning captures on a
+ * FakeClock the test advances (no waiting for a minute to pass).
+ *
+ * What stands in for what: the capture controller and agents do not run in the controller tests
+ * of this file (except the wiring test at the end); the test writes a capture's status.progress as
+ * the capture controller would (server-side apply, its own field manager), so "running",
+ * "finished" and "failure" are states the test sets. The harness runs no kube-controller-manager,
+ * so there is no garbage collector: cascading deletion of a schedule's captures is real only in a
+ * real cluster; here the test checks the ownerReference that drives it (controller: true,
+ * blockOwnerDeletion: true, the schedule's uid).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { API_VERSION, type PacketCapture } from '../src/api/packetcapture.js';
+import { ANNOTATION_SCHEDULED_AT, LABEL_SCHEDULE, packetCaptureScheduleCRD, SCHEDULE_CRD_NAME, SCHEDULE_KIND, type PacketCaptureSchedule, type PacketCaptureScheduleSpec } from '../src/api/packetcaptureschedule.js';
+import { FakeClock } from '../src/k8s/clock.js';
+import { clientFor, getPacketCapture, KubeApiError, listPacketCaptures, type KubeClient } from '../src/k8s/client.js';
+import { EventRecorder, listEvents } from '../src/k8s/events.js';
+import { applyStatus } from '../src/k8s/status.js';
+import { runController } from '../src/controller/controller.js';
+import { schedulePath, startScheduleController, type ScheduleController } from '../src/controller/schedule-controller.js';
+import { captureNameFor, isoSeconds } from '../src/controller/schedule-decide.js';
+import { startCluster, type Cluster } from './harness/cluster.js';
+import { ensureNamespace, installCRD, waitFor, waitGone } from './controller-helpers.js';
+
+const NS = 'sched';
+const MIN = 60_000;
+let cluster: Cluster;
+let admin: KubeClient;
+let clock: FakeClock;
+let ctl: ScheduleController;
+let recorder: EventRecorder;
+const stopCtl = new AbortController();
+let running: Promise<void>;
+
+async function installScheduleCRD(c: KubeClient): Promise<void> {
+  try {
+    await c.request({ method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: packetCaptureScheduleCRD() });
+  } catch (e) {
+    if (!(e instanceof KubeApiError && e.status === 409)) throw e;
+  }
+  await waitFor('schedule CRD served', async () => {
+    const crd = await c.request<{ status?: { conditions?: { type: string; status: string }[] } }>({ path: `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${SCHEDULE_CRD_NAME}` });
+    if (!crd.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True')) return undefined;
+    await c.request({ path: schedulePath() });
+    return true;
+  }, 30_000);
+}
+
+const template = { spec: { targetPod: 'web', captureSeconds: 30 } };
+async function createSchedule(name: string, spec: Partial<PacketCaptureScheduleSpec> | Record<string, unknown>, c: KubeClient = admin): Promise<PacketCaptureSchedule> {
+  return c.request<PacketCaptureSchedule>({
+    method: 'POST',
+    path: schedulePath(NS),
+    body: { apiVersion: API_VERSION, kind: SCHEDULE_KIND, metadata: { name, namespace: NS }, spec: { captureTemplate: template, ...spec } },
+  });
+}
+const getSchedule = (name: string): Promise<PacketCaptureSchedule> => admin.request<PacketCaptureSchedule>({ path: schedulePath(NS, name) });
+async function patchSpec(name: string, spec: Record<string, unknown>): Promise<void> {
+  await admin.request({ method: 'PATCH', path: schedulePath(NS, name), contentType: 'application/merge-patch+json', body: { spec } });
+}
+async function waitSchedule(name: string, what: string, pred: (s: PacketCaptureSchedule) => boolean): Promise<PacketCaptureSchedule> {
+  let last: PacketCaptureSchedule | undefined;
+  return waitFor(`${name}: ${what}`, async () => {
+    last = await getSchedule(name);
+    return pred(last) ? last : undefined;
+  }, 15_000, () => Promise.resolve(JSON.stringify(last?.status)));
+}
+const capturesOf = async (name: string): Promise<PacketCapture[]> => (await listPacketCaptures(admin, NS, { labelSelector: `${LABEL_SCHEDULE}=${name}` })).sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+const waitCaptureExists = (name: string): Promise<PacketCapture> =>
+  waitFor(`capture ${name}`, async () => {
+    try {
+      return await getPacketCapture(admin, NS, name);
+    } catch {
+      return undefined;
+    }
+  });
+/** Stands in for the capture controller: sets the capture's progress (see the file comment). */
+async function setProgress(name: string, progress: 'running' | 'finished' | 'failure'): Promise<void> {
+  const done = progress !== 'running';
+  await applyStatus(admin, NS, name, { progress, ...(done ? { completionTime: isoSeconds(clock.now()) } : {}) }, 'test-stand-in-capture-controller', { force: true });
+}
+async function waitEvent(s: PacketCaptureSchedule, reason: string, count = 1): Promise<{ message: string; type: string }> {
+  return waitFor(`event ${reason} on ${s.metadata.name}`, async () => {
+    const evs = (await listEvents(admin, NS, s.metadata.uid ?? '')).filter((e) => e.reason === reason);
+    return evs.reduce((n, e) => n + e.count, 0) >= count ? evs[evs.length - 1] : undefined;
+  }, 15_000, async () => JSON.stringify(await listEvents(admin, NS, s.metadata.uid ?? '')));
+}
+/** Advances the schedule clock to `iso` (the schedule's nextScheduleTime). */
+const advanceTo = (iso: string): Promise<void> => clock.advance(Math.max(0, Date.parse(iso) - clock.now()));
+/** Makes the controller look at `name` now and waits until it did (an honest "it reconciled" signal). */
+async function reconciled(name: string): Promise<void> {
+  const before = ctl.stats.reconciles;
+  await admin.request({ method: 'PATCH', path: schedulePath(NS, name), contentType: 'application/merge-patch+json', body: { metadata: { annotations: { poke: String(Date.now()) } } } });
+  await waitFor('a reconcile', () => Promise.resolve(ctl.stats.reconciles > before ? true : undefined));
+  await waitFor('the reconcile to finish', () => Promise.resolve(ctl.stats.reconciles > before ? true : undefined));
+  await recorder.flush();
+}
+
+before(async () => {
+  cluster = await startCluster();
+  admin = clientFor(cluster.kubeConfig);
+  await installCRD(admin);
+  await installScheduleCRD(admin);
+  await ensureNamespace(admin, NS);
+  clock = new FakeClock(Date.now());
+  recorder = new EventRecorder({ kc: admin, component: 'pcapper-controller' });
+  ctl = startScheduleController({ client: admin, clock, recorder });
+  running = ctl.run(stopCtl.signal);
+  await ctl.ready;
+});
+after(async () => {
+  stopCtl.abort();
+  await ctl?.stop();
+  await running;
+  await recorder?.flush();
+  await cluster?.stop();
+});
+
+describe('admission (schema + CEL)', () => {
+  const refused = async (name: string, spec: Record<string, unknown>, text: RegExp): Promise<void> => {
+    await assert.rejects(createSchedule(name, spec), (e: unknown) => {
+      assert.ok(e instanceof KubeApiError, String(e));
+      assert.equal(e.status, 422);
+      assert.match(e.message, text);
+      return true;
+    });
+  };
+  it('refuses schedule and startAt together, and neither', async () => {
+    await refused('both', { schedule: '* * * * *', startAt: '2030-01-01T00:00:00Z' }, /set exactly one of schedule .* or startAt/);
+    await refused('neither', {}, /set exactly one of schedule/);
+  });
+  it('refuses a cron string of the wrong shape, TZ= in it, timeZone with startAt, a bad zone name', async () => {
+    await refused('shape', { schedule: '* * *' }, /spec\.schedule/);
+    await refused('crontz', { schedule: 'CRON_TZ=UTC 0 * * * *' }, /use the timeZone field|spec\.schedule/);
+    await refused('tzstart', { startAt: '2030-01-01T00:00:00Z', timeZone: 'Europe/Paris' }, /timeZone applies to schedule only/);
+    await refused('tzshape', { schedule: '0 * * * *', timeZone: '../etc/passwd' }, /spec\.timeZone/);
+    await refused('startat', { startAt: 'tomorrow' }, /spec\.startAt/);
+  });
+  it('refuses history limits out of range and a name too long for its captures', async () => {
+    await refused('hist', { schedule: '0 * * * *', successfulHistoryLimit: 101 }, /successfulHistoryLimit/);
+    await refused('hist2', { schedule: '0 * * * *', failedHistoryLimit: -1 }, /failedHistoryLimit/);
+    await refused('x'.repeat(53), { schedule: '0 * * * *' }, /at most 52 characters/);
+  });
+  it('applies the PacketCapture rules to the template (one schema), but the template stays editable', async () => {
+    await refused('tpl', { schedule: '0 * * * *', captureTemplate: { spec: { targetPod: 'a', targetDeployment: 'b' } } }, /exactly one kind of target/);
+    await createSchedule('editable', { schedule: '0 * * * *', suspend: true });
+    await patchSpec('editable', { captureTemplate: { spec: { targetPod: 'other' } } });
+    assert.equal((await getSchedule('editable')).spec.captureTemplate.spec.targetPod, 'other');
+  });
+});
+
+describe('controller verdicts on what CEL cannot check', () => {
+  it('bad cron values: Invalid/InvalidSchedule with the reason, a Warning Event, no capture', async () => {
+    const s = await createSchedule('badcron', { schedule: '61 * * * *' });
+    const got = await waitSchedule('badcron', 'Invalid', (x) => x.status?.conditions?.some((c) => c.type === 'Invalid' && c.status === 'True') === true);
+    const c = got.status?.conditions?.find((x) => x.type === 'Invalid');
+    assert.equal(c?.reason, 'InvalidSchedule');
+    assert.match(c?.message ?? '', /not a valid cron expression.*minute/);
+    const ev = await waitEvent(s, 'InvalidSchedule');
+    assert.equal(ev.type, 'Warning');
+    assert.equal(got.status?.nextScheduleTime, undefined);
+    assert.deepEqual(await capturesOf('badcron'), []);
+  });
+  it('unknown time zone: Invalid/InvalidTimeZone', async () => {
+    const s = await createSchedule('badzone', { schedule: '0 9 * * *', timeZone: 'Mars/Olympus' });
+    const got = await waitSchedule('badzone', 'Invalid', (x) => x.status?.conditions?.some((c) => c.type === 'Invalid' && c.status === 'True') === true);
+    assert.match(got.status?.conditions?.find((x) => x.type === 'Invalid')?.message ?? '', /"Mars\/Olympus" is not a known IANA time zone/);
+    await waitEvent(s, 'InvalidTimeZone');
+    // fixing it clears the verdict and schedules the next run
+    await patchSpec('badzone', { timeZone: 'Europe/Paris' });
+    const fixed = await waitSchedule('badzone', 'valid', (x) => x.status?.conditions?.some((c) => c.type === 'Invalid' && c.status === 'False') === true && !!x.status?.nextScheduleTime);
+    const next = new Date(fixed.status!.nextScheduleTime!);
+    assert.equal(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Paris', hour: '2-digit', minute: '2-digit' }).format(next), '09:00');
+  });
+});
+
+describe('runs on the fake clock', () => {
+  it('creates captures at their times with owner refs; Forbid waits; history prunes; Replace replaces; suspend stops', async () => {
+    const s = await createSchedule('every5', { schedule: '*/5 * * * *', successfulHistoryLimit: 1, captureTemplate: { metadata: { labels: { team: 'net' } }, spec: template.spec } });
+    let st = await waitSchedule('every5', 'nextScheduleTime', (x) => !!x.status?.nextScheduleTime);
+    const t1 = Date.parse(st.status!.nextScheduleTime!);
+    assert.equal(t1 % (5 * MIN), 0);
+    assert.deepEqual(await capturesOf('every5'), [], 'nothing before the first run');
+
+    // run 1
+    await advanceTo(st.status!.nextScheduleTime!);
+    const c1 = await waitCaptureExists(captureNameFor('every5', t1));
+    assert.deepEqual(c1.spec, template.spec);
+    assert.equal(c1.metadata.labels?.[LABEL_SCHEDULE], 'every5');
+    assert.equal(c1.metadata.labels?.team, 'net');
+    assert.equal(c1.metadata.annotations?.[ANNOTATION_SCHEDULED_AT], isoSeconds(t1));
+    const refs = (c1.metadata as { ownerReferences?: unknown[] }).ownerReferences;
+    assert.deepEqual(refs, [{ apiVersion: API_VERSION, kind: SCHEDULE_KIND, name: 'every5', uid: s.metadata.uid, controller: true, blockOwnerDeletion: true }]);
+    st = await waitSchedule('every5', 'active and lastScheduleTime', (x) => x.status?.lastScheduleTime === isoSeconds(t1) && x.status?.activeCount === 1 && x.status?.nextScheduleTime === isoSeconds(t1 + 5 * MIN));
+    assert.equal(st.status?.active?.[0]?.uid, c1.metadata.uid);
+
+    // run 2 while run 1 still runs: Forbid (default) waits
+    await setProgress(c1.metadata.name!, 'running');
+    await advanceTo(st.status!.nextScheduleTime!);
+    await waitEvent(s, 'AlreadyActive');
+    assert.deepEqual((await capturesOf('every5')).map((c) => c.metadata.name), [c1.metadata.name]);
+    // run 1 ends: the waiting run 2 starts (late, as a CronJob's would)
+    await setProgress(c1.metadata.name!, 'finished');
+    const c2 = await waitCaptureExists(captureNameFor('every5', t1 + 5 * MIN));
+    st = await waitSchedule('every5', 'lastSuccessfulTime', (x) => !!x.status?.lastSuccessfulTime && x.status?.lastScheduleTime === isoSeconds(t1 + 5 * MIN));
+
+    // run 2 finishes: successfulHistoryLimit 1 deletes run 1
+    await setProgress(c2.metadata.name!, 'finished');
+    await waitGone(admin, NS, c1.metadata.name!);
+    assert.deepEqual((await capturesOf('every5')).map((c) => c.metadata.name), [c2.metadata.name]);
+
+    // run 3 (no conflict) then Replace at run 4 while run 3 runs
+    await advanceTo(isoSeconds(t1 + 10 * MIN));
+    const c3 = await waitCaptureExists(captureNameFor('every5', t1 + 10 * MIN));
+    await setProgress(c3.metadata.name!, 'running');
+    await patchSpec('every5', { concurrencyPolicy: 'Replace' });
+    await waitSchedule('every5', 'sees Replace', (x) => x.status?.observedGeneration === x.metadata.generation);
+    await advanceTo(isoSeconds(t1 + 15 * MIN));
+    const c4 = await waitCaptureExists(captureNameFor('every5', t1 + 15 * MIN));
+    await waitGone(admin, NS, c3.metadata.name!);
+    await waitEvent(s, 'Replaced');
+    assert.equal(c4.metadata.labels?.[LABEL_SCHEDULE], 'every5');
+
+    // suspend: no nextScheduleTime, and no capture however far the clock goes
+    await patchSpec('every5', { suspend: true });
+    await waitSchedule('every5', 'suspended', (x) => x.status?.observedGeneration === x.metadata.generation && x.status?.nextScheduleTime === undefined);
+    const before = (await capturesOf('every5')).map((c) => c.metadata.name);
+    await clock.advance(30 * MIN);
+    await reconciled('every5');
+    assert.deepEqual((await capturesOf('every5')).map((c) => c.metadata.name), before);
+    // resuming starts one catch-up run (the most recent time), not six
+    await setProgress(c4.metadata.name!, 'finished');
+    await patchSpec('every5', { suspend: false });
+    const last = Math.floor(clock.now() / (5 * MIN)) * 5 * MIN;
+    await waitCaptureExists(captureNameFor('every5', last));
+    await reconciled('every5');
+    const after = (await capturesOf('every5')).map((c) => c.metadata.name);
+    assert.deepEqual(after.filter((n) => !before.includes(n)), [captureNameFor('every5', last)], 'exactly one new capture');
+    // run 4 finished too: history limit 1 keeps only it of the finished ones
+    assert.deepEqual(after, [c4.metadata.name, captureNameFor('every5', last)]);
+  });
+
+  it('startAt: one capture at its time, then none', async () => {
+    const at = Math.ceil((clock.now() + 90_000) / 1000) * 1000;
+    await createSchedule('once', { startAt: isoSeconds(at) });
+    await waitSchedule('once', 'nextScheduleTime = startAt', (x) => x.status?.nextScheduleTime === isoSeconds(at));
+    assert.deepEqual(await capturesOf('once'), []);
+    await clock.advance(at - clock.now());
+    const c = await waitCaptureExists(captureNameFor('once', at));
+    await setProgress(c.metadata.name!, 'finished');
+    await waitSchedule('once', 'done', (x) => x.status?.nextScheduleTime === undefined && !!x.status?.lastSuccessfulTime);
+    await clock.advance(60 * MIN);
+    await reconciled('once');
+    assert.deepEqual((await capturesOf('once')).map((x) => x.metadata.name), [c.metadata.name]);
+  });
+});
+
+describe('wiring', () => {
+  it('runController runs the schedule loop (startAt in the past starts right away)', async () => {
+    const fake = new FakeClock(Date.now());
+    const full = runController({ kc: cluster.kubeConfig, scheduleClock: fake, identity: 'wiring' });
+    try {
+      await full.ready;
+      assert.ok(full.schedules);
+      const at = Math.floor(Date.now() / 1000) * 1000 - 5000;
+      await createSchedule('wired', { startAt: isoSeconds(at) });
+      await waitCaptureExists(captureNameFor('wired', at));
+    } finally {
+      await full.stop();
+    }
+  });
+});
