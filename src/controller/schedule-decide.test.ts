@@ -14,7 +14,7 @@ function sched(spec: Partial<PacketCaptureScheduleSpec>, status?: PacketCaptureS
     apiVersion: 'pcapper.dev/v1alpha1',
     kind: 'PacketCaptureSchedule',
     metadata: { name: 'nightly', namespace: 'team', uid: 'su', generation: 1, creationTimestamp: new Date(created).toISOString() },
-    spec: { captureTemplate: template, ...spec } as PacketCaptureScheduleSpec,
+    spec: { captureTemplate: template, ...spec },
     status,
   };
 }
