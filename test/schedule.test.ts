@@ -22,7 +22,9 @@ import { applyStatus } from '../src/k8s/status.js';
 import { runController } from '../src/controller/controller.js';
 import { schedulePath, startScheduleController, type ScheduleController } from '../src/controller/schedule-controller.js';
 import { captureNameFor, isoSeconds } from '../src/controller/schedule-decide.js';
+import { spawn } from 'node:child_process';
 import { startCluster, type Cluster } from './harness/cluster.js';
+import { CLI } from './cli-support.js';
 import { ensureNamespace, installCRD, waitFor, waitGone } from './controller-helpers.js';
 
 const NS = 'sched';
@@ -174,6 +176,81 @@ describe('controller verdicts on what CEL cannot check', () => {
     const fixed = await waitSchedule('badzone', 'valid', (x) => x.status?.conditions?.some((c) => c.type === 'Invalid' && c.status === 'False') === true && !!x.status?.nextScheduleTime);
     const next = new Date(fixed.status!.nextScheduleTime!);
     assert.equal(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Paris', hour: '2-digit', minute: '2-digit' }).format(next), '09:00');
+  });
+});
+
+/** Runs kubectl-pcap in the client netns (it reaches only the API server, as a laptop does). */
+function kpClient(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const [file, argv] = cluster.clientCommand([process.execPath, CLI, ...args]);
+  const child = spawn(file, argv, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent-home', KUBECONFIG: cluster.kubeconfigPath }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+}
+const listSchedules = async (): Promise<string[]> =>
+  (await admin.request<{ items: PacketCaptureSchedule[] }>({ path: schedulePath(NS) })).items.map((s) => s.metadata.name ?? '').sort();
+
+describe('CLI (from the client netns: only the API server is reachable)', () => {
+  it('capture --schedule --time-zone creates a PacketCaptureSchedule; kubectl get pcapsched shows it; delete pcapsched/NAME deletes it', async () => {
+    const r = await kpClient(['capture', 'deploy/web', '-n', NS, '--duration', '1m', '--filter', 'tcp port 443', '--schedule', '*/15 * * * *', '--time-zone', 'Europe/Paris', '--name', 'cli-sched']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'packetcaptureschedule.pcapper.dev/cli-sched created\n');
+    const s = await getSchedule('cli-sched');
+    assert.equal(s.spec.schedule, '*/15 * * * *');
+    assert.equal(s.spec.timeZone, 'Europe/Paris');
+    assert.deepEqual(s.spec.captureTemplate.spec, { targetDeployment: 'web', captureSeconds: '1m', captureFilter: 'tcp port 443' });
+    await waitSchedule('cli-sched', 'reconciled', (x) => !!x.status?.nextScheduleTime);
+    const g = await cluster.kubectl(['get', 'pcapsched', '-n', NS, 'cli-sched']);
+    assert.equal(g.code, 0, g.stderr);
+    const [header, row] = g.stdout.trim().split('\n');
+    assert.match(header ?? '', /^NAME\s+SCHEDULE\s+SUSPEND\s+ACTIVE\s+LAST SCHEDULE\s+AGE$/);
+    assert.match(row ?? '', /^cli-sched\s+\*\/15 \* \* \* \*\s+false\s+0\s+\S+$/, 'no run yet: Active 0, Last Schedule empty');
+    const d = await kpClient(['delete', '-n', NS, 'pcapsched/cli-sched']);
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal(d.stdout, 'packetcaptureschedule.pcapper.dev "cli-sched" deleted\n');
+    assert.ok(!(await listSchedules()).includes('cli-sched'));
+  });
+  it('--start-at creates a one-shot schedule', async () => {
+    const r = await kpClient(['capture', 'pod/db-0', '-n', NS, '--duration', '10m', '--start-at', '2030-12-01T10:00:00+01:00', '--name', 'cli-once']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = await getSchedule('cli-once');
+    assert.equal(s.spec.startAt, '2030-12-01T10:00:00+01:00');
+    assert.equal(s.spec.schedule, undefined);
+    await waitSchedule('cli-once', 'next = startAt', (x) => x.status?.nextScheduleTime === '2030-12-01T09:00:00Z');
+  });
+  it('bad cron, bad zone, bad start time: exit 2 with the reason, nothing created', async () => {
+    const before = await listSchedules();
+    for (const [args, text] of [
+      [['--schedule', '*/15 * * *'], /--schedule "\*\/15 \* \* \*" has 4 field\(s\); expected five/],
+      [['--schedule', '99 * * * *'], /--schedule "99 \* \* \* \*" is not a valid cron expression.*minute/],
+      [['--schedule', '0 9 * * *', '--time-zone', 'Europe/Pariss'], /--time-zone "Europe\/Pariss" is not a known IANA time zone/],
+      [['--start-at', 'tomorrow'], /--start-at "tomorrow" is not an RFC 3339 time/],
+      [['--start-at', '2030-01-01T00:00:00Z', '--time-zone', 'UTC'], /--time-zone applies to --schedule/],
+      [['--schedule', '@hourly', '-w', 'x.pcapng'], /--write does not apply/],
+    ] as const) {
+      const r = await kpClient(['capture', 'deploy/web', '-n', NS, ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, text);
+      assert.equal(r.stdout, '');
+    }
+    assert.deepEqual(await listSchedules(), before);
+  });
+  it('--dry-run=server: the apiserver admits the schedule (schema, CEL) and persists nothing', async () => {
+    const r = await kpClient(['capture', 'deploy/web', '-n', NS, '--schedule', '@daily', '--name', 'cli-dry', '--dry-run=server', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const obj = JSON.parse(r.stdout) as PacketCaptureSchedule;
+    assert.equal(obj.kind, SCHEDULE_KIND);
+    assert.equal(obj.spec.schedule, '@daily');
+    assert.ok(obj.metadata.uid, 'answered by the apiserver');
+    assert.ok(!(await listSchedules()).includes('cli-dry'));
   });
 });
 

@@ -112,7 +112,7 @@ export const scheduleSpecSchema = s.object(
     concurrencyPolicy: s.enum(CONCURRENCY_POLICIES, {
       description: 'What a run does while an earlier capture still runs: Forbid (default: skip it), Allow (capture alongside), Replace (delete the running capture, then start).',
     }),
-    suspend: s.bool({ description: 'True: start no new captures (running ones go on). Default false.' }),
+    suspend: s.bool({ default: false, description: 'True: start no new captures (running ones go on).' }),
     successfulHistoryLimit: s.int({
       minimum: 0,
       maximum: SCHEDULE_LIMITS.maxHistoryLimit,
