@@ -24,7 +24,11 @@ import { schedulePath, startScheduleController, type ScheduleController } from '
 import { captureNameFor, isoSeconds } from '../src/controller/schedule-decide.js';
 import { spawn } from 'node:child_process';
 import { startCluster, type Cluster } from './harness/cluster.js';
-import { CLI } from './cli-support.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { CLI, underPty } from './cli-support.js';
 import { ensureNamespace, installCRD, waitFor, waitGone } from './controller-helpers.js';
 
 const NS = 'sched';
@@ -218,6 +222,40 @@ describe('CLI (from the client netns: only the API server is reachable)', () => 
     assert.equal(d.stdout, 'packetcaptureschedule.pcapper.dev "cli-sched" deleted\n');
     assert.ok(!(await listSchedules()).includes('cli-sched'));
   });
+  it('init asks for a schedule (seed 001), re-asks on a bad cron or zone, and writes a PacketCaptureSchedule the apiserver accepts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcapper-init-sched-'));
+    try {
+      // underPty blocks this process while the CLI runs: the CLI needs only the apiserver
+      const { code, transcript } = underPty(
+        [process.execPath, CLI, 'init', '-n', NS, '--target', 'deploy/web', '--duration', '1m'],
+        [
+          { expect: 'BPF filter .*: ', send: '' },
+          { expect: 'Stop after N packets .*: ', send: '' },
+          { expect: 'Size of one ring file \\[100M\\]: ', send: '' },
+          { expect: 'Ring files kept per target \\[10\\]: ', send: '' },
+          { expect: 'Schedule \\(cron[^\\n]*empty = now\\): ', send: 'every day' },
+          { expect: 'has 2 field\\(s\\); expected five[\\s\\S]*Schedule \\(cron[^\\n]*: ', send: '0 9 * * 1-5' },
+          { expect: 'Time zone of the schedule[^\\n]*\\[UTC\\]: ', send: 'Mars/Olympus' },
+          { expect: 'not a known IANA time zone[\\s\\S]*Time zone of the schedule[^\\n]*: ', send: 'Europe/Paris' },
+          { expect: 'Name of the capture \\[web-\\S+\\]: ', send: 'web-mornings' },
+        ],
+        { cwd: dir, env: { PATH: process.env.PATH ?? '', KUBECONFIG: cluster.kubeconfigPath, HOME: '/nonexistent', TERM: 'dumb' } },
+      );
+      assert.equal(code, 0, transcript);
+      const text = readFileSync(join(dir, 'web-mornings.yaml'), 'utf8');
+      assert.match(text, /^# PacketCaptureSchedule written by kubectl pcap init/);
+      const doc = parseYaml(text) as PacketCaptureSchedule;
+      assert.equal(doc.kind, SCHEDULE_KIND);
+      assert.deepEqual(doc.metadata, { name: 'web-mornings', namespace: NS });
+      assert.deepEqual(doc.spec, { schedule: '0 9 * * 1-5', timeZone: 'Europe/Paris', captureTemplate: { spec: { targetDeployment: 'web', captureSeconds: '1m', maxFileSize: '100M', fileCount: 10 } } });
+      const created = await cluster.kubectl(['create', '-f', join(dir, 'web-mornings.yaml')]);
+      assert.equal(created.code, 0, created.stderr);
+      assert.match(created.stdout, /packetcaptureschedule\.pcapper\.dev\/web-mornings created/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--start-at creates a one-shot schedule', async () => {
     const r = await kpClient(['capture', 'pod/db-0', '-n', NS, '--duration', '10m', '--start-at', '2030-12-01T10:00:00+01:00', '--name', 'cli-once']);
     assert.equal(r.code, 0, r.stderr);
