@@ -64,10 +64,16 @@ export function startScheduleController(opts: ScheduleControllerOptions): Schedu
   const queue = new WorkQueue({ clock: systemClock, minIntervalMs: 0 });
   const timers = new Map<string, Timer>();
   const lastApplied = new Map<string, string>();
+  /**
+   * Events of the previous reconcile per schedule: the same Event is not recorded again while
+   * nothing changed (a Forbid run waiting on a capture is reconciled at every status update of it).
+   */
+  const lastEvents = new Map<string, Set<string>>();
 
   schedules.onChange((c) => {
     if (c.type === 'DELETED') {
       lastApplied.delete(c.key);
+      lastEvents.delete(c.key);
       timers.get(c.key)?.cancel();
       timers.delete(c.key);
     }
@@ -137,7 +143,14 @@ export function startScheduleController(opts: ScheduleControllerOptions): Schedu
       schedules.mutate(res);
       lastApplied.set(key, sig);
     }
-    for (const e of d.events) recorder.record(subject(s), e.type, e.reason, e.message);
+    const seen = lastEvents.get(key) ?? new Set<string>();
+    const now = new Set<string>();
+    for (const e of d.events) {
+      const sig = `${e.type}|${e.reason}|${e.message}`;
+      now.add(sig);
+      if (!seen.has(sig)) recorder.record(subject(s), e.type, e.reason, e.message);
+    }
+    lastEvents.set(key, now);
   }
 
   async function reconcile(key: string): Promise<void> {
