@@ -75,6 +75,16 @@ test('more than 100 missed times: TooManyMissedTimes Warning, still only the lat
   assert.equal(d.create?.scheduledTime, T0 + (MAX_MISSED_TIMES + 5) * MIN);
 });
 
+test('a month of missed every-minute runs: one catch-up run, found without walking every minute', () => {
+  const now = T0 + 31 * 24 * 60 * MIN + 30_000;
+  const d = decideSchedule(sched({ schedule: '* * * * *' }), [], now);
+  assert.equal(d.create?.scheduledTime, now - 30_000);
+  assert.equal(d.status.nextScheduleTime, isoSeconds(now + 30_000));
+  assert.ok(reasons(d).includes('TooManyMissedTimes'));
+  const yearly = decideSchedule(sched({ schedule: '@yearly' }, undefined, Date.parse('2020-06-01T00:00:00Z')), [], T0 + MIN);
+  assert.equal(yearly.create?.scheduledTime, T0, 'the most recent of 6 missed yearly runs');
+});
+
 test('startingDeadlineSeconds: a run later than its deadline is skipped with MissedSchedule', () => {
   // controller was down: the 00:05 run is seen at 00:07 with a 60 s deadline
   const now = T0 + 7 * MIN;
@@ -102,7 +112,8 @@ test('Forbid (the default): skips while one runs, starts late when it ends, reco
   // with a deadline: requeued after it, then MissedSchedule
   const sd = sched({ schedule: '*/5 * * * *', startingDeadlineSeconds: 30 }, { lastScheduleTime: isoSeconds(T0 + 5 * MIN) });
   const d3 = decideSchedule(sd, [running], T0 + 10 * MIN);
-  assert.equal(d3.requeueAfterMs, 31_000);
+  assert.equal(d3.requeueAfterMs, 31_000, 'woken after the deadline to record the skip');
+  assert.equal(d3.status.nextScheduleTime, isoSeconds(T0 + 15 * MIN), 'nextScheduleTime stays the next run');
   const d4 = decideSchedule(sd, [running], T0 + 10 * MIN + 31_000);
   assert.deepEqual(reasons(d4), ['MissedSchedule']);
   assert.equal(d4.create, undefined);

@@ -97,18 +97,28 @@ function runsBetween(p: ParsedSchedule, from: number, now: number): Runs {
   while (t !== undefined && t <= now) {
     latest = t;
     count++;
-    if (count > MAX_MISSED_TIMES) {
-      // too many to walk one by one: jump to the last one before now by walking from close to now
-      let probe = p.nextAfter(now - 60_000 * 60 * 24 * 366);
-      while (probe !== undefined && probe <= now) {
-        latest = probe;
-        probe = p.nextAfter(probe);
-      }
-      return { latest, count, next: probe };
-    }
+    if (count > MAX_MISSED_TIMES) return { ...latestBefore(p, from, now), count };
     t = p.nextAfter(t);
   }
   return { latest, count, next: t };
+}
+
+/**
+ * The last scheduled time in (from, now] without walking every missed time (an every-minute
+ * schedule after a month's outage): look back from now over windows that double until one holds a
+ * run, then walk forward inside that window only.
+ */
+function latestBefore(p: ParsedSchedule, from: number, now: number): { latest?: number; next?: number } {
+  for (let w = 60_000; ; w *= 2) {
+    const start = Math.max(from, now - w);
+    let t = p.nextAfter(start);
+    if (t !== undefined && t <= now) {
+      let latest = t;
+      while ((t = p.nextAfter(latest)) !== undefined && t <= now) latest = t;
+      return { latest, next: t };
+    }
+    if (start === from) return { next: t };
+  }
 }
 
 function setCondition(status: PacketCaptureScheduleStatus, prev: PacketCaptureScheduleStatus, cond: { type: string; status: 'True' | 'False'; reason: string; message: string }, now: number, gen: number | undefined): void {
@@ -185,6 +195,8 @@ export function decideSchedule(sched: PacketCaptureSchedule, owned: readonly Pac
   // ---- which run is due now ----
   let due: number | undefined;
   let next: number | undefined;
+  /** An earlier wake-up than `next` (a waiting Forbid run's deadline). */
+  let wake: number | undefined;
   if (startAt !== undefined) {
     // one-shot: due once, never again after a capture was created for it
     const done = lastScheduled !== undefined || owned.length > 0;
@@ -229,7 +241,7 @@ export function decideSchedule(sched: PacketCaptureSchedule, owned: readonly Pac
         message: `run of ${isoSeconds(due)} waits: concurrencyPolicy Forbid and ${active.map((a) => a.metadata.name).join(', ')} still running${deadlineMs !== undefined ? ` (skipped if it cannot start by ${isoSeconds(due + deadlineMs)})` : ''}`,
       });
       // requeue at the deadline so a skip is recorded; the running capture's end also wakes us
-      if (deadlineMs !== undefined) next = next === undefined ? due + deadlineMs + DEADLINE_SLACK_MS : Math.min(next, due + deadlineMs + DEADLINE_SLACK_MS);
+      if (deadlineMs !== undefined) wake = due + deadlineMs + DEADLINE_SLACK_MS;
     } else {
       if ((spec.concurrencyPolicy ?? SCHEDULE_DEFAULTS.concurrencyPolicy) === 'Replace' && active.length > 0) {
         d.deleteActive = active.map((pc) => pc.metadata.name ?? '');
@@ -251,11 +263,9 @@ export function decideSchedule(sched: PacketCaptureSchedule, owned: readonly Pac
     }
   }
 
-  if (next !== undefined) {
-    status.nextScheduleTime = isoSeconds(next);
-    d.requeueAfterMs = Math.max(0, next - now);
-  } else {
-    delete status.nextScheduleTime;
-  }
+  if (next !== undefined) status.nextScheduleTime = isoSeconds(next);
+  else delete status.nextScheduleTime;
+  const at = Math.min(next ?? Infinity, wake ?? Infinity);
+  if (at !== Infinity) d.requeueAfterMs = Math.max(0, at - now);
   return d;
 }
