@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { API_VERSION, type PacketCapture } from '../src/api/packetcapture.js';
 import { ANNOTATION_SCHEDULED_AT, LABEL_SCHEDULE, packetCaptureScheduleCRD, SCHEDULE_CRD_NAME, SCHEDULE_KIND, type PacketCaptureSchedule, type PacketCaptureScheduleSpec } from '../src/api/packetcaptureschedule.js';
 import { FakeClock } from '../src/k8s/clock.js';
-import { clientFor, getPacketCapture, KubeApiError, listPacketCaptures, type KubeClient } from '../src/k8s/client.js';
+import { clientFor, getPacketCapture, KubeApiError, listPacketCaptures, PACKETCAPTURE_BASE, type KubeClient } from '../src/k8s/client.js';
 import { EventRecorder, listEvents } from '../src/k8s/events.js';
 import { applyStatus } from '../src/k8s/status.js';
 import { runController } from '../src/controller/controller.js';
@@ -370,6 +370,17 @@ describe('runs on the fake clock', () => {
     await clock.advance(60 * MIN);
     await reconciled('once');
     assert.deepEqual((await capturesOf('once')).map((x) => x.metadata.name), [c.metadata.name]);
+  });
+});
+
+describe('name collisions', () => {
+  it('a capture of the run\'s name that the schedule does not own: FailedCreate Warning, not a silent success', async () => {
+    const at = Math.floor(clock.now() / MIN) * MIN - MIN;
+    await admin.request({ method: 'POST', path: `${PACKETCAPTURE_BASE}/namespaces/${NS}/packetcaptures`, body: { apiVersion: API_VERSION, kind: 'PacketCapture', metadata: { name: captureNameFor('taken', at) }, spec: template.spec } });
+    const s = await createSchedule('taken', { startAt: isoSeconds(at) });
+    const ev = await waitEvent(s, 'FailedCreate');
+    assert.equal(ev.type, 'Warning');
+    assert.match(ev.message, /not captured: capture taken-\d+ already exists and is not owned by this schedule/);
   });
 });
 

@@ -13,7 +13,7 @@
  * files) when the schedule is deleted, as it deletes a CronJob's Jobs.
  */
 import { API_VERSION, CONTROLLER_FIELD_MANAGER, KIND, type PacketCapture } from '../api/packetcapture.js';
-import { LABEL_SCHEDULE, SCHEDULE_KIND, SCHEDULE_PLURAL, type PacketCaptureSchedule } from '../api/packetcaptureschedule.js';
+import { ANNOTATION_SCHEDULED_AT, LABEL_SCHEDULE, SCHEDULE_KIND, SCHEDULE_PLURAL, type PacketCaptureSchedule } from '../api/packetcaptureschedule.js';
 import { systemClock, type Clock, type Timer } from '../k8s/clock.js';
 import { CONTENT_TYPE, deletePacketCapture, KubeApiError, packetCapturePath, PACKETCAPTURE_BASE, type KubeClient } from '../k8s/client.js';
 import type { EventRecorder } from '../k8s/events.js';
@@ -117,8 +117,15 @@ export function startScheduleController(opts: ScheduleControllerOptions): Schedu
         stats.creates++;
         captures.mutate(created);
       } catch (e) {
-        // 409: this run's capture exists already (a previous attempt, another replica): nothing lost
-        if (!(e instanceof KubeApiError && e.status === 409)) {
+        // 409: this run's capture exists already (a previous attempt, another replica): nothing lost,
+        // unless it belongs to someone else (e.g. a deleted schedule of the same name where no
+        // garbage collector removed its captures): say so, the run is not captured
+        if (e instanceof KubeApiError && e.status === 409) {
+          const other = await client.request<Cap>({ path: packetCapturePath(ns, c.name) }).catch(() => undefined);
+          if (other && !(other.metadata.ownerReferences ?? []).some((r) => r.uid === s.metadata.uid)) {
+            recorder.record(subject(s), 'Warning', 'FailedCreate', `run of ${c.annotations[ANNOTATION_SCHEDULED_AT] ?? ''} not captured: capture ${c.name} already exists and is not owned by this schedule (delete it, or rename the schedule)`);
+          }
+        } else {
           const why = e instanceof KubeApiError ? `${e.status} ${e.reason ?? ''}: ${e.message}` : String(e);
           recorder.record(subject(s), 'Warning', 'FailedCreate', `cannot create capture ${c.name}: ${why}`);
           throw e;
