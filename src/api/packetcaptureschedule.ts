@@ -9,7 +9,7 @@
  * `timeZone` and of the cron string (5 fields or an @nickname), history limit ranges, startAt as
  * RFC 3339, the capture template (every PacketCapture rule). What CEL cannot check — a cron field's
  * values (`61 * * * *`) and whether an IANA zone exists — the controller checks with the same code
- * the CLI uses (src/api/cron.ts) and reports with condition Invalid + reason + a Warning Event.
+ * the CLI uses (src/controller/schedule-cron.ts) and reports with condition Invalid + reason + a Warning Event.
  * docs/schedules.md explains the design.
  */
 import { s, toOpenAPI, type CelRule, type Infer, type ObjectNode } from './dsl.js';
