@@ -518,6 +518,7 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
         { expect: 'Stop after N packets .*: ', send: '500' },
         { expect: 'Size of one ring file \\[100M\\]: ', send: '10M' },
         { expect: 'Ring files kept per target \\[10\\]: ', send: '3' },
+        { expect: 'Schedule \\(cron[^\\n]*empty = now\\): ', send: '' },
         { expect: 'Name of the capture \\[web-\\S+\\]: ', send: 'web-init' },
       ],
       { cwd: dir, env: { PATH: process.env.PATH ?? '', KUBECONFIG: admin, HOME: '/nonexistent', TERM: 'dumb' } },

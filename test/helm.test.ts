@@ -538,18 +538,20 @@ describe('helm chart charts/pcapper', () => {
     const data = { apiGroups: ['data.pcapper.dev'], resources: ['packetcaptures/files', 'packetcaptures/log'], verbs: ['get'] };
     assert.deepEqual(rules('ClusterRole', 'pcapper-capture-user'), [
       { apiGroups: ['pcapper.dev'], resources: ['packetcaptures'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
+      { apiGroups: ['pcapper.dev'], resources: ['packetcaptureschedules'], verbs: ['create', 'get', 'list', 'watch', 'update', 'patch', 'delete'] },
       data,
       { apiGroups: ['pcapper.dev'], resources: ['packetcaptures/files'], verbs: ['get'] },
       { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },
     ]);
     assert.deepEqual(rules('ClusterRole', 'pcapper-admin'), [
-      { apiGroups: ['pcapper.dev'], resources: ['packetcaptures', 'packetcaptures/status', 'packetcaptures/files'], verbs: ['*'] },
+      { apiGroups: ['pcapper.dev'], resources: ['packetcaptures', 'packetcaptures/status', 'packetcaptures/files', 'packetcaptureschedules', 'packetcaptureschedules/status'], verbs: ['*'] },
       // only admins create, change or retire stores (docs/storage.md section 1)
       { apiGroups: ['pcapper.dev'], resources: ['packetcapturestores'], verbs: ['*'] },
       data,
       { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], resourceNames: ['packetcaptures.pcapper.dev'], verbs: ['get'] },
+      { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], resourceNames: ['packetcaptures.pcapper.dev', 'packetcaptureschedules.pcapper.dev'], verbs: ['get'] },
     ]);
+    assert.deepEqual(rules('ClusterRole', 'pcapper-view'), [{ apiGroups: ['pcapper.dev'], resources: ['packetcaptures', 'packetcaptureschedules'], verbs: ['get', 'list', 'watch'] }]);
     assert.doesNotMatch(JSON.stringify(rules('ClusterRole', 'pcapper-view')), /data\.pcapper\.dev|files|log/, 'view sees captures, never traffic');
   });
 

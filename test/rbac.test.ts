@@ -49,6 +49,8 @@ import { eventually } from './harness/eventually.js';
 const SYSTEM_NS = 'pcapper';
 const NS = 'rbac-a';
 const PC = '/apis/pcapper.dev/v1alpha1';
+let createSeq = 0;
+const schedule = (name: string): object => ({ apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCaptureSchedule', metadata: { name }, spec: { schedule: '0 0 1 1 *', suspend: true, captureTemplate: { spec: { targetPod: 'probe' } } } });
 
 interface Call {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -146,6 +148,29 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
       setup: async () => adminOk({ method: 'POST', path: `${PC}/namespaces/${NS}/packetcaptures`, body: capture(`doomed-${++deleteSeq}`) }),
       call: () => ({ method: 'DELETE', path: `${PC}/namespaces/${NS}/packetcaptures/doomed-${deleteSeq}` }),
       why: 'controller deletes finished captures after ttlSecondsAfterFinished',
+    },
+    'pcapper.dev/packetcaptures:create': {
+      call: () => ({ method: 'POST', path: `${PC}/namespaces/${NS}/packetcaptures`, body: capture(`scheduled-${++createSeq}`) }),
+      why: 'the schedule controller creates each run\'s capture (src/controller/schedule-controller.ts)',
+    },
+    'pcapper.dev/packetcaptureschedules:list': {
+      call: () => ({ method: 'GET', path: `${PC}/packetcaptureschedules` }),
+      why: 'schedule informer over all namespaces',
+    },
+    'pcapper.dev/packetcaptureschedules:watch': {
+      call: () => ({ method: 'GET', path: `${PC}/packetcaptureschedules?watch=1&timeoutSeconds=1` }),
+      why: 'schedule informer watch',
+    },
+    'pcapper.dev/packetcaptureschedules/status:patch': {
+      setup: async () => adminOk({ method: 'POST', path: `${PC}/namespaces/${NS}/packetcaptureschedules`, body: schedule('probe-sched') }),
+      call: () => ({ method: 'PATCH', path: `${PC}/namespaces/${NS}/packetcaptureschedules/probe-sched/status?fieldManager=rbac-test&force=true`, contentType: apply, body: { apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCaptureSchedule', metadata: { name: 'probe-sched', namespace: NS }, status: {} } }),
+      why: 'server-side apply of a schedule\'s status (src/controller/schedule-controller.ts)',
+    },
+    'pcapper.dev/packetcaptureschedules/finalizers:update': {
+      setup: async () => adminOk({ method: 'POST', path: `${PC}/namespaces/${NS}/packetcaptureschedules`, body: schedule('probe-sched') }),
+      call: () => ({ method: 'PUT', path: `${PC}/namespaces/${NS}/packetcaptureschedules/probe-sched/finalizers`, body: schedule('probe-sched') }),
+      why: 'blockOwnerDeletion on the captures\' ownerReferences needs it where OwnerReferencesPermissionEnforcement is on (the harness does not enable that plugin: the request made here is the authorization check alone; nothing serves the subresource)',
+      notMade: true,
     },
     'pcapper.dev/packetcaptures/status:patch': {
       call: () => ({ method: 'PATCH', path: `${PC}/namespaces/${NS}/packetcaptures/probe/status?fieldManager=rbac-test&force=true`, contentType: apply, body: { apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCapture', metadata: { name: 'probe', namespace: NS }, status: {} } }),

@@ -5,6 +5,7 @@
  * gen` copies every deploy/crd*.yaml into the chart (charts/pcapper/files/).
  */
 import { toOpenAPI } from './dsl.js';
+import { packetCaptureScheduleCRD } from './packetcaptureschedule.js';
 import { GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION, specSchema, statusSchema } from './packetcapture.js';
 import { STORE_CRD_NAME, STORE_KIND, STORE_PLURAL, STORE_SHORT_NAMES, STORE_SINGULAR, storeSpecSchema, storeStatusSchema } from './packetcapturestore.js';
 
@@ -124,4 +125,5 @@ export interface CrdSource {
 export const CRDS: readonly CrdSource[] = [
   { file: 'deploy/crd.yaml', schemaFile: 'src/api/packetcapture.ts', build: packetCaptureCRD },
   { file: 'deploy/crd-packetcapturestores.yaml', schemaFile: 'src/api/packetcapturestore.ts', build: packetCaptureStoreCRD },
+  { file: 'deploy/crd-packetcaptureschedules.yaml', schemaFile: 'src/api/packetcaptureschedule.ts', build: packetCaptureScheduleCRD },
 ];

@@ -24,6 +24,7 @@ import { SYSTEM_NAMESPACE } from '../api/names.js';
 import type { PacketCaptureStore } from '../api/packetcapturestore.js';
 import { cleanupCaptureObjects, probeAndRecord, storesPath, type StoreShellOptions } from './store-shell.js';
 import type { StoreWorld } from './stores.js';
+import { startScheduleController, type ScheduleController } from './schedule-controller.js';
 
 export interface LeaderElectionConfig {
   /** Namespace of the Lease (default: the system namespace). */
@@ -57,6 +58,10 @@ export interface ControllerOptions {
    * spec.store, aggregate Uploaded, delete objects through the finalizer. Needs the store CRD.
    */
   stores?: StoreShellOptions;
+  /** PacketCaptureSchedules (src/controller/schedule-controller.ts): default on; false when that CRD is not installed. */
+  schedules?: boolean;
+  /** The schedule clock (next runs); default `clock`. */
+  scheduleClock?: Clock;
 }
 
 export interface ControllerHandle {
@@ -74,6 +79,8 @@ export interface ControllerHandle {
    * it, or undefined before one. Lets a caller know the controller has acted on a given state.
    */
   reconciledVersion(key: string): string | undefined;
+  /** The PacketCaptureSchedule loop (undefined with `schedules: false`). */
+  readonly schedules: ScheduleController | undefined;
   stop(): Promise<void>;
 }
 
@@ -363,6 +370,8 @@ export function runController(opts: ControllerOptions): ControllerHandle {
   for (const i of all) i.start();
   const ready = Promise.all(all.map((i) => i.waitForSync())).then(() => undefined);
   let workers: Promise<void> | undefined;
+  const schedules = opts.schedules === false ? undefined : startScheduleController({ client, clock: opts.scheduleClock ?? clock, log, recorder });
+  let scheduleWorkers: Promise<void> | undefined;
 
   const startWorkers = (signal: AbortSignal): void => {
     leading = true;
@@ -381,6 +390,7 @@ export function runController(opts: ControllerOptions): ControllerHandle {
       }
       await queue.run(reconcile, opts.concurrency ?? 4, signal);
     });
+    scheduleWorkers = schedules?.run(signal);
   };
 
   let elector: LeaderElector | undefined;
@@ -416,12 +426,15 @@ export function runController(opts: ControllerOptions): ControllerHandle {
     done,
     stats,
     reconciledVersion: (key) => reconciled.get(key),
+    schedules,
     isLeader: () => leading,
     async stop() {
       stopAbort.abort(new Error('controller stopped'));
       queue.shutdown();
       await electing;
       await workers;
+      await schedules?.stop();
+      await scheduleWorkers;
       await Promise.all(all.map((i) => i.stop()));
       await recorder.flush();
       leading = false;

@@ -22,6 +22,8 @@ import { formatSelector } from '../selector.js';
 import { buildPacketCapture, parseTarget, SYSTEM_NAMESPACE, TargetError, type Target } from '../target.js';
 import { targetLabel } from '../printers.js';
 import { runSummary } from './summary.js';
+import { buildSchedule, SCHEDULE_FLAGS, ScheduleFlagError, schedulesPath, wantsSchedule, type ScheduleFlags } from '../schedule.js';
+import type { PacketCaptureSchedule } from '../../api/packetcaptureschedule.js';
 
 /** Flags that describe what to capture (shared by capture, live and init). */
 export const CAPTURE_SPEC_FLAGS: readonly FlagSpec[] = [
@@ -66,7 +68,70 @@ const CAPTURE_FLAGS: readonly FlagSpec[] = [
     help: 'client: print the PacketCapture (-o yaml|json) instead of creating it; server: let the apiserver validate it (schema and CEL rules) without persisting, print what it returned; none: create it',
   },
   outputFlag(['yaml', 'json', 'name']),
+  ...SCHEDULE_FLAGS,
 ];
+
+// ---- schedules (--schedule / --start-at): a PacketCaptureSchedule instead of a capture ----
+
+function scheduleFlags(p: ParsedArgs): ScheduleFlags {
+  return { schedule: str(p, 'schedule'), timeZone: str(p, 'time-zone'), startAt: str(p, 'start-at'), concurrencyPolicy: str(p, 'concurrency-policy') };
+}
+
+/** `capture --schedule|--start-at`: creates (or prints, with --dry-run) the schedule; never follows. */
+async function runScheduledCapture(p: ParsedArgs, io: CliIo, mode: DryRunMode): Promise<number> {
+  for (const f of ['write', 'keep', 'no-summary']) {
+    if (p.given.has(f)) throw new UsageError(`--${f} does not apply to --schedule/--start-at: the schedule's captures are collected later with download/export`, 'capture');
+  }
+  let ns = str(p, 'namespace');
+  let explicit = ns !== undefined;
+  let kube: KubeContext | undefined;
+  if (mode !== 'client') {
+    kube = kubeFrom(p, io);
+    ns = kube.namespace;
+    explicit = kube.namespaceExplicit;
+  } else if (ns === undefined) {
+    try {
+      ns = kubeFrom(p, io).namespace;
+    } catch {
+      ns = 'default';
+    }
+  }
+  const req = captureRequest(p, 'capture', ns ?? 'default', explicit);
+  let sched: PacketCaptureSchedule;
+  try {
+    sched = buildSchedule(req.pc, scheduleFlags(p), str(p, 'name') !== undefined);
+  } catch (e) {
+    if (e instanceof ScheduleFlagError) throw new UsageError(e.message, 'capture');
+    throw e;
+  }
+  const out = str(p, 'output');
+  const print = (s: PacketCaptureSchedule): void => {
+    if (out === 'json') io.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+    else if (out === 'name') io.stdout.write(`packetcaptureschedule.pcapper.dev/${s.metadata.name ?? ''}\n`);
+    else io.stdout.write(yamlStringify(s));
+  };
+  if (mode === 'client') {
+    print(sched);
+    return EXIT.ok;
+  }
+  const k = kube!;
+  const sns = sched.metadata.namespace ?? 'default';
+  let created: PacketCaptureSchedule;
+  try {
+    created = await k.client.json<PacketCaptureSchedule>('POST', `${schedulesPath(sns)}${mode === 'server' ? '?dryRun=All' : ''}`, { body: sched });
+  } catch (e) {
+    if (e instanceof KubeError && e.status === 409) throw new CliError(`packetcaptureschedule "${sched.metadata.name ?? ''}" already exists in namespace "${sns}" (choose another --name)`);
+    if (e instanceof KubeError && e.status === 404) throw new CliError('the PacketCaptureSchedule kind is not installed in this cluster (upgrade the pcapper chart: it installs crd-packetcaptureschedules)');
+    throw e;
+  }
+  if (mode === 'server' || out !== undefined) print(created);
+  else io.stdout.write(`packetcaptureschedule.pcapper.dev/${created.metadata.name ?? ''} created\n`);
+  if (mode === 'none') {
+    const when = sched.spec.schedule !== undefined ? `on "${sched.spec.schedule}"${sched.spec.timeZone ? ` (${sched.spec.timeZone})` : ' (UTC)'}` : `once at ${sched.spec.startAt ?? ''}`;
+    io.stderr.write(`captures are created ${when} as ${created.metadata.name ?? ''}-<unix minutes>; list them with: kubectl pcap get -n ${sns} -l pcapper.dev/schedule=${created.metadata.name ?? ''}\n`);
+  }
+  return EXIT.ok;
+}
 
 export interface CaptureRequest {
   pc: PacketCapture;
@@ -263,6 +328,7 @@ export async function deleteCreated(kube: KubeContext, pc: PacketCapture, io: Cl
 
 async function runCapture(p: ParsedArgs, io: CliIo): Promise<number> {
   const mode = dryRunMode(p);
+  if (wantsSchedule(scheduleFlags(p)) || str(p, 'time-zone') !== undefined) return runScheduledCapture(p, io, mode);
   const dry = mode !== 'none';
   const w = str(p, 'write');
   if (w !== undefined && w !== '-' && w.trim() === '') throw new UsageError('-w needs a file name (or - for stdout)', 'capture');
@@ -394,6 +460,8 @@ export const captureCommand = defineCommand(
       'kubectl pcap capture node/node-a --interface eth0 -n pcapper --duration 1m',
       'kubectl pcap capture sts/db --dry-run -o yaml > capture.yaml',
       'kubectl pcap capture deploy/web --file-count 50 --dry-run=server',
+      'kubectl pcap capture deploy/web --duration 1m --schedule "*/15 * * * *" --time-zone Europe/Paris',
+      'kubectl pcap capture pod/db-0 --duration 10m --start-at 2026-12-01T02:00:00Z',
     ],
   },
   runCapture,

@@ -19,6 +19,8 @@ import { parseDuration, parseSize } from '../../api/validate.js';
 import type { PacketCapture } from '../../api/packetcapture.js';
 import { CAPTURE_SPEC_FLAGS } from './capture.js';
 import { isDns1123Subdomain } from '../../api/names.js';
+import { buildSchedule, SCHEDULE_FLAGS, ScheduleFlagError, wantsSchedule, type ScheduleFlags } from '../schedule.js';
+import { parseSchedule, parseStartAt, checkTimeZone } from '../../controller/schedule-cron.js';
 
 export const TARGET_KINDS = ['pod', 'deploy', 'sts', 'ds', 'rs', 'selector', 'node'] as const;
 type TargetKindChoice = (typeof TARGET_KINDS)[number];
@@ -37,6 +39,7 @@ const INIT_FLAGS: readonly FlagSpec[] = [
   { name: 'kind', type: 'string', value: 'KIND', choices: TARGET_KINDS, help: `Target kind: ${TARGET_KINDS.join('|')}` },
   { name: 'target', short: 't', type: 'string', value: 'NAME', help: 'Target name (pod, workload or node), or KIND/NAME' },
   ...CAPTURE_SPEC_FLAGS,
+  ...SCHEDULE_FLAGS,
   { name: 'file', type: 'string', value: 'PATH', help: 'Where to write the YAML', defaultText: './<name>.yaml' },
   { name: 'force', type: 'boolean', help: 'Overwrite an existing file' },
   { name: 'non-interactive', type: 'boolean', help: 'Never prompt: use flags and defaults (implied without a terminal)' },
@@ -279,6 +282,9 @@ async function runInit(p: ParsedArgs, io: CliIo): Promise<number> {
     name: str(p, 'name'),
     store: str(p, 'store'),
   };
+  // seed 001's "Schedule a deployment": a cron schedule or a start time makes it a PacketCaptureSchedule
+  const sched: ScheduleFlags = { schedule: str(p, 'schedule'), timeZone: str(p, 'time-zone'), startAt: str(p, 'start-at'), concurrencyPolicy: str(p, 'concurrency-policy') };
+  const scheduleAsked = wantsSchedule(sched) || sched.timeZone !== undefined;
 
   if (interactive) {
     const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: true });
@@ -331,6 +337,23 @@ async function runInit(p: ParsedArgs, io: CliIo): Promise<number> {
           if (chosen !== 'default') answers.store = chosen;
         }
       }
+      if (!scheduleAsked) {
+        const when = await pr.ask('Schedule (cron "0 9 * * 1-5", @daily, or a time to start once, 2026-12-01T09:00:00Z; empty = now)', '', (v) => {
+          if (v.trim() === '') return '';
+          if (/^\d{4}-\d{2}-\d{2}T/.test(v.trim())) parseStartAt(v.trim());
+          else parseSchedule(v);
+          return v.trim();
+        });
+        if (/^\d{4}-\d{2}-\d{2}T/.test(when)) sched.startAt = when;
+        else if (when !== '') {
+          sched.schedule = when;
+          const tz = await pr.ask('Time zone of the schedule (IANA, e.g. Europe/Paris)', 'UTC', (v) => {
+            checkTimeZone(v);
+            return v;
+          });
+          if (tz !== 'UTC') sched.timeZone = tz;
+        }
+      }
       if (answers.name === undefined) {
         const def = generateName(targetOf(answers as InitAnswers));
         answers.name = await pr.ask('Name of the capture', def, check.name('capture'));
@@ -358,6 +381,17 @@ async function runInit(p: ParsedArgs, io: CliIo): Promise<number> {
   }
   const name = pc.metadata.name ?? 'capture';
   delete pc.metadata.labels;
+  let doc: object = pc;
+  let kindText = 'PacketCapture';
+  if (wantsSchedule(sched) || sched.timeZone !== undefined) {
+    try {
+      doc = buildSchedule(pc, sched, answers.name !== undefined);
+    } catch (e) {
+      if (e instanceof ScheduleFlagError) throw new UsageError(e.message, 'init');
+      throw e;
+    }
+    kindText = 'PacketCaptureSchedule';
+  }
   const file = str(p, 'file') ?? `${name}.yaml`;
   const path = isAbsolute(file) ? file : resolve(io.cwd, file);
   if (!bool(p, 'force')) {
@@ -367,7 +401,11 @@ async function runInit(p: ParsedArgs, io: CliIo): Promise<number> {
     );
     if (exists) throw new CliError(`${path} already exists (use --force to overwrite, or --file)`);
   }
-  await writeFile(path, initYaml(pc, file), { mode: 0o644 });
+  if (kindText === 'PacketCapture') await writeFile(path, initYaml(pc, file), { mode: 0o644 });
+  else {
+    const header = `# PacketCaptureSchedule written by kubectl pcap init: it creates PacketCaptures on its schedule. Start it with:\n#   kubectl apply -f ${file}\n`;
+    await writeFile(path, header + yamlStringify(doc), { mode: 0o644 });
+  }
   io.stderr.write(`wrote ${path}\n`);
   io.stdout.write(`${path}\n`);
   return 0;
@@ -381,7 +419,11 @@ export const initCommand = defineCommand(
     description: 'Prompts for namespace, target kind and target (listing what the cluster has), duration, filter and limits, then writes <name>.yaml into the current directory. Every prompt has a flag; --non-interactive (or no terminal) never prompts.',
     flags: INIT_FLAGS,
     maxArgs: 0,
-    examples: ['kubectl pcap init', 'kubectl pcap init --non-interactive -n shop --target deploy/web --duration 5m --filter "tcp port 80"'],
+    examples: [
+      'kubectl pcap init',
+      'kubectl pcap init --non-interactive -n shop --target deploy/web --duration 5m --filter "tcp port 80"',
+      'kubectl pcap init --non-interactive -n shop --target deploy/web --duration 1m --schedule "0 9 * * 1-5" --time-zone Europe/Paris',
+    ],
   },
   runInit,
 );
