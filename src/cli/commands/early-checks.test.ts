@@ -82,7 +82,7 @@ describe('checked before anything is created', () => {
     assert.ok(!readdirSync(store).includes('junk'), `a failed import removes its new entry (${j.err()})`);
     const s = fakeIo(dir);
     assert.equal(await runSummary(['-o', 'yaml', 'x.pcap'], s.io), 2);
-    assert.equal(s.err(), 'error: summary: -o must be "table" or "json", not "yaml"\nSee \'kubectl pcap summary --help\' for usage.\n');
+    assert.equal(s.err(), 'error: summary: -o must be "table", "json" or "records", not "yaml"\nSee \'kubectl pcap summary --help\' for usage.\n');
     const m = fakeIo(dir);
     assert.equal(await runMerge(['a.pcap'], m.io), 2);
     assert.equal(m.err(), 'error: merge: missing -w OUT (use -w - for stdout)\nSee \'kubectl pcap merge --help\' for usage.\n');
