@@ -12,7 +12,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Admin } from '@platformatic/kafka';
+import { Admin, Consumer, type Message } from '@platformatic/kafka';
 import { repoRoot } from './paths.js';
 
 async function freePort(): Promise<number> {
@@ -196,5 +196,56 @@ export class KafkaBroker {
 
   cleanup(): void {
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Bounded poll: resolves with fn()'s first truthy value, or fails naming what it waited for. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr instanceof Error ? `: ${lastErr.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface ConsumedMessage {
+  readonly key: string;
+  readonly value: Buffer;
+  readonly headers: ReadonlyMap<string, string>;
+  readonly partition: number;
+  readonly offset: bigint;
+}
+
+/** Reads a topic from the beginning into `messages` until closed (a consumer in its own group). */
+export class TopicReader {
+  readonly messages: ConsumedMessage[] = [];
+  private constructor(private readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>) {}
+
+  static async start(bootstrap: string, topic: string): Promise<TopicReader> {
+    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+      groupId: `pcapper-test-${randomUUID()}`,
+      clientId: 'pcapper-test-reader',
+      bootstrapBrokers: [bootstrap],
+    });
+    const r = new TopicReader(consumer);
+    const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false, sessionTimeout: 10_000, heartbeatInterval: 500 });
+    stream.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => {
+      const headers = new Map<string, string>();
+      for (const [k, v] of m.headers) headers.set(k.toString(), v.toString());
+      r.messages.push({ key: m.key?.toString() ?? '', value: m.value ?? Buffer.alloc(0), headers, partition: m.partition, offset: m.offset });
+    });
+    stream.on('error', () => undefined);
+    return r;
+  }
+
+  async close(): Promise<void> {
+    await this.consumer.close(true);
   }
 }

@@ -22,6 +22,7 @@ export interface KafkaSinkStatus {
   readonly recordsDropped: number;
   readonly recordsBuffered: number;
   readonly rawMessagesPublished: number;
+  readonly rawMessagesBuffered: number;
   readonly rawMessagesDropped: number;
   readonly rawBytesDropped: number;
   /** The last publishing error, said plainly (cleared when publishing works again). */
@@ -142,6 +143,7 @@ export class KafkaSink {
       recordsDropped: r.dropped,
       recordsBuffered: r.buffered,
       rawMessagesPublished: w.published,
+      rawMessagesBuffered: w.buffered,
       rawMessagesDropped: w.dropped,
       rawBytesDropped: w.droppedBytes,
       ...(this.lastError ? { lastError: this.lastError } : {}),
