@@ -1,4 +1,4 @@
-// `npm run bench -- kafka [RECORDS]`: connection records (~350 bytes of JSON each, the shape of a
+// `npm run bench -- kafka [RECORDS [COMPRESSION]]`: connection records (~350 bytes of JSON each, the shape of a
 // conn.log line) offered to the Kafka sink and published into a real Apache Kafka 4.1 broker
 // (test/harness/kafka.ts) on this machine, then read back by a consumer to count what arrived.
 //   records_per_s        records acknowledged by the broker per wall second (offer -> ack)
@@ -36,10 +36,11 @@ function record(seq: number): Record<string, unknown> & { schemaVersion: number;
 
 async function main(): Promise<void> {
   const total = Number(process.argv[2] ?? 500_000);
+  const compression = process.argv[3] ?? 'lz4';
   const broker = await KafkaBroker.start({ heap: '1g' });
   try {
     await broker.createTopic('bench-records', 3);
-    const r = KafkaSink.create({ brokers: [broker.bootstrap], topic: 'bench-records', compression: 'lz4', batchMaxRecords: 10_000, bufferMaxRecords: 200_000, lingerMs: 5 });
+    const r = KafkaSink.create({ brokers: [broker.bootstrap], topic: 'bench-records', compression, batchMaxRecords: 10_000, bufferMaxRecords: 200_000, lingerMs: 5 });
     if (!r.ok) throw r.error;
     const sink = r.sink;
     const pods = ['web-0', 'web-1', 'web-2', 'db-0', 'cache-0', 'api-0', 'api-1', 'api-2'];
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
     console.error(`# ${machine()} records=${total} record_bytes~${bytes} wall_s=${seconds.toFixed(2)} producer_cpu_s=${cpuSeconds.toFixed(2)} dropped=${st.recordsDropped} consumed=${reader.messages.length}`);
     console.error('# vs_no_analysis=na: the agent does not yet run analysis per running capture (the wiring is the next session\'s work), so capture with analysis on vs off cannot be measured');
     console.log(
-      `records=${total} records_per_s=${Math.round(total / seconds)} records_per_core_s=${Math.round(total / cpuSeconds)} lost_records=${total - distinct} vs_no_analysis=na`,
+      `records=${total} compression=${compression} records_per_s=${Math.round(total / seconds)} records_per_core_s=${Math.round(total / cpuSeconds)} lost_records=${total - distinct} vs_no_analysis=na`,
     );
   } finally {
     await broker.stop();
