@@ -246,6 +246,6 @@ export class TopicReader {
   }
 
   async close(): Promise<void> {
-    await this.consumer.close(true);
+    await new Promise<void>((resolve, reject) => this.consumer.close(true, (e) => (e ? reject(e) : resolve())));
   }
 }

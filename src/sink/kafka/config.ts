@@ -146,7 +146,7 @@ export function resolveKafkaSinkConfig(input: KafkaSinkInput, opts: { zstdAvaila
         if (t[k] !== undefined && typeof t[k] !== 'string') errors.push(`tls.${k}: expected a string (PEM text for ca/cert/key)`);
       }
       if ((t.cert === undefined) !== (t.key === undefined)) errors.push('tls: cert and key go together (mutual TLS needs both)');
-      tls = Object.fromEntries(Object.entries(t).filter(([, v]) => typeof v === 'string')) as KafkaTls;
+      tls = Object.fromEntries(Object.entries(t).filter(([, v]) => typeof v === 'string'));
     }
   }
   const clientId = input.clientId ?? DEFAULTS.clientId;

@@ -146,7 +146,8 @@ export interface Rebuilt {
 
 /** Headers as Kafka carries them, to the numbers rebuildPcapng needs. */
 export function rawMessageFrom(value: Buffer, headers: ReadonlyMap<string, string> | Readonly<Record<string, string>>): RawMessageIn {
-  const get = (k: string): string | undefined => (headers instanceof Map ? headers.get(k) : (headers as Record<string, string>)[k]);
+  const isMap = (h: typeof headers): h is ReadonlyMap<string, string> => h instanceof Map;
+  const get = (k: string): string | undefined => (isMap(headers) ? headers.get(k) : headers[k]);
   const seq = Number(get('pcapng-seq'));
   const skip = Number(get('pcapng-skip'));
   if (!Number.isInteger(seq) || !Number.isInteger(skip) || skip < 0 || skip > value.length) {

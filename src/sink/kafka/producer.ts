@@ -39,7 +39,8 @@ export const platformaticProducer: ProducerFactory = (config, idempotent) => {
       await p.send({ messages: messages.map((m) => ({ topic: m.topic, key: m.key, value: m.value, ...(m.headers ? { headers: { ...m.headers } } : {}) })) });
     },
     async close() {
-      await p.close(true);
+      // close(force) has a callback overload that TypeScript picks for a literal; use it explicitly.
+      await new Promise<void>((resolve, reject) => p.close(true, (e) => (e ? reject(e) : resolve())));
     },
   };
 };
