@@ -96,6 +96,17 @@ export class BoundedBuffer {
     this.droppedBytes += bytes;
   }
 
+  /** The first n items can never be published (too large for the broker): remove them as dropped. */
+  dropHead(n: number): void {
+    const end = Math.min(this.head + n, this.items.length);
+    for (let i = this.head; i < end; i++) {
+      const size = BoundedBuffer.size(this.items[i]!);
+      this.bytes -= size;
+      this.drop(size);
+    }
+    this.head = end;
+  }
+
   /** At close: whatever was never acknowledged is lost; count it as dropped. */
   dropRemaining(): void {
     for (let i = this.head; i < this.items.length; i++) this.drop(BoundedBuffer.size(this.items[i]!));

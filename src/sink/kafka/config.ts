@@ -30,6 +30,11 @@ export interface KafkaSinkConfig {
   readonly compression: Compression;
   /** Records per produce request (the batch). */
   readonly batchMaxRecords: number;
+  /**
+   * Bytes per produce request before compression. The broker refuses a batch above its
+   * message.max.bytes (default 1 MiB + 12) after compression; below it, any codec fits.
+   */
+  readonly batchMaxBytes: number;
   /** How long a partly filled batch waits for more records. */
   readonly lingerMs: number;
   /** The bound of the in-memory buffer; beyond it records are dropped and counted. */
@@ -56,6 +61,7 @@ export const DEFAULTS = {
   clientId: 'pcapper-agent',
   compression: 'lz4',
   batchMaxRecords: 10_000,
+  batchMaxBytes: 1_000_000,
   lingerMs: 20,
   bufferMaxRecords: 200_000,
   bufferMaxBytes: 64 * 1024 * 1024,
@@ -170,6 +176,7 @@ export function resolveKafkaSinkConfig(input: KafkaSinkInput, opts: { zstdAvaila
     ...(sasl ? { sasl } : {}),
     compression: compression as Compression,
     batchMaxRecords,
+    batchMaxBytes: positiveInt(errors, 'batchMaxBytes', input.batchMaxBytes, DEFAULTS.batchMaxBytes, 64 * 1024 * 1024),
     lingerMs: positiveInt(errors, 'lingerMs', input.lingerMs, DEFAULTS.lingerMs, 60_000),
     bufferMaxRecords,
     bufferMaxBytes,

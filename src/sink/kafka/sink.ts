@@ -66,6 +66,7 @@ export class KafkaSink {
     // Raw messages share the byte bound's size but are bounded separately, so packets never push out records.
     this.raw = new BoundedBuffer(Math.max(1, Math.floor(config.bufferMaxBytes / 4096)), config.bufferMaxBytes);
     this.idempotent = config.idempotent;
+    this.batchBytes = config.batchMaxBytes;
     this.producer = factory(config, this.idempotent);
     this.sleep = sleep;
     this.loopDone = this.loop();
@@ -167,6 +168,7 @@ export class KafkaSink {
   }
 
   private drainDeadline = Infinity;
+  private batchBytes = Number.MAX_SAFE_INTEGER;
 
   private kick(): void {
     const w = this.wake;
@@ -174,8 +176,9 @@ export class KafkaSink {
     w?.();
   }
 
-  private async idle(ms: number): Promise<void> {
-    await Promise.race([this.sleep(ms), new Promise<void>((r) => (this.wake = r))]);
+  /** Waits for the next offer (or close): the loop does nothing while there is nothing to send. */
+  private async idle(): Promise<void> {
+    await new Promise<void>((r) => (this.wake = r));
     this.wake = undefined;
   }
 
@@ -184,7 +187,7 @@ export class KafkaSink {
     for (;;) {
       if (this.closing && (Date.now() >= this.drainDeadline || (this.records.length === 0 && this.raw.length === 0))) break;
       if (this.records.length === 0 && this.raw.length === 0) {
-        await this.idle(1_000);
+        await this.idle();
         continue;
       }
       if (!this.closing && this.records.length > 0 && this.records.length < this.config.batchMaxRecords && this.raw.length === 0 && this.config.lingerMs > 0) {
@@ -194,12 +197,28 @@ export class KafkaSink {
         if (this.raw.length > 0) {
           // One raw message per request: each is up to 1 MiB, the broker's default limit for a batch.
           const batch = this.raw.peek(1);
-          await this.producer.send(batch);
-          this.raw.commit(batch.length);
+          try {
+            await this.producer.send(batch);
+            this.raw.commit(batch.length);
+          } catch (e) {
+            if (!/too large|MESSAGE_TOO_LARGE|RecordTooLarge/i.test(describe(e))) throw e;
+            // The topic's max.message.bytes is below rawMaxMessageBytes: this message can never go; count it.
+            this.raw.dropHead(1);
+            this.lastError = `raw message dropped: ${describe(e)}; raise the topic's max.message.bytes or lower rawMaxMessageBytes`;
+          }
         }
         if (this.records.length > 0) {
-          const batch = this.records.peek(this.config.batchMaxRecords, 8 * 1024 * 1024);
-          await this.producer.send(batch);
+          const batch = this.records.peek(this.config.batchMaxRecords, this.batchBytes);
+          try {
+            await this.producer.send(batch);
+          } catch (e) {
+            if (!/too large|MESSAGE_TOO_LARGE|RecordTooLarge/i.test(describe(e))) throw e;
+            // The broker's limit is lower than batchMaxBytes: halve the batch; a record too large on its
+            // own can never be published: count it as dropped.
+            if (batch.length === 1) this.records.dropHead(1);
+            else this.batchBytes = Math.max(1, Math.floor(this.batchBytes / 2));
+            continue;
+          }
           this.records.commit(batch.length);
         }
         this.state = 'publishing';
