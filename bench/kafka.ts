@@ -50,7 +50,8 @@ async function main(): Promise<void> {
     let offered = 0;
     while (offered < total) {
       const s = sink.status();
-      if (s.recordsBuffered + chunk <= 200_000) {
+      // Stay under both bounds (200000 records, 64 MiB: ~100000 of these records).
+      if (s.recordsBuffered + chunk <= 100_000) {
         for (let i = 0; i < chunk && offered < total; i++, offered++) {
           sink.offer({ namespace: 'shop', capture: 'bench', pod: pods[offered % pods.length]! }, record(offered));
         }
