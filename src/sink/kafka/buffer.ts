@@ -1,0 +1,128 @@
+// The sink's bounded in-memory buffer. Pure state, no I/O: the shell offers items (never blocks, never
+// throws), takes the head as a batch to send, and commits it when the broker acknowledged it. Items in
+// flight stay in the buffer, so the bound holds for everything not yet acknowledged. When an item would
+// exceed the bound it is dropped and counted: the capture is never slowed by the broker.
+
+export interface BufferItem {
+  readonly topic: string;
+  readonly key: string;
+  readonly value: Buffer;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface BufferCounts {
+  /** Everything offered: always published + dropped + buffered. */
+  readonly offered: number;
+  /** Offered and dropped because the buffer was full. */
+  readonly dropped: number;
+  readonly droppedBytes: number;
+  /** Acknowledged by the broker. */
+  readonly published: number;
+  /** Held now (including the batch in flight). */
+  readonly buffered: number;
+  readonly bufferedBytes: number;
+}
+
+export class BoundedBuffer {
+  private items: BufferItem[] = [];
+  private head = 0;
+  private bytes = 0;
+  private offered = 0;
+  private dropped = 0;
+  private droppedBytes = 0;
+  private published = 0;
+
+  constructor(
+    readonly maxRecords: number,
+    readonly maxBytes: number,
+  ) {}
+
+  static size(item: BufferItem): number {
+    return item.value.length + Buffer.byteLength(item.key);
+  }
+
+  /** Keeps the item if it fits in the bound; otherwise drops and counts it. Returns whether it was kept. */
+  offer(item: BufferItem): boolean {
+    const size = BoundedBuffer.size(item);
+    this.offered++;
+    if (this.length + 1 > this.maxRecords || this.bytes + size > this.maxBytes) {
+      this.dropped++;
+      this.droppedBytes += size;
+      return false;
+    }
+    this.items.push(item);
+    this.bytes += size;
+    return true;
+  }
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  /** The next batch (oldest first, at most maxRecords items and maxBytes bytes, at least one), not removed. */
+  peek(maxRecords: number, maxBytes = Number.MAX_SAFE_INTEGER): readonly BufferItem[] {
+    const out: BufferItem[] = [];
+    let b = 0;
+    for (let i = this.head; i < this.items.length && out.length < maxRecords; i++) {
+      const it = this.items[i]!;
+      const s = BoundedBuffer.size(it);
+      if (out.length > 0 && b + s > maxBytes) break;
+      out.push(it);
+      b += s;
+    }
+    return out;
+  }
+
+  /** The broker acknowledged the first n items: remove them. */
+  commit(n: number): void {
+    const end = Math.min(this.head + n, this.items.length);
+    for (let i = this.head; i < end; i++) this.bytes -= BoundedBuffer.size(this.items[i]!);
+    this.published += end - this.head;
+    this.head = end;
+    if (this.head > 4096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Counts an item offered but lost before it reached the buffer (unserialisable, oversize). */
+  countDrop(bytes: number): void {
+    this.offered++;
+    this.drop(bytes);
+  }
+
+  private drop(bytes: number): void {
+    this.dropped++;
+    this.droppedBytes += bytes;
+  }
+
+  /** The first n items can never be published (too large for the broker): remove them as dropped. */
+  dropHead(n: number): void {
+    const end = Math.min(this.head + n, this.items.length);
+    for (let i = this.head; i < end; i++) {
+      const size = BoundedBuffer.size(this.items[i]!);
+      this.bytes -= size;
+      this.drop(size);
+    }
+    this.head = end;
+  }
+
+  /** At close: whatever was never acknowledged is lost; count it as dropped. */
+  dropRemaining(): void {
+    for (let i = this.head; i < this.items.length; i++) this.drop(BoundedBuffer.size(this.items[i]!));
+    this.items = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
+
+  counts(): BufferCounts {
+    return {
+      offered: this.offered,
+      dropped: this.dropped,
+      droppedBytes: this.droppedBytes,
+      published: this.published,
+      buffered: this.length,
+      bufferedBytes: this.bytes,
+    };
+  }
+}
