@@ -45,7 +45,7 @@ export function normalisePodUid(uid: string | undefined | null): string | undefi
 export function podUidOfSegment(segment: string): string | undefined {
   let m = /^pod([0-9a-fA-F-]{36})$/.exec(segment);
   if (m) return normalisePodUid(m[1]);
-  m = /^kubepods(?:-(?:besteffort|burstable|guaranteed))?-pod([0-9a-fA-F_]{36})\.slice$/.exec(segment);
+  m = /^(?:[a-z0-9]+-)*kubepods(?:-(?:besteffort|burstable|guaranteed))?-pod([0-9a-fA-F_]{36})\.slice$/.exec(segment);
   if (m) return normalisePodUid((m[1] ?? '').replace(/_/g, '-'));
   return undefined;
 }
