@@ -186,6 +186,8 @@ export interface SimPod {
   /** first container's cgroup, so traffic helpers can place servers in the container */
   cgroup: ContainerCgroup | undefined;
   sandbox: PodSandbox | undefined;
+  /** sandboxFirst: Date.now() when the sandbox (netns + pause process) was complete */
+  sandboxAt?: number;
   object: k8s.V1Pod;
 }
 
@@ -338,6 +340,7 @@ export class SimKubelet {
       pause: true,
       appDelayMs: spec.appStartDelayMs ?? this.startOpts.appStartDelayMs,
       onSandbox: async (net) => {
+        pod.sandboxAt = Date.now();
         pod.ip = net.ip;
         pod.object = await this.writePendingStatus(pod);
       },

@@ -1,0 +1,81 @@
+// Pods captured from their first packet (issue 15 item 3), on the real control plane with the real
+// controller, agent (a pod on the simulated node, tcpdump in real network namespaces) and pcapper
+// server. A selector capture runs; pods created while it runs start as a real runtime starts them
+// (the sandbox netns with a pause process first, the pod Pending without container IDs, the app a
+// moment later: test/harness/kubelet.ts sandboxFirst), and the app's first action is one DNS query
+// with a name unique per pod (sent once: a query the capture missed is not sent again). The user
+// downloads the capture through the API server from the laptop netns, and tshark must find each
+// pod's query on that pod's interface.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PacketCapture, TargetStatus } from '../src/api/packetcapture.js';
+import { assertRoot } from './harness/netns.js';
+import { captureYaml, dnsQueries, download, logOf, NS, startAppPod, startPodStartStack, waitUntil, type PodStartStack } from './podstart-support.js';
+
+describe('pods captured from their first packet: sandbox netns found by pod UID (needs root)', () => {
+  let s: PodStartStack;
+  let tmp: string;
+
+  const getPc = async (name: string): Promise<PacketCapture> => {
+    const r = await s.stack.cluster.kubectl(['get', 'packetcaptures.pcapper.dev', name, '-n', NS, '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as PacketCapture;
+  };
+  const target = async (capture: string, pod: string): Promise<TargetStatus | undefined> => (await getPc(capture)).status?.targets?.find((t) => t.pod === pod);
+
+  before(async () => {
+    assertRoot();
+    tmp = mkdtempSync('/tmp/pcapper-podstart-test-');
+    s = await startPodStartStack();
+    const r = await s.stack.cluster.kubectl(['apply', '-f', '-'], { input: captureYaml('starts') });
+    assert.equal(r.code, 0, r.stderr);
+    // the capture is accepted and planned (no pod matches yet: it waits for pods, it does not fail)
+    await waitUntil('capture planned', async () => (await getPc('starts')).status?.progress !== undefined);
+  });
+
+  after(async () => {
+    await s?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("captures each new pod's first DNS query, sent by its app right after the sandbox appears", async () => {
+    const pods = ['app-0', 'app-1', 'app-2', 'app-3', 'app-4'];
+    for (const p of pods) {
+      const pod = await startAppPod(s, p, `${p}.first.podstart.test`);
+      // the app ran and got its answer: the query was on the wire
+      await waitUntil(`${p} answered`, () => logOf(pod).includes(`answered ${p}.first.podstart.test`));
+    }
+    for (const p of pods) {
+      const t = await waitUntil(`${p} Running in status`, async () => {
+        const x = await target('starts', p);
+        return x && (x.phase === 'Running' || x.phase === 'Failed') ? x : undefined;
+      });
+      assert.equal(t.phase, 'Running', `${p}: ${t.reason ?? ''} ${t.message ?? ''}`);
+    }
+    const file = join(tmp, 'starts.pcapng');
+    // packet-buffered tcpdump: every query is in the agent's files once it was answered; the
+    // download reads them through the API server
+    await download(s, 'starts', file, tmp);
+    const q = dnsQueries(file);
+    for (const p of pods) {
+      const names = [...(q.get(`node-a/${NS}/${p}`) ?? [])];
+      assert.deepEqual(names, [`${p}.first.podstart.test`], `${p}: the app's first DNS query is on its own interface (got ${JSON.stringify([...q.entries()].map(([k, v]) => [k, [...v]]))})`);
+    }
+  });
+
+  it('a pod whose sandbox appears late (the Pod exists Pending without one for 1.5 s) is still captured from its first app packet', async () => {
+    const p = 'late-0';
+    const pod = await startAppPod(s, p, `${p}.late.podstart.test`, { sandboxDelayMs: 1500 });
+    await waitUntil(`${p} answered`, () => logOf(pod).includes(`answered ${p}.late.podstart.test`));
+    const t = await waitUntil(`${p} Running`, async () => {
+      const x = await target('starts', p);
+      return x && (x.phase === 'Running' || x.phase === 'Failed') ? x : undefined;
+    });
+    assert.equal(t.phase, 'Running', `${t.reason ?? ''} ${t.message ?? ''}`);
+    const file = join(tmp, 'late.pcapng');
+    await download(s, 'starts', file, tmp);
+    assert.deepEqual([...(dnsQueries(file).get(`node-a/${NS}/${p}`) ?? [])], [`${p}.late.podstart.test`]);
+  });
+});
