@@ -42,6 +42,11 @@ async function main(): Promise<void> {
       await waitUntil(`${name} answered`, () => logOf(pod).includes('answered '), 20_000);
       // the target has started (or failed) before the pod goes, so its startTime is in status
       await waitUntil(`${name} started in status`, async () => (await getPc()).status?.targets?.some((t) => t.pod === name && (t.startTime || t.phase === 'Failed')), 20_000);
+      // Without immediate mode (the default) tcpdump gets packets in the kernel's blocks, up to
+      // 1 s late, and a tcpdump stopped before that loses them (seen: status packets=0 and no
+      // query in the file when the pod was deleted at once; reported, not this item's code). So
+      // the pod goes once its target counted a packet, or after 5 s (then its query was missed).
+      await waitUntil(`${name} packets counted`, async () => (await getPc()).status?.targets?.some((t) => t.pod === name && (t.packets ?? 0) > 0), 5_000).catch(() => undefined);
       await s.stack.kubelet.deletePod(NS, name);
     }
     const file = join(tmp, 'starts.pcapng');

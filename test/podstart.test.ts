@@ -55,10 +55,15 @@ describe('pods captured from their first packet: sandbox netns found by pod UID 
       assert.equal(t.phase, 'Running', `${p}: ${t.reason ?? ''} ${t.message ?? ''}`);
     }
     const file = join(tmp, 'starts.pcapng');
-    // packet-buffered tcpdump: every query is in the agent's files once it was answered; the
-    // download reads them through the API server
-    await download(s, 'starts', file, tmp);
-    const q = dnsQueries(file);
+    // tcpdump gets packets in the kernel's blocks (up to 1 s late without immediate mode): download
+    // again until every pod's query is there or 15 s have passed; a query the capture missed is
+    // never sent again, so it never appears and the assertion below fails
+    let q = new Map<string, Set<string>>();
+    await waitUntil('every query in the download', async () => {
+      await download(s, 'starts', file, tmp);
+      q = dnsQueries(file);
+      return pods.every((p) => q.get(`node-a/${NS}/${p}`)?.size);
+    }, 15_000).catch(() => undefined);
     for (const p of pods) {
       const names = [...(q.get(`node-a/${NS}/${p}`) ?? [])];
       assert.deepEqual(names, [`${p}.first.podstart.test`], `${p}: the app's first DNS query is on its own interface (got ${JSON.stringify([...q.entries()].map(([k, v]) => [k, [...v]]))})`);
@@ -75,7 +80,12 @@ describe('pods captured from their first packet: sandbox netns found by pod UID 
     });
     assert.equal(t.phase, 'Running', `${t.reason ?? ''} ${t.message ?? ''}`);
     const file = join(tmp, 'late.pcapng');
-    await download(s, 'starts', file, tmp);
-    assert.deepEqual([...(dnsQueries(file).get(`node-a/${NS}/${p}`) ?? [])], [`${p}.late.podstart.test`]);
+    let got: string[] = [];
+    await waitUntil('the query in the download', async () => {
+      await download(s, 'starts', file, tmp);
+      got = [...(dnsQueries(file).get(`node-a/${NS}/${p}`) ?? [])];
+      return got.length > 0;
+    }, 15_000).catch(() => undefined);
+    assert.deepEqual(got, [`${p}.late.podstart.test`]);
   });
 });

@@ -44,6 +44,8 @@ async function mkdirPrivate(base: string, dir: string): Promise<void> {
 export class LinuxCaptureBackend implements CaptureBackend {
   readonly sandboxLookup = true;
   private readonly programs: Programs;
+  /** filter-check argv that compiled (sandbox starts skip a repeat: see setup) */
+  private readonly filtersOk = new Set<string>();
   /** container ID -> pid found by the last scan (verified before reuse) */
   private readonly pids = new Map<string, number>();
 
@@ -96,13 +98,21 @@ export class LinuxCaptureBackend implements CaptureBackend {
       if (pinned && req.captureNamespace !== (this.o.systemNamespace ?? 'pcapper')) await this.refuseHostNetns(pinned, req);
       // Compile the filter in the target's namespace on the same interface: a bad filter or a missing
       // interface fails here with tcpdump's own message, before anything is written.
-      const check = await runTcpdumpOnce(buildFilterCheckArgv(req.options), ns, { programs: this.programs, ...(this.o.spawn ? { spawn: this.o.spawn } : {}) });
+      // A pod found by its sandbox is starting now: its first packets come within ~100 ms, so a
+      // filter+interface that already compiled (an earlier target of a selector capture) is not
+      // compiled again; should this pod lack the interface, tcpdump's start fails with its words.
+      const checkArgv = buildFilterCheckArgv(req.options);
+      const checkKey = JSON.stringify(checkArgv);
+      const bySandbox = req.containerIds.length === 0 && req.podUid !== undefined;
+      const check = bySandbox && this.filtersOk.has(checkKey) ? { code: 0, stderr: '' } : await runTcpdumpOnce(checkArgv, ns, { programs: this.programs, ...(this.o.spawn ? { spawn: this.o.spawn } : {}) });
       if (check.code !== 0) {
         const msg = tcpdumpErrorMessage(check.stderr);
         if (/nsenter: /.test(check.stderr)) throw new CaptureSetupError('PodNotRunning', msg, true);
         const badIface = /No such device|doesn't exist|no such interface|SIOCGIFHWADDR|That device is not up/i.test(msg) && !/filter/i.test(msg);
         throw new CaptureSetupError(badIface ? 'BadInterface' : 'BadFilter', msg);
       }
+      if (this.filtersOk.size >= 256) this.filtersOk.clear(); // bounded: distinct filters of live captures
+      this.filtersOk.add(checkKey);
     } catch (e) {
       await pinned?.fh.close();
       throw e;

@@ -22,7 +22,7 @@
  * Before the pod's containers start, sandbox.ts finds the sandbox (pause) process by the pod UID
  * in the same cgroup paths; pinContainerNetns() pins either.
  */
-import { constants } from 'node:fs';
+import { constants, readdirSync, readFileSync } from 'node:fs';
 import { open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cgroupInPod } from './sandbox.js';
@@ -134,10 +134,26 @@ export interface ProcFs {
   exists(path: string): Promise<boolean>;
   /** Inode of `path` (followed), if the ProcFs can tell. */
   inode?(path: string): Promise<number | undefined>;
+  /**
+   * Synchronous read, undefined if unreadable: /proc files are in memory, and under load one
+   * synchronous read costs ~10 us where a promise read waits for the thread pool (a scan of 100
+   * processes: 1 ms against 30-100 ms measured here). Scanners yield between batches.
+   */
+  readFileNow?(path: string): string | undefined;
+  /** Synchronous readdir (same reason). */
+  readdirNow?(dir: string): string[];
 }
 
 export const realProcFs: ProcFs = {
   readdir: (d) => readdir(d),
+  readdirNow: (d) => readdirSync(d),
+  readFileNow: (p) => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch {
+      return undefined;
+    }
+  },
   readFile: (p) => readFile(p, 'utf8'),
   exists: async (p) => {
     try {

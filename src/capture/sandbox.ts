@@ -103,6 +103,9 @@ export function podLookup(containerIds: readonly string[], podUid: string | unde
 
 // ---- shell: scan /proc ----
 
+/** cgroup files read in parallel per step of the /proc scan. */
+const SCAN_BATCH = 256;
+
 /**
  * Scans `<procRoot>/<pid>/cgroup` for a process in pod `podUid`'s cgroup (the sandbox's pause
  * process, or any container of the pod: they share one network namespace) and returns the lowest
@@ -111,18 +114,26 @@ export function podLookup(containerIds: readonly string[], podUid: string | unde
 export async function findSandboxNetns(podUid: string, procRoot = '/proc', fs: ProcFs = realProcFs): Promise<NetnsLocation> {
   const uid = normalisePodUid(podUid);
   if (uid === undefined) throw new NetnsNotFoundError(`pod UID ${JSON.stringify(podUid)} is not a UID`);
-  const pids = (await fs.readdir(procRoot)).filter((n) => /^[0-9]+$/.test(n)).map(Number).sort((a, b) => a - b);
-  for (const pid of pids) {
-    let content: string;
-    try {
-      content = await fs.readFile(join(procRoot, String(pid), 'cgroup'));
-    } catch {
-      continue; // exited while we scanned
+  const pids = (fs.readdirNow ? fs.readdirNow(procRoot) : await fs.readdir(procRoot)).filter((n) => /^[0-9]+$/.test(n)).map(Number).sort((a, b) => a - b);
+  // Read the cgroup files SCAN_BATCH at a time, synchronously when the ProcFs can (netns.ts
+  // readFileNow): one promise read at a time, a scan of ~100 processes took 20-100 ms here under
+  // load, time in which a starting app sends its first packets; synchronously it takes ~1 ms.
+  for (let i = 0; i < pids.length; i += SCAN_BATCH) {
+    const batch = pids.slice(i, i + SCAN_BATCH);
+    const read = (pid: number): Promise<string | undefined> => {
+      const path = join(procRoot, String(pid), 'cgroup');
+      return fs.readFileNow ? Promise.resolve(fs.readFileNow(path)) : fs.readFile(path).catch(() => undefined);
+    };
+    if (i > 0) await new Promise<void>((r) => setImmediate(r)); // let the agent's other work in between batches
+    const contents = await Promise.all(batch.map(read)); // undefined: exited while we scanned
+    for (let j = 0; j < batch.length; j++) {
+      const content = contents[j];
+      const pid = batch[j] ?? 0;
+      if (content === undefined || !cgroupInPod(content, uid)) continue;
+      const netnsPath = join(procRoot, String(pid), 'ns', 'net');
+      if (!(await fs.exists(netnsPath))) continue;
+      return { pid, netnsPath, containerId: sandboxIdOfCgroup(content), podUid: uid, inode: await fs.inode?.(netnsPath) };
     }
-    if (!cgroupInPod(content, uid)) continue;
-    const netnsPath = join(procRoot, String(pid), 'ns', 'net');
-    if (!(await fs.exists(netnsPath))) continue;
-    return { pid, netnsPath, containerId: sandboxIdOfCgroup(content), podUid: uid, inode: await fs.inode?.(netnsPath) };
   }
   throw new NetnsNotFoundError(`no process of pod ${uid} (sandbox not created yet) found under ${procRoot}/*/cgroup`);
 }
