@@ -66,7 +66,7 @@ export function startAppPod(
   s: PodStartStack,
   pod: string,
   queryName: string,
-  o: { appStartDelayMs?: number; sandboxDelayMs?: number } = {},
+  o: { appStartDelayMs?: number; sandboxDelayMs?: number; beforeAppStart?: () => Promise<void> } = {},
 ): Promise<ProcessPod> {
   return s.stack.kubelet.runPod({
     namespace: NS,
@@ -76,6 +76,7 @@ export function startAppPod(
     sandboxFirst: true,
     ...(o.appStartDelayMs !== undefined ? { appStartDelayMs: o.appStartDelayMs } : {}),
     ...(o.sandboxDelayMs !== undefined ? { sandboxDelayMs: o.sandboxDelayMs } : {}),
+    ...(o.beforeAppStart ? { beforeAppStart: o.beforeAppStart } : {}),
     container: { name: 'app', argv: [process.execPath, '-e', DNS_APP_JS, queryName, s.responder.ip] },
   });
 }

@@ -25,6 +25,23 @@ describe('pods captured from their first packet: sandbox netns found by pod UID 
   };
   const target = async (capture: string, pod: string): Promise<TargetStatus | undefined> => (await getPc(capture)).status?.targets?.find((t) => t.pod === pod);
 
+  /**
+   * The app starts only once the agent reports the pod's target Running (tcpdump listening): a
+   * state, not a race. Before this item the agent found a pod's netns only through container IDs,
+   * which exist only once the app runs: the target could not be Running here, and the test fails
+   * with this wait's message. The race itself (app 100 ms after its sandbox) is bench/pod-start.ts.
+   */
+  const capturingBeforeApp = (pod: string) => async (): Promise<void> => {
+    const t = await waitUntil(`target of ${pod} Running before its app starts (sandbox found by pod UID)`, async () => {
+      const x = await target('starts', pod);
+      return x && (x.phase === 'Running' || x.phase === 'Failed') ? x : undefined;
+    });
+    assert.equal(t.phase, 'Running', `${pod}: ${t.reason ?? ''} ${t.message ?? ''}`);
+    const st = await s.stack.kubelet.core.readNamespacedPodStatus({ name: pod, namespace: NS });
+    assert.equal(st.status?.phase, 'Pending', 'captured while Pending');
+    assert.equal((st.status?.containerStatuses ?? []).length, 0, 'captured before any container ID');
+  };
+
   before(async () => {
     assertRoot();
     tmp = mkdtempSync('/tmp/pcapper-podstart-test-');
@@ -40,10 +57,10 @@ describe('pods captured from their first packet: sandbox netns found by pod UID 
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it("captures each new pod's first DNS query, sent by its app right after the sandbox appears", async () => {
+  it("captures each new pod's first DNS query: the target is Running while the pod is Pending without containers, then the app's query is in the download", async () => {
     const pods = ['app-0', 'app-1', 'app-2', 'app-3', 'app-4'];
     for (const p of pods) {
-      const pod = await startAppPod(s, p, `${p}.first.podstart.test`);
+      const pod = await startAppPod(s, p, `${p}.first.podstart.test`, { appStartDelayMs: 0, beforeAppStart: capturingBeforeApp(p) });
       // the app ran and got its answer: the query was on the wire
       await waitUntil(`${p} answered`, () => logOf(pod).includes(`answered ${p}.first.podstart.test`));
     }
@@ -72,7 +89,7 @@ describe('pods captured from their first packet: sandbox netns found by pod UID 
 
   it('a pod whose sandbox appears late (the Pod exists Pending without one for 1.5 s) is still captured from its first app packet', async () => {
     const p = 'late-0';
-    const pod = await startAppPod(s, p, `${p}.late.podstart.test`, { sandboxDelayMs: 1500 });
+    const pod = await startAppPod(s, p, `${p}.late.podstart.test`, { sandboxDelayMs: 1500, appStartDelayMs: 0, beforeAppStart: capturingBeforeApp(p) });
     await waitUntil(`${p} answered`, () => logOf(pod).includes(`answered ${p}.late.podstart.test`));
     const t = await waitUntil(`${p} Running`, async () => {
       const x = await target('starts', p);

@@ -255,6 +255,8 @@ export interface RunPodSpec {
   logFile?: string;
   /** keep the pod's temp dir (secrets, kubeconfig) after deletion; default false */
   keepDir?: boolean;
+  /** with sandboxFirst: awaited after the Pending write and before the app starts (a test waits for a state there) */
+  beforeAppStart?: (pod: SimPod) => Promise<void>;
   /** per pod: see SimKubeletOptions.sandboxFirst / appStartDelayMs / sandboxDelayMs */
   sandboxFirst?: boolean;
   appStartDelayMs?: number;
@@ -331,7 +333,7 @@ export class SimKubelet {
   /** The PodSandbox.start options of the sandbox-first start (the Pending write included), or {} . */
   private async sandboxFirst(
     pod: SimPod,
-    spec: { sandboxFirst?: boolean; appStartDelayMs?: number; sandboxDelayMs?: number },
+    spec: { sandboxFirst?: boolean; appStartDelayMs?: number; sandboxDelayMs?: number; beforeAppStart?: (pod: SimPod) => Promise<void> },
   ): Promise<Pick<PodSandboxSpec, 'pause' | 'onSandbox' | 'appDelayMs'>> {
     if (!(spec.sandboxFirst ?? this.startOpts.sandboxFirst)) return {};
     const late = spec.sandboxDelayMs ?? this.startOpts.sandboxDelayMs;
@@ -343,6 +345,7 @@ export class SimKubelet {
         pod.sandboxAt = Date.now();
         pod.ip = net.ip;
         pod.object = await this.writePendingStatus(pod);
+        await spec.beforeAppStart?.(pod);
       },
     };
   }
