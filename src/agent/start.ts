@@ -13,9 +13,10 @@ import type { PacketCapture, TargetStatus } from '../api/packetcapture.js';
 import { resolveSpec } from '../api/validate.js';
 import { CaptureSetupError, type PreparedCapture } from '../capture/backend.js';
 import { parseContainerId } from '../capture/netns.js';
+import { podLookup } from '../capture/sandbox.js';
 import { promisedBytes, targetDirName, type TargetRef, type TcpdumpOptions } from '../capture/tcpdump.js';
 import { markDirty, type AgentContext } from './context.js';
-import { began, failTarget, finishObservation } from './session.js';
+import { began, failTarget, finishObservation, stopSession } from './session.js';
 import { activeCount, allSessions, observe, type CaptureState, type Pod, type Session } from './state.js';
 
 /** Retry of the backend after a transient setup error (container process not visible yet). */
@@ -60,11 +61,15 @@ export function podReadiness(
   entry: TargetStatus,
   cached: Pod | undefined,
   node: string,
-): { pod: Pod | undefined; containerIds: string[]; terminated?: string; waiting?: string } {
+  sandboxLookup = false,
+): { pod: Pod | undefined; containerIds: string[]; podUid?: string; terminated?: string; waiting?: string } {
   const pod = cached && entry.podUID && cached.metadata?.uid !== entry.podUID ? undefined : cached;
   const who = `pod ${target.namespace}/${target.pod}`;
   const containerIds = (pod?.status?.containerStatuses ?? []).map((c) => parseContainerId(c.containerID)?.id).filter((x): x is string => x !== undefined);
   if (pod?.status?.phase === 'Succeeded' || pod?.status?.phase === 'Failed') return { pod, containerIds, terminated: `${who} has terminated (phase ${pod.status.phase})` };
+  // no container yet: the sandbox by pod UID when the backend can (issue 15 item 3), else wait
+  const lookup = pod ? podLookup(containerIds, pod.metadata?.uid ?? entry.podUID, sandboxLookup) : { by: 'wait' as const };
+  if (lookup.by === 'sandbox') return { pod, containerIds, podUid: lookup.podUid };
   if (containerIds.length === 0) return { pod, containerIds, waiting: pod ? `${who} has no started container yet` : `${who} is not (yet) on node ${node}` };
   return { pod, containerIds };
 }
@@ -119,23 +124,24 @@ export async function startTarget(ctx: AgentContext, st: CaptureState, pc: Packe
       return;
     }
     let containerIds: string[] = [];
+    let podUid: string | undefined;
     let pod: Pod | undefined;
     let problem: string | undefined;
     let retrySetup = false;
     if (target.kind === 'pod') {
-      const r = podReadiness(target, entry, ctx.pods.get(`${target.namespace}/${target.pod}`), node);
+      const r = podReadiness(target, entry, ctx.pods.get(`${target.namespace}/${target.pod}`), node, ctx.backend.sandboxLookup === true);
       if (r.terminated) {
         st.sessions.delete(entry.name);
         failTarget(ctx, st, entry, 'PodNotRunning', r.terminated);
         return;
       }
-      ({ pod, containerIds } = r);
+      ({ pod, containerIds, podUid } = r);
       problem = r.waiting;
     }
     let prepared: PreparedCapture | undefined;
     if (problem === undefined) {
       try {
-        prepared = await ctx.backend.setup({ captureNamespace: st.namespace, captureName: st.name, target, containerIds, options: opts, now: new Date(ctx.clock.now()) });
+        prepared = await ctx.backend.setup({ captureNamespace: st.namespace, captureName: st.name, target, containerIds, podUid, options: opts, now: new Date(ctx.clock.now()) });
       } catch (e) {
         // transient: the container's process is not visible yet; anything else fails the target
         if (e instanceof CaptureSetupError && e.transient) {
@@ -165,6 +171,7 @@ export async function startTarget(ctx: AgentContext, st: CaptureState, pc: Packe
         return;
       }
       await began(ctx, st, session, pod, new Date(ctx.clock.now()));
+      if (target.kind === 'pod' && podUid !== undefined) void verifySandbox(ctx, st, session, target, entry, prepared, podWaitMs);
       return;
     }
     const left = deadline - ctx.clock.now();
@@ -181,5 +188,50 @@ export async function startTarget(ctx: AgentContext, st: CaptureState, pc: Packe
     if (session.stopReason || ctx.stopping()) continue; // stopped while the backend was asked
     const podKey = target.kind === 'pod' ? `${target.namespace}/${target.pod}` : '';
     await ctx.podChanged.next(podKey, retrySetup ? Math.min(SETUP_RETRY_MS, left) : left, (wake) => (session.wake = wake));
+  }
+}
+
+/**
+ * A target captured from its sandbox (found by pod UID before any container ran): once the pod
+ * status shows container IDs (a pod informer event), the containers must run in the namespace
+ * being captured, else the target fails (NetnsMismatch) rather than capture the wrong traffic.
+ * Waits on pod events; re-asks the backend on the clock only while the containers' process is not
+ * visible yet (as the start machine does), bounded by the pod wait.
+ */
+async function verifySandbox(
+  ctx: AgentContext,
+  st: CaptureState,
+  session: Session,
+  target: Extract<TargetRef, { kind: 'pod' }>,
+  entry: TargetStatus,
+  prepared: PreparedCapture,
+  podWaitMs: number,
+): Promise<void> {
+  const same = ctx.backend.sameNetns?.bind(ctx.backend);
+  if (!same) return;
+  const podKey = `${target.namespace}/${target.pod}`;
+  const deadline = ctx.clock.now() + podWaitMs;
+  for (;;) {
+    if (session.stopReason || session.exited || ctx.stopping()) return;
+    const r = podReadiness(target, entry, ctx.pods.get(podKey), ctx.config.nodeName);
+    let retry = false;
+    if (r.terminated || !r.pod) return; // the session's own exit handling reports these
+    if (r.containerIds.length > 0) {
+      try {
+        const v = await same(prepared, r.containerIds);
+        if (v.same) return;
+        await stopSession(ctx, st, session, { phase: 'Failed', reason: 'NetnsMismatch', message: v.message });
+        return;
+      } catch (e) {
+        if (!(e instanceof CaptureSetupError && e.transient)) {
+          await stopSession(ctx, st, session, { phase: 'Failed', reason: 'NetnsMismatch', message: `cannot check the containers' network namespace: ${(e as Error).message}` });
+          return;
+        }
+        retry = true;
+      }
+    }
+    const left = deadline - ctx.clock.now();
+    if (left <= 0) return; // containers never showed up: the capture goes on in the sandbox it pinned
+    await ctx.podChanged.next(podKey, retry ? Math.min(SETUP_RETRY_MS, left) : left, (wake) => (session.wake = wake));
   }
 }

@@ -14,6 +14,8 @@ export interface CaptureRequest {
   target: TargetRef;
   /** Pod targets: container IDs from the pod status (64 hex, no scheme). */
   containerIds: readonly string[];
+  /** Pod targets with no container ID yet: find the sandbox's network namespace by this pod UID (sandbox.ts). */
+  podUid?: string | undefined;
   options: TcpdumpOptions;
   /** Start time (file name uses its unix seconds). */
   now: Date;
@@ -28,6 +30,8 @@ export interface PreparedCapture {
   readonly pinned?: { readonly fd: number; close(): Promise<void> } | undefined;
   /** pid whose netns is used (pod targets). */
   readonly pid: number | undefined;
+  /** Pod targets: inode of the namespace pinned (to check it against the containers' later). */
+  readonly netnsInode?: number | undefined;
 }
 
 export interface RunningCapture {
@@ -60,6 +64,14 @@ export class CaptureSetupError extends Error {
 }
 
 export interface CaptureBackend {
+  /** The backend can find a pod's sandbox network namespace by pod UID before its containers start. */
+  readonly sandboxLookup?: boolean;
+  /**
+   * For a capture set up by pod UID: whether the containers `containerIds` (now in the pod status)
+   * run in the namespace being captured. Throws CaptureSetupError (transient) while their process
+   * is not visible yet.
+   */
+  sameNetns?(prep: PreparedCapture, containerIds: readonly string[]): Promise<{ same: true } | { same: false; message: string }>;
   /** Finds the network namespace, compiles the filter there, creates the directories (0700). */
   setup(req: CaptureRequest): Promise<PreparedCapture>;
   /** Starts tcpdump; resolves once it is capturing. Releases what setup() held open (pinned namespace) either way. */

@@ -10,6 +10,7 @@
 import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { writeCaptureMetadata, type CaptureMetadata } from '../pcap/metadata.js';
 import { CaptureSetupError, type CaptureBackend, type CaptureRequest, type PreparedCapture, type RunningCapture } from './backend.js';
+import { findSandboxNetns } from './sandbox.js';
 import { findContainerNetns, NetnsNotFoundError, pinContainerNetns, type PinnedNetns, type ProcFs, realProcFs } from './netns.js';
 import { DEFAULT_PROGRAMS, runTcpdumpOnce, TcpdumpProcess, TcpdumpStartError, type NetnsRef, type Programs, type SpawnFn } from './runner.js';
 import { buildFilterCheckArgv, buildTcpdumpArgv, captureDirOf, capturePaths, tcpdumpErrorMessage, UnsafeNameError } from './tcpdump.js';
@@ -41,7 +42,10 @@ async function mkdirPrivate(base: string, dir: string): Promise<void> {
 }
 
 export class LinuxCaptureBackend implements CaptureBackend {
+  readonly sandboxLookup = true;
   private readonly programs: Programs;
+  /** filter-check argv that compiled (sandbox starts skip a repeat: see setup) */
+  private readonly filtersOk = new Set<string>();
   /** container ID -> pid found by the last scan (verified before reuse) */
   private readonly pids = new Map<string, number>();
 
@@ -70,7 +74,12 @@ export class LinuxCaptureBackend implements CaptureBackend {
     let pinned: PinnedNetns | undefined;
     if (req.target.kind === 'pod') {
       try {
-        const loc = await findContainerNetns(req.containerIds, this.o.procRoot, this.o.procFs ?? realProcFs, this.pids);
+        const fs = this.o.procFs ?? realProcFs;
+        // before the app containers start: the sandbox, by pod UID (issue 15 item 3)
+        const loc =
+          req.containerIds.length === 0 && req.podUid !== undefined
+            ? await findSandboxNetns(req.podUid, this.o.procRoot, fs)
+            : await findContainerNetns(req.containerIds, this.o.procRoot, fs, this.pids);
         pinned = await pinContainerNetns(loc, this.o.procRoot);
         netnsPath = loc.netnsPath;
         pid = loc.pid;
@@ -89,13 +98,21 @@ export class LinuxCaptureBackend implements CaptureBackend {
       if (pinned && req.captureNamespace !== (this.o.systemNamespace ?? 'pcapper')) await this.refuseHostNetns(pinned, req);
       // Compile the filter in the target's namespace on the same interface: a bad filter or a missing
       // interface fails here with tcpdump's own message, before anything is written.
-      const check = await runTcpdumpOnce(buildFilterCheckArgv(req.options), ns, { programs: this.programs, ...(this.o.spawn ? { spawn: this.o.spawn } : {}) });
+      // A pod found by its sandbox is starting now: its first packets come within ~100 ms, so a
+      // filter+interface that already compiled (an earlier target of a selector capture) is not
+      // compiled again; should this pod lack the interface, tcpdump's start fails with its words.
+      const checkArgv = buildFilterCheckArgv(req.options);
+      const checkKey = JSON.stringify(checkArgv);
+      const bySandbox = req.containerIds.length === 0 && req.podUid !== undefined;
+      const check = bySandbox && this.filtersOk.has(checkKey) ? { code: 0, stderr: '' } : await runTcpdumpOnce(checkArgv, ns, { programs: this.programs, ...(this.o.spawn ? { spawn: this.o.spawn } : {}) });
       if (check.code !== 0) {
         const msg = tcpdumpErrorMessage(check.stderr);
         if (/nsenter: /.test(check.stderr)) throw new CaptureSetupError('PodNotRunning', msg, true);
         const badIface = /No such device|doesn't exist|no such interface|SIOCGIFHWADDR|That device is not up/i.test(msg) && !/filter/i.test(msg);
         throw new CaptureSetupError(badIface ? 'BadInterface' : 'BadFilter', msg);
       }
+      if (this.filtersOk.size >= 256) this.filtersOk.clear(); // bounded: distinct filters of live captures
+      this.filtersOk.add(checkKey);
     } catch (e) {
       await pinned?.fh.close();
       throw e;
@@ -107,7 +124,23 @@ export class LinuxCaptureBackend implements CaptureBackend {
       throw e;
     }
     const fh = pinned?.fh;
-    return { request: req, paths, netnsPath, pid, pinned: fh ? { fd: fh.fd, close: () => fh.close() } : undefined };
+    return { request: req, paths, netnsPath, pid, pinned: fh ? { fd: fh.fd, close: () => fh.close() } : undefined, netnsInode: pinned?.ino };
+  }
+
+  async sameNetns(prep: PreparedCapture, containerIds: readonly string[]): Promise<{ same: true } | { same: false; message: string }> {
+    let loc;
+    try {
+      loc = await findContainerNetns(containerIds, this.o.procRoot, this.o.procFs ?? realProcFs, this.pids);
+    } catch (e) {
+      if (e instanceof NetnsNotFoundError) throw new CaptureSetupError('PodNotRunning', e.message, true, { cause: e });
+      throw e;
+    }
+    const ino = loc.inode ?? (await stat(loc.netnsPath)).ino;
+    if (prep.netnsInode !== undefined && ino === prep.netnsInode) return { same: true };
+    return {
+      same: false,
+      message: `container ${loc.containerId.slice(0, 12)} runs in network namespace ${ino}, not in the pod sandbox's ${prep.netnsInode ?? '(unknown)'} that was captured since before the containers started`,
+    };
   }
 
   /**

@@ -34,6 +34,14 @@ export interface PodSandboxSpec {
   node: string;
   containers?: readonly string[];
   layout?: CgroupLayout;
+  /**
+   * Sandbox first, as a real runtime does: a pause-like process (`sleep infinity`) in the pod's
+   * cgroup `.../pod<uid>/<sandbox id>` holds the netns before any app container; `onSandbox` runs
+   * then (the kubelet writes Pending), and the app containers start `appDelayMs` later.
+   */
+  pause?: boolean;
+  onSandbox?: (net: PodNet) => Promise<void>;
+  appDelayMs?: number;
   /** what a container runs (default `sleep infinity`), by container name; a function is called once the pod has its IP */
   commands?: Readonly<Record<string, ContainerCommand>> | ((net: PodNet) => Readonly<Record<string, ContainerCommand>>);
 }
@@ -52,6 +60,9 @@ export interface ContainerCommand {
 export class PodSandbox {
   private stopped = false;
 
+  /** the sandbox's pause process (with `pause`), in the pod's cgroup; it holds the netns */
+  pause: SandboxContainer | undefined;
+
   private constructor(
     private readonly network: PodNetwork,
     readonly net: PodNet,
@@ -64,6 +75,16 @@ export class PodSandbox {
     const containers: SandboxContainer[] = [];
     const sandbox = new PodSandbox(network, net, containers);
     try {
+      if (spec.pause) {
+        const id = newContainerId();
+        const cgroup = ContainerCgroup.create({ containerId: id, podUid: spec.podUid, root: run.cgroupRoot, ...(spec.layout ? { layout: spec.layout } : {}) }, { recorder: run });
+        const proc = spawnInNetns(net, ['sleep', 'infinity'], { run, what: `sandbox ${spec.key} ${id}` });
+        sandbox.pause = { name: 'POD', id, pid: proc.pid, cgroup, process: proc };
+        await waitInNetns(proc.pid, net.netnsPath);
+        cgroup.addProcess(proc.pid);
+        await spec.onSandbox?.(net);
+        if (spec.appDelayMs) await sleep(spec.appDelayMs);
+      }
       const commands = typeof spec.commands === 'function' ? spec.commands(net) : spec.commands;
       for (const name of spec.containers ?? ['app']) {
         const id = newContainerId();
@@ -104,9 +125,10 @@ export class PodSandbox {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const c of this.containers) c.process.kill('SIGKILL');
-    await Promise.all(this.containers.map((c) => c.process.exited));
-    for (const c of this.containers) c.cgroup.remove();
+    const all = [...this.containers, ...(this.pause ? [this.pause] : [])];
+    for (const c of all) c.process.kill('SIGKILL');
+    await Promise.all(all.map((c) => c.process.exited));
+    for (const c of all) c.cgroup.remove();
     await this.network.removePod(this.net);
   }
 }
@@ -139,6 +161,10 @@ export interface CreatePodSpec {
   network?: boolean;
   /** cgroup layout of the containers (default: the kubelet's, containerd-systemd) */
   cgroupLayout?: CgroupLayout;
+  /** per pod: see SimKubeletOptions.sandboxFirst / appStartDelayMs / sandboxDelayMs */
+  sandboxFirst?: boolean;
+  appStartDelayMs?: number;
+  sandboxDelayMs?: number;
 }
 
 /** A pod as the test sees it: API identity, node, IP, container IDs and (with a network) its sandbox. */
@@ -160,6 +186,8 @@ export interface SimPod {
   /** first container's cgroup, so traffic helpers can place servers in the container */
   cgroup: ContainerCgroup | undefined;
   sandbox: PodSandbox | undefined;
+  /** sandboxFirst: Date.now() when the sandbox (netns + pause process) was complete */
+  sandboxAt?: number;
   object: k8s.V1Pod;
 }
 
@@ -171,6 +199,16 @@ export interface SimKubeletOptions {
   cgroupLayout?: CgroupLayout;
   /** containerd:// (default), cri-o://, docker:// */
   runtimeScheme?: string;
+  /**
+   * Start pods as a real runtime does (default false: sandbox and containers at once, then Running):
+   * the sandbox first (netns + veth + a pause process in `.../pod<uid>/<sandbox id>`), the pod
+   * written Pending with its IP and no container statuses, the app containers `appStartDelayMs`
+   * later (default 100), then Running with container IDs.
+   */
+  sandboxFirst?: boolean;
+  appStartDelayMs?: number;
+  /** with sandboxFirst: the Pod object exists this long before its sandbox (a slow CNI); default 0 */
+  sandboxDelayMs?: number;
   /**
    * The cluster whose fabric the pods join (so they reach the apiserver at 10.244.0.254 and it
    * reaches them); needed by runPod(). Its network is used unless `network` is given.
@@ -217,6 +255,12 @@ export interface RunPodSpec {
   logFile?: string;
   /** keep the pod's temp dir (secrets, kubeconfig) after deletion; default false */
   keepDir?: boolean;
+  /** with sandboxFirst: awaited after the Pending write and before the app starts (a test waits for a state there) */
+  beforeAppStart?: (pod: SimPod) => Promise<void>;
+  /** per pod: see SimKubeletOptions.sandboxFirst / appStartDelayMs / sandboxDelayMs */
+  sandboxFirst?: boolean;
+  appStartDelayMs?: number;
+  sandboxDelayMs?: number;
 }
 
 /** A pod whose container is a real process (runPod). */
@@ -284,6 +328,49 @@ export class SimKubelet {
   private readonly cluster: KubeletCluster | undefined;
   private readonly probers = new Map<string, NodeProber>();
   private readonly processPods = new Map<string, { stopped: boolean }>();
+  private readonly startOpts: { sandboxFirst: boolean; appStartDelayMs: number; sandboxDelayMs: number };
+
+  /** The PodSandbox.start options of the sandbox-first start (the Pending write included), or {} . */
+  private async sandboxFirst(
+    pod: SimPod,
+    spec: { sandboxFirst?: boolean; appStartDelayMs?: number; sandboxDelayMs?: number; beforeAppStart?: (pod: SimPod) => Promise<void> },
+  ): Promise<Pick<PodSandboxSpec, 'pause' | 'onSandbox' | 'appDelayMs'>> {
+    if (!(spec.sandboxFirst ?? this.startOpts.sandboxFirst)) return {};
+    const late = spec.sandboxDelayMs ?? this.startOpts.sandboxDelayMs;
+    if (late > 0) await sleep(late);
+    return {
+      pause: true,
+      appDelayMs: spec.appStartDelayMs ?? this.startOpts.appStartDelayMs,
+      onSandbox: async (net) => {
+        pod.sandboxAt = Date.now();
+        pod.ip = net.ip;
+        pod.object = await this.writePendingStatus(pod);
+        await spec.beforeAppStart?.(pod);
+      },
+    };
+  }
+
+  /** The status a kubelet writes once the sandbox is up and before any container runs. */
+  private async writePendingStatus(pod: SimPod): Promise<k8s.V1Pod> {
+    const now = new Date();
+    const status: k8s.V1PodStatus = {
+      phase: 'Pending',
+      hostIP: pod.hostIP,
+      hostIPs: [{ ip: pod.hostIP }],
+      podIP: pod.ip,
+      podIPs: [{ ip: pod.ip }],
+      startTime: now,
+      qosClass: 'BestEffort',
+      conditions: [
+        { type: 'PodReadyToStartContainers', status: 'True', lastTransitionTime: now },
+        { type: 'Initialized', status: 'True', lastTransitionTime: now },
+        { type: 'Ready', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: now },
+        { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: now },
+        { type: 'PodScheduled', status: 'True', lastTransitionTime: now },
+      ],
+    };
+    return this.core.patchNamespacedPodStatus({ name: pod.name, namespace: pod.namespace, body: { status } }, MERGE);
+  }
 
   constructor(kc: k8s.KubeConfig, opts: SimKubeletOptions = {}) {
     this.cluster = opts.cluster;
@@ -298,6 +385,7 @@ export class SimKubelet {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.apps = kc.makeApiClient(k8s.AppsV1Api);
     this.layout = opts.cgroupLayout ?? 'containerd-systemd';
+    this.startOpts = { sandboxFirst: opts.sandboxFirst ?? false, appStartDelayMs: opts.appStartDelayMs ?? 100, sandboxDelayMs: opts.sandboxDelayMs ?? 0 };
     this.scheme = opts.runtimeScheme ?? 'containerd://';
   }
 
@@ -428,12 +516,14 @@ export class SimKubelet {
     try {
       if (spec.network !== false) {
         if (!node.net) throw new Error(`node ${spec.node} was added with network:false; its pods need network:false too`);
+        const first = await this.sandboxFirst(pod, spec);
         const sandbox = await PodSandbox.start(this.network, {
           key,
           podUid: uid,
           node: spec.node,
           containers: containers.map((c) => c.name),
           layout: spec.cgroupLayout ?? this.layout,
+          ...first,
         });
         pod.sandbox = sandbox;
         pod.ip = sandbox.ip;
@@ -620,12 +710,14 @@ export class SimKubelet {
             throw new Error(`runPod ${key}: unsupported fieldRef ${f}`);
         }
       };
+      const first = await this.sandboxFirst(pod, spec);
       const sandbox = await PodSandbox.start(this.network, {
         key,
         podUid: uid,
         node: spec.node,
         containers: [c.name],
         layout: this.layout,
+        ...first,
         commands: (net) => ({
           [c.name]: {
             argv: c.argv.map(mapPath),
