@@ -222,6 +222,13 @@ describe('kubectl pcap ui against a real cluster, in a real browser (needs root)
       return m && Number(m[1]) >= 10 ? true : undefined;
     }, 60_000);
     await until('rows of the live tail', async () => ((await page.locator('#packet-list .prow[data-frame]').count()) >= 10 ? true : undefined), 30_000);
+    // while it runs, endpoints are named by pod: the live file carries each target's metadata
+    // sidecar (read through the data API) in its interface comments
+    const ends = [
+      ...(await page.locator('#packet-list .prow[data-frame] span:nth-child(4)').allInnerTexts()),
+      ...(await page.locator('#packet-list .prow[data-frame] span:nth-child(5)').allInnerTexts()),
+    ];
+    assert.ok(ends.some((e) => e.startsWith('default/demo-web')), `no endpoint named default/demo-web during the live tail: ${ends.slice(0, 6).join(', ')}`);
     await page.screenshot({ path: join(shots, 'ui-live.png') });
   });
 

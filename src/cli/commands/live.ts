@@ -12,7 +12,9 @@ import type { PacketCapture, TargetStatus } from '../../api/packetcapture.js';
 import { PcapngWriter } from '../../pcap/writer.js';
 import { bool, str, type FlagSpec, type ParsedArgs } from '../args.js';
 import { defineCommand, kubeFrom } from '../command.js';
-import { openLog, targetDirName } from '../data-api.js';
+import { filePath, openLog, targetDirName } from '../data-api.js';
+import { DIRECTORY_METADATA_FILE, parseCaptureMetadata, type CaptureMetadata } from '../../pcap/metadata.js';
+import { metadataComment } from '../store.js';
 import { CliError, UsageError } from '../errors.js';
 import { KubeError, type KubeClient } from '../kube.js';
 import { followCapture, isDone } from '../follow.js';
@@ -78,10 +80,13 @@ export class LiveMux {
       // through the API server: packetcaptures/log is long-running, so no request timeout cuts it
       const res = await openLog(this.client, ns, name, node, targetDirName(t.name), this.signal);
       if (!this.reconnects.has(t.name)) this.io.stderr.write(`streaming ${targetLabel(t)} from node ${node}\n`);
+      // The target's metadata sidecar (pod IPs -> pod names) goes into the interface's comments, so
+      // a live file is self-describing like an export (the UI's live tail names endpoints by pod).
+      const meta = await this.sidecar(t, node);
       const parser = new PcapStreamParser();
       for await (const chunk of res) {
         const pkts = parser.push(chunk as Buffer);
-        if (iface === undefined && parser.header) iface = this.interfaceFor(t, node, parser.header.linkType, parser.header.snapLength);
+        if (iface === undefined && parser.header) iface = this.interfaceFor(t, node, parser.header.linkType, parser.header.snapLength, meta);
         if (iface === undefined || pkts.length === 0) continue;
         for (const p of pkts) this.w.writePacket(iface, p.tsSec, p.tsNsec, p.data, p.origLen);
         this.packets += pkts.length;
@@ -110,8 +115,18 @@ export class LiveMux {
     }
   }
 
+  /** The target's capture-meta.json through the data API; undefined when it cannot be read (best effort: the stream goes on without names). */
+  private async sidecar(t: TargetStatus, node: string): Promise<CaptureMetadata | undefined> {
+    try {
+      const raw = await this.client.json<unknown>('GET', filePath(this.pc.metadata.namespace ?? '', this.pc.metadata.name ?? '', node, targetDirName(t.name), DIRECTORY_METADATA_FILE), { signal: this.signal });
+      return parseCaptureMetadata(typeof raw === 'string' ? JSON.parse(raw) : raw);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The target's interface: one per target, reused after a reconnect with the same link type. */
-  private interfaceFor(t: TargetStatus, node: string, linkType: number, snapLength: number): number {
+  private interfaceFor(t: TargetStatus, node: string, linkType: number, snapLength: number, meta?: CaptureMetadata): number {
     const have = this.ifaces.get(t.name);
     if (have && have.linkType === linkType) return have.id;
     const ns = this.pc.metadata.namespace ?? '';
@@ -121,7 +136,7 @@ export class LiveMux {
       snapLength,
       name: liveInterfaceName(t),
       description: `pcapper live ${targetLabel(t)}`,
-      comments: [`pcapper.capture=${ns}/${name}`, `pcapper.node=${node}`, `pcapper.target=${t.kind ?? 'pod'}`, ...(t.pod ? [`pcapper.pod=${t.namespace ?? ''}/${t.pod}`] : [])],
+      comments: [`pcapper.capture=${ns}/${name}`, `pcapper.node=${node}`, `pcapper.target=${t.kind ?? 'pod'}`, ...(t.pod ? [`pcapper.pod=${t.namespace ?? ''}/${t.pod}`] : []), ...(meta ? [metadataComment(meta)] : [])],
       tsresol: 9,
     });
     this.ifaces.set(t.name, { id, linkType });
