@@ -24,6 +24,9 @@ import type { AgentConfig } from '../config/agent.js';
 import type { CaptureBackend } from '../capture/backend.js';
 import { measureDisk, type DiskState } from '../capture/disk.js';
 import { LinuxCaptureBackend } from '../capture/linux.js';
+import { encryptedSink, plainSink } from '../capture/sinks.js';
+import type { Keyring } from '../crypto/format.js';
+import { loadKeyringDir } from '../crypto/secret-dir.js';
 import { clientFor, packetCapturePath } from '../k8s/client.js';
 import { systemClock, type Clock, type Timer } from '../k8s/clock.js';
 import { EventRecorder } from '../k8s/events.js';
@@ -95,6 +98,8 @@ export function createNodeAgent(o: AgentOptions): NodeAgent {
   const log = o.log.child({ node: config.nodeName });
   const client = clientFor(o.kc);
   const manager = agentFieldManager(config.nodeName);
+  // re-read for every new file and every download: a rotated Secret applies without a restart
+  const keyring = (): Promise<Keyring> => loadKeyringDir(config.encryptionKeysDir);
   return new NodeAgent({
     config,
     log,
@@ -108,6 +113,7 @@ export function createNodeAgent(o: AgentOptions): NodeAgent {
         procRoot: config.procRoot,
         hostNetns: config.hostNetns,
         systemNamespace: config.systemNamespace,
+        pipe: { open: config.encryption ? encryptedSink(keyring) : plainSink() },
       }),
     captures: new Informer<CaptureObject>({ kc: o.kc, path: packetCapturePath(), log }),
     pods: new Informer<Pod>({ kc: o.kc, path: '/api/v1/pods', fieldSelector: `spec.nodeName=${config.nodeName}`, log }),
@@ -116,7 +122,7 @@ export function createNodeAgent(o: AgentOptions): NodeAgent {
     },
     events: new EventRecorder({ kc: o.kc, component: 'pcapper-agent', instance: config.nodeName, log }),
     server: (hooks) =>
-      new AgentServer({ nodeName: config.nodeName, dataDir: config.dataDir, ...hooks }, log.child({ component: 'server' }), { ...config.tls, clientNames: config.clientNames }),
+      new AgentServer({ nodeName: config.nodeName, dataDir: config.dataDir, ...hooks, ...(config.encryption ? { keyring } : {}) }, log.child({ component: 'server' }), { ...config.tls, clientNames: config.clientNames }),
     close: () => client.close(),
   });
 }
@@ -289,7 +295,7 @@ export class NodeAgent {
       if (!s.running) continue;
       const p = s.running.prepared.paths;
       const run = s.running;
-      out.push({ target: s.dirName, key: s.target, dir: p.targetDir, fileBase: p.fileBase, fileCount: s.opts.fileCount, finished: () => s.exited, flush: () => run.flush() });
+      out.push({ target: s.dirName, key: s.target, dir: p.targetDir, fileBase: p.fileBase, fileCount: s.opts.fileCount, finished: () => s.exited, flush: () => run.flush(), ring: run.ring });
     }
     return out;
   }

@@ -12,7 +12,7 @@ import { captureDirOf } from '../capture/tcpdump.js';
 import { stat } from 'node:fs/promises';
 import { isoAt, markDirty, type AgentContext } from './context.js';
 import { planCapture } from './plan.js';
-import { filesOnDisk, stopSession } from './session.js';
+import { agentKeyring, filesOnDisk, stopSession } from './session.js';
 import { startTarget } from './start.js';
 import { newCaptureState, observationOf, observe, type CaptureState } from './state.js';
 
@@ -42,7 +42,7 @@ export async function reconcile(ctx: AgentContext, key: string, podWaitMs: numbe
         ctx.track(startTarget(ctx, state, pc as PacketCapture, a.entry, podWaitMs));
         break;
       case 'interrupted': {
-        const files = await filesOnDisk(ctx.config.dataDir, state, a.entry);
+        const files = await filesOnDisk(ctx.config.dataDir, state, a.entry, agentKeyring(ctx), ctx.log);
         observe(state, a.entry.name, {
           ...observationOf(a.entry),
           phase: 'Failed',

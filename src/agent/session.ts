@@ -3,7 +3,10 @@
  * counters (tcpdump's SIGUSR1 statistics, file sizes), the captureSeconds timer, stopping, and the
  * final report when tcpdump exits (Finished or Failed with a reason, final file sizes).
  */
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
+import { MAGIC, type Keyring } from '../crypto/format.js';
+import { loadKeyringDir } from '../crypto/secret-dir.js';
+import { finishFile } from '../crypto/recover.js';
 import { join } from 'node:path';
 import type { TargetPhase, TargetStatus } from '../api/packetcapture.js';
 import { resolveSpec } from '../api/validate.js';
@@ -129,6 +132,12 @@ async function listFiles(dir: string, names: readonly string[]): Promise<Files> 
 /** The ring files of a running (or just ended) session. */
 export async function sessionFiles(s: Session): Promise<Files> {
   if (!s.running) return { files: [], bytes: 0 };
+  const ring = s.running.ring;
+  if (ring) {
+    // the agent writes the ring itself: plaintext sizes from memory (encrypted files are larger on disk)
+    const files = ring.files().map((f) => ({ name: f.name, size: f.size }));
+    return { files, bytes: files.reduce((n, f) => n + f.size, 0) };
+  }
   const { targetDir, fileBase } = s.running.prepared.paths;
   const names = await readdir(targetDir).catch(() => [] as string[]);
   return listFiles(
@@ -137,8 +146,47 @@ export async function sessionFiles(s: Session): Promise<Files> {
   );
 }
 
-/** Files of a target directory from any earlier run (after a restart). */
-export async function filesOnDisk(dataDir: string, st: CaptureState, entry: TargetStatus): Promise<Files> {
+/**
+ * Encrypted ring files whose writer died with the previous agent get their final chunk
+ * (src/crypto/recover.ts finishFile: everything sealed is kept, a torn record is cut off); then
+ * the plaintext sizes. Plain files: their size on disk.
+ */
+async function finishAndMeasure(dir: string, names: readonly string[], keyring: (() => Promise<Keyring>) | undefined, log?: AgentContext['log']): Promise<Files> {
+  const files: { name: string; size: number }[] = [];
+  let bytes = 0;
+  for (const name of names) {
+    const path = join(dir, name);
+    let size = await stat(path).then((x) => x.size, () => -1);
+    if (size < 0) continue;
+    if (keyring && (await fileIsEncrypted(path))) {
+      try {
+        const r = await finishFile(path, await keyring());
+        if (r.changed) log?.info('finished an encrypted file interrupted by a restart', { file: path, plaintextBytes: r.size, droppedBytes: r.droppedBytes });
+        size = r.size;
+      } catch (e) {
+        log?.warn('cannot finish an interrupted encrypted file', { file: path, err: e });
+      }
+    }
+    files.push({ name, size });
+    bytes += size;
+  }
+  return { files, bytes };
+}
+
+async function fileIsEncrypted(path: string): Promise<boolean> {
+  const fh = await open(path, 'r').catch(() => undefined);
+  if (!fh) return false;
+  try {
+    const b = Buffer.alloc(MAGIC.length);
+    const { bytesRead } = await fh.read(b, 0, b.length, 0);
+    return bytesRead === b.length && b.equals(MAGIC);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Files of a target directory from any earlier run (after a restart); interrupted encrypted files are finished first. */
+export async function filesOnDisk(dataDir: string, st: CaptureState, entry: TargetStatus, keyring?: () => Promise<Keyring>, log?: AgentContext['log']): Promise<Files> {
   let dir: string;
   try {
     const t: TargetRef = entry.kind === 'node' ? { kind: 'node', interface: entry.interface ?? 'any' } : { kind: 'pod', namespace: entry.namespace ?? '', pod: entry.pod ?? '' };
@@ -147,7 +195,7 @@ export async function filesOnDisk(dataDir: string, st: CaptureState, entry: Targ
     return { files: [], bytes: 0 };
   }
   const names = (await readdir(dir).catch(() => [] as string[])).filter(isCaptureFileName).sort();
-  return listFiles(dir, names);
+  return finishAndMeasure(dir, names, keyring, log);
 }
 
 /**
@@ -220,4 +268,11 @@ export function failTarget(ctx: AgentContext, st: CaptureState, entry: TargetSta
   ctx.log.warn('target failed', { capture: st.key, target: entry.name, reason, message });
   ctx.events.record(st.subject, 'Warning', reason, `node ${ctx.config.nodeName}: target ${entry.name}: ${message}`);
   markDirty(ctx, st, true);
+}
+
+/** The keyring loader of this agent, or undefined when encryption is off. */
+export function agentKeyring(ctx: AgentContext): (() => Promise<Keyring>) | undefined {
+  const c = ctx.config;
+  if (!c.encryption) return undefined;
+  return () => loadKeyringDir(c.encryptionKeysDir);
 }

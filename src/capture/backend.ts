@@ -30,7 +30,20 @@ export interface PreparedCapture {
   readonly pid: number | undefined;
 }
 
+/** The ring of a capture whose tcpdump writes into a pipe (src/capture/ring.ts): sizes and live records from memory. */
+export interface LiveRing {
+  /** Ring files on disk with their plaintext sizes (oldest first). */
+  files(): Array<{ name: string; size: number; closed: boolean }>;
+  /** The pcap global header once tcpdump wrote it. */
+  readonly header: Buffer | undefined;
+  subscribe(l: { data(record: Buffer): void; end(): void }): () => void;
+  /** True once tcpdump's stream ended and the last file is closed. */
+  readonly finished: boolean;
+}
+
 export interface RunningCapture {
+  /** Present when the agent writes the ring files itself (tcpdump -w -). */
+  readonly ring?: LiveRing | undefined;
   readonly prepared: PreparedCapture;
   readonly listening: Listening;
   readonly pid: number | undefined;

@@ -26,6 +26,10 @@
  * | PCAPPER_SWEEP_INTERVAL            | 10m            | period of the DELETE_OLDER_THAN sweep     |
  * | PCAPPER_IDLE_DISK_REFRESH         | 1m             | how often an idle agent re-measures the data directory for /metrics |
  * | PCAPPER_PACKET_BUFFERED           | false          | true: tcpdump -U (a write per packet; costs packet rate) |
+ * | PCAPPER_ENCRYPTION                | on             | on: ring files encrypted at rest (AES-256-GCM chunks); off only by the admin's choice |
+ * | PCAPPER_ENCRYPTION_KEYS_DIR       | /etc/pcapper/encryption-keys | the mounted Secret pcapper-encryption-keys (required while encryption is on) |
+ * | PCAPPER_STORE_CREDENTIALS_DIR     | /etc/pcapper/store-credentials | the mounted Secret pcapper-store-credentials |
+ * | PCAPPER_UPLOAD_CONCURRENCY        | 2              | files uploaded at once by this node |
  */
 
 export interface AgentConfig {
@@ -57,6 +61,15 @@ export interface AgentConfig {
   readonly idleDiskRefreshMs: number;
   /** tcpdump -U (a write per packet); default false: the agent flushes quiet captures instead. */
   readonly packetBuffered: boolean;
+  /**
+   * Encryption at rest (docs/storage.md section 6): tcpdump writes into a pipe and the agent writes
+   * the ring files through the encrypted writer, with keys from `encryptionKeysDir`. Off only when
+   * the admin says so (PCAPPER_ENCRYPTION=off): then the same pipe writes plain pcap files.
+   */
+  readonly encryption: boolean;
+  readonly encryptionKeysDir: string;
+  readonly storeCredentialsDir: string;
+  readonly uploadConcurrency: number;
 }
 
 export class AgentConfigError extends Error {
@@ -151,6 +164,15 @@ function bool(env: Env, name: string, def: boolean): boolean {
   throw new AgentConfigError(name, `"${raw}" is not a boolean (true or false)`);
 }
 
+/** on/off (true/false): only an explicit "off" turns a default-on feature off. */
+function onOff(env: Env, name: string, def: boolean): boolean {
+  const raw = get(env, name);
+  if (raw === undefined) return def;
+  if (/^(on|true|1|yes)$/i.test(raw)) return true;
+  if (/^(off|false|0|no)$/i.test(raw)) return false;
+  throw new AgentConfigError(name, `"${raw}" is not on or off`);
+}
+
 /** host:port, [v6]:port or :port. */
 function listen(env: Env, name: string, def: string): { host: string; port: number } {
   const raw = get(env, name) ?? def;
@@ -210,6 +232,10 @@ export function loadAgentConfig(env: Env = process.env): AgentConfig {
     sweepIntervalMs: duration(env, 'PCAPPER_SWEEP_INTERVAL', '10m', 100),
     idleDiskRefreshMs: duration(env, 'PCAPPER_IDLE_DISK_REFRESH', '1m', 100),
     packetBuffered: bool(env, 'PCAPPER_PACKET_BUFFERED', false),
+    encryption: onOff(env, 'PCAPPER_ENCRYPTION', true),
+    encryptionKeysDir: absPath(env, 'PCAPPER_ENCRYPTION_KEYS_DIR', '/etc/pcapper/encryption-keys'),
+    storeCredentialsDir: absPath(env, 'PCAPPER_STORE_CREDENTIALS_DIR', '/etc/pcapper/store-credentials'),
+    uploadConcurrency: int(env, 'PCAPPER_UPLOAD_CONCURRENCY', 2, 1, 64),
   };
   return Object.freeze(cfg);
 }
