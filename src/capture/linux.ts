@@ -170,7 +170,8 @@ export class LinuxCaptureBackend implements CaptureBackend {
       proc = new TcpdumpProcess(argv, prep.pinned ? { fd: prep.pinned.fd } : prep.netnsPath, {
         programs: this.programs,
         ...(this.o.spawn ? { spawn: this.o.spawn } : {}),
-        ...(pipe ? { stdout: 'pipe' as const } : {}),
+        // cwd: the target directory, so `ls -l /proc/<pid>/cwd` tells which capture a tcpdump writes for
+        ...(pipe ? { stdout: 'pipe' as const, cwd: prep.paths.targetDir } : {}),
       });
       if (pipe && proc.stdout) {
         ring = new PcapRing({

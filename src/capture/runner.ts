@@ -115,11 +115,11 @@ export class TcpdumpProcess {
     return this.child.stdout;
   }
 
-  constructor(argv: readonly string[], netns: NetnsRef, opts: { programs?: Programs; spawn?: SpawnFn; stdout?: 'pipe' | 'ignore' } = {}) {
+  constructor(argv: readonly string[], netns: NetnsRef, opts: { programs?: Programs; spawn?: SpawnFn; stdout?: 'pipe' | 'ignore'; cwd?: string } = {}) {
     const ns = netnsArgs(netns);
     const { file, args } = tcpdumpCommand(argv, ns.path, opts.programs);
     const spawn: SpawnFn = opts.spawn ?? nodeSpawn;
-    this.child = spawn(file, args, { stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe', ...ns.stdio], shell: false });
+    this.child = spawn(file, args, { stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe', ...ns.stdio], shell: false, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
     let resolveStarted!: (l: Listening) => void;
     let rejectStarted!: (e: Error) => void;
     this.started = new Promise<Listening>((res, rej) => {
