@@ -88,7 +88,7 @@ export async function listCaptureFiles(dataDir: string, namespace: string, captu
       }
       try {
         for (const n of (await readdirOf(tdir)).sort()) {
-          if (n.includes('.tmp-')) continue;
+          if (n.includes('.tmp-') || n.startsWith('.')) continue; // temp files, upload journals
           const e = await entryOf(tdir, n);
           if (e?.kind !== 'file') continue;
           const kind = /\.pcap[0-9]*$/.test(n) ? 'pcap' : n.endsWith('.json') ? 'metadata' : 'other';

@@ -17,6 +17,7 @@ import { metadataFor } from './metadata.js';
 import { podGoneReason } from './plan.js';
 import { observe, type CaptureState, type Observation, type Pod, type Session, type StopReason } from './state.js';
 import { every } from './timers.js';
+import { targetEnded } from './store-hooks.js';
 
 type Files = Pick<Observation, 'files' | 'bytes'> & { files: { name: string; size: number }[]; bytes: number };
 
@@ -247,9 +248,11 @@ export function finishObservation(ctx: AgentContext, st: CaptureState, s: Sessio
     );
   }
   ctx.log.info('target ended', { capture: st.key, target: s.target, phase, reason, packets: o.packets, drops: o.drops });
-  // final sizes, then report
+  // final sizes, then report; then the metadata sidecar goes to the store after the ring files
+  const prep = s.running?.prepared;
   ctx.track(
     sessionFiles(s).then((f) => {
+      if (prep) targetEnded(ctx, prep);
       const cur = st.obs.get(s.target);
       if (cur && !st.cleanedUp) {
         cur.files = f.files;
