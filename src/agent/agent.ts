@@ -126,6 +126,7 @@ export function createNodeAgent(o: AgentOptions): NodeAgent {
     stores: {
       cache: new Informer<StoreObject & KubeObject>({ kc: o.kc, path: STORE_API_PATH, log: log.child({ component: 'stores' }) }),
       credentials: (store) => loadCredentials(config.storeCredentialsDir, store.credentials),
+      backoff: { baseMs: Math.min(1000, config.uploadRetryMaxMs), capMs: config.uploadRetryMaxMs },
     },
     backend:
       o.backend ??

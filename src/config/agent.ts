@@ -30,6 +30,7 @@
  * | PCAPPER_ENCRYPTION_KEYS_DIR       | /etc/pcapper/encryption-keys | the mounted Secret pcapper-encryption-keys (required while encryption is on) |
  * | PCAPPER_STORE_CREDENTIALS_DIR     | /etc/pcapper/store-credentials | the mounted Secret pcapper-store-credentials |
  * | PCAPPER_UPLOAD_CONCURRENCY        | 2              | files uploaded at once by this node |
+ * | PCAPPER_UPLOAD_RETRY_MAX          | 60s            | longest wait between upload attempts of a file (backoff cap; terminal errors retry at this period) |
  */
 
 export interface AgentConfig {
@@ -70,6 +71,8 @@ export interface AgentConfig {
   readonly encryptionKeysDir: string;
   readonly storeCredentialsDir: string;
   readonly uploadConcurrency: number;
+  /** Backoff cap between upload attempts of one file (ms). */
+  readonly uploadRetryMaxMs: number;
 }
 
 export class AgentConfigError extends Error {
@@ -236,6 +239,7 @@ export function loadAgentConfig(env: Env = process.env): AgentConfig {
     encryptionKeysDir: absPath(env, 'PCAPPER_ENCRYPTION_KEYS_DIR', '/etc/pcapper/encryption-keys'),
     storeCredentialsDir: absPath(env, 'PCAPPER_STORE_CREDENTIALS_DIR', '/etc/pcapper/store-credentials'),
     uploadConcurrency: int(env, 'PCAPPER_UPLOAD_CONCURRENCY', 2, 1, 64),
+    uploadRetryMaxMs: duration(env, 'PCAPPER_UPLOAD_RETRY_MAX', '60s', 100),
   };
   return Object.freeze(cfg);
 }

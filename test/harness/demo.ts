@@ -226,6 +226,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       .catch((e: unknown) => {
         if ((e as { code?: number }).code !== 409) throw e;
       });
+    // the object stores' credentials (docs/storage.md section 1): empty until an admin (a test) fills it
+    await core.createNamespacedSecret({ namespace: SYSTEM_NAMESPACE, body: { metadata: { name: 'pcapper-store-credentials' }, data: {} } }).catch((e: unknown) => {
+      if ((e as { code?: number }).code !== 409) throw e;
+    });
 
     log('installing deploy/pcapper.yaml (CRD, RBAC, Services, APIService; workloads run by the harness)...');
     await kubectlOk(cluster, ['apply', '--server-side', '-f', '-'], installManifest());
@@ -266,6 +270,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (agentMounts.length === 0) agentMounts.push({ secretName: 'pcapper-agent-tls', mountPath: TLS_DIR });
     // until the chart mounts the encryption keys itself (store-control's part)
     if (!agentMounts.some((m) => m.secretName === 'pcapper-encryption-keys')) agentMounts.push({ secretName: 'pcapper-encryption-keys', mountPath: '/etc/pcapper/encryption-keys' });
+    if (!agentMounts.some((m) => m.secretName === 'pcapper-store-credentials')) agentMounts.push({ secretName: 'pcapper-store-credentials', mountPath: '/etc/pcapper/store-credentials' });
     const revision = randomBytes(5).toString('hex');
     const dsOwner: k8s.V1OwnerReference = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'pcapper-agent', uid: ds.metadata?.uid ?? '', controller: true, blockOwnerDeletion: true };
     const agents: Record<string, StackAgent> = {};
@@ -292,6 +297,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
             PCAPPER_TLS_KEY: `${TLS_DIR}/tls.key`,
             PCAPPER_CA: `${TLS_DIR}/ca.crt`,
             PCAPPER_CLIENT_NAMES: 'pcapper-server',
+            // the chart's mounts (until it sets these itself); the kubelet maps them to the Secret files
+            PCAPPER_ENCRYPTION_KEYS_DIR: '/etc/pcapper/encryption-keys',
+            PCAPPER_STORE_CREDENTIALS_DIR: '/etc/pcapper/store-credentials',
             PCAPPER_LISTEN: `0.0.0.0:${agentPort.containerPort}`,
             // the node's hostPath and network namespace (the chart: /hostmount, /proc/1/ns/net)
             PCAPPER_DATA_DIR: data,
