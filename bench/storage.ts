@@ -10,11 +10,13 @@
  *   vs_awscli = upload_mb_s / awscli_mb_s (goal >= 1).
  * - encrypt_mb_s: the encrypted file writer (src/crypto/writer.ts, 64 KiB chunks) from the file to a
  *   new file, vs copy_mb_s: the same read loop writing plaintext; encrypt_vs_copy = ratio.
- *   (The issue's encrypt_overhead, the lossless capture rate with encryption vs without, needs
- *   tcpdump's output piped through the agent: next, see docs/storage.md section 6.)
+ * - encrypt_overhead: the lossless capture rate through the agent (bench/capture-rate-agent.ts:
+ *   UDP bursts pod -> pod, tcpdump -w - into the agent's ring) with encryption on (default) vs
+ *   PCAPPER_ENCRYPTION=off (the same pipe writing plain files), same run; goal >= 0.95.
+ *   `--rate-passes P` (default 1) ladders per mode; `--no-rate` skips it (needs root).
  * - lost_files: uploads that did not end verified, or whose object differs (SHA-256) from the file.
  *
- * Last line: `mb=… upload_mb_s=… awscli_mb_s=… vs_awscli=… encrypt_mb_s=… copy_mb_s=… encrypt_vs_copy=… lost_files=…`
+ * Last line: `mb=… upload_mb_s=… awscli_mb_s=… vs_awscli=… encrypt_mb_s=… copy_mb_s=… encrypt_vs_copy=… encrypt_overhead=… lost_files=…`
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -27,6 +29,7 @@ import { EncryptedFileWriter } from '../src/crypto/writer.js';
 import { uploadFile } from '../src/storage/uploader.js';
 import { S3Server } from '../test/harness/s3.js';
 import { benchMegabytes, generateCapture } from './_gen.js';
+import { agentLosslessRate } from './capture-rate-agent.js';
 import { machine, median } from './_run.js';
 
 const AWSCLI_VERSION = '1.46.2';
@@ -161,12 +164,27 @@ async function main(): Promise<void> {
       await w.close();
       rmSync(encOut);
     }
+    // lossless capture rate through the agent, encryption on vs off (same run, alternating passes)
+    let overhead = 'skipped';
+    if (!argv.includes('--no-rate')) {
+      const pi = argv.indexOf('--rate-passes');
+      const passes = pi >= 0 ? Math.max(1, Number(argv[pi + 1])) : 1;
+      let on = 0;
+      let off = 0;
+      for (let p = 0; p < passes; p++) {
+        on = Math.max(on, (await agentLosslessRate({}, 1, undefined, (m) => log(`encryption on:  ${m}`))).maxPps);
+        off = Math.max(off, (await agentLosslessRate({ PCAPPER_ENCRYPTION: 'off' }, 1, undefined, (m) => log(`encryption off: ${m}`))).maxPps);
+      }
+      log(`lossless capture rate through the agent: encrypted ${on.toFixed(0)} pps, plain ${off.toFixed(0)} pps`);
+      overhead = off > 0 ? (on / off).toFixed(3) : 'NaN';
+      console.log(`agent_lossless_pps_encrypted=${on.toFixed(0)} agent_lossless_pps_plain=${off.toFixed(0)}`);
+    }
     const up = median(ours);
     const awsMb = median(theirs);
     const e = median(enc);
     const c = median(cp);
     console.log(
-      `mb=${(size / 1e6).toFixed(0)} upload_mb_s=${up.toFixed(1)} awscli_mb_s=${awsMb.toFixed(1)} vs_awscli=${(up / awsMb).toFixed(2)} encrypt_mb_s=${e.toFixed(1)} copy_mb_s=${c.toFixed(1)} encrypt_vs_copy=${(e / c).toFixed(2)} lost_files=${lost}`,
+      `mb=${(size / 1e6).toFixed(0)} upload_mb_s=${up.toFixed(1)} awscli_mb_s=${awsMb.toFixed(1)} vs_awscli=${(up / awsMb).toFixed(2)} encrypt_mb_s=${e.toFixed(1)} copy_mb_s=${c.toFixed(1)} encrypt_vs_copy=${(e / c).toFixed(2)} encrypt_overhead=${overhead} lost_files=${lost}`,
     );
   } finally {
     client.close();

@@ -174,8 +174,8 @@ describe('agent uploads to a store in the cluster network: encrypted at rest, ve
     await k.ensureNamespace(NS);
     web = await k.createPod({ namespace: NS, name: 'web', node: 'node-a', labels: { app: 'web' } });
     client = await k.createPod({ namespace: NS, name: 'client', node: 'node-a', labels: { app: 'client' } });
-    // ~200 kB answers: a 12 MB ring file fills in a few seconds and spans 3 parts of 5 MiB
-    http = await startHttpServer({ netnsPath: web.netnsPath, ip: web.ip, ...(web.cgroup ? { cgroup: web.cgroup } : {}) }, 8080, { run: k.run, body: `${MARKER} `.repeat(6000) });
+    // ~110 kB answers (one argv word: under 128 KiB): a 12 MB ring file fills in a few seconds and spans 3 parts of 5 MiB
+    http = await startHttpServer({ netnsPath: web.netnsPath, ip: web.ip, ...(web.cgroup ? { cgroup: web.cgroup } : {}) }, 8080, { run: k.run, body: `${MARKER} `.repeat(3000) });
     trafficDone = (async () => {
       let i = 0;
       while (!traffic.signal.aborted) {
