@@ -231,6 +231,7 @@ const KNOWN_FIELDS = new Set([
   'jobId',
   'failIfNoTargets',
   'immediate',
+  'store', // resolved by the controller against PacketCaptureStores (src/controller/stores.ts)
 ]);
 
 /**
