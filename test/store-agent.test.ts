@@ -23,7 +23,7 @@ import { parseKeyring } from '../src/crypto/keyring.js';
 import { EncryptedFileReader } from '../src/crypto/reader.js';
 import { startStack, type Stack } from './harness/demo.js';
 import type { SimPod } from './harness/kubelet.js';
-import { assertRoot, CONTROL_PLANE_IP } from './harness/netns.js';
+import { assertRoot, CONTROL_PLANE_IP, spawnInNetns } from './harness/netns.js';
 import { S3Server } from './harness/s3.js';
 import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
 
@@ -45,6 +45,20 @@ const STORE_CRD = {
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A client inside a pod: keep-alive GETs of url for `seconds`, paced (~50 requests/s), then exits. */
+const BULK_CLIENT = String.raw`
+const http = require('node:http');
+const [url, seconds] = [process.argv[1], Number(process.argv[2])];
+const agent = new http.Agent({ keepAlive: true });
+const end = Date.now() + seconds * 1000;
+let i = 0;
+const next = () => {
+  if (Date.now() > end) { agent.destroy(); return; }
+  http.get(url + '/' + i++, { agent }, (res) => { res.resume(); res.on('end', () => setTimeout(next, 15)); }).on('error', () => setTimeout(next, 100));
+};
+next();
+`;
 
 /** Polls `fn` until it returns a value (bounded); the last error or state is in the failure. */
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
@@ -194,10 +208,14 @@ describe('agent uploads to a store in the cluster network: encrypted at rest, ve
   });
 
   it('uploads every ring file (multipart) and the sidecar; the objects decrypt to what tcpdump captured; no plaintext at rest; local copies removed only after verification', async () => {
-    await capture('up', 'good', { captureSeconds: '8s', maxFileSize: '12M', fileCount: '10' });
+    await capture('up', 'good', { captureSeconds: '10s', maxFileSize: '12M', fileCount: '30' });
+    await until('up Running', async () => ((await getPc('up')).status?.targets?.[0]?.phase === 'Running' ? true : undefined));
+    // ~5 MB/s for 6 s: several 12 MB ring files, each more than one 5 MiB part
+    const bulk = spawnInNetns(client, [process.execPath, '-e', BULK_CLIENT, `http://${web.ip}:8080/${MARKER}`, '6'], { run: stack.kubelet.run, what: 'bulk http client' });
+    await bulk.exited;
     const t = await targetWhen('up', 'every file Uploaded', (x) => (x.files ?? []).every((f) => f.upload?.state === 'Uploaded'), 180_000);
     const files = t.files ?? [];
-    assert.ok(files.length >= 1);
+    assert.ok(files.length >= 2, `the ring rotated: ${files.map((f) => `${f.name} ${f.size}`).join(', ')}`);
     assert.ok(files.some((f) => (f.upload?.parts ?? 0) >= 2), `a file spans several parts: ${JSON.stringify(files.map((f) => f.upload))}`);
     const c = s3.client(BUCKET);
     try {
