@@ -281,4 +281,39 @@ describe('agent uploads to a store in the cluster network: encrypted at rest, ve
       assert.ok(statSync(join(targetDir('nobucket'), f.name)).size > 0, 'kept on the node');
     }
   });
+
+  it('the agent SIGKILLed while uploading: the restarted agent finishes the interrupted file, resumes the uploads, every file ends Uploaded and decrypts', async () => {
+    await capture('killed', 'good', { captureSeconds: '60s', maxFileSize: '12M', fileCount: '30' });
+    await until('killed Running', async () => ((await getPc('killed')).status?.targets?.[0]?.phase === 'Running' ? true : undefined));
+    const bulk = spawnInNetns(client, [process.execPath, '-e', BULK_CLIENT, `http://${web.ip}:8080/${MARKER}`, '6'], { run: stack.kubelet.run, what: 'bulk http client' });
+    await bulk.exited;
+    // uploads of the closed ring files have begun while tcpdump still captures
+    const before = await until('an upload under way while capturing', async () => {
+      const t = (await getPc('killed')).status?.targets?.find((x) => x.node === 'node-a');
+      return t?.phase === 'Running' && (t.files ?? []).some((f) => f.upload?.state === 'Uploading' || f.upload?.state === 'Uploaded') ? t : undefined;
+    });
+    const agent = stack.agents['node-a'];
+    assert.ok(agent?.pod.pid);
+    process.kill(agent.pod.pid, 'SIGKILL');
+    await agent.restart();
+    const t = await targetWhen('killed', 'AgentRestarted and every file Uploaded', (x) => x.reason === 'AgentRestarted' && (x.files ?? []).every((f) => f.upload?.state === 'Uploaded'), 180_000);
+    assert.ok((t.files ?? []).length >= (before.files ?? []).length, 'no file forgotten');
+    const c = s3.client(BUCKET);
+    try {
+      let packets = 0;
+      for (const f of t.files ?? []) {
+        const raw = await c.getObject(`prod/${NS}/killed/node-a/pod.${NS}.web/${f.name}`);
+        assert.equal(raw.indexOf(MARKER), -1, 'no plaintext in the object');
+        const plain = await decrypt(raw); // complete: the last file was finished after the restart
+        const pf = join(tmp, `killed-${f.name}.pcap`);
+        writeFileSync(pf, plain, { mode: 0o600 });
+        packets += tshark(pf, ['-T', 'fields', '-e', 'frame.number']).split('\n').filter((l) => l.trim() !== '').length;
+      }
+      assert.ok(packets >= (before.packets ?? 0), `the objects hold at least the ${before.packets ?? 0} packets reported before the kill (got ${packets})`);
+    } finally {
+      c.close();
+    }
+    const left = readdirSync(targetDir('killed'));
+    assert.deepEqual(left.filter((n) => /\.pcap[0-9]+$|upload\.json$/.test(n)), [], 'no ring file or journal left on the node');
+  });
 });

@@ -46,7 +46,17 @@ export async function reconcile(ctx: AgentContext, key: string, podWaitMs: numbe
         break;
       case 'interrupted': {
         const files = await filesOnDisk(ctx.config.dataDir, state, a.entry, agentKeyring(ctx), ctx.log);
-        requeue(ctx, state, a.entry, files.files.map((f) => f.name));
+        const onDisk = files.files.map((f) => f.name);
+        // files already uploaded (and removed from the node) stay listed with their upload state
+        for (const f of a.entry.files ?? []) {
+          if (f.upload) state.uploads.set(a.entry.name, (state.uploads.get(a.entry.name) ?? new Map<string, FileUpload>()).set(f.name, f.upload));
+          if (f.upload?.state === 'Uploaded' && !files.files.some((x) => x.name === f.name)) {
+            files.files.push({ name: f.name, size: f.size ?? 0 });
+            files.bytes += f.size ?? 0;
+          }
+        }
+        files.files.sort((x, y) => x.name.localeCompare(y.name, 'en', { numeric: true }));
+        requeue(ctx, state, a.entry, onDisk);
         observe(state, a.entry.name, {
           ...observationOf(a.entry),
           phase: 'Failed',
