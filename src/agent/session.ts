@@ -6,7 +6,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { MAGIC, type Keyring } from '../crypto/format.js';
 import { loadKeyringDir } from '../crypto/secret-dir.js';
-import { finishFile } from '../crypto/recover.js';
+import { recoverRingFile } from './recover.js';
 import { join } from 'node:path';
 import type { TargetPhase, TargetStatus } from '../api/packetcapture.js';
 import { resolveSpec } from '../api/validate.js';
@@ -161,8 +161,8 @@ async function finishAndMeasure(dir: string, names: readonly string[], keyring: 
     if (size < 0) continue;
     if (keyring && (await fileIsEncrypted(path))) {
       try {
-        const r = await finishFile(path, await keyring());
-        if (r.changed) log?.info('finished an encrypted file interrupted by a restart', { file: path, plaintextBytes: r.size, droppedBytes: r.droppedBytes });
+        const r = await recoverRingFile(path, await keyring());
+        if (r.changed) log?.info('finished an encrypted file interrupted by a restart', { file: path, plaintextBytes: r.size, tornRecordBytes: r.tornBytes });
         size = r.size;
       } catch (e) {
         log?.warn('cannot finish an interrupted encrypted file', { file: path, err: e });

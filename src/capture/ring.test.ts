@@ -121,8 +121,8 @@ describe('PcapRing', () => {
     const input = new PassThrough();
     const done = r.consume(input);
     input.write(Buffer.concat([HEADER, rec(Buffer.from('hello'))]));
-    // bounded wait until the record has been taken in (state, not time)
-    for (let i = 0; i < 200 && r.packets < 1; i++) await new Promise((res) => setImmediate(res));
+    // bounded poll until the record has been taken in (asserted by state below, not by time)
+    for (let i = 0; i < 500 && r.packets < 1; i++) await new Promise((res) => setTimeout(res, 10));
     assert.equal(r.packets, 1);
     await r.flush();
     const rd = await EncryptedFileReader.open(join(dir, 'q.pcap0'), ring);
@@ -132,5 +132,36 @@ describe('PcapRing', () => {
     await rd.close();
     input.end();
     await done;
+  });
+});
+
+describe('recoverRingFile (a ring file whose writer died)', () => {
+  it('keeps every whole record, cuts a record torn by the crash, and seals the file so strict readers accept it', async () => {
+    const { recoverRingFile } = await import('../agent/recover.js');
+    const { EncryptedFileWriter } = await import('../crypto/writer.js');
+    const dir = tmp();
+    const ring = parseKeyring({ active: Buffer.from('k1'), 'k1.key': randomBytes(32) });
+    const path = join(dir, 'x.pcap0');
+    const w = await EncryptedFileWriter.create(path, ring, { chunkSize: 1024 });
+    const records = Array.from({ length: 10 }, (_, i) => rec(randomBytes(300), i));
+    const all = Buffer.concat([HEADER, ...records]);
+    // everything but the last 100 bytes (inside the last record), flushed: what a SIGKILL leaves
+    await w.write(all.subarray(0, all.length - 100));
+    await w.flush();
+    await w.abandon();
+    const r = await recoverRingFile(path, ring);
+    assert.equal(r.changed, true);
+    assert.equal(r.size, all.length - records[9]!.length, 'the torn record is cut, the 9 others kept');
+    assert.equal(r.tornBytes, records[9]!.length - 100);
+    const rd = await EncryptedFileReader.open(path, ring);
+    const info = await rd.info();
+    assert.ok(info.complete, 'strict readers accept the file');
+    const plain = await rd.read(0, info.size);
+    await rd.close();
+    const sp = new PcapSplitter();
+    assert.equal(sp.push(plain).length, 9);
+    assert.equal(sp.pending, 0);
+    // idempotent
+    assert.equal((await recoverRingFile(path, ring)).changed, false);
   });
 });
