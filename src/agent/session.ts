@@ -108,6 +108,9 @@ export async function refresh(ctx: AgentContext, st: CaptureState, s: Session): 
   if (!o || s.exited) return;
   // quiet since the last look: tcpdump is idle, have it write out what it buffered
   if (files.bytes === o.bytes) s.running.flush();
+  // the ring's unsealed tail (a steady trickle never fills a chunk nor goes quiet): seal it now, so
+  // downloads of the running capture see packets within a status interval
+  else if (s.running.seal) await s.running.seal().catch((err: unknown) => ctx.log.warn('cannot seal the ring file', { err, capture: st.key, target: s.target }));
   if (stats) {
     o.packets = stats.captured;
     o.drops = stats.droppedByKernel;

@@ -52,6 +52,11 @@ export interface RunningCapture {
   requestStats(): Promise<TcpdumpStats | undefined>;
   /** Asks tcpdump to write what it buffered (call when the capture is quiet). */
   flush(): void;
+  /**
+   * Seals what the agent's ring received but has not sealed yet (the encrypted writer keeps up to
+   * one chunk of plaintext), so readers of the growing file see it. Called every status interval.
+   */
+  seal?: () => Promise<void>;
   /** Stops tcpdump (SIGTERM, SIGKILL after graceMs). */
   stop(graceMs?: number): Promise<TcpdumpExit>;
 }

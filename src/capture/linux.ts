@@ -216,6 +216,7 @@ export class LinuxCaptureBackend implements CaptureBackend {
         proc.flush();
         if (r) void r.flush().catch(() => undefined); // an error ends the capture through consume()
       },
+      ...(r ? { seal: () => r.flush() } : {}),
       stop: async (graceMs?: number) => {
         await proc.stop(graceMs);
         return exited;
