@@ -30,6 +30,12 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
 }
 
+/** Bounded poll (real time, 5 s at most) until `ok()`: file system work of an attempt takes a while under load. */
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(ok(), `timed out waiting for ${what}`);
+}
+
 const ok = (o: UploadOptions): UploadResult => ({ key: o.key, size: 100, checksumSha256: 'x', parts: 1, partsSent: 1, partsResumed: 0, verified: true });
 
 describe('UploadQueue (fake clock, scripted uploader)', () => {
@@ -60,7 +66,7 @@ describe('UploadQueue (fake clock, scripted uploader)', () => {
     q.add(good);
     q.add(good); // a second add while queued is a no-op
     q.add(bad);
-    await settle();
+    await until('both attempts done', () => q.stateOf(bad.path)?.state === 'Failed' && q.isUploaded(good.path));
     assert.deepEqual(keys, ['p/ns/c/n1/pod.ns.p/n1.c.1.pcap0', 'p/ns/c/n1/pod.ns.p/bad.pcap0']);
     assert.equal(creds, 2, 'credentials read before each attempt');
     assert.equal(existsSync(good.path), false, 'verified: local copy removed');
@@ -99,7 +105,7 @@ describe('UploadQueue (fake clock, scripted uploader)', () => {
     const nb = job('nobucket.pcap0');
     q.add(a);
     q.add(nb);
-    await settle();
+    await until('both failed', () => q.stateOf(a.path)?.state === 'Failed' && q.stateOf(nb.path)?.state === 'Failed');
     assert.equal(q.stateOf(a.path)?.reason, 'StoreUnavailable');
     assert.equal(q.stateOf(nb.path)?.reason, 'NoSuchBucket');
     assert.match(q.stateOf(nb.path)?.message ?? '', /does not exist/);
@@ -109,12 +115,11 @@ describe('UploadQueue (fake clock, scripted uploader)', () => {
     assert.equal(attempts, before, 'no retry before the backoff');
     down = false;
     await clock.advance(1);
-    await settle();
-    assert.equal(q.stateOf(a.path)?.state, 'Uploaded', 'retried after the backoff, then uploaded');
+    await until('uploaded after the backoff', () => q.stateOf(a.path)?.state === 'Uploaded');
     assert.equal(existsSync(nb.path), true, 'terminal failure: local file kept');
+    const terminalAttempts = attempts;
     await clock.advance(10_000);
-    await settle();
-    assert.equal(q.stateOf(nb.path)?.state, 'Failed', 'still failing at the cap period');
+    await until('the terminal failure retried at the cap period', () => attempts > terminalAttempts && q.stateOf(nb.path)?.state === 'Failed');
     await q.stop();
   });
 
