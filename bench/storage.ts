@@ -10,27 +10,32 @@
  *   vs_awscli = upload_mb_s / awscli_mb_s (goal >= 1).
  * - encrypt_mb_s: the encrypted file writer (src/crypto/writer.ts, 64 KiB chunks) from the file to a
  *   new file, vs copy_mb_s: the same read loop writing plaintext; encrypt_vs_copy = ratio.
- *   (The issue's encrypt_overhead, the lossless capture rate with encryption vs without, needs
- *   tcpdump's output piped through the agent: next, see docs/storage.md section 6.)
+ * - encrypt_overhead: the lossless capture rate through the agent (bench/capture-rate-agent.ts:
+ *   UDP bursts pod -> pod, tcpdump -w - into the agent's ring) with encryption on (default) vs
+ *   PCAPPER_ENCRYPTION=off (the same pipe writing plain files), same run; goal >= 0.95.
+ *   `--rate-passes P` (default 1) ladders per mode; `--no-rate` skips it (needs root).
  * - lost_files: uploads that did not end verified, or whose object differs (SHA-256) from the file.
  *
  * - ring_mb_s: the agent's future path, the capture as a pcap stream through the record framer into
- *   encrypted ring files (src/crypto/ring.ts, 100 MB files).
+ *   encrypted ring files (the agent's PcapRing with the encrypted sink, src/capture/ring.ts, 100 MB files).
  *
- * Last line: `mb=… upload_mb_s=… awscli_mb_s=… vs_awscli=… encrypt_mb_s=… copy_mb_s=… encrypt_vs_copy=… ring_mb_s=… lost_files=…`
+ * Last line: `mb=… upload_mb_s=… awscli_mb_s=… vs_awscli=… encrypt_mb_s=… copy_mb_s=… encrypt_vs_copy=… ring_mb_s=… encrypt_overhead=… lost_files=…`
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKeyring } from '../src/crypto/keyring.js';
-import { EncryptedRing } from '../src/crypto/ring.js';
+import { PcapRing } from '../src/capture/ring.js';
+import { encryptedSink } from '../src/capture/sinks.js';
+import { Readable } from 'node:stream';
 import { EncryptedFileWriter } from '../src/crypto/writer.js';
 import { uploadFile } from '../src/storage/uploader.js';
 import { S3Server } from '../test/harness/s3.js';
 import { benchMegabytes, generateCapture } from './_gen.js';
+import { agentLosslessRate } from './capture-rate-agent.js';
 import { machine, median } from './_run.js';
 
 const AWSCLI_VERSION = '1.46.2';
@@ -77,6 +82,21 @@ async function sha256File(path: string): Promise<string> {
 }
 
 /** Reads `src` in 1 MiB blocks into `sink`, returns MB/s. */
+/** The file in 1 MiB chunks (the ring's input, as tcpdump's pipe gives it). */
+async function* readChunks(src: string): AsyncGenerator<Buffer> {
+  const fh = await open(src, 'r');
+  try {
+    for (;;) {
+      const buf = Buffer.alloc(1 << 20);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
 async function pump(src: string, sink: (b: Buffer) => Promise<void>): Promise<number> {
   const size = statSync(src).size;
   const fh = await open(src, 'r');
@@ -168,10 +188,26 @@ async function main(): Promise<void> {
       // the agent's path: pcap stream -> record framing -> encrypted ring files (100 MB each)
       const ringDir = join(work, `ring-${i}`);
       mkdirSync(ringDir, { mode: 0o700 });
-      const er = new EncryptedRing({ dir: ringDir, baseName: 'bench.pcap', maxFileSize: 100e6, fileCount: 1000, keyring: () => ring });
-      ringRates.push(await pump(file, (b) => er.write(b)));
-      await er.close();
+      const pr = new PcapRing({ dir: ringDir, fileBase: 'bench.pcap', maxFileSize: 100e6, fileCount: 1000, open: encryptedSink(() => Promise.resolve(ring)), remove: (f) => rm(f, { force: true }) });
+      const t0 = process.hrtime.bigint();
+      await pr.consume(Readable.from(readChunks(file)));
+      ringRates.push(statSync(file).size / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9));
       rmSync(ringDir, { recursive: true, force: true });
+    }
+    // lossless capture rate through the agent, encryption on vs off (same run, alternating passes)
+    let overhead = 'skipped';
+    if (!argv.includes('--no-rate')) {
+      const pi = argv.indexOf('--rate-passes');
+      const passes = pi >= 0 ? Math.max(1, Number(argv[pi + 1])) : 1;
+      let on = 0;
+      let off = 0;
+      for (let p = 0; p < passes; p++) {
+        on = Math.max(on, (await agentLosslessRate({}, 1, undefined, (m) => log(`encryption on:  ${m}`))).maxPps);
+        off = Math.max(off, (await agentLosslessRate({ PCAPPER_ENCRYPTION: 'off' }, 1, undefined, (m) => log(`encryption off: ${m}`))).maxPps);
+      }
+      log(`lossless capture rate through the agent: encrypted ${on.toFixed(0)} pps, plain ${off.toFixed(0)} pps`);
+      overhead = off > 0 ? (on / off).toFixed(3) : 'NaN';
+      console.log(`agent_lossless_pps_encrypted=${on.toFixed(0)} agent_lossless_pps_plain=${off.toFixed(0)}`);
     }
     const up = median(ours);
     const awsMb = median(theirs);
@@ -179,7 +215,7 @@ async function main(): Promise<void> {
     const c = median(cp);
     const rg = median(ringRates);
     console.log(
-      `mb=${(size / 1e6).toFixed(0)} upload_mb_s=${up.toFixed(1)} awscli_mb_s=${awsMb.toFixed(1)} vs_awscli=${(up / awsMb).toFixed(2)} encrypt_mb_s=${e.toFixed(1)} copy_mb_s=${c.toFixed(1)} encrypt_vs_copy=${(e / c).toFixed(2)} ring_mb_s=${rg.toFixed(1)} lost_files=${lost}`,
+      `mb=${(size / 1e6).toFixed(0)} upload_mb_s=${up.toFixed(1)} awscli_mb_s=${awsMb.toFixed(1)} vs_awscli=${(up / awsMb).toFixed(2)} encrypt_mb_s=${e.toFixed(1)} copy_mb_s=${c.toFixed(1)} encrypt_vs_copy=${(e / c).toFixed(2)} ring_mb_s=${rg.toFixed(1)} encrypt_overhead=${overhead} lost_files=${lost}`,
     );
   } finally {
     client.close();

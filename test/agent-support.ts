@@ -6,7 +6,10 @@
  * for tests that must not depend on the controller's own timing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { EncryptedFileReader } from '../src/crypto/reader.js';
+import { loadKeyringDir } from '../src/crypto/secret-dir.js';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -112,7 +115,48 @@ export interface AgentProcessOptions {
    * trusts pki.ca. Default: a new PKI next to the data directory (callers that talk to the agent pass theirs).
    */
   pki?: PcapperPki;
+  /** The encryption keys (a mounted-Secret-like dir); default: a new one with one random key. */
+  keysDir?: string;
   env?: Record<string, string>;
+}
+
+/**
+ * The plaintext of a capture file on the node as the agent's file server would serve it: an
+ * encrypted ring file is decrypted (live view: what is sealed so far) with the keys in `keysDir`.
+ */
+export async function plaintextOf(file: string, keysDir: string): Promise<Buffer> {
+  const raw = readFileSync(file);
+  if (!raw.subarray(0, 8).equals(Buffer.from('PCAPENC\n', 'latin1'))) return raw;
+  const r = await EncryptedFileReader.open(file, await loadKeyringDir(keysDir));
+  try {
+    const info = await r.info({ live: true });
+    return await r.read(0, info.size, { live: true });
+  } finally {
+    await r.close();
+  }
+}
+
+/** Records in a pcap's bytes (a record cut short at the end is not counted). */
+export function pcapRecordCount(b: Buffer): number {
+  let n = 0;
+  let off = 24;
+  while (off + 16 <= b.length) {
+    const len = b.readUInt32LE(off + 8);
+    if (off + 16 + len > b.length) break;
+    off += 16 + len;
+    n++;
+  }
+  return n;
+}
+
+/** A directory shaped like the mounted Secret pcapper-encryption-keys: `active` and one random `<id>.key` (0600). */
+export function makeKeysDir(dir: string, id = 'k1'): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(join(dir, 'active'))) {
+    writeFileSync(join(dir, `${id}.key`), randomBytes(32), { mode: 0o600 });
+    writeFileSync(join(dir, 'active'), id, { mode: 0o600 });
+  }
+  return dir;
 }
 
 /** The agent's TLS environment from a test PKI (what the chart mounts from Secret pcapper-agent-tls). */
@@ -131,7 +175,11 @@ export class AgentProcess {
 
   constructor(readonly o: AgentProcessOptions) {
     this.pki = o.pki ?? makePcapperPki(join(o.dataDir, '..', `pki-${o.node}`));
+    this.keysDir = o.keysDir ?? makeKeysDir(join(o.dataDir, '..', `keys-${o.node}`));
   }
+
+  /** The encryption keys dir (layout of the mounted Secret pcapper-encryption-keys). */
+  readonly keysDir: string;
 
   async start(timeoutMs = 30_000): Promise<void> {
     mkdirSync(this.o.dataDir, { recursive: true, mode: 0o700 });
@@ -150,6 +198,7 @@ export class AgentProcess {
         PCAPPER_DISK_CHECK_INTERVAL: '0.3s',
         MIN_FREE_DISK: '1G',
         ...agentTlsEnv(this.pki),
+        PCAPPER_KEYRING_DIR: this.keysDir,
         ...this.o.env,
       },
     });
@@ -207,7 +256,13 @@ export function tcpdumpPids(dir: string): number[] {
     } catch {
       continue;
     }
-    if (cmd.some((a) => a === 'tcpdump' || a.endsWith('/tcpdump')) && cmd.some((a) => a.startsWith(dir + '/'))) out.push(Number(n));
+    let cwd = '';
+    try {
+      cwd = readlinkSync(`/proc/${n}/cwd`); // tcpdump -w - runs in its target directory
+    } catch {
+      // gone, or not ours to read
+    }
+    if (cmd.some((a) => a === 'tcpdump' || a.endsWith('/tcpdump')) && (cwd.startsWith(dir + '/') || cmd.some((a) => a.startsWith(dir + '/')))) out.push(Number(n));
   }
   return out;
 }

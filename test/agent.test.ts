@@ -30,7 +30,9 @@ import {
   getCapture,
   httpRequest,
   installForAgents,
+  pcapRecordCount,
   planTargets,
+  plaintextOf,
   tcpdumpPids,
   tokenOf,
   waitFor,
@@ -752,7 +754,18 @@ describe('pcapper agent on a real control plane with simulated nodes (needs root
     await ping(p('web-a1'), p('web-a2').ip, 5);
     // the 10 packets are in the file on disk (the agent flushes a quiet capture) before the kill
     const liveDir = join(dataDir('node-a'), NS, name, `pod.${NS}.web-a2`);
-    await waitFor('10 packets written to the ring file', () => readdirSync(liveDir).filter((f) => /\.pcap[0-9]+$/.test(f)).reduce((n, f) => n + packetCount(join(liveDir, f)), 0) >= 10, 20_000, 200);
+    // (encrypted on disk: counted in the decrypted live view, i.e. what is sealed)
+    const keysDir = agents['node-a']?.keysDir ?? '';
+    await waitFor(
+      '10 packets written (sealed) to the ring file',
+      async () => {
+        let n = 0;
+        for (const f of readdirSync(liveDir).filter((x) => /\.pcap[0-9]+$/.test(x))) n += pcapRecordCount(await plaintextOf(join(liveDir, f), keysDir));
+        return n >= 10;
+      },
+      20_000,
+      200,
+    );
     const pids = tcpdumpPids(dataDir('node-a'));
     assert.equal(pids.length, 1);
     await agents['node-a']?.kill('SIGKILL');

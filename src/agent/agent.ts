@@ -24,6 +24,17 @@ import type { AgentConfig } from '../config/agent.js';
 import type { CaptureBackend } from '../capture/backend.js';
 import { measureDisk, type DiskState } from '../capture/disk.js';
 import { LinuxCaptureBackend } from '../capture/linux.js';
+import type { PreparedCapture } from '../capture/backend.js';
+import type { RingFile } from '../capture/ring.js';
+import type { KubeObject } from '../k8s/informer.js';
+import { loadCredentials } from '../storage/credentials.js';
+import type { Credentials } from '../storage/sigv4.js';
+import { ringFileClosed, ringMayReuse, uploadReported } from './store-hooks.js';
+import { cacheResolver, STORE_API_PATH, type StoreConfigRef, type StoreObject, type StoreResolver } from './stores.js';
+import { UploadQueue } from './uploads.js';
+import { encryptedSink, plainSink } from '../capture/sinks.js';
+import type { Keyring } from '../crypto/format.js';
+import { loadKeyringDir } from '../crypto/secret-dir.js';
 import { clientFor, packetCapturePath } from '../k8s/client.js';
 import { systemClock, type Clock, type Timer } from '../k8s/clock.js';
 import { EventRecorder } from '../k8s/events.js';
@@ -79,6 +90,15 @@ export interface AgentDeps {
   statusBackoff?: { initialMs: number; maxMs: number };
   /** Process metrics (process_*, nodejs_*) on /metrics (default true). */
   defaultMetrics?: boolean;
+  /**
+   * Uploads to object stores (docs/storage.md section 4): PacketCaptureStore objects and the
+   * credentials reader. None: files stay on the node (unit tests).
+   */
+  stores?: {
+    readonly cache: ObjectCache<StoreObject & KubeObject>;
+    readonly credentials: (store: StoreConfigRef) => Promise<Credentials>;
+    readonly backoff?: { baseMs: number; capMs: number };
+  };
 }
 
 export interface AgentOptions {
@@ -95,10 +115,19 @@ export function createNodeAgent(o: AgentOptions): NodeAgent {
   const log = o.log.child({ node: config.nodeName });
   const client = clientFor(o.kc);
   const manager = agentFieldManager(config.nodeName);
-  return new NodeAgent({
+  // re-read for every new file and every download: a rotated Secret applies without a restart
+  const keyring = (): Promise<Keyring> => loadKeyringDir(config.encryptionKeysDir);
+  // the backend's ring hooks reach the agent built below
+  const ref: { agent?: NodeAgent } = {};
+  const created = new NodeAgent({
     config,
     log,
     podWaitMs: o.podWaitMs,
+    stores: {
+      cache: new Informer<StoreObject & KubeObject>({ kc: o.kc, path: STORE_API_PATH, log: log.child({ component: 'stores' }) }),
+      credentials: (store) => loadCredentials(config.storeCredentialsDir, store.credentials),
+      backoff: { baseMs: Math.min(1000, config.uploadRetryMaxMs), capMs: config.uploadRetryMaxMs },
+    },
     backend:
       o.backend ??
       new LinuxCaptureBackend({
@@ -108,6 +137,11 @@ export function createNodeAgent(o: AgentOptions): NodeAgent {
         procRoot: config.procRoot,
         hostNetns: config.hostNetns,
         systemNamespace: config.systemNamespace,
+        pipe: {
+          open: config.encryption ? encryptedSink(keyring) : plainSink(),
+          onClosed: (prep, file) => ref.agent?.ringFileClosed(prep, file),
+          canDelete: (prep, name) => ref.agent?.ringMayReuse(prep, name) ?? false,
+        },
       }),
     captures: new Informer<CaptureObject>({ kc: o.kc, path: packetCapturePath(), log }),
     pods: new Informer<Pod>({ kc: o.kc, path: '/api/v1/pods', fieldSelector: `spec.nodeName=${config.nodeName}`, log }),
@@ -116,9 +150,11 @@ export function createNodeAgent(o: AgentOptions): NodeAgent {
     },
     events: new EventRecorder({ kc: o.kc, component: 'pcapper-agent', instance: config.nodeName, log }),
     server: (hooks) =>
-      new AgentServer({ nodeName: config.nodeName, dataDir: config.dataDir, ...hooks }, log.child({ component: 'server' }), { ...config.tls, clientNames: config.clientNames }),
+      new AgentServer({ nodeName: config.nodeName, dataDir: config.dataDir, ...hooks, ...(config.encryption ? { keyring } : {}) }, log.child({ component: 'server' }), { ...config.tls, clientNames: config.clientNames }),
     close: () => client.close(),
   });
+  ref.agent = created;
+  return created;
 }
 
 export class NodeAgent {
@@ -156,7 +192,21 @@ export class NodeAgent {
       log,
       ...(deps.statusBackoff ? { backoff: deps.statusBackoff } : {}),
     });
+    const resolver = deps.stores ? cacheResolver(() => deps.stores?.cache.list() ?? []) : undefined;
+    const uploads = deps.stores
+      ? new UploadQueue({
+          concurrency: deps.config.uploadConcurrency,
+          clock: this.clock,
+          resolver: resolver as StoreResolver,
+          credentials: deps.stores.credentials,
+          report: (job, u) => uploadReported(this.ctx, job, u),
+          log: log.child({ component: 'uploads' }),
+          ...(deps.stores.backoff ? { backoff: deps.stores.backoff } : {}),
+        })
+      : undefined;
     this.ctx = {
+      uploads,
+      stores: resolver,
       config: deps.config,
       clock: this.clock,
       backend: deps.backend,
@@ -185,6 +235,16 @@ export class NodeAgent {
     return this.port;
   }
 
+  /** The ring closed a file (backend hook): hand it to the upload queue. */
+  ringFileClosed(prep: PreparedCapture, file: RingFile): void {
+    ringFileClosed(this.ctx, prep, file);
+  }
+
+  /** May the ring delete this file to reuse its slot? (backend hook) */
+  ringMayReuse(prep: PreparedCapture, name: string): boolean {
+    return ringMayReuse(this.ctx, prep, name);
+  }
+
   /** This node's view of a capture (tests and debugging). */
   state(key: string): Readonly<CaptureState> | undefined {
     return this.ctx.states.get(key);
@@ -203,6 +263,8 @@ export class NodeAgent {
     this.ctx.pods.onChange((c) => this.onPod(c));
     this.ctx.captures.start();
     this.ctx.pods.start();
+    // stores: not waited for (the kind may not be installed yet; its informer retries on its own)
+    this.deps.stores?.cache.start();
     await Promise.all([this.ctx.captures.waitForSync(), this.ctx.pods.waitForSync()]);
     log.info('agent started', { listen: `${config.listenHost}:${this.port}`, dataDir: config.dataDir, captures: this.ctx.captures.size, pods: this.ctx.pods.size });
     // a few workers: a reconcile may wait for tcpdumps to stop (cleanup); starts run in the background
@@ -231,7 +293,8 @@ export class NodeAgent {
     this.ctx.status.stop();
     await within(this.clock, this.ctx.status.flushAll(), flushMs);
     await within(this.clock, this.ctx.events.flush(), 500);
-    await Promise.all([this.ctx.captures.stop(), this.ctx.pods.stop(), this.server?.close()]);
+    await within(this.clock, this.ctx.uploads?.stop() ?? Promise.resolve(), flushMs);
+    await Promise.all([this.ctx.captures.stop(), this.ctx.pods.stop(), this.deps.stores?.cache.stop(), this.server?.close()]);
     await this.running;
     this.deps.close?.();
   }
@@ -289,7 +352,7 @@ export class NodeAgent {
       if (!s.running) continue;
       const p = s.running.prepared.paths;
       const run = s.running;
-      out.push({ target: s.dirName, key: s.target, dir: p.targetDir, fileBase: p.fileBase, fileCount: s.opts.fileCount, finished: () => s.exited, flush: () => run.flush() });
+      out.push({ target: s.dirName, key: s.target, dir: p.targetDir, fileBase: p.fileBase, fileCount: s.opts.fileCount, finished: () => s.exited, flush: () => run.flush(), ring: run.ring });
     }
     return out;
   }

@@ -3,6 +3,8 @@
  * of captures and pods, the per-capture state, and the writers (status, events, metrics). Built
  * once by NodeAgent (src/agent/agent.ts); every part takes it instead of reaching for globals.
  */
+import type { UploadQueue } from './uploads.js';
+import type { StoreResolver } from './stores.js';
 import type { PacketCapture } from '../api/packetcapture.js';
 import type { CaptureBackend } from '../capture/backend.js';
 import type { AgentConfig } from '../config/agent.js';
@@ -53,6 +55,9 @@ export interface AgentContext {
   stopping(): boolean;
   /** Wakes whatever waits for a change of pod namespace/name (the start state machine). */
   readonly podChanged: PodWaits;
+  /** Uploads of ring files to the capture's store (none: no store support, e.g. unit tests). */
+  readonly uploads?: UploadQueue | undefined;
+  readonly stores?: StoreResolver | undefined;
 }
 
 /** Waits for a change of one pod in the informer, or a time on the clock. */

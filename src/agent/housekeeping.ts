@@ -7,6 +7,7 @@ import type { AgentContext } from './context.js';
 import { stopSession } from './session.js';
 import { allSessions, isLive } from './state.js';
 import { applySweep, planSweep, scanDataDir } from './sweep.js';
+import { storeOf } from './store-hooks.js';
 
 /** One disk guard tick. */
 export async function diskCheck(ctx: AgentContext): Promise<void> {
@@ -33,6 +34,11 @@ export async function sweep(ctx: AgentContext): Promise<number> {
     activeDirs: active,
     nowMs: ctx.clock.now(),
     maxAgeMs: config.deleteOlderThanMs,
+    // never delete by age what is not in the store yet: with a store, files leave by upload only
+    keep: (path) => {
+      const [ns = '', name = ''] = path.slice(config.dataDir.length + 1).split('/');
+      return storeOf(ctx, ns, name) !== undefined;
+    },
   });
   if (plan.removeDirs.length === 0 && plan.removeFiles.length === 0) return 0;
   const n = await applySweep(config.dataDir, plan);

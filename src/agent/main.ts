@@ -7,6 +7,7 @@
  *
  * Exit codes: 0 after SIGTERM/SIGINT, 1 on a start failure, 2 on bad configuration or usage.
  */
+import { loadKeyringDir } from '../crypto/secret-dir.js';
 import { accessSync, constants } from 'node:fs';
 import { AgentConfigError, loadAgentConfig } from '../config/agent.js';
 import { componentArgs, componentKubeConfig, runUntilSignal } from '../bin/component.js';
@@ -50,6 +51,18 @@ export async function run(argv: readonly string[]): Promise<number> {
       accessSync(file, constants.R_OK);
     } catch (e) {
       process.stderr.write(`pcapper agent: ${name}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); mount the Secret pcapper-agent-tls there\n`);
+      return 2;
+    }
+  }
+  // Encryption is on unless the admin turned it off: without its keys the agent does not start
+  // (never a silent fallback to plaintext).
+  if (config.encryption) {
+    try {
+      await loadKeyringDir(config.encryptionKeysDir);
+    } catch (e) {
+      process.stderr.write(
+        `pcapper agent: PCAPPER_KEYRING_DIR: cannot read the encryption keys at ${config.encryptionKeysDir}: ${(e as Error).message}; mount the Secret pcapper-encryption-keys there, or set PCAPPER_ENCRYPTION=off to store captures unencrypted\n`,
+      );
       return 2;
     }
   }

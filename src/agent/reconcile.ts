@@ -8,11 +8,14 @@
  * queue, which retries the key with backoff; a terminal API error is recorded and not retried.
  */
 import type { PacketCapture } from '../api/packetcapture.js';
-import { captureDirOf } from '../capture/tcpdump.js';
+import { captureDirOf, targetDirName, type TargetRef } from '../capture/tcpdump.js';
 import { stat } from 'node:fs/promises';
 import { isoAt, markDirty, type AgentContext } from './context.js';
 import { planCapture } from './plan.js';
-import { filesOnDisk, stopSession } from './session.js';
+import { agentKeyring, filesOnDisk, stopSession } from './session.js';
+import { requeueFiles } from './store-hooks.js';
+import { join } from 'node:path';
+import type { FileUpload, TargetStatus } from '../api/packetcapture.js';
 import { startTarget } from './start.js';
 import { newCaptureState, observationOf, observe, type CaptureState } from './state.js';
 
@@ -42,7 +45,18 @@ export async function reconcile(ctx: AgentContext, key: string, podWaitMs: numbe
         ctx.track(startTarget(ctx, state, pc as PacketCapture, a.entry, podWaitMs));
         break;
       case 'interrupted': {
-        const files = await filesOnDisk(ctx.config.dataDir, state, a.entry);
+        const files = await filesOnDisk(ctx.config.dataDir, state, a.entry, agentKeyring(ctx), ctx.log);
+        const onDisk = files.files.map((f) => f.name);
+        // files already uploaded (and removed from the node) stay listed with their upload state
+        for (const f of a.entry.files ?? []) {
+          if (f.upload) state.uploads.set(a.entry.name, (state.uploads.get(a.entry.name) ?? new Map<string, FileUpload>()).set(f.name, f.upload));
+          if (f.upload?.state === 'Uploaded' && !files.files.some((x) => x.name === f.name)) {
+            files.files.push({ name: f.name, size: f.size ?? 0 });
+            files.bytes += f.size ?? 0;
+          }
+        }
+        files.files.sort((x, y) => x.name.localeCompare(y.name, 'en', { numeric: true }));
+        requeue(ctx, state, a.entry, onDisk);
         observe(state, a.entry.name, {
           ...observationOf(a.entry),
           phase: 'Failed',
@@ -57,10 +71,15 @@ export async function reconcile(ctx: AgentContext, key: string, podWaitMs: numbe
         markDirty(ctx, state, true);
         break;
       }
-      case 'adopt':
+      case 'adopt': {
         state.obs.set(a.entry.name, observationOf(a.entry));
         state.local.set(a.entry.name, { phase: a.entry.phase ?? 'Finished', active: false });
+        // after a restart: files of an ended target not yet in the store are queued again (journals resume)
+        for (const f of a.entry.files ?? []) if (f.upload) state.uploads.set(a.entry.name, (state.uploads.get(a.entry.name) ?? new Map<string, FileUpload>()).set(f.name, f.upload));
+        const pending = (a.entry.files ?? []).filter((f) => f.upload?.state !== 'Uploaded').map((f) => f.name);
+        requeue(ctx, state, a.entry, pending);
         break;
+      }
       case 'stop': {
         const s = state.sessions.get(a.target);
         if (s) ctx.track(stopSession(ctx, state, s, { phase: a.reason === 'PodDeleted' ? 'Finished' : 'Failed', reason: a.reason, message: a.message }));
@@ -70,6 +89,18 @@ export async function reconcile(ctx: AgentContext, key: string, podWaitMs: numbe
   }
   // A capture with nothing on this node (anymore) and no files: forget it.
   if (!pc && state.sessions.size === 0) ctx.states.delete(key);
+}
+
+/** Queues the named files of a target directory again (captures with a store). */
+function requeue(ctx: AgentContext, st: CaptureState, entry: TargetStatus, names: readonly string[]): void {
+  let dir: string;
+  try {
+    const t: TargetRef = entry.kind === 'node' ? { kind: 'node', interface: entry.interface ?? 'any' } : { kind: 'pod', namespace: entry.namespace ?? '', pod: entry.pod ?? '' };
+    dir = join(captureDirOf(ctx.config.dataDir, st.namespace, st.name), targetDirName(t));
+  } catch {
+    return;
+  }
+  requeueFiles(ctx, st, entry.name, dir, names);
 }
 
 /**
@@ -88,6 +119,7 @@ export async function cleanup(ctx: AgentContext, st: CaptureState, pc: PacketCap
       () => true,
       () => false,
     ));
+  ctx.uploads?.forget(st.key);
   await ctx.backend.cleanup(st.namespace, st.name);
   if (!pc) {
     ctx.status.forget(st.key);

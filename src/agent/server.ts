@@ -23,7 +23,10 @@ import type { Logger } from '../telemetry/log.js';
 import { authorizeClient, type PeerCertificate } from './auth.js';
 import { parseRange, route } from './http.js';
 import { entryOf, openDirNoFollow, openFileNoFollow, readdirOf } from './safefs.js';
-import { followRing } from './stream.js';
+import { followLive, followRing } from './stream.js';
+import { plainSize, plainView } from './plainfile.js';
+import type { Keyring } from '../crypto/format.js';
+import type { LiveRing } from '../capture/backend.js';
 import { isTargetDirName } from '../capture/tcpdump.js';
 
 export interface FileEntry {
@@ -46,6 +49,8 @@ export interface StreamSource {
   fileCount: number;
   finished: () => boolean;
   flush: () => void;
+  /** The ring in the agent's memory (tcpdump -w -): the stream is served from it, not from disk. */
+  ring?: LiveRing | undefined;
 }
 
 export interface ServerBackend {
@@ -56,13 +61,15 @@ export interface ServerBackend {
   /** Live (running) targets of a capture on this node. */
   streams(namespace: string, capture: string): StreamSource[];
   onAuthDenied(): void;
+  /** The keyring that opens encrypted capture files (undefined: encryption off; such files are then refused). */
+  keyring?: (() => Promise<Keyring>) | undefined;
 }
 
 /**
  * Files of a capture on this node (regular files only, sorted; symlinks anywhere below the data
  * directory are neither followed nor listed). undefined when the capture has no directory here.
  */
-export async function listCaptureFiles(dataDir: string, namespace: string, capture: string): Promise<FileEntry[] | undefined> {
+export async function listCaptureFiles(dataDir: string, namespace: string, capture: string, keyring?: () => Promise<Keyring>): Promise<FileEntry[] | undefined> {
   let dir: FileHandle;
   try {
     dir = await openDirNoFollow(dataDir, [namespace, capture]);
@@ -81,16 +88,30 @@ export async function listCaptureFiles(dataDir: string, namespace: string, captu
       }
       try {
         for (const n of (await readdirOf(tdir)).sort()) {
-          if (n.includes('.tmp-')) continue;
+          if (n.includes('.tmp-') || n.startsWith('.')) continue; // temp files, upload journals
           const e = await entryOf(tdir, n);
           if (e?.kind !== 'file') continue;
+          const kind = /\.pcap[0-9]*$/.test(n) ? 'pcap' : n.endsWith('.json') ? 'metadata' : 'other';
+          let size = e.size;
+          if (kind === 'pcap') {
+            // plaintext size of an encrypted ring file (what a download returns)
+            const f = await openFileNoFollow(dataDir, [namespace, capture, t], n);
+            if (!f) continue;
+            try {
+              size = await plainSize(f.fh, f.size, keyring ?? noKeyring);
+            } catch {
+              size = 0; // unreadable (key missing, damaged): the download says why
+            } finally {
+              await f.fh.close();
+            }
+          }
           out.push({
             path: `${t}/${n}`,
             target: t,
             name: n,
-            size: e.size,
+            size,
             modified: e.mtime.toISOString(),
-            kind: /\.pcap[0-9]*$/.test(n) ? 'pcap' : n.endsWith('.json') ? 'metadata' : 'other',
+            kind,
           });
         }
       } finally {
@@ -101,6 +122,10 @@ export async function listCaptureFiles(dataDir: string, namespace: string, captu
     await dir.close();
   }
   return out;
+}
+
+function noKeyring(): Promise<Keyring> {
+  return Promise.reject(new Error('this agent runs with encryption off (PCAPPER_ENCRYPTION=off) and has no keys to open an encrypted file'));
 }
 
 function send(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
@@ -212,7 +237,7 @@ export class AgentServer {
     if (r.kind === 'badName') return send(res, 400, `${r.message}\n`);
     const log = this.log.child({ client: decision.client, capture: `${r.namespace}/${r.name}` });
     if (r.kind === 'list') {
-      const files = await listCaptureFiles(this.b.dataDir, r.namespace, r.name);
+      const files = await listCaptureFiles(this.b.dataDir, r.namespace, r.name, this.b.keyring);
       if (!files) return send(res, 404, `no files of capture ${r.namespace}/${r.name} on node ${this.b.nodeName}\n`);
       const live = this.b.streams(r.namespace, r.name).map((s) => s.target);
       return send(res, 200, JSON.stringify({ node: this.b.nodeName, namespace: r.namespace, name: r.name, live, files }) + '\n', 'application/json');
@@ -221,9 +246,16 @@ export class AgentServer {
       if (!isTargetDirName(r.target)) return send(res, 404, 'not found\n');
       const opened = await openFileNoFollow(this.b.dataDir, [r.namespace, r.name, r.target], r.file);
       if (!opened) return send(res, 404, 'not found\n');
-      const { fh, size } = opened;
-      let handed = false;
+      let view;
       try {
+        view = await plainView(opened.fh, opened.size, this.b.keyring ?? noKeyring);
+      } catch (e) {
+        await opened.fh.close().catch(() => undefined);
+        log.warn('cannot open capture file', { file: r.file, err: e });
+        return send(res, 500, `cannot read ${r.file}: ${(e as Error).message}\n`);
+      }
+      try {
+        const size = view.size;
         const range = parseRange(req.headers.range, size);
         const headers: Record<string, string | number> = {
           'Content-Type': r.file.endsWith('.json') ? 'application/json' : 'application/vnd.tcpdump.pcap',
@@ -244,23 +276,33 @@ export class AgentServer {
           res.end();
           return;
         }
-        log.debug('download', { file: r.file, start, end });
-        await new Promise<void>((resolve) => {
-          handed = true; // the stream owns the fd now and closes it
-          const rs = fh.createReadStream({ start, end, autoClose: true });
-          rs.on('error', () => {
-            res.destroy();
-            resolve();
-          });
-          res.on('close', () => {
-            rs.destroy();
-            resolve();
-          });
-          rs.pipe(res);
-        });
+        log.debug('download', { file: r.file, start, end, encrypted: view.encrypted });
+        const ac = new AbortController();
+        res.on('close', () => ac.abort());
+        try {
+          for await (const chunk of view.stream(start, end)) {
+            if (ac.signal.aborted) break;
+            if (!res.write(chunk)) {
+              await new Promise<void>((resolve) => {
+                const done = (): void => {
+                  res.off('drain', done);
+                  res.off('close', done);
+                  resolve();
+                };
+                res.once('drain', done);
+                res.once('close', done);
+              });
+            }
+          }
+          res.end();
+        } catch (e) {
+          // headers are sent: cut the response so the client sees a short body, never wrong bytes
+          log.warn('download failed', { file: r.file, err: e });
+          res.destroy();
+        }
         return;
       } finally {
-        if (!handed) await fh.close();
+        await view.close().catch(() => undefined);
       }
     }
     // stream
@@ -283,7 +325,24 @@ export class AgentServer {
     this.streamsOpen.add(ac);
     res.on('close', () => ac.abort());
     log.info('live stream started', { target: src.target });
+    const write = (chunk: Buffer): Promise<void> =>
+      new Promise<void>((resolve) => {
+        if (res.write(chunk)) resolve();
+        else {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.once('drain', done);
+          res.once('close', done);
+        }
+      });
     try {
+      if (src.ring) {
+        await followLive({ ring: src.ring, flush: src.flush, signal: ac.signal, write });
+        return;
+      }
       await followRing({
         dir: src.dir,
         fileBase: src.fileBase,

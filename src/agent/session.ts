@@ -3,7 +3,10 @@
  * counters (tcpdump's SIGUSR1 statistics, file sizes), the captureSeconds timer, stopping, and the
  * final report when tcpdump exits (Finished or Failed with a reason, final file sizes).
  */
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
+import { MAGIC, type Keyring } from '../crypto/format.js';
+import { loadKeyringDir } from '../crypto/secret-dir.js';
+import { recoverRingFile } from './recover.js';
 import { join } from 'node:path';
 import type { TargetPhase, TargetStatus } from '../api/packetcapture.js';
 import { resolveSpec } from '../api/validate.js';
@@ -14,6 +17,7 @@ import { metadataFor } from './metadata.js';
 import { podGoneReason } from './plan.js';
 import { observe, type CaptureState, type Observation, type Pod, type Session, type StopReason } from './state.js';
 import { every } from './timers.js';
+import { targetEnded } from './store-hooks.js';
 
 type Files = Pick<Observation, 'files' | 'bytes'> & { files: { name: string; size: number }[]; bytes: number };
 
@@ -104,6 +108,9 @@ export async function refresh(ctx: AgentContext, st: CaptureState, s: Session): 
   if (!o || s.exited) return;
   // quiet since the last look: tcpdump is idle, have it write out what it buffered
   if (files.bytes === o.bytes) s.running.flush();
+  // the ring's unsealed tail (a steady trickle never fills a chunk nor goes quiet): seal it now, so
+  // downloads of the running capture see packets within a status interval
+  else if (s.running.seal) await s.running.seal().catch((err: unknown) => ctx.log.warn('cannot seal the ring file', { err, capture: st.key, target: s.target }));
   if (stats) {
     o.packets = stats.captured;
     o.drops = stats.droppedByKernel;
@@ -129,6 +136,12 @@ async function listFiles(dir: string, names: readonly string[]): Promise<Files> 
 /** The ring files of a running (or just ended) session. */
 export async function sessionFiles(s: Session): Promise<Files> {
   if (!s.running) return { files: [], bytes: 0 };
+  const ring = s.running.ring;
+  if (ring) {
+    // the agent writes the ring itself: plaintext sizes from memory (encrypted files are larger on disk)
+    const files = ring.files().map((f) => ({ name: f.name, size: f.size }));
+    return { files, bytes: files.reduce((n, f) => n + f.size, 0) };
+  }
   const { targetDir, fileBase } = s.running.prepared.paths;
   const names = await readdir(targetDir).catch(() => [] as string[]);
   return listFiles(
@@ -137,8 +150,47 @@ export async function sessionFiles(s: Session): Promise<Files> {
   );
 }
 
-/** Files of a target directory from any earlier run (after a restart). */
-export async function filesOnDisk(dataDir: string, st: CaptureState, entry: TargetStatus): Promise<Files> {
+/**
+ * Encrypted ring files whose writer died with the previous agent get their final chunk
+ * (src/crypto/recover.ts finishFile: everything sealed is kept, a torn record is cut off); then
+ * the plaintext sizes. Plain files: their size on disk.
+ */
+async function finishAndMeasure(dir: string, names: readonly string[], keyring: (() => Promise<Keyring>) | undefined, log?: AgentContext['log']): Promise<Files> {
+  const files: { name: string; size: number }[] = [];
+  let bytes = 0;
+  for (const name of names) {
+    const path = join(dir, name);
+    let size = await stat(path).then((x) => x.size, () => -1);
+    if (size < 0) continue;
+    if (keyring && (await fileIsEncrypted(path))) {
+      try {
+        const r = await recoverRingFile(path, await keyring());
+        if (r.changed) log?.info('finished an encrypted file interrupted by a restart', { file: path, plaintextBytes: r.size, tornRecordBytes: r.tornBytes });
+        size = r.size;
+      } catch (e) {
+        log?.warn('cannot finish an interrupted encrypted file', { file: path, err: e });
+      }
+    }
+    files.push({ name, size });
+    bytes += size;
+  }
+  return { files, bytes };
+}
+
+async function fileIsEncrypted(path: string): Promise<boolean> {
+  const fh = await open(path, 'r').catch(() => undefined);
+  if (!fh) return false;
+  try {
+    const b = Buffer.alloc(MAGIC.length);
+    const { bytesRead } = await fh.read(b, 0, b.length, 0);
+    return bytesRead === b.length && b.equals(MAGIC);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Files of a target directory from any earlier run (after a restart); interrupted encrypted files are finished first. */
+export async function filesOnDisk(dataDir: string, st: CaptureState, entry: TargetStatus, keyring?: () => Promise<Keyring>, log?: AgentContext['log']): Promise<Files> {
   let dir: string;
   try {
     const t: TargetRef = entry.kind === 'node' ? { kind: 'node', interface: entry.interface ?? 'any' } : { kind: 'pod', namespace: entry.namespace ?? '', pod: entry.pod ?? '' };
@@ -147,7 +199,7 @@ export async function filesOnDisk(dataDir: string, st: CaptureState, entry: Targ
     return { files: [], bytes: 0 };
   }
   const names = (await readdir(dir).catch(() => [] as string[])).filter(isCaptureFileName).sort();
-  return listFiles(dir, names);
+  return finishAndMeasure(dir, names, keyring, log);
 }
 
 /**
@@ -199,9 +251,11 @@ export function finishObservation(ctx: AgentContext, st: CaptureState, s: Sessio
     );
   }
   ctx.log.info('target ended', { capture: st.key, target: s.target, phase, reason, packets: o.packets, drops: o.drops });
-  // final sizes, then report
+  // final sizes, then report; then the metadata sidecar goes to the store after the ring files
+  const prep = s.running?.prepared;
   ctx.track(
     sessionFiles(s).then((f) => {
+      if (prep) targetEnded(ctx, prep);
       const cur = st.obs.get(s.target);
       if (cur && !st.cleanedUp) {
         cur.files = f.files;
@@ -220,4 +274,11 @@ export function failTarget(ctx: AgentContext, st: CaptureState, entry: TargetSta
   ctx.log.warn('target failed', { capture: st.key, target: entry.name, reason, message });
   ctx.events.record(st.subject, 'Warning', reason, `node ${ctx.config.nodeName}: target ${entry.name}: ${message}`);
   markDirty(ctx, st, true);
+}
+
+/** The keyring loader of this agent, or undefined when encryption is off. */
+export function agentKeyring(ctx: AgentContext): (() => Promise<Keyring>) | undefined {
+  const c = ctx.config;
+  if (!c.encryption) return undefined;
+  return () => loadKeyringDir(c.encryptionKeysDir);
 }

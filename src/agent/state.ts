@@ -2,7 +2,7 @@
  * What the agent knows about one PacketCapture on this node (its observations, the targets this
  * process decided, the running sessions), and the pure helpers that read and change it.
  */
-import { API_VERSION, KIND, type NodeStatus, type PacketCapture, type PacketCaptureStatus, type TargetPhase, type TargetStatus } from '../api/packetcapture.js';
+import { API_VERSION, KIND, type FileUpload, type NodeStatus, type PacketCapture, type PacketCaptureStatus, type TargetPhase, type TargetStatus } from '../api/packetcapture.js';
 import type { RunningCapture } from '../capture/backend.js';
 import type { TcpdumpOptions } from '../capture/tcpdump.js';
 import type { Timer } from '../k8s/clock.js';
@@ -61,6 +61,8 @@ export interface CaptureState {
   local: Map<string, LocalTarget>;
   sessions: Map<string, Session>;
   cleanedUp: boolean;
+  /** Upload state of ring files, by target status key then file name (captures with a store). */
+  uploads: Map<string, Map<string, FileUpload>>;
 }
 
 export function newCaptureState(pc: PacketCapture, node: string): CaptureState {
@@ -77,6 +79,7 @@ export function newCaptureState(pc: PacketCapture, node: string): CaptureState {
     local: new Map(),
     sessions: new Map(),
     cleanedUp: mine?.cleanedUp === true,
+    uploads: new Map(),
   };
 }
 
@@ -107,7 +110,21 @@ export function nodeEntry(st: CaptureState, node: string): NodeStatus {
 
 /** The status this node applies for the capture (its field manager owns exactly these fields). */
 export function statusOf(st: CaptureState, node: string): PacketCaptureStatus {
-  return { targets: [...st.obs.values()].map((o) => ({ ...o })), nodes: [nodeEntry(st, node)] };
+  return { targets: [...st.obs.values()].map((o) => withUploads(o, st.uploads.get(o.name))), nodes: [nodeEntry(st, node)] };
+}
+
+/**
+ * The observation with each file's upload state. A file uploaded and removed from the node stays
+ * listed (it is in the store). Pure.
+ */
+export function withUploads(o: Observation, ups: ReadonlyMap<string, FileUpload> | undefined): Observation {
+  if (!ups || ups.size === 0) return { ...o };
+  const files = (o.files ?? []).map((f) => {
+    const u = ups.get(f.name);
+    return u ? { ...f, upload: { ...u } } : { ...f };
+  });
+  for (const [name, u] of ups) if (!files.some((f) => f.name === name)) files.push({ name, upload: { ...u } });
+  return { ...o, files };
 }
 
 /** Targets being started or running, over all captures (the node cap counts these). */

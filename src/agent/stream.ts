@@ -17,6 +17,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { LiveRing } from '../capture/backend.js';
 import { ringFiles } from '../capture/tcpdump.js';
 
 export const PCAP_HEADER_BYTES = 24;
@@ -184,4 +185,85 @@ async function follow(o: FollowOptions, changes: DirChanges, quiet: number): Pro
     await fh.close().catch(() => undefined);
   }
   return written;
+}
+
+/** Most bytes queued for one slow live client before its stream is ended (it is told by the end of the stream). */
+export const LIVE_QUEUE_MAX = 64 * 1024 * 1024;
+
+export interface LiveOptions {
+  ring: LiveRing;
+  write: (chunk: Buffer) => Promise<void>;
+  signal: AbortSignal;
+  /** Asks tcpdump to flush its stdio buffer into the pipe; called when nothing arrived for `flushMs`. */
+  flush?: () => void;
+  flushMs?: number;
+}
+
+/**
+ * Live stream from the agent's memory (tcpdump -w - and the ring, src/capture/ring.ts): the global
+ * header, then every record from now on, until the capture's stream ends. No disk read, no
+ * plaintext file. A client slower than the capture by more than LIVE_QUEUE_MAX bytes is cut off
+ * (its stream ends early; the ring files keep everything). Returns bytes written.
+ */
+export async function followLive(o: LiveOptions): Promise<number> {
+  const quiet = o.flushMs ?? 25;
+  const queue: Buffer[] = [];
+  let queued = 0;
+  let ended = false;
+  let overflow = false;
+  let wake: (() => void) | undefined;
+  const unsubscribe = o.ring.subscribe({
+    data: (r) => {
+      if (overflow) return;
+      queue.push(r);
+      queued += r.length;
+      if (queued > LIVE_QUEUE_MAX) overflow = true;
+      wake?.();
+    },
+    end: () => {
+      ended = true;
+      wake?.();
+    },
+  });
+  let written = 0;
+  try {
+    // the header: tcpdump writes it first; without -U it may still sit in tcpdump's buffer
+    while (!o.ring.header && !ended && !o.signal.aborted) {
+      o.flush?.();
+      await waitFor(quiet, o.signal, (w) => (wake = w));
+    }
+    const header = o.ring.header;
+    if (!header || o.signal.aborted) return 0;
+    await o.write(header);
+    written += header.length;
+    while (!o.signal.aborted && !overflow) {
+      if (queue.length > 0) {
+        const batch = Buffer.concat(queue.splice(0));
+        queued = 0;
+        await o.write(batch);
+        written += batch.length;
+        continue;
+      }
+      if (ended) break;
+      o.flush?.();
+      await waitFor(quiet, o.signal, (w) => (wake = w));
+    }
+  } finally {
+    unsubscribe();
+  }
+  return written;
+}
+
+function waitFor(ms: number, signal: AbortSignal, setWake: (w: (() => void) | undefined) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      setWake(undefined);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    setWake(done);
+  });
 }

@@ -30,6 +30,20 @@ describe('sweep', () => {
     assert.deepEqual(plan, { removeDirs: ['/d/a/deleted'], removeFiles: ['/d/a/live/pod.a.x/n.live.1.pcap0'] });
   });
 
+  it('never removes by age a file that must reach the store first (keep)', () => {
+    const now = 10 * DAY;
+    const plan = planSweep({
+      captureDirs: [{ namespace: 'a', capture: 'stored', path: '/d/a/stored' }],
+      files: [{ path: '/d/a/stored/pod.a.x/n.stored.1.pcap0', mtimeMs: now - 30 * DAY }],
+      exists: () => true,
+      activeDirs: new Set(),
+      nowMs: now,
+      maxAgeMs: 2 * DAY,
+      keep: (p) => p.startsWith('/d/a/stored/'),
+    });
+    assert.deepEqual(plan.removeFiles, []);
+  });
+
   it('scans and applies on a real directory', async () => {
     const d = mkdtempSync(join(tmpdir(), 'pcapper-sweep-'));
     try {

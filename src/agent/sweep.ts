@@ -17,6 +17,8 @@ export interface SweepInput {
   activeDirs: ReadonlySet<string>;
   nowMs: number;
   maxAgeMs: number;
+  /** Files never removed by age (a capture with a store: its files leave the node only once verified there). */
+  keep?: (path: string) => boolean;
 }
 
 export interface SweepPlan {
@@ -33,7 +35,7 @@ export function planSweep(i: SweepInput): SweepPlan {
   }
   const removed = (p: string): boolean => removeDirs.some((d) => p.startsWith(d + '/'));
   const removeFiles = i.files
-    .filter((f) => !removed(f.path) && i.nowMs - f.mtimeMs > i.maxAgeMs && !active.some((a) => f.path.startsWith(a + '/')))
+    .filter((f) => !removed(f.path) && i.nowMs - f.mtimeMs > i.maxAgeMs && !active.some((a) => f.path.startsWith(a + '/')) && !(i.keep?.(f.path) ?? false))
     .map((f) => f.path);
   return { removeDirs, removeFiles };
 }

@@ -34,7 +34,20 @@ export interface PreparedCapture {
   readonly netnsInode?: number | undefined;
 }
 
+/** The ring of a capture whose tcpdump writes into a pipe (src/capture/ring.ts): sizes and live records from memory. */
+export interface LiveRing {
+  /** Ring files on disk with their plaintext sizes (oldest first). */
+  files(): Array<{ name: string; size: number; closed: boolean }>;
+  /** The pcap global header once tcpdump wrote it. */
+  readonly header: Buffer | undefined;
+  subscribe(l: { data(record: Buffer): void; end(): void }): () => void;
+  /** True once tcpdump's stream ended and the last file is closed. */
+  readonly finished: boolean;
+}
+
 export interface RunningCapture {
+  /** Present when the agent writes the ring files itself (tcpdump -w -). */
+  readonly ring?: LiveRing | undefined;
   readonly prepared: PreparedCapture;
   readonly listening: Listening;
   readonly pid: number | undefined;
@@ -43,6 +56,11 @@ export interface RunningCapture {
   requestStats(): Promise<TcpdumpStats | undefined>;
   /** Asks tcpdump to write what it buffered (call when the capture is quiet). */
   flush(): void;
+  /**
+   * Seals what the agent's ring received but has not sealed yet (the encrypted writer keeps up to
+   * one chunk of plaintext), so readers of the growing file see it. Called every status interval.
+   */
+  seal?: () => Promise<void>;
   /** Stops tcpdump (SIGTERM, SIGKILL after graceMs). */
   stop(graceMs?: number): Promise<TcpdumpExit>;
 }

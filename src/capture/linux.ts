@@ -13,7 +13,9 @@ import { CaptureSetupError, type CaptureBackend, type CaptureRequest, type Prepa
 import { findSandboxNetns } from './sandbox.js';
 import { findContainerNetns, NetnsNotFoundError, pinContainerNetns, type PinnedNetns, type ProcFs, realProcFs } from './netns.js';
 import { DEFAULT_PROGRAMS, runTcpdumpOnce, TcpdumpProcess, TcpdumpStartError, type NetnsRef, type Programs, type SpawnFn } from './runner.js';
-import { buildFilterCheckArgv, buildTcpdumpArgv, captureDirOf, capturePaths, tcpdumpErrorMessage, UnsafeNameError } from './tcpdump.js';
+import { PcapRing, type RingFile } from './ring.js';
+import type { OpenSink } from './sinks.js';
+import { buildFilterCheckArgv, buildPipeTcpdumpArgv, buildTcpdumpArgv, fileSizeMegabytes, captureDirOf, capturePaths, tcpdumpErrorMessage, UnsafeNameError } from './tcpdump.js';
 
 export interface LinuxBackendOptions {
   nodeName: string;
@@ -27,6 +29,20 @@ export interface LinuxBackendOptions {
   programs?: Programs;
   spawn?: SpawnFn;
   procFs?: ProcFs;
+  /**
+   * tcpdump writes into a pipe and the agent writes the ring files through `open` (encrypted by
+   * default, docs/storage.md section 6). Undefined: tcpdump writes its own files (-w FILE -C -W),
+   * used only by tools that compare both ways (bench).
+   */
+  pipe?: PipeOutput | undefined;
+}
+
+export interface PipeOutput {
+  open: OpenSink;
+  /** A ring file was closed (complete): the upload queue takes it from here. */
+  onClosed?: (prep: PreparedCapture, file: RingFile) => void;
+  /** May this file be deleted to reuse its ring slot? (with a store: only once uploaded) */
+  canDelete?: (prep: PreparedCapture, name: string) => boolean;
 }
 
 /** mkdir -p with mode 0700 for every component below `base` (chmod too: umask may differ). */
@@ -178,9 +194,37 @@ export class LinuxCaptureBackend implements CaptureBackend {
   async capture(prep: PreparedCapture): Promise<RunningCapture> {
     let proc: TcpdumpProcess;
     let listening;
+    const pipe = this.o.pipe;
+    let ring: PcapRing | undefined;
+    let consumed: Promise<void> | undefined;
     try {
-      const argv = buildTcpdumpArgv(prep.request.options, prep.paths.writePath);
-      proc = new TcpdumpProcess(argv, prep.pinned ? { fd: prep.pinned.fd } : prep.netnsPath, { programs: this.programs, ...(this.o.spawn ? { spawn: this.o.spawn } : {}) });
+      const o = prep.request.options;
+      const argv = pipe ? buildPipeTcpdumpArgv(o) : buildTcpdumpArgv(o, prep.paths.writePath);
+      proc = new TcpdumpProcess(argv, prep.pinned ? { fd: prep.pinned.fd } : prep.netnsPath, {
+        programs: this.programs,
+        ...(this.o.spawn ? { spawn: this.o.spawn } : {}),
+        // cwd: the target directory, so `ls -l /proc/<pid>/cwd` tells which capture a tcpdump writes for
+        ...(pipe ? { stdout: 'pipe' as const, cwd: prep.paths.targetDir } : {}),
+      });
+      if (pipe && proc.stdout) {
+        ring = new PcapRing({
+          dir: prep.paths.targetDir,
+          fileBase: prep.paths.fileBase,
+          maxFileSize: fileSizeMegabytes(o.maxFileSizeBytes) * 1_000_000,
+          fileCount: o.fileCount,
+          open: pipe.open,
+          remove: (p) => rm(p, { force: true }),
+          ...(pipe.canDelete ? { canDelete: (n: string) => pipe.canDelete?.(prep, n) ?? true } : {}),
+          ...(pipe.onClosed ? { onClosed: (f: RingFile) => pipe.onClosed?.(prep, f) } : {}),
+        });
+        const r = ring;
+        const p = proc;
+        // A ring error (disk full, backlog, a damaged stream) ends tcpdump: nothing is captured
+        // that could not be written. It is reported as the capture's error.
+        consumed = r.consume(p.stdout as unknown as import('node:stream').Readable).catch(async () => {
+          await p.stop();
+        });
+      }
       listening = await proc.started;
     } catch (e) {
       if (e instanceof TcpdumpStartError) throw new CaptureSetupError('CaptureFailed', e.message, false, { cause: e });
@@ -189,14 +233,27 @@ export class LinuxCaptureBackend implements CaptureBackend {
       // the child holds its own copy of the fd from spawn on
       await prep.pinned?.close().catch(() => undefined);
     }
+    const r = ring;
+    // With a pipe, the capture has ended when tcpdump exited AND its last bytes are in the last file.
+    const exited = r
+      ? Promise.all([proc.exited, consumed]).then(([exit]) => (r.error && !exit.error ? { ...exit, code: exit.code === 0 ? 1 : exit.code, error: `writing the ring files failed: ${r.error.message}` } : exit))
+      : proc.exited;
     return {
       prepared: prep,
       listening,
       pid: proc.pid,
-      exited: proc.exited,
+      ring: r,
+      exited,
       requestStats: () => proc.requestStats(),
-      flush: () => proc.flush(),
-      stop: (graceMs?: number) => proc.stop(graceMs),
+      flush: () => {
+        proc.flush();
+        if (r) void r.flush().catch(() => undefined); // an error ends the capture through consume()
+      },
+      ...(r ? { seal: () => r.flush() } : {}),
+      stop: async (graceMs?: number) => {
+        await proc.stop(graceMs);
+        return exited;
+      },
     };
   }
 

@@ -110,11 +110,16 @@ export class TcpdumpProcess {
   private statsWaiters: Array<(s: TcpdumpStats | undefined) => void> = [];
   private exitInfo: TcpdumpExit | undefined;
 
-  constructor(argv: readonly string[], netns: NetnsRef, opts: { programs?: Programs; spawn?: SpawnFn } = {}) {
+  /** tcpdump's stdout when started with `stdout: 'pipe'` (`-w -`: the pcap stream). */
+  get stdout(): NodeJS.ReadableStream | null {
+    return this.child.stdout;
+  }
+
+  constructor(argv: readonly string[], netns: NetnsRef, opts: { programs?: Programs; spawn?: SpawnFn; stdout?: 'pipe' | 'ignore'; cwd?: string } = {}) {
     const ns = netnsArgs(netns);
     const { file, args } = tcpdumpCommand(argv, ns.path, opts.programs);
     const spawn: SpawnFn = opts.spawn ?? nodeSpawn;
-    this.child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe', ...ns.stdio], shell: false });
+    this.child = spawn(file, args, { stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe', ...ns.stdio], shell: false, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
     let resolveStarted!: (l: Listening) => void;
     let rejectStarted!: (e: Error) => void;
     this.started = new Promise<Listening>((res, rej) => {

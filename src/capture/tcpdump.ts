@@ -205,6 +205,21 @@ export function buildTcpdumpArgv(o: TcpdumpOptions, writePath: string): string[]
   return [...argv, ...filterArgv(o.filter)];
 }
 
+/**
+ * argv of a capturing tcpdump that writes its pcap stream to stdout (`-w -`), for the agent to cut
+ * into (encrypted) ring files itself (src/capture/ring.ts): no `-C`/`-W`.
+ * `-i IFACE -w - -s SNAP -Z root -n [-U] [--immediate-mode] [-B KiB] [-c N] [-- FILTER]`.
+ */
+export function buildPipeTcpdumpArgv(o: TcpdumpOptions): string[] {
+  checkOptions(o);
+  const argv = ['-i', o.interface, '-w', '-', '-s', String(o.snapLength), '-Z', 'root', '-n'];
+  if (o.packetBuffered) argv.push('-U');
+  if (o.immediateMode) argv.push('--immediate-mode');
+  if (o.bufferKiB !== undefined) argv.push('-B', String(o.bufferKiB));
+  if (o.packetCount !== undefined) argv.push('-c', String(o.packetCount));
+  return [...argv, ...filterArgv(o.filter)];
+}
+
 /** argv of the filter check: compile only (`-d`) on the same interface, nothing is captured. */
 export function buildFilterCheckArgv(o: Pick<TcpdumpOptions, 'interface' | 'filter' | 'snapLength'>): string[] {
   check(IFACE, 'interface', o.interface, 15);

@@ -53,6 +53,19 @@ describe('agent config', () => {
     assert.equal(c.statusIntervalMs, 1500);
   });
 
+  it('encryption at rest is on unless the admin turns it off; upload settings', () => {
+    const d = loadAgentConfig({ NODE_NAME: 'n' });
+    assert.equal(d.encryption, true);
+    assert.equal(d.encryptionKeysDir, '/etc/pcapper/encryption-keys');
+    assert.equal(d.storeCredentialsDir, '/etc/pcapper/store-credentials');
+    assert.equal(d.uploadConcurrency, 2);
+    assert.equal(d.uploadRetryMaxMs, 60_000);
+    assert.equal(loadAgentConfig({ NODE_NAME: 'n', PCAPPER_ENCRYPTION: 'off' }).encryption, false);
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_ENCRYPTION: 'maybe' }), /PCAPPER_ENCRYPTION: "maybe" is not on or off/);
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_KEYRING_DIR: 'keys' }), /PCAPPER_KEYRING_DIR: "keys" is not an absolute path/);
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_UPLOAD_CONCURRENCY: '0' }), /PCAPPER_UPLOAD_CONCURRENCY/);
+  });
+
   it('parses sizes and durations', () => {
     assert.equal(parseEnvSize('10G'), 10e9);
     assert.equal(parseEnvSize('1Gi'), 1024 ** 3);

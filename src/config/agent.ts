@@ -42,6 +42,17 @@ export interface AgentConfig {
   readonly packetBuffered: boolean;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly logFormat: 'json' | 'text';
+  /**
+   * Encryption at rest (docs/storage.md section 6): tcpdump writes into a pipe and the agent writes
+   * the ring files through the encrypted writer, with keys from `encryptionKeysDir`. Off only when
+   * the admin says so (PCAPPER_ENCRYPTION=off): then the same pipe writes plain pcap files.
+   */
+  readonly encryption: boolean;
+  readonly encryptionKeysDir: string;
+  readonly storeCredentialsDir: string;
+  readonly uploadConcurrency: number;
+  /** Backoff cap between upload attempts of one file (ms). */
+  readonly uploadRetryMaxMs: number;
 }
 
 export class AgentConfigError extends Error {
@@ -66,6 +77,13 @@ const commonNames: Parse<readonly string[]> = (raw) => {
   const names = raw.split(',').map((n) => n.trim()).filter((n) => n !== '');
   if (names.length === 0 || names.some((n) => !isPlainName(n, 64))) throw new InvalidValue('is not a comma-separated list of certificate common names (e.g. "pcapper-server")');
   return Object.freeze(names);
+};
+
+/** on/off (also true/false, 1/0, yes/no): only an explicit "off" turns a default-on feature off. */
+const onOff: Parse<boolean> = (raw) => {
+  if (/^(on|true|1|yes)$/i.test(raw)) return true;
+  if (/^(off|false|0|no)$/i.test(raw)) return false;
+  throw new InvalidValue(`"${raw}" is not on or off`);
 };
 
 /** The agent's environment variables, in the order the docs list them. */
@@ -95,6 +113,11 @@ export const AGENT_ENV = {
   sweepIntervalMs: withDefault('PCAPPER_SWEEP_INTERVAL', '10m', 'period of the `DELETE_OLDER_THAN` sweep', duration(100)),
   idleDiskRefreshMs: withDefault('PCAPPER_IDLE_DISK_REFRESH', '1m', 'how often an idle agent re-measures the data directory for `/metrics` (never per scrape)', duration(100)),
   packetBuffered: withDefault('PCAPPER_PACKET_BUFFERED', 'false', '`true` adds tcpdump `-U` (one write per packet; see below)', bool),
+  encryption: withDefault('PCAPPER_ENCRYPTION', 'on', '`on`: ring files are encrypted at rest (AES-256-GCM chunks, docs/storage.md); `off` only by the admin\'s choice (then plain pcap files)', onOff),
+  encryptionKeysDir: withDefault('PCAPPER_KEYRING_DIR', '/etc/pcapper/keys', 'the mounted Secret `pcapper-encryption-keys` (required while encryption is on; re-read for every new file)', absPath),
+  storeCredentialsDir: withDefault('PCAPPER_STORE_CREDENTIALS_DIR', '/etc/pcapper/store-credentials', 'the mounted Secret `pcapper-store-credentials` (re-read before each upload attempt)', absPath),
+  uploadConcurrency: withDefault('PCAPPER_UPLOAD_CONCURRENCY', '2', 'files this node uploads at once', int(1, 64)),
+  uploadRetryMaxMs: withDefault('PCAPPER_UPLOAD_RETRY_MAX', '60s', 'longest wait between upload attempts of a file (backoff cap; terminal errors are retried at this period)', duration(100)),
   ...LOG_ENV,
 } as const;
 

@@ -220,10 +220,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await ensureNamespace(core, SYSTEM_NAMESPACE);
     await tlsSecret(core, 'pcapper-server-tls', pki.server, pki.caPem);
     await tlsSecret(core, 'pcapper-agent-tls', pki.agent, pki.caPem);
-    // The store Secrets the workloads mount (docs/install.md "Object storage and encryption at rest"):
-    // the key-encryption key, and no store credentials yet.
-    await core.createNamespacedSecret({ namespace: SYSTEM_NAMESPACE, body: { metadata: { name: 'pcapper-encryption-keys' }, data: { active: Buffer.from('k1').toString('base64'), 'k1.key': randomBytes(32).toString('base64') } } });
-    await core.createNamespacedSecret({ namespace: SYSTEM_NAMESPACE, body: { metadata: { name: 'pcapper-store-credentials' }, data: {} } });
+    // Encryption at rest (docs/storage.md section 5): the chart creates this Secret with a random key.
+    await core
+      .createNamespacedSecret({ namespace: SYSTEM_NAMESPACE, body: { metadata: { name: 'pcapper-encryption-keys' }, data: { active: Buffer.from('k1').toString('base64'), 'k1.key': randomBytes(32).toString('base64') } } })
+      .catch((e: unknown) => {
+        if ((e as { code?: number }).code !== 409) throw e;
+      });
+    // the object stores' credentials (docs/storage.md section 1): empty until an admin (a test) fills it
+    await core.createNamespacedSecret({ namespace: SYSTEM_NAMESPACE, body: { metadata: { name: 'pcapper-store-credentials' }, data: {} } }).catch((e: unknown) => {
+      if ((e as { code?: number }).code !== 409) throw e;
+    });
 
     log('installing deploy/pcapper.yaml (CRD, RBAC, Services, APIService; workloads run by the harness)...');
     await kubectlOk(cluster, ['apply', '--server-side', '-f', '-'], installManifest());
@@ -262,6 +268,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const agentPort = agentC?.ports?.find((p) => p.name === 'https') ?? agentC?.ports?.[0] ?? { name: 'https', containerPort: 9443 };
     const agentMounts = secretMountsOf(agentTpl.spec, agentC);
     if (agentMounts.length === 0) agentMounts.push({ secretName: 'pcapper-agent-tls', mountPath: TLS_DIR });
+    // the chart mounts the encryption keys and the store credentials (templates/_helpers.tpl): no agent starts without them
+    for (const s of ['pcapper-encryption-keys', 'pcapper-store-credentials']) {
+      if (!agentMounts.some((m) => m.secretName === s)) throw new Error(`the chart's agent DaemonSet mounts no Secret ${s}: the agent would not start`);
+    }
     const revision = randomBytes(5).toString('hex');
     const dsOwner: k8s.V1OwnerReference = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'pcapper-agent', uid: ds.metadata?.uid ?? '', controller: true, blockOwnerDeletion: true };
     const agents: Record<string, StackAgent> = {};

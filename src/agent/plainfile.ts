@@ -1,0 +1,78 @@
+/**
+ * What the file server sends: the plaintext of a capture file. An encrypted ring file (magic
+ * "PCAPENC\n", src/crypto/format.ts) is decrypted with the keyring: its size is the plaintext
+ * size, a Range is mapped to the chunks it covers, and every chunk is authenticated. A file still
+ * being written (or whose writer died) is read in the live view: everything sealed so far. Other
+ * files (the metadata sidecar, files written with encryption off) are served as they are.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import type { Keyring } from '../crypto/format.js';
+import { MAGIC } from '../crypto/format.js';
+import { EncryptedFileReader, type RandomAccessSource } from '../crypto/reader.js';
+
+export interface PlainView {
+  /** Plaintext bytes. */
+  readonly size: number;
+  readonly encrypted: boolean;
+  /** Plaintext [start, end] (inclusive, as HTTP ranges). */
+  stream(start: number, end: number): AsyncIterable<Buffer>;
+  close(): Promise<void>;
+}
+
+/** A random-access source over an already opened file (keeps the no-follow open of safefs.ts). */
+export function handleSource(fh: FileHandle): RandomAccessSource {
+  return {
+    size: async () => (await fh.stat()).size,
+    readAt: async (offset, length) => {
+      const buf = Buffer.alloc(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    },
+    close: () => fh.close(),
+  };
+}
+
+/** Is the file an encrypted capture file? (reads its first 8 bytes) */
+export async function isEncrypted(fh: FileHandle): Promise<boolean> {
+  const b = Buffer.alloc(MAGIC.length);
+  const { bytesRead } = await fh.read(b, 0, b.length, 0);
+  return bytesRead === MAGIC.length && b.equals(MAGIC);
+}
+
+/** The plaintext view of an open file; takes ownership of `fh` (close() closes it). */
+export async function plainView(fh: FileHandle, size: number, keyring: () => Promise<Keyring>): Promise<PlainView> {
+  if (!(await isEncrypted(fh))) {
+    return {
+      size,
+      encrypted: false,
+      stream: (start, end) => fh.createReadStream({ start, end, autoClose: false }) as AsyncIterable<Buffer>,
+      close: () => fh.close(),
+    };
+  }
+  const r = await EncryptedFileReader.fromSource(handleSource(fh), await keyring());
+  try {
+    const info = await r.info({ live: true });
+    return {
+      size: info.size,
+      encrypted: true,
+      stream: (start, end) => r.stream(start, end + 1, { live: true }),
+      close: () => r.close(),
+    };
+  } catch (e) {
+    await r.close();
+    throw e;
+  }
+}
+
+/** The plaintext size of an open file (encrypted: from its last sealed chunk). Does not close fh. */
+export async function plainSize(fh: FileHandle, size: number, keyring: () => Promise<Keyring>): Promise<number> {
+  if (!(await isEncrypted(fh))) return size;
+  const src = handleSource(fh);
+  const r = await EncryptedFileReader.fromSource({ ...src, close: () => Promise.resolve() }, await keyring());
+  return (await r.info({ live: true })).size;
+}

@@ -1,0 +1,252 @@
+/**
+ * The agent's side of `tcpdump -w -`: tcpdump writes a pcap stream into a pipe, and this cuts it
+ * into ring files at record boundaries, the way tcpdump's own `-C/-W` would (docs/storage.md
+ * section 6), but writing every file through a sink the agent chooses: the encrypted writer
+ * (src/crypto/writer.ts, the default) or a plain file (encryption turned off by the admin).
+ *
+ * - `PcapSplitter` (pure, incremental): bytes in, the 24-byte global header once, then whole
+ *   records. A record length beyond any snap length is an error (the stream is not pcap).
+ * - `PcapRing`: owns the ring. A new file starts with the same global header (every ring file is a
+ *   valid pcap on its own); a record that would take the file past `maxFileSize` plaintext bytes
+ *   goes into the next file; file `i` is named `<fileBase><i mod fileCount>` (tcpdump's names:
+ *   zero-padded to the width of fileCount-1). The file about to be reused is deleted first — only
+ *   when `canDelete` allows it (with a store: once uploaded); otherwise the ring stops with a
+ *   `RingBacklogError` (never deletes captured data that is not safe elsewhere).
+ * - Live subscribers get the global header, then every record as it arrives, from memory.
+ * - Sizes are plaintext bytes (what a reader gets after decryption).
+ */
+import type { Readable } from 'node:stream';
+
+export const PCAP_GLOBAL_HEADER = 24;
+const RECORD_HEADER = 16;
+/** Largest record accepted: tcpdump's largest snap length (262144) plus slack for odd link types. */
+const MAX_RECORD = 262144 + 65536;
+
+export class PcapStreamError extends Error {
+  override readonly name = 'PcapStreamError';
+}
+
+/** Incremental pcap parser: push() bytes, get the header (once) and whole records. */
+export class PcapSplitter {
+  private buf: Buffer = Buffer.alloc(0);
+  header: Buffer | undefined;
+  private le = true;
+
+  /** Complete records contained in the bytes pushed so far (a partial one waits for more). */
+  push(data: Buffer): Buffer[] {
+    this.buf = this.buf.length === 0 ? data : Buffer.concat([this.buf, data]);
+    const out: Buffer[] = [];
+    if (!this.header) {
+      if (this.buf.length < PCAP_GLOBAL_HEADER) return out;
+      const magic = this.buf.readUInt32LE(0);
+      if (magic === 0xa1b2c3d4 || magic === 0xa1b23c4d) this.le = true;
+      else if (magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1) this.le = false;
+      else throw new PcapStreamError(`tcpdump's output does not start with a pcap header (magic 0x${magic.toString(16)})`);
+      this.header = Buffer.from(this.buf.subarray(0, PCAP_GLOBAL_HEADER));
+      this.buf = this.buf.subarray(PCAP_GLOBAL_HEADER);
+    }
+    let off = 0;
+    while (this.buf.length - off >= RECORD_HEADER) {
+      const incl = this.le ? this.buf.readUInt32LE(off + 8) : this.buf.readUInt32BE(off + 8);
+      if (incl > MAX_RECORD) throw new PcapStreamError(`a pcap record of ${incl} bytes in tcpdump's output: the stream is damaged`);
+      const end = off + RECORD_HEADER + incl;
+      if (end > this.buf.length) break;
+      out.push(this.buf.subarray(off, end));
+      off = end;
+    }
+    this.buf = off === this.buf.length ? Buffer.alloc(0) : Buffer.from(this.buf.subarray(off));
+    return out;
+  }
+
+  /** Bytes of a record cut off by the end of the stream (tcpdump killed mid-write). */
+  get pending(): number {
+    return this.buf.length;
+  }
+}
+
+/** Where the bytes of one ring file go (an encrypted writer, or a plain file). */
+export interface RingSink {
+  write(b: Buffer): Promise<void>;
+  /** Makes what was written readable by others (the encrypted writer seals a short chunk). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RingFile {
+  name: string;
+  /** Plaintext bytes. */
+  size: number;
+  closed: boolean;
+}
+
+export class RingBacklogError extends Error {
+  override readonly name = 'RingBacklogError';
+}
+
+export interface PcapRingOptions {
+  dir: string;
+  fileBase: string;
+  maxFileSize: number;
+  fileCount: number;
+  /** Creates a new file (must not exist). */
+  open: (path: string) => Promise<RingSink>;
+  /** Deletes a file being reused by the ring. */
+  remove: (path: string) => Promise<void>;
+  /** May this closed file be deleted to make room? (with a store: only once verified there). Default yes. */
+  canDelete?: (name: string) => boolean;
+  /** A file was closed (complete on disk): hand it to the upload queue. */
+  onClosed?: (file: RingFile) => void;
+}
+
+/** A live reader: every record as it arrives, then end() when the capture's stream ended. */
+export interface LiveListener {
+  data(record: Buffer): void;
+  end(): void;
+}
+
+/** tcpdump's ring file name: `<base><index>`, zero-padded to the width of fileCount-1. */
+export function ringFileName(fileBase: string, index: number, fileCount: number): string {
+  const width = fileCount > 1 ? String(fileCount - 1).length : 1;
+  return `${fileBase}${String(index % Math.max(1, fileCount)).padStart(width, '0')}`;
+}
+
+export class PcapRing {
+  private readonly split = new PcapSplitter();
+  private sink: RingSink | undefined;
+  private current: RingFile | undefined;
+  private seq = 0;
+  private readonly all: RingFile[] = [];
+  private readonly listeners = new Set<LiveListener>();
+  private chain: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+  private ended = false;
+  /** Packets written into ring files. */
+  packets = 0;
+
+  constructor(private readonly o: PcapRingOptions) {}
+
+  /** The ring files now on disk (oldest first) with their plaintext sizes. */
+  files(): RingFile[] {
+    return this.all.map((f) => ({ ...f }));
+  }
+
+  get bytes(): number {
+    return this.all.reduce((n, f) => n + f.size, 0);
+  }
+
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  get finished(): boolean {
+    return this.ended;
+  }
+
+  /** The global header (once tcpdump wrote it). */
+  get header(): Buffer | undefined {
+    return this.split.header;
+  }
+
+  /** Live: the header first (when known), then every record; returns the unsubscribe function. */
+  subscribe(fn: LiveListener): () => void {
+    this.listeners.add(fn);
+    if (this.ended) fn.end();
+    return () => {
+      this.listeners.delete(fn);
+    };
+  }
+
+  /** Reads `input` to its end (tcpdump exited), closing the last file. Rejects on a ring error. */
+  async consume(input: Readable): Promise<void> {
+    try {
+      for await (const chunk of input as AsyncIterable<Buffer>) {
+        const recs = this.split.push(chunk);
+        if (recs.length > 0 || (this.split.header && !this.current)) await this.serial(() => this.take(recs));
+      }
+    } catch (e) {
+      this.failure ??= e as Error;
+      input.destroy();
+    } finally {
+      await this.serial(async () => {
+        if (!this.current && this.split.header && !this.failure) await this.startFile();
+        await this.closeCurrent();
+      }).catch((e: unknown) => {
+        this.failure ??= e as Error;
+      });
+      this.ended = true;
+      for (const l of this.listeners) l.end();
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  /** Makes what arrived readable on disk (sealed), without closing the file. */
+  flush(): Promise<void> {
+    return this.serial(async () => {
+      await this.sink?.flush();
+    });
+  }
+
+  private serial(op: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(op);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async take(recs: Buffer[]): Promise<void> {
+    if (!this.current) await this.startFile();
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    const writeBatch = async (): Promise<void> => {
+      if (batch.length === 0 || !this.sink || !this.current) return;
+      const b = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, batchBytes);
+      await this.sink.write(b);
+      this.current.size += batchBytes;
+      batch = [];
+      batchBytes = 0;
+    };
+    for (const r of recs) {
+      const cur = this.current;
+      if (cur && cur.size + batchBytes + r.length > this.o.maxFileSize && cur.size + batchBytes > PCAP_GLOBAL_HEADER) {
+        await writeBatch();
+        await this.closeCurrent();
+        await this.startFile();
+      }
+      batch.push(r);
+      batchBytes += r.length;
+      this.packets++;
+    }
+    await writeBatch();
+    for (const r of recs) for (const l of this.listeners) l.data(r);
+  }
+
+  private async startFile(): Promise<void> {
+    const header = this.split.header;
+    if (!header) return;
+    const name = ringFileName(this.o.fileBase, this.seq, this.o.fileCount);
+    const old = this.all.findIndex((f) => f.name === name);
+    if (old >= 0) {
+      if (this.o.canDelete && !this.o.canDelete(name)) {
+        throw new RingBacklogError(`ring file ${name} is not uploaded yet and the ring of ${this.o.fileCount} files is full: the capture stops so that no captured data is deleted before it is in the store`);
+      }
+      await this.o.remove(`${this.o.dir}/${name}`);
+      this.all.splice(old, 1);
+    }
+    this.seq++;
+    this.sink = await this.o.open(`${this.o.dir}/${name}`);
+    this.current = { name, size: 0, closed: false };
+    this.all.push(this.current);
+    await this.sink.write(header);
+    this.current.size = header.length;
+  }
+
+  private async closeCurrent(): Promise<void> {
+    const sink = this.sink;
+    const cur = this.current;
+    this.sink = undefined;
+    this.current = undefined;
+    if (!sink || !cur) return;
+    await sink.close();
+    cur.closed = true;
+    this.o.onClosed?.({ ...cur });
+  }
+}
