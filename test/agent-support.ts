@@ -5,6 +5,7 @@
  * controller does (server-side apply as `pcapper-controller`, the documented ownership contract)
  * for tests that must not depend on the controller's own timing.
  */
+import { eventually } from './harness/eventually.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EncryptedFileReader } from '../src/crypto/reader.js';
@@ -90,19 +91,9 @@ export function tokenOf(kc: k8s.KubeConfig): string {
   return t;
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr instanceof Error ? `: ${lastErr.message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** {@link eventually} with the positional arguments the agent tests use (one polling loop: test/harness/eventually.ts). */
+export function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  return eventually(fn, { what, timeoutMs, everyMs });
 }
 
 export interface AgentProcessOptions {

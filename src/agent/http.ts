@@ -2,6 +2,7 @@
  * Pure HTTP helpers of the agent's file server: routing and Range parsing (the Prometheus text
  * format comes from prom-client, src/agent/metrics.ts).
  */
+import { isDns1123Label, isDns1123Subdomain, isPlainName } from '../api/names.js';
 
 export type Route =
   | { kind: 'healthz' }
@@ -13,16 +14,14 @@ export type Route =
   | { kind: 'badName'; message: string }
   | { kind: 'notFound' };
 
-const SEG = /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-/** Targets (`pod.<ns>.<pod>`, `node.<if>`) and file names: plain names, at most NAME_MAX. */
-const PLAIN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,254}$/;
+// Names: one definition (src/api/names.ts). Path segments, targets (`pod.<ns>.<pod>`, `node.<if>`)
+// and file names are plain names (file names at most NAME_MAX).
+const isSegment = (s: string): boolean => isPlainName(s, Number.MAX_SAFE_INTEGER);
 
 /** Why a namespace/capture name is not one Kubernetes accepts, or undefined when it is. */
 function badNames(namespace: string, name: string): string | undefined {
-  if (namespace.length > 63 || !DNS_LABEL.test(namespace)) return `namespace "${namespace.slice(0, 80)}" is not a Kubernetes namespace name (DNS-1123 label: lower case letters, digits and '-', at most 63)`;
-  if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) return `capture name "${name.slice(0, 80)}" is not a Kubernetes object name (DNS-1123 subdomain: lower case letters, digits, '-' and '.', at most 253)`;
+  if (!isDns1123Label(namespace)) return `namespace "${namespace.slice(0, 80)}" is not a Kubernetes namespace name (DNS-1123 label: lower case letters, digits and '-', at most 63)`;
+  if (!isDns1123Subdomain(name)) return `capture name "${name.slice(0, 80)}" is not a Kubernetes object name (DNS-1123 subdomain: lower case letters, digits, '-' and '.', at most 253)`;
   return undefined;
 }
 
@@ -45,7 +44,7 @@ export function route(pathname: string): Route {
   } catch {
     return { kind: 'notFound' };
   }
-  if (segs.some((s) => !SEG.test(s))) return { kind: 'notFound' };
+  if (segs.some((s) => !isSegment(s))) return { kind: 'notFound' };
   const [namespace, name, what, target, file] = segs;
   if (namespace === undefined || name === undefined) return { kind: 'notFound' };
   const shapeOk = (what === 'files' && (segs.length === 3 || segs.length === 5)) || (what === 'stream' && segs.length === 3);
@@ -54,7 +53,7 @@ export function route(pathname: string): Route {
   if (bad) return { kind: 'badName', message: bad };
   if (what === 'files' && segs.length === 3) return { kind: 'list', namespace, name };
   if (what === 'files' && target !== undefined && file !== undefined) {
-    if (!PLAIN.test(target) || !PLAIN.test(file)) return { kind: 'notFound' };
+    if (!isPlainName(target) || !isPlainName(file)) return { kind: 'notFound' };
     return { kind: 'file', namespace, name, target, file };
   }
   return { kind: 'stream', namespace, name };

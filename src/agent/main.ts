@@ -11,7 +11,7 @@ import { loadKeyringDir } from '../crypto/secret-dir.js';
 import { accessSync, constants } from 'node:fs';
 import { AgentConfigError, loadAgentConfig } from '../config/agent.js';
 import { componentArgs, componentKubeConfig, runUntilSignal } from '../bin/component.js';
-import { createLogger, type Level } from '../telemetry/log.js';
+import { createLogger } from '../telemetry/log.js';
 import { createNodeAgent } from './agent.js';
 
 const USAGE = `usage: pcapper agent [--kubeconfig FILE]
@@ -26,14 +26,9 @@ Runs the pcapper node agent. Configuration comes from the environment:
 export async function run(argv: readonly string[]): Promise<number> {
   const args = componentArgs('agent', USAGE, argv);
   if (typeof args === 'number') return args;
-  const env = process.env;
-  const log = createLogger({
-    level: (['debug', 'info', 'warn', 'error'].includes(env['PCAPPER_LOG_LEVEL'] ?? '') ? env['PCAPPER_LOG_LEVEL'] : 'info') as Level,
-    format: env['PCAPPER_LOG_FORMAT'] === 'text' ? 'text' : 'json',
-  }).child({ component: 'agent' });
   let config;
   try {
-    config = loadAgentConfig(env);
+    config = loadAgentConfig(process.env);
   } catch (e) {
     if (e instanceof AgentConfigError) {
       process.stderr.write(`pcapper agent: ${e.message}\n`);
@@ -70,6 +65,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (typeof kc === 'number') return kc;
   // Captured traffic is secret: everything the agent and its tcpdumps create is 0600/0700.
   process.umask(0o077);
+  const log = createLogger({ level: config.logLevel, format: config.logFormat }).child({ component: 'agent' });
   const agent = createNodeAgent({ config, kc, log });
   return runUntilSignal('agent', log, { start: () => agent.start(), stop: () => agent.stop(), abort: () => agent.stop(500) });
 }

@@ -5,6 +5,7 @@
  */
 import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isDns1123Subdomain } from '../api/names.js';
 
 export interface SweepInput {
   /** `<data>/<namespace>/<capture>` directories found on disk. */
@@ -40,7 +41,8 @@ export function planSweep(i: SweepInput): SweepPlan {
   return { removeDirs, removeFiles };
 }
 
-const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/** Namespace and capture directory names (DNS-1123, src/api/names.ts); anything else is not ours. */
+const NAME = { test: isDns1123Subdomain };
 
 /** Lists what planSweep needs under `dataDir` (only entries named like namespaces/captures). */
 export async function scanDataDir(dataDir: string): Promise<Pick<SweepInput, 'captureDirs' | 'files'>> {

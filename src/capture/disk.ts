@@ -33,17 +33,9 @@ export interface Promised {
 
 export type DiskDecision = { ok: true } | { ok: false; reason: 'DiskQuotaExceeded' | 'DiskFull'; message: string };
 
-/** Human bytes: 1.5 GB, 200 MB, 12 kB, 7 B (powers of 1000, as tcpdump -C and seed 002 count). */
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (Math.abs(v) >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? String(v) : v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
-}
+/** Human bytes (powers of 1000, as tcpdump -C and seed 002 count): one definition, src/util/units.ts. */
+export { formatBytes } from '../util/units.js';
+import { formatBytes } from '../util/units.js';
 
 function outstanding(running: readonly Promised[]): number {
   return running.reduce((a, r) => a + Math.max(0, r.promisedBytes - r.writtenBytes), 0);

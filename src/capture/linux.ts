@@ -8,6 +8,7 @@
  * agent at start; tcpdump inherits it) and chmods what it lists, belt and braces.
  */
 import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { SYSTEM_NAMESPACE } from '../api/names.js';
 import { writeCaptureMetadata, type CaptureMetadata } from '../pcap/metadata.js';
 import { CaptureSetupError, type CaptureBackend, type CaptureRequest, type PreparedCapture, type RunningCapture } from './backend.js';
 import { findSandboxNetns } from './sandbox.js';
@@ -111,7 +112,7 @@ export class LinuxCaptureBackend implements CaptureBackend {
     }
     const ns: NetnsRef = pinned ? { fd: pinned.fh.fd } : netnsPath;
     try {
-      if (pinned && req.captureNamespace !== (this.o.systemNamespace ?? 'pcapper')) await this.refuseHostNetns(pinned, req);
+      if (pinned && req.captureNamespace !== (this.o.systemNamespace ?? SYSTEM_NAMESPACE)) await this.refuseHostNetns(pinned, req);
       // Compile the filter in the target's namespace on the same interface: a bad filter or a missing
       // interface fails here with tcpdump's own message, before anything is written.
       // A pod found by its sandbox is starting now: its first packets come within ~100 ms, so a
@@ -186,7 +187,7 @@ export class LinuxCaptureBackend implements CaptureBackend {
       const t = req.target.kind === 'pod' ? `${req.target.namespace}/${req.target.pod}` : '';
       throw new CaptureSetupError(
         'HostNetworkPod',
-        `pod ${t} shares the node's network namespace (hostNetwork); capturing it would capture the whole node, which only a PacketCapture in the system namespace "${this.o.systemNamespace ?? 'pcapper'}" may do`,
+        `pod ${t} shares the node's network namespace (hostNetwork); capturing it would capture the whole node, which only a PacketCapture in the system namespace "${this.o.systemNamespace ?? SYSTEM_NAMESPACE}" may do`,
       );
     }
   }

@@ -20,6 +20,7 @@
  * the full names are in capture-meta.json and in status. Short names are unchanged (seed 002).
  */
 import { createHash } from 'node:crypto';
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN } from '../api/names.js';
 
 /** Longest file name component (NAME_MAX on Linux file systems). */
 export const NAME_MAX = 255;
@@ -87,8 +88,9 @@ export interface CapturePaths {
 
 export type TargetRef = { kind: 'pod'; namespace: string; pod: string } | { kind: 'node'; interface: string };
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+// one definition of the name formats (src/api/names.ts)
+const DNS_LABEL = new RegExp(DNS1123_LABEL);
+const DNS_SUBDOMAIN = new RegExp(DNS1123_SUBDOMAIN);
 const IFACE = /^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$/;
 
 export class UnsafeNameError extends Error {

@@ -56,7 +56,7 @@ describe('agent config', () => {
   it('encryption at rest is on unless the admin turns it off; upload settings', () => {
     const d = loadAgentConfig({ NODE_NAME: 'n' });
     assert.equal(d.encryption, true);
-    assert.equal(d.encryptionKeysDir, '/etc/pcapper/encryption-keys');
+    assert.equal(d.encryptionKeysDir, '/etc/pcapper/keys');
     assert.equal(d.storeCredentialsDir, '/etc/pcapper/store-credentials');
     assert.equal(d.uploadConcurrency, 2);
     assert.equal(d.uploadRetryMaxMs, 60_000);

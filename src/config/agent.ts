@@ -83,7 +83,7 @@ const commonNames: Parse<readonly string[]> = (raw) => {
 const onOff: Parse<boolean> = (raw) => {
   if (/^(on|true|1|yes)$/i.test(raw)) return true;
   if (/^(off|false|0|no)$/i.test(raw)) return false;
-  throw new InvalidValue(`"${raw}" is not on or off`);
+  throw new InvalidValue('is not on or off');
 };
 
 /** The agent's environment variables, in the order the docs list them. */

@@ -15,18 +15,9 @@ const LINK_NAMES: Record<string, string> = {
   '276': 'Linux cooked v2 (SLL2)',
 };
 
-/** 1234567 -> "1.2 MB" (SI units, like tshark). */
-export function formatBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n / 1000;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
-}
+/** 1234567 -> "1.2 MB" (SI units, like tshark): one definition, src/util/units.ts. */
+export { formatBytes } from '../util/units.js';
+import { formatBytes } from '../util/units.js';
 
 /** 1234567 -> "1,234,567". */
 export function formatCount(n: number): string {

@@ -50,6 +50,12 @@ describe('live: each running target streamed through packetcaptures/log, every b
     const requests: string[] = [];
     const server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname.includes('/files/')) {
+        // the target's metadata sidecar: this stand-in has none (the stream goes on without pod names)
+        res.writeHead(404, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404, reason: 'NotFound', message: 'no such file' }));
+        return;
+      }
       requests.push(`${url.pathname}?${url.searchParams.toString()}`);
       res.writeHead(200, { 'Content-Type': 'application/vnd.tcpdump.pcap' });
       res.write(globalHeader());

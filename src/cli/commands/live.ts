@@ -42,6 +42,9 @@ export function liveInterfaceName(t: TargetStatus): string {
 /** Reopens of one target's stream after interruptions, at most. */
 const MAX_RECONNECTS = 5;
 
+/** Longest wait for a target's metadata sidecar before its live stream opens without it. */
+const SIDECAR_WAIT_MS = 3000;
+
 export class LiveMux {
   private readonly w: PcapngWriter;
   private readonly open = new Map<string, Promise<void>>();
@@ -78,11 +81,11 @@ export class LiveMux {
     let iface: number | undefined;
     try {
       // through the API server: packetcaptures/log is long-running, so no request timeout cuts it
-      const res = await openLog(this.client, ns, name, node, targetDirName(t.name), this.signal);
-      if (!this.reconnects.has(t.name)) this.io.stderr.write(`streaming ${targetLabel(t)} from node ${node}\n`);
       // The target's metadata sidecar (pod IPs -> pod names) goes into the interface's comments, so
       // a live file is self-describing like an export (the UI's live tail names endpoints by pod).
       const meta = await this.sidecar(t, node);
+      const res = await openLog(this.client, ns, name, node, targetDirName(t.name), this.signal);
+      if (!this.reconnects.has(t.name)) this.io.stderr.write(`streaming ${targetLabel(t)} from node ${node}\n`);
       const parser = new PcapStreamParser();
       for await (const chunk of res) {
         const pkts = parser.push(chunk as Buffer);
@@ -115,10 +118,14 @@ export class LiveMux {
     }
   }
 
-  /** The target's capture-meta.json through the data API; undefined when it cannot be read (best effort: the stream goes on without names). */
+  /**
+   * The target's capture-meta.json through the data API; undefined when it cannot be read within
+   * SIDECAR_WAIT_MS (best effort: the stream then goes on without pod names, never waits longer).
+   */
   private async sidecar(t: TargetStatus, node: string): Promise<CaptureMetadata | undefined> {
     try {
-      const raw = await this.client.json<unknown>('GET', filePath(this.pc.metadata.namespace ?? '', this.pc.metadata.name ?? '', node, targetDirName(t.name), DIRECTORY_METADATA_FILE), { signal: this.signal });
+      const signal = AbortSignal.any([this.signal, AbortSignal.timeout(SIDECAR_WAIT_MS)]);
+      const raw = await this.client.json<unknown>('GET', filePath(this.pc.metadata.namespace ?? '', this.pc.metadata.name ?? '', node, targetDirName(t.name), DIRECTORY_METADATA_FILE), { signal });
       return parseCaptureMetadata(typeof raw === 'string' ? JSON.parse(raw) : raw);
     } catch {
       return undefined;
