@@ -19,6 +19,7 @@
  * Users' downloads through the API server (APIService -> pcapper server -> agents) are the data
  * API's end-to-end tests; here the chart's agent wiring is what is under test.
  */
+import { randomBytes } from 'node:crypto';
 import { startProcess, type LoggedProcess } from './harness/process.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -202,6 +203,15 @@ describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart
     mkdirSync(agentSecretDir, { mode: 0o700 });
     const secretJson = await cluster.kubectl(['get', 'secret', 'pcapper-agent-tls', '-n', SYSTEM_NS, '-o', 'json']);
     for (const [k, v] of Object.entries((JSON.parse(secretJson.stdout) as { data: Record<string, string> }).data)) writeFileSync(join(agentSecretDir, k), Buffer.from(v, 'base64'), { mode: 0o600 });
+    // The Secret pcapper-encryption-keys (docs/install.md: with the static manifest the user creates
+    // it, like the TLS Secrets) and the store credentials (none here), where the kubelet would mount
+    // them: encryption at rest is on, and an agent without its keys does not start.
+    const keysDir = join(tmp, 'encryption-keys-secret');
+    mkdirSync(keysDir, { mode: 0o700 });
+    writeFileSync(join(keysDir, 'active'), 'e2e', { mode: 0o600 });
+    writeFileSync(join(keysDir, 'e2e.key'), randomBytes(32).toString('base64'), { mode: 0o600 });
+    const storeCredsDir = join(tmp, 'store-credentials-secret');
+    mkdirSync(storeCredsDir, { mode: 0o700 });
     const agentMount = tlsMountOf(dsManifest, 'pcapper-agent-tls');
     const caps = ag.securityContext.capabilities?.add ?? [];
     const agentKc = await cluster.serviceAccountKubeConfig(SYSTEM_NS, 'pcapper-agent');
@@ -229,6 +239,8 @@ describe('pcapper from deploy/pcapper.yaml: controller and agents with the chart
           PCAPPER_HOST_NETNS: nodeNet.netnsPath,
           // The TLS files at the Secret's mount, re-rooted where this test put the Secret's keys.
           ...rerooted(env, agentMount, agentSecretDir),
+          PCAPPER_KEYRING_DIR: keysDir,
+          PCAPPER_STORE_CREDENTIALS_DIR: storeCredsDir,
           PCAPPER_LOG_FORMAT: 'text',
           HOME: tmp,
           },

@@ -352,7 +352,7 @@ export class NodeAgent {
       if (!s.running) continue;
       const p = s.running.prepared.paths;
       const run = s.running;
-      out.push({ target: s.dirName, key: s.target, dir: p.targetDir, fileBase: p.fileBase, fileCount: s.opts.fileCount, finished: () => s.exited, flush: () => run.flush(), ring: run.ring });
+      out.push({ target: s.dirName, key: s.target, dir: p.targetDir, fileBase: p.fileBase, fileCount: s.opts.fileCount, finished: () => s.exited, flush: () => run.flush(), ring: run.ring, ...(run.seal ? { seal: run.seal } : {}) });
     }
     return out;
   }

@@ -51,6 +51,8 @@ export interface StreamSource {
   flush: () => void;
   /** The ring in the agent's memory (tcpdump -w -): the stream is served from it, not from disk. */
   ring?: LiveRing | undefined;
+  /** Seals what the ring received but has not sealed yet, so a download of the running capture has every packet received so far. */
+  seal?: () => Promise<void>;
 }
 
 export interface ServerBackend {
@@ -236,7 +238,16 @@ export class AgentServer {
     if (r.kind === 'notFound') return send(res, 404, 'not found\n');
     if (r.kind === 'badName') return send(res, 400, `${r.message}\n`);
     const log = this.log.child({ client: decision.client, capture: `${r.namespace}/${r.name}` });
+    // A running target's newest packets may sit in its ring's unsealed chunk: seal them first, so
+    // a listing or download ("what was captured so far") has every packet the agent received.
+    const sealLive = async (target?: string): Promise<void> => {
+      for (const s of this.b.streams(r.namespace, r.name)) {
+        if (target !== undefined && s.target !== target) continue;
+        await s.seal?.().catch((err: unknown) => log.warn('cannot seal the ring file before serving it', { target: s.target, err }));
+      }
+    };
     if (r.kind === 'list') {
+      await sealLive();
       const files = await listCaptureFiles(this.b.dataDir, r.namespace, r.name, this.b.keyring);
       if (!files) return send(res, 404, `no files of capture ${r.namespace}/${r.name} on node ${this.b.nodeName}\n`);
       const live = this.b.streams(r.namespace, r.name).map((s) => s.target);
@@ -244,6 +255,7 @@ export class AgentServer {
     }
     if (r.kind === 'file') {
       if (!isTargetDirName(r.target)) return send(res, 404, 'not found\n');
+      await sealLive(r.target);
       const opened = await openFileNoFollow(this.b.dataDir, [r.namespace, r.name, r.target], r.file);
       if (!opened) return send(res, 404, 'not found\n');
       let view;
