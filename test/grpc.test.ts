@@ -203,7 +203,7 @@ describe('HTTP/2 and gRPC decoding on real traffic between pods (needs root)', (
       assert.ok(c.handshakeRttMs !== null);
       // established, then closed by FINs or by a reset (grpc-js may close a socket with RST,
       // depending on timing): never a connection the decoder failed to see established
-      assert.ok(['SF', 'RSTO', 'RSTR'].includes(c.state), `${c.resp.port}: established and closed, not ${c.state} (${c.history})`);
+      assert.ok(['SF', 'RSTO', 'RSTR'].includes(c.state ?? ''), `${c.resp.port}: established and closed, not ${c.state} (${c.history})`);
     }
     // the CLI prints the same records, one JSON object per line
     const out = new PassThrough();
