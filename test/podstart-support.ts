@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runKubectlPcap, startStack, type Stack } from './harness/demo.js';
 import type { ProcessPod } from './harness/kubelet.js';
+import { eventually } from './harness/eventually.js';
 
 /** Answers every DNS query with NOERROR and no answer (QR=1, RD+RA), on UDP port 53. */
 export const DNS_RESPONDER_JS = `
@@ -86,15 +87,9 @@ export function logOf(p: ProcessPod): string {
   return r.stdout ?? '';
 }
 
-/** Polls `fn` every 100 ms until it is truthy; throws after `timeoutMs` saying what did not happen. */
-export async function waitUntil<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** {@link eventually} with the positional arguments the pod-start tests use (one polling loop). */
+export function waitUntil<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  return eventually(fn, { what, timeoutMs });
 }
 
 /** `kubectl pcap download NAME -n NS -w FILE` as a user on the laptop (reaches only the API server). */

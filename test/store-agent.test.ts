@@ -26,6 +26,7 @@ import { startStack, type Stack } from './harness/demo.js';
 import type { SimPod } from './harness/kubelet.js';
 import { assertRoot, CONTROL_PLANE_IP, spawnInNetns } from './harness/netns.js';
 import { S3Server } from './harness/s3.js';
+import { eventually } from './harness/eventually.js';
 import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
 
 const NS = 'shop';
@@ -45,7 +46,6 @@ const STORE_CRD = {
   },
 };
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A client inside a pod: keep-alive GETs of url for `seconds`, paced (~50 requests/s), then exits. */
 const BULK_CLIENT = String.raw`
@@ -61,20 +61,9 @@ const next = () => {
 next();
 `;
 
-/** Polls `fn` until it returns a value (bounded); the last error or state is in the failure. */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`);
-    await sleep(250);
-  }
+/** {@link eventually} with this file's positional arguments (one polling loop: test/harness/eventually.ts). */
+function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  return eventually(fn, { what, timeoutMs, everyMs: 250 });
 }
 
 function tshark(file: string, args: string[]): string {
