@@ -8,7 +8,9 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Keyring } from '../crypto/format.js';
 import { MAGIC } from '../crypto/format.js';
-import { EncryptedFileReader, type RandomAccessSource } from '../crypto/reader.js';
+import { EncryptedFileReader, handleSource } from '../crypto/reader.js';
+
+export { handleSource };
 
 export interface PlainView {
   /** Plaintext bytes. */
@@ -19,23 +21,6 @@ export interface PlainView {
   close(): Promise<void>;
 }
 
-/** A random-access source over an already opened file (keeps the no-follow open of safefs.ts). */
-export function handleSource(fh: FileHandle): RandomAccessSource {
-  return {
-    size: async () => (await fh.stat()).size,
-    readAt: async (offset, length) => {
-      const buf = Buffer.alloc(length);
-      let got = 0;
-      while (got < length) {
-        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return buf.subarray(0, got);
-    },
-    close: () => fh.close(),
-  };
-}
 
 /** Is the file an encrypted capture file? (reads its first 8 bytes) */
 export async function isEncrypted(fh: FileHandle): Promise<boolean> {

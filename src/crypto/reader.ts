@@ -1,7 +1,7 @@
 // Random-access decryption of an encrypted capture file: its plaintext size, any byte range, the
 // whole file as a stream, and the live view of a file still being written. Every chunk read is
 // authenticated; the size comes from the last chunk, which is authenticated too.
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import {
   chunkOffset,
   EncryptedFileError,
@@ -42,9 +42,8 @@ export interface RandomAccessSource {
   close(): Promise<void>;
 }
 
-/** A local file as a source. */
-export async function fileSource(path: string): Promise<RandomAccessSource> {
-  const fh = await open(path, 'r');
+/** A random-access source over an already opened file (the agent keeps its no-follow open, safefs.ts). */
+export function handleSource(fh: FileHandle): RandomAccessSource {
   return {
     size: async () => (await fh.stat()).size,
     readAt: async (offset, length) => {
@@ -59,6 +58,11 @@ export async function fileSource(path: string): Promise<RandomAccessSource> {
     },
     close: () => fh.close(),
   };
+}
+
+/** A local file as a source. */
+export async function fileSource(path: string): Promise<RandomAccessSource> {
+  return handleSource(await open(path, 'r'));
 }
 
 export class EncryptedFileReader {
