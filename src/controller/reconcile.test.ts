@@ -96,6 +96,20 @@ test('decide: tenancy refusal is a failure with Invalid condition and a Forbidde
   assert.ok(d.events.some((e) => e.reason === 'Forbidden' && e.type === 'Warning'));
 });
 
+test('decide: a store refusal stays on the next pass (a terminal capture does not flip to Valid); no second Event', () => {
+  const w = { ...arrayWorld({ pods: [pod('p', 'n1')], nodes: ['n1'] }), storeWorld: { store: () => undefined, stores: () => [], namespaceLabels: () => ({}) } };
+  const first = decide(pc({ targetPod: 'p', store: 'nope' }), w, CFG, T0, none);
+  assert.equal(first.status?.progress, 'failure');
+  assert.equal(first.status?.conditions?.find((c) => c.type === 'Invalid')?.reason, 'StoreNotFound');
+  assert.ok(first.events.some((e) => e.reason === 'StoreNotFound'));
+  const second = decide(pc({ targetPod: 'p', store: 'nope' }, first.status), w, CFG, T0 + 1000, none);
+  const inv = second.status?.conditions?.find((c) => c.type === 'Invalid');
+  assert.equal(inv?.status, 'True');
+  assert.equal(inv?.reason, 'StoreNotFound');
+  assert.equal(second.status?.targetsTotal, 0);
+  assert.ok(!second.events.some((e) => e.reason === 'StoreNotFound'), 'the Event is sent once');
+});
+
 test('decide: a controller-side invalid spec (1 TB per target) fails with a readable reason', () => {
   const d = decide(pc({ targetPod: 'p', maxFileSize: '100G', fileCount: 1000 }), arrayWorld({}), CFG, T0, none);
   assert.equal(d.status?.progress, 'failure');

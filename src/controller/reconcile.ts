@@ -163,7 +163,9 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
   // the store: checked until the capture ends (a store deleted later does not fail a finished capture)
   if (!refusal && world.storeWorld) {
     const r = resolveStore(pc, world.storeWorld, cfg.systemNamespace);
-    if (r.kind === 'refused' && !terminal(prev.progress)) {
+    // a capture this check refused stays refused (its terminal status must not flip to Valid on the next pass)
+    const refusedBefore = prev.conditions?.some((c) => c.type === CONDITIONS.Invalid && c.status === 'True' && r.kind === 'refused' && c.reason === r.reason);
+    if (r.kind === 'refused' && (!terminal(prev.progress) || refusedBefore)) {
       refusal = { reason: r.reason, message: r.message, invalid: [], event: r.reason };
       spec = undefined;
     } else hasStore = r.kind === 'store' || (r.kind === 'refused' && pc.spec.store !== undefined);
