@@ -5,11 +5,13 @@
 // reads it through the harness's Unix-socket path.
 //
 // Stand-ins, said plainly:
-// - the PacketCaptureStore CRD here is a minimal one applied by this test (store-control's CRD with
-//   its CEL checks is on another branch, and refuses a plain-http IP endpoint, which a test server
-//   in the fabric needs); the agent's ClusterRole gets list/watch on it here too (the chart's part);
-// - the controller is main's (it does not yet aggregate the `Uploaded` condition): the test asserts
-//   the agent's per-file upload states in status, which is the agent's contract.
+// - the PacketCaptureStore CRD here is a minimal one applied by this test over the chart's: the
+//   chart's CEL checks allow plain http only to an in-cluster Service name, and the harness has no
+//   cluster DNS, so a test server in the fabric is reached by IP (test/store-control.test.ts covers
+//   the real CRD and the controller's store decisions);
+// - the agent's ClusterRole gets list/watch on stores here too (belt and braces over the chart's).
+// The controller is the chart's Deployment pod (startStack) with the credentials mounted: it probes
+// the store over the pod network and aggregates the agents' per-file upload states.
 // Needs root (network namespaces, tcpdump).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -169,8 +171,9 @@ describe('agent uploads to a store in the cluster network: encrypted at rest, ve
       kubectl(['apply', '-f', '-'], j),
     );
     for (const st of [store('good'), store('bad', { secretEntry: 'bad.secretAccessKey' }), store('nobucket', { bucket: 'no-such-bucket' })]) await kubectl(['apply', '-f', '-'], JSON.stringify(st));
-    // the kubelet puts Secret contents into a pod when it starts: roll the agent so it sees them
+    // the kubelet puts Secret contents into a pod when it starts: roll the agent and the controller so they see them
     await stack.agents['node-a']?.restart();
+    await stack.controller.restart();
     const sec = JSON.parse(await kubectl(['-n', 'pcapper', 'get', 'secret', 'pcapper-encryption-keys', '-o', 'json'])) as { data: Record<string, string> };
     keyring = parseKeyring(new Map(Object.entries(sec.data).map(([k, v]) => [k, Buffer.from(v, 'base64')])));
 

@@ -18,7 +18,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -71,6 +71,15 @@ export interface StackAgent {
   restart(): Promise<ProcessPod>;
 }
 
+/** The controller: Deployment `pcapper-controller`'s pod (one replica, leader-elected as the chart runs it). */
+export interface StackController {
+  /** the current pod (replaced by restart()) */
+  pod: ProcessPod;
+  readonly logFile: string;
+  /** A rollout: delete the pod, start a new one (it reads the Secrets anew); waits until Ready. */
+  restart(): Promise<ProcessPod>;
+}
+
 export interface Stack {
   readonly cluster: Cluster;
   readonly kubelet: SimKubelet;
@@ -78,6 +87,8 @@ export interface Stack {
   /** pcapper CA, server and agent certificates (also in Secrets pcapper-server-tls / pcapper-agent-tls) */
   readonly pki: PcapperPki;
   readonly agents: Record<string, StackAgent>;
+  /** the pcapper-controller Deployment's one pod */
+  readonly controller: StackController;
   /** the pcapper-server replicas' current pods */
   readonly servers: ProcessPod[];
   /** replaces server replica `i` (a deleted Deployment pod); waits until Ready */
@@ -146,41 +157,48 @@ async function tlsSecret(core: k8s.CoreV1Api, name: string, pair: CertPair, caPe
   });
 }
 
-class ControllerProcess {
-  child: ChildProcess | undefined;
-  constructor(
-    readonly kubeconfig: string,
-    readonly logFile: string,
-  ) {}
-
-  async start(): Promise<void> {
-    const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, ['--enable-source-maps', PCAPPER_JS(), 'controller', '--kubeconfig', this.kubeconfig, '--log-format', 'text', '--resolve-grace', '3'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', POD_NAME: 'pcapper-controller-local' },
-    });
-    this.child = child;
-    child.stdout?.pipe(log, { end: false });
-    child.stderr?.pipe(log, { end: false });
-    // started = alive after a moment (it logs JSON/text; no readiness endpoint needed here)
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(resolve, 1000);
-      child.once('exit', (code, sig) => {
-        clearTimeout(t);
-        reject(new Error(`the controller exited (${code ?? sig}) during start; see ${this.logFile}`));
-      });
-    });
-  }
-
-  async stop(): Promise<void> {
-    const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise<void>((r) => c.once('exit', () => r()));
-    c.kill('SIGTERM');
-    const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  }
+/** Deployment pcapper-controller of deploy/pcapper.yaml as a process pod (runPod) on `node`. */
+async function startControllerPod(kubelet: SimKubelet, apps: k8s.AppsV1Api, node: string, dir: string): Promise<StackController> {
+  const manifest = workload<k8s.V1Deployment>('Deployment', 'pcapper-controller');
+  const tpl = manifest?.spec?.template;
+  if (!manifest?.spec || !tpl?.spec) throw new Error('deploy/pcapper.yaml has no Deployment pcapper-controller: run npm run gen');
+  const c = tpl.spec.containers.find((x) => x.name === 'controller') ?? tpl.spec.containers[0];
+  const { status: _status, ...body } = manifest;
+  const dep = await apps.createNamespacedDeployment({ namespace: SYSTEM_NAMESPACE, body: { ...body, spec: { ...manifest.spec, replicas: 1 } } });
+  const owner: k8s.V1OwnerReference = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'pcapper-controller', uid: dep.metadata?.uid ?? '', controller: true, blockOwnerDeletion: true };
+  const metrics = c?.ports?.find((p) => p.name === 'metrics') ?? { name: 'metrics', containerPort: 8080 };
+  const probe = c?.readinessProbe?.httpGet;
+  const pod = await kubelet.runPod({
+    namespace: SYSTEM_NAMESPACE,
+    name: `pcapper-controller-${randSuffix()}`,
+    node,
+    labels: { ...tpl.metadata?.labels, 'pod-template-hash': randomBytes(5).toString('hex') },
+    ownerReferences: [owner],
+    serviceAccountName: tpl.spec.serviceAccountName ?? 'pcapper-controller',
+    container: {
+      name: c?.name ?? 'controller',
+      // the chart's arguments, plus the test speed the host process had (text logs, 3 s resolve grace)
+      argv: [process.execPath, '--enable-source-maps', PCAPPER_JS(), ...(c?.args ?? ['controller']), '--log-format', 'text', '--resolve-grace', '3'],
+      env: envOf(c),
+      ports: (c?.ports ?? [metrics]).map((p) => ({ containerPort: p.containerPort, ...(p.name ? { name: p.name } : {}), protocol: p.protocol ?? 'TCP' })),
+    },
+    secretMounts: secretMountsOf(tpl.spec, c),
+    readinessProbe: { scheme: 'HTTP', path: probe?.path ?? '/readyz', port: metrics.containerPort, periodMs: 300 },
+    logFile: join(dir, 'controller.log'),
+  });
+  const ctl: StackController = {
+    pod,
+    get logFile() {
+      return this.pod.logFile;
+    },
+    async restart() {
+      const next = await kubelet.replacePod(SYSTEM_NAMESPACE, this.pod.name);
+      this.pod = next;
+      await kubelet.waitPodReady(next);
+      return next;
+    },
+  };
+  return ctl;
 }
 
 /**
@@ -189,8 +207,9 @@ class ControllerProcess {
  *   2. PKI (makePcapperPki) -> Secrets pcapper-server-tls and pcapper-agent-tls, as an admin does
  *      before applying the static manifest (docs/install.md);
  *   3. deploy/pcapper.yaml minus DaemonSet/Deployment; the APIService's caBundle set to the CA;
- *   4. the controller as a host process (it talks only to the API, through the forwarder);
- *   5. simulated nodes, and on each one agent pod of DaemonSet `pcapper-agent` (runPod: inside
+ *   4. simulated nodes; Deployment `pcapper-controller` as one pod on the first node (in the pod
+ *      network like the chart's: it reaches the API and the stores, never the host);
+ *   5. on each node one agent pod of DaemonSet `pcapper-agent` (runPod: inside
  *      the pod network, TLS from its Secret, in-cluster kubeconfig, HTTPS readiness);
  *   6. Deployment `pcapper-server` with `serverReplicas` pods; waits until the APIService is Available.
  */
@@ -240,23 +259,21 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
 
-    const ctlToken = await cluster.serviceAccountToken(SYSTEM_NAMESPACE, 'pcapper-controller', { expirationSeconds: 24 * 3600 });
-    const ctlPath = cluster.writeKubeconfig('pcapper-controller', ctlToken);
-
     const kubelet = new SimKubelet(cluster.kubeConfig, { cluster });
     log(`  simulated nodes and pods: harness run ${kubelet.run.id} (network namespaces ${kubelet.run.netnsName('*')})`);
     cleanups.push(async () => {
       const errs = await kubelet.close();
       for (const e of errs) log(`kubelet cleanup: ${e}`);
     });
-    const ctlLog = join(dir, 'controller.log');
-    log('starting the controller...');
-    const ctl = new ControllerProcess(ctlPath, ctlLog);
-    cleanups.push(() => ctl.stop());
-    await ctl.start();
 
     const nodes = opts.nodes ?? ['node-a', 'node-b'];
     for (const node of nodes) await kubelet.addNode(node);
+
+    // ---- Deployment pcapper-controller: a pod on the first node, as the chart runs it (its Secret
+    // mounts, env and ServiceAccount), so it reaches the API and the object stores over the pod network
+    log('starting the controller...');
+    const controller = await startControllerPod(kubelet, apps, nodes[0] ?? 'node-a', dir);
+    await kubelet.waitPodReady(controller.pod);
 
     // ---- DaemonSet pcapper-agent
     const dsManifest = workload<k8s.V1DaemonSet>('DaemonSet', 'pcapper-agent');
@@ -441,6 +458,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       endpoints,
       pki,
       agents,
+      controller,
       servers,
       async restartServer(i) {
         const old = servers[i];
@@ -455,7 +473,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       },
       dir,
       get logs() {
-        return [ctlLog, ...Object.values(agents).map((a) => a.logFile), ...servers.map((s) => s.logFile)];
+        return [controller.logFile, ...Object.values(agents).map((a) => a.logFile), ...servers.map((s) => s.logFile)];
       },
       stop,
     };
