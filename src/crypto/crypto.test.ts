@@ -15,7 +15,7 @@ import {
   type Keyring,
 } from './format.js';
 import { KeyringError, parseKeyring } from './keyring.js';
-import { EncryptedFileReader } from './reader.js';
+import { EncryptedFileReader, fileSource } from './reader.js';
 import { finishFile } from './recover.js';
 import { rewrapFile } from './rotate.js';
 import { EncryptedFileWriter } from './writer.js';
@@ -280,6 +280,45 @@ describe('encrypted capture files', () => {
       await r.close();
     }
   });
+
+  for (const [when, nth] of [['in the size check', 1], ['in the chunk read', 2]] as const) {
+    it(`a live read while its writer re-seals the last slot with a longer record (${when}) reads the bytes it asked for`, async () => {
+      const p = path();
+      const w = await EncryptedFileWriter.create(p, ring1, { chunkSize: CS });
+      const data = randomBytes(CS + 300);
+      await w.write(data.subarray(0, CS + 10));
+      await w.flush(); // chunk 1 sealed short (10 bytes)
+      const src = await fileSource(p);
+      let armed = false;
+      let reads = 0;
+      let resealed = false;
+      // read() takes the size, then reads chunk 1 (its size check), then reads chunk 1 again (the
+      // data); the writer seals that slot again in between, as the agent's flush does
+      const racing = {
+        size: () => src.size(),
+        readAt: async (offset: number, length: number) => {
+          if (armed && offset === chunkOffset(CS, 1) && ++reads === nth) {
+            await w.write(data.subarray(CS + 10));
+            await w.flush();
+            resealed = true; // the length asked for is that of the older, shorter record: the newer one is cut short
+            return src.readAt(offset, length);
+          }
+          return src.readAt(offset, length);
+        },
+        close: () => src.close(),
+      };
+      const r = await EncryptedFileReader.fromSource(racing, ring1);
+      try {
+        assert.equal((await r.info({ live: true })).size, CS + 10);
+        armed = true;
+        assert.deepEqual(await r.read(0, CS + 10, { live: true }), data.subarray(0, CS + 10));
+        assert.ok(resealed, 'the slot was re-sealed during the read');
+      } finally {
+        await r.close();
+        await w.close();
+      }
+    });
+  }
 
   it('a live reader skips a chunk whose record is still being written', async () => {
     const p = await encrypt(randomBytes(2 * CS + 100));

@@ -16,6 +16,9 @@ import {
   type Keyring,
 } from './format.js';
 
+/** How often a live view re-reads a last chunk its writer is re-sealing (each after a turn of the event loop). */
+const LIVE_REREADS = 50;
+
 export interface EncryptedFileInfo {
   /** Plaintext bytes readable now. */
   readonly size: number;
@@ -102,12 +105,31 @@ export class EncryptedFileReader {
 
   /** Size and completeness, from the file size and its last chunk. */
   async info(opts: InfoOptions = {}): Promise<EncryptedFileInfo> {
-    let fileSize = await this.src.size();
+    for (let attempt = 0; ; attempt++) {
+      const size = await this.src.size();
+      let r: { info: EncryptedFileInfo; steppedBack: boolean };
+      try {
+        r = await this.infoAt(size, opts);
+      } catch (e) {
+        // live: the last slot was being re-sealed as it was read (a longer record than the size seen)
+        if (!opts.live || attempt >= LIVE_REREADS || !(e instanceof EncryptedFileError) || (await this.src.size()) === size) throw e;
+        await new Promise<void>((res) => setImmediate(res));
+        continue;
+      }
+      // live: a last slot that did not open while the file grew was being re-sealed; look again
+      if (!r.steppedBack || attempt >= LIVE_REREADS || (await this.src.size()) === size) return r.info;
+      await new Promise<void>((res) => setImmediate(res));
+    }
+  }
+
+  private async infoAt(sizeNow: number, opts: InfoOptions): Promise<{ info: EncryptedFileInfo; steppedBack: boolean }> {
+    let fileSize = sizeNow;
+    let steppedBack = false;
     const cs = this.fixed.chunkSize;
     const stride = slotStride(cs);
     const base = { chunkSize: cs, keyId: this.keyId, fileSize };
     if (fileSize <= HEADER_SIZE) {
-      if (opts.live) return { ...base, size: 0, complete: false };
+      if (opts.live) return { info: { ...base, size: 0, complete: false }, steppedBack };
       throw new EncryptedFileError('Truncated', 'the encrypted file ends after its header: it holds no chunk, not even the final one (its writer did not finish)');
     }
     // The slot the last byte falls in; in the live view, a record still being written there is
@@ -140,16 +162,41 @@ export class EncryptedFileReader {
             `the encrypted file ends after chunk ${last} without its final chunk: it was cut short, or its writer has not finished (read it as a live file to get the ${last * cs + opened.plaintext.length} bytes present)`,
           );
         }
-        return { ...base, size: last * cs + opened.plaintext.length, complete: opened.final };
+        return { info: { ...base, size: last * cs + opened.plaintext.length, complete: opened.final }, steppedBack };
       }
       if (!opts.live || last === 0) {
-        if (opts.live) return { ...base, size: 0, complete: false };
+        if (opts.live) return { info: { ...base, size: 0, complete: false }, steppedBack };
         throw failure;
       }
       // Live: the last slot is being written (or was torn by a crash); step back one.
+      steppedBack = true;
       last--;
       // A full earlier chunk always fills its slot, so the record is complete from here on.
       fileSize = chunkOffset(cs, last + 1);
+    }
+  }
+
+  private openAt(i: number, rec: Buffer | undefined): ReturnType<typeof openChunk> {
+    if (!rec) throw new EncryptedFileError('Truncated', `chunk ${i} is missing from the encrypted file`);
+    return openChunk(this.fixed, this.dek, i, rec);
+  }
+
+  /**
+   * The last chunk of a live view: its writer re-seals that slot in place on every flush (a longer
+   * record, a fresh nonce), so between info() and this read the slot may hold a newer record that
+   * reaches past the size info() saw, or one being written. Read it again at the file's current
+   * size until it opens; the newer record holds at least the bytes info() counted.
+   */
+  private async openLiveLast(i: number, sizeAtInfo: number): Promise<ReturnType<typeof openChunk>> {
+    let size = sizeAtInfo;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return this.openAt(i, await this.readRecord(i, size));
+      } catch (e) {
+        if (attempt >= LIVE_REREADS || !(e instanceof EncryptedFileError)) throw e;
+        await new Promise<void>((r) => setImmediate(r));
+        size = await this.src.size();
+      }
     }
   }
 
@@ -170,9 +217,7 @@ export class EncryptedFileReader {
     const cs = this.fixed.chunkSize;
     const lastIndex = Math.floor((info.size - 1) / cs);
     for (let i = Math.floor(start / cs); i * cs < stop; i++) {
-      const rec = await this.readRecord(i, info.fileSize);
-      if (!rec) throw new EncryptedFileError('Truncated', `chunk ${i} is missing from the encrypted file`);
-      const c = openChunk(this.fixed, this.dek, i, rec);
+      const c = i === lastIndex && opts.live ? await this.openLiveLast(i, info.fileSize) : this.openAt(i, await this.readRecord(i, info.fileSize));
       if (i < lastIndex && (c.final || c.plaintext.length !== cs)) {
         throw new EncryptedFileError('ChunkAuthFailed', `chunk ${i} is ${c.final ? 'marked final' : 'short'} but is not the last chunk: the file was altered (an older seal of the chunk was put back, or chunks were removed)`);
       }
