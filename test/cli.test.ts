@@ -352,12 +352,15 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
     // replaces them, resolving once they are Ready. The relay gate of kpApiOnly() holds the
     // download at a third of the file, so the restart happens mid-file by state.
     const name = 'restart-dl';
-    const made = await kp(['capture', 'pod/solo', '-n', NS, '--name', name, '--duration', '20s', '--snaplen', '0', '--detach'], { kubeconfig: admin });
+    // ends by state: after 6,000 packets (the 5 min duration is only a backstop), so a slow machine
+    // still gets a file of several MB however long the traffic below takes
+    const made = await kp(['capture', 'pod/solo', '-n', NS, '--name', name, '--count', '6000', '--duration', '5m', '--snaplen', '0', '--detach'], { kubeconfig: admin });
     assert.equal(made.code, 0, made.stderr);
-    // ~25 MB of traffic into solo (100 kB request bodies: argv-sized), 10 at a time
+    await eventually(async () => (await getPc(name))?.status?.targets?.[0]?.phase === 'Running' || undefined, { what: `${name} Running`, timeoutMs: 60_000 });
+    // traffic into solo (100 kB request bodies: argv-sized), 10 at a time, until the capture has its packets
     const solo = pods.solo as SimPod;
     const body = 'x'.repeat(100_000);
-    for (let round = 0; round < 25; round++) {
+    for (let round = 0; round < 200 && (await getPc(name))?.status?.progress !== 'finished'; round++) {
       await Promise.all(Array.from({ length: 10 }, (_, i) => httpGet(web0(), `http://${solo.ip}:8080/big/${round}/${i}`, { method: 'POST', body }).catch(() => undefined)));
     }
     await eventually(async () => (await getPc(name))?.status?.progress === 'finished', { what: `${name} finished`, timeoutMs: 60_000 });
@@ -450,7 +453,8 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
 
   it('live across two nodes into a file: one interface per pod, ends when the capture finishes', async () => {
     const file = join(tmp, 'live-web.pcapng');
-    const r = await kp(['live', '-l', 'app=web', '-n', NS, '--duration', '4s', '-w', file], { kubeconfig: admin, timeoutMs: 90_000 });
+    // ends by state: each target stops after 2 packets (the suite's background traffic reaches every pod)
+    const r = await kp(['live', '-l', 'app=web', '-n', NS, '--count', '2', '-w', file], { kubeconfig: admin, timeoutMs: 180_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /capture shop\/\S+: finished/);
     const want = Object.entries(pods).filter(([k]) => k.startsWith('web-')).map(([, p]) => `${p.node}/shop/${p.name}`).sort();
