@@ -238,9 +238,10 @@ export class LinuxCaptureBackend implements CaptureBackend {
     // With a pipe, the capture has ended when tcpdump exited AND its last bytes are in the last file.
     const exited = r
       ? Promise.all([proc.exited, consumed]).then(([exit]) => {
-          if (!r.error || exit.error) return exit;
+          if (!r.error) return exit;
+          // the ring's error is the cause: tcpdump's own words then only say that its pipe closed
           const f = ringFailure(r.error);
-          return { ...exit, code: exit.code === 0 ? 1 : exit.code, error: f.message, reason: f.reason };
+          return { ...exit, code: exit.code === 0 ? 1 : exit.code, error: exit.error ? `${f.message} (tcpdump: ${exit.error})` : f.message, reason: f.reason };
         })
       : proc.exited;
     return {
