@@ -16,8 +16,11 @@
  *   `--rate-passes P` (default 1) ladders per mode; `--no-rate` skips it (needs root).
  * - lost_files: uploads that did not end verified, or whose object differs (SHA-256) from the file.
  *
- * - ring_mb_s: the agent's future path, the capture as a pcap stream through the record framer into
+ * - ring_mb_s: the agent's path, the capture as a pcap stream through the record framer into
  *   encrypted ring files (the agent's PcapRing with the encrypted sink, src/capture/ring.ts, 100 MB files).
+ * - ring_cpu_ms_per_mb_encrypted / _plain (line before last): CPU time per MB of that path with
+ *   64 KiB reads (a pipe's), encrypted vs plain sink: the per-byte cost of encryption, which times
+ *   tcpdump's write rate (MB/s) gives the CPU share encryption takes at that rate.
  *
  * Last line: `mb=… upload_mb_s=… awscli_mb_s=… vs_awscli=… encrypt_mb_s=… copy_mb_s=… encrypt_vs_copy=… ring_mb_s=… encrypt_overhead=… lost_files=…`
  */
@@ -29,7 +32,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKeyring } from '../src/crypto/keyring.js';
 import { PcapRing } from '../src/capture/ring.js';
-import { encryptedSink } from '../src/capture/sinks.js';
+import { encryptedSink, plainSink } from '../src/capture/sinks.js';
 import { Readable } from 'node:stream';
 import { EncryptedFileWriter } from '../src/crypto/writer.js';
 import { uploadFile } from '../src/storage/uploader.js';
@@ -83,11 +86,11 @@ async function sha256File(path: string): Promise<string> {
 
 /** Reads `src` in 1 MiB blocks into `sink`, returns MB/s. */
 /** The file in 1 MiB chunks (the ring's input, as tcpdump's pipe gives it). */
-async function* readChunks(src: string): AsyncGenerator<Buffer> {
+async function* readChunks(src: string, size = 1 << 20): AsyncGenerator<Buffer> {
   const fh = await open(src, 'r');
   try {
     for (;;) {
-      const buf = Buffer.alloc(1 << 20);
+      const buf = Buffer.alloc(size);
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) return;
       yield buf.subarray(0, bytesRead);
@@ -171,6 +174,8 @@ async function main(): Promise<void> {
     const enc: number[] = [];
     const cp: number[] = [];
     const ringRates: number[] = [];
+    const ringCpuEnc: number[] = [];
+    const ringCpuPlain: number[] = [];
     for (let i = 0; i < runs; i++) {
       const plainOut = join(work, `copy-${i}`);
       const out = await open(plainOut, 'wx', 0o600);
@@ -193,6 +198,22 @@ async function main(): Promise<void> {
       await pr.consume(Readable.from(readChunks(file)));
       ringRates.push(statSync(file).size / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9));
       rmSync(ringDir, { recursive: true, force: true });
+      // CPU per MB of the ring path with reads of a pipe's size (64 KiB), encrypted vs plain: what
+      // encryption adds per byte, robust to the machine's contention (CPU time, not wall time)
+      // (plain, enc, enc, plain: the best of two per mode, so neither pays the warm-up alone)
+      const best = { enc: Infinity, plain: Infinity };
+      for (const mode of ['plain', 'enc', 'enc', 'plain'] as const) {
+        mkdirSync(ringDir, { mode: 0o700 });
+        const open = mode === 'enc' ? encryptedSink(() => Promise.resolve(ring)) : plainSink();
+        const r2 = new PcapRing({ dir: ringDir, fileBase: 'bench.pcap', maxFileSize: 100e6, fileCount: 1000, open, remove: (f) => rm(f, { force: true }) });
+        const c0 = process.cpuUsage();
+        await r2.consume(Readable.from(readChunks(file, 64 * 1024)));
+        const c = process.cpuUsage(c0);
+        best[mode] = Math.min(best[mode], (c.user + c.system) / 1000 / (statSync(file).size / 1e6));
+        rmSync(ringDir, { recursive: true, force: true });
+      }
+      ringCpuEnc.push(best.enc);
+      ringCpuPlain.push(best.plain);
     }
     // lossless capture rate through the agent, encryption on vs off (same run, alternating passes)
     let overhead = 'skipped';
@@ -214,6 +235,10 @@ async function main(): Promise<void> {
     const e = median(enc);
     const c = median(cp);
     const rg = median(ringRates);
+    const ce = median(ringCpuEnc);
+    const cpl = median(ringCpuPlain);
+    log(`ring path CPU per MB (64 KiB reads): encrypted ${ce.toFixed(2)} ms, plain ${cpl.toFixed(2)} ms; encryption adds ${(ce - cpl).toFixed(2)} ms per MB of capture`);
+    console.log(`ring_cpu_ms_per_mb_encrypted=${ce.toFixed(2)} ring_cpu_ms_per_mb_plain=${cpl.toFixed(2)}`);
     console.log(
       `mb=${(size / 1e6).toFixed(0)} upload_mb_s=${up.toFixed(1)} awscli_mb_s=${awsMb.toFixed(1)} vs_awscli=${(up / awsMb).toFixed(2)} encrypt_mb_s=${e.toFixed(1)} copy_mb_s=${c.toFixed(1)} encrypt_vs_copy=${(e / c).toFixed(2)} ring_mb_s=${rg.toFixed(1)} encrypt_overhead=${overhead} lost_files=${lost}`,
     );

@@ -68,6 +68,11 @@ function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90
   return eventually(fn, { what, timeoutMs, everyMs: 250 });
 }
 
+/** The ring files of a target's status (the metadata sidecar, capture-meta.json, is listed too: plaintext JSON). */
+function ringFiles(t: TargetStatus): NonNullable<TargetStatus['files']> {
+  return (t.files ?? []).filter((f) => f.name !== 'capture-meta.json');
+}
+
 function tshark(file: string, args: string[]): string {
   const r = spawnSync('tshark', ['-r', file, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   assert.equal(r.status, 0, `tshark ${args.join(' ')}: ${r.stderr}`);
@@ -207,7 +212,8 @@ describe('agent uploads to a store in the cluster network: encrypted at rest, ve
     const bulk = spawnInNetns(client, [process.execPath, '-e', BULK_CLIENT, `http://${web.ip}:8080/${MARKER}`, '6'], { run: stack.kubelet.run, what: 'bulk http client' });
     await bulk.exited;
     const t = await targetWhen('up', 'every file Uploaded', (x) => (x.files ?? []).every((f) => f.upload?.state === 'Uploaded'), 180_000);
-    const files = t.files ?? [];
+    assert.ok((t.files ?? []).some((f) => f.name === 'capture-meta.json' && f.upload?.state === 'Uploaded'), 'the sidecar is listed in status with its upload state');
+    const files = ringFiles(t);
     assert.ok(files.length >= 2, `the ring rotated: ${files.map((f) => `${f.name} ${f.size}`).join(', ')}`);
     assert.ok(files.some((f) => (f.upload?.parts ?? 0) >= 2), `a file spans several parts: ${JSON.stringify(files.map((f) => f.upload))}`);
     const c = s3.client(BUCKET);
@@ -249,7 +255,7 @@ describe('agent uploads to a store in the cluster network: encrypted at rest, ve
     const done = await targetWhen('down', 'every file Uploaded after the restart', (x) => (x.files ?? []).every((y) => y.upload?.state === 'Uploaded'));
     const c = s3.client(BUCKET);
     try {
-      for (const x of done.files ?? []) {
+      for (const x of ringFiles(done)) {
         const plain = await decrypt(await c.getObject(`prod/${NS}/down/node-a/pod.${NS}.web/${x.name}`));
         assert.equal(plain.length, x.size);
       }
@@ -307,7 +313,7 @@ describe('agent uploads to a store in the cluster network: encrypted at rest, ve
     const c = s3.client(BUCKET);
     try {
       let packets = 0;
-      for (const f of t.files ?? []) {
+      for (const f of ringFiles(t)) {
         const raw = await c.getObject(`prod/${NS}/killed/node-a/pod.${NS}.web/${f.name}`);
         assert.equal(raw.indexOf(MARKER), -1, 'no plaintext in the object');
         const plain = await decrypt(raw); // complete: the last file was finished after the restart

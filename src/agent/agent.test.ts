@@ -15,6 +15,7 @@ import { CaptureSetupError } from '../capture/backend.js';
 import type { DiskState } from '../capture/disk.js';
 import { FakeCaptureBackend, PCAP_HEADER } from '../capture/fake.js';
 import { capturePaths } from '../capture/tcpdump.js';
+import { ringFailure, RingBacklogError } from '../capture/ring.js';
 import { loadAgentConfig, type AgentConfig } from '../config/agent.js';
 import { KubeApiError } from '../k8s/client.js';
 import { FakeClock } from '../k8s/clock.js';
@@ -413,6 +414,23 @@ describe('node agent with a fake capture backend (unit: no root, no tools, fake 
     }
     await h.until('failed', () => phaseOf(h, 'c2', 'pod/shop/web-2') === 'Failed/CaptureFailed');
     assert.equal(h.target('c2', 'pod/shop/web-2')?.message, 'tcpdump: pcap_loop: The interface went down');
+    await h.agent.stop();
+  });
+
+  it('a ring that must not reuse a file the store does not hold ends the target Failed/UploadBacklog with what to do, and a Warning Event', async () => {
+    const h = await harness({ pods: [pod('web-1')] });
+    h.captures.put(capture('c1', [podTarget('web-1')], { spec: { targetPod: 'web-1' } }));
+    await h.until('Running', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Running/Capturing');
+    // what the Linux backend reports when its ring stops with RingBacklogError (src/capture/ring.ts ringFailure)
+    const f = ringFailure(new RingBacklogError('web-1.pcap0', 3, 3));
+    h.backend.live('pod/shop/web-1')?.exit(1, f.message, f.reason);
+    for (let i = 0; i < 31 && phaseOf(h, 'c1', 'pod/shop/web-1') === 'Running/Capturing'; i++) {
+      await h.until('queue idle', () => h.agent.idle());
+      await h.clock.advance(100);
+    }
+    await h.until('failed', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Failed/UploadBacklog');
+    assert.match(h.target('c1', 'pod/shop/web-1')?.message ?? '', /3 closed files still wait for upload.*raise spec\.fileCount/);
+    assert.ok(h.events.some((e) => e.type === 'Warning' && e.reason === 'UploadBacklog'), 'a Warning Event UploadBacklog');
     await h.agent.stop();
   });
 

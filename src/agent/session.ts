@@ -224,7 +224,7 @@ export function finalPhase(s: Pick<Session, 'stopReason' | 'opts'>, exit: Tcpdum
     const counted = s.opts.packetCount !== undefined;
     return { phase: 'Finished', reason: counted ? 'PacketCountReached' : 'CaptureEnded', message: counted ? `captured ${s.opts.packetCount} packets` : 'tcpdump ended' };
   }
-  return { phase: 'Failed', reason: 'CaptureFailed', message: exit?.error || `tcpdump exited with ${exit?.signal ?? `code ${exit?.code ?? '?'}`}` };
+  return { phase: 'Failed', reason: exit?.reason ?? 'CaptureFailed', message: exit?.error || `tcpdump exited with ${exit?.signal ?? `code ${exit?.code ?? '?'}`}` };
 }
 
 /** Records the target's end (once): phase, reason, counters, an Event, then its final file sizes. */

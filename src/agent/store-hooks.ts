@@ -5,7 +5,8 @@
  * - a target that ended -> its metadata sidecar queued after its ring files;
  * - after a restart, the files of the capture's targets on this node are queued again (journals
  *   make the uploads resume);
- * - every upload state change -> status.targets[].files[].upload, through the status writer.
+ * - every upload state change (ring files and the sidecar) -> status.targets[].files[].upload,
+ *   through the status writer.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -51,7 +52,8 @@ function jobFor(ctx: AgentContext, prep: PreparedCapture, store: string, file: s
 export function ringFileClosed(ctx: AgentContext, prep: PreparedCapture, file: RingFile): void {
   const store = storeOf(ctx, prep.request.captureNamespace, prep.request.captureName);
   if (!store || !ctx.uploads) return;
-  ctx.uploads.add(jobFor(ctx, prep, store, file.name, true));
+  // fresh: a reused ring slot is a new file, whatever the upload state of the old one was
+  ctx.uploads.add(jobFor(ctx, prep, store, file.name, true), { fresh: true });
 }
 
 /** May the ring delete `name` to reuse its slot? Without a store yes; with one only once verified there. */
@@ -65,7 +67,7 @@ export function ringMayReuse(ctx: AgentContext, prep: PreparedCapture, name: str
 export function targetEnded(ctx: AgentContext, prep: PreparedCapture): void {
   const store = storeOf(ctx, prep.request.captureNamespace, prep.request.captureName);
   if (!store || !ctx.uploads) return;
-  ctx.uploads.add(jobFor(ctx, prep, store, DIRECTORY_METADATA_FILE, false));
+  ctx.uploads.add(jobFor(ctx, prep, store, DIRECTORY_METADATA_FILE, true));
 }
 
 /** After a restart: queue the files found in a target directory (and its sidecar). */
@@ -76,10 +78,14 @@ export function requeueFiles(ctx: AgentContext, st: CaptureState, target: string
   const base = { captureKey: st.key, namespace: st.namespace, capture: st.name, node: ctx.config.nodeName, target, targetDir: dirName, store };
   // only what is still on the node: an uploaded file was removed after verification
   for (const n of names) if (existsSync(join(targetDir, n))) ctx.uploads.add({ ...base, file: n, path: join(targetDir, n), inStatus: true });
-  if (existsSync(join(targetDir, DIRECTORY_METADATA_FILE))) ctx.uploads.add({ ...base, file: DIRECTORY_METADATA_FILE, path: join(targetDir, DIRECTORY_METADATA_FILE), inStatus: false });
+  if (existsSync(join(targetDir, DIRECTORY_METADATA_FILE))) ctx.uploads.add({ ...base, file: DIRECTORY_METADATA_FILE, path: join(targetDir, DIRECTORY_METADATA_FILE), inStatus: true });
 }
 
-/** An upload changed state: record it for status (ring files only). */
+/**
+ * An upload changed state: record it for status, ring files and the metadata sidecar alike (the
+ * sidecar is listed in status.targets[].files[] with its upload state, so the capture's `Uploaded`
+ * condition is true only once the sidecar is in the store too).
+ */
 export function uploadReported(ctx: AgentContext, job: UploadJob, u: FileUpload): void {
   if (!job.inStatus) return;
   const st = ctx.states.get(job.captureKey);

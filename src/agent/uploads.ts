@@ -44,7 +44,7 @@ export interface UploadJob {
   readonly file: string;
   readonly path: string;
   readonly store: string;
-  /** Reported in status.targets[].files[] (ring files) or not (the metadata sidecar). */
+  /** Reported in status.targets[].files[] (ring files and the metadata sidecar: both, since the sidecar's upload state counts for `Uploaded`). */
   readonly inStatus: boolean;
 }
 
@@ -106,10 +106,19 @@ export class UploadQueue {
 
   constructor(private readonly d: UploadQueueDeps) {}
 
-  /** Queues a closed file (again: a no-op while it is queued, running or uploaded). */
-  add(job: UploadJob): void {
+  /**
+   * Queues a closed file (again: a no-op while it is queued, running or uploaded). `fresh`: the
+   * ring just closed a new file under this name (a reused ring slot), so an earlier `Uploaded`
+   * entry of the same path belongs to the old file and must not count for the new one.
+   */
+  add(job: UploadJob, opts: { fresh?: boolean } = {}): void {
     if (this.stopped) return;
     let e = this.entries.get(job.path);
+    if (e && opts.fresh && e.state === 'Uploaded' && !e.queued && !e.running) {
+      e.timer?.cancel();
+      this.entries.delete(job.path);
+      e = undefined;
+    }
     if (e && (e.queued || e.running || e.state === 'Uploaded')) return;
     if (!e) {
       e = { job, attempts: 0, state: 'Pending', queued: false, running: false, timer: undefined, last: { state: 'Pending' } };

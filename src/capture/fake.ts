@@ -67,9 +67,9 @@ export class FakeRunningCapture implements RunningCapture {
     await this.writes;
   }
 
-  /** tcpdump exits by itself (packetCount reached: code 0; an error: code 1 and its words). */
-  exit(code: number, error = ''): void {
-    this.finish({ code, signal: null, stats: this.stats(), error, stopped: false });
+  /** tcpdump exits by itself (packetCount reached: code 0; an error: code 1 and its words; `reason`: the backend ended it, e.g. UploadBacklog). */
+  exit(code: number, error = '', reason?: string): void {
+    this.finish({ code, signal: null, stats: this.stats(), error, stopped: false, ...(reason !== undefined ? { reason } : {}) });
   }
 
   requestStats(): Promise<TcpdumpStats | undefined> {

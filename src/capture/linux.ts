@@ -14,7 +14,7 @@ import { CaptureSetupError, type CaptureBackend, type CaptureRequest, type Prepa
 import { findSandboxNetns } from './sandbox.js';
 import { findContainerNetns, NetnsNotFoundError, pinContainerNetns, type PinnedNetns, type ProcFs, realProcFs } from './netns.js';
 import { DEFAULT_PROGRAMS, runTcpdumpOnce, TcpdumpProcess, TcpdumpStartError, type NetnsRef, type Programs, type SpawnFn } from './runner.js';
-import { PcapRing, type RingFile } from './ring.js';
+import { PcapRing, ringFailure, type RingFile } from './ring.js';
 import type { OpenSink } from './sinks.js';
 import { buildFilterCheckArgv, buildPipeTcpdumpArgv, buildTcpdumpArgv, fileSizeMegabytes, captureDirOf, capturePaths, tcpdumpErrorMessage, UnsafeNameError } from './tcpdump.js';
 
@@ -237,7 +237,12 @@ export class LinuxCaptureBackend implements CaptureBackend {
     const r = ring;
     // With a pipe, the capture has ended when tcpdump exited AND its last bytes are in the last file.
     const exited = r
-      ? Promise.all([proc.exited, consumed]).then(([exit]) => (r.error && !exit.error ? { ...exit, code: exit.code === 0 ? 1 : exit.code, error: `writing the ring files failed: ${r.error.message}` } : exit))
+      ? Promise.all([proc.exited, consumed]).then(([exit]) => {
+          if (!r.error) return exit;
+          // the ring's error is the cause: tcpdump's own words then only say that its pipe closed
+          const f = ringFailure(r.error);
+          return { ...exit, code: exit.code === 0 ? 1 : exit.code, error: exit.error ? `${f.message} (tcpdump: ${exit.error})` : f.message, reason: f.reason };
+        })
       : proc.exited;
     return {
       prepared: prep,

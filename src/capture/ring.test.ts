@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { parseKeyring } from '../crypto/keyring.js';
 import { EncryptedFileReader } from '../crypto/reader.js';
-import { PcapRing, PcapSplitter, PcapStreamError, ringFileName, RingBacklogError, type RingFile } from './ring.js';
+import { PcapRing, PcapSplitter, PcapStreamError, ringFailure, ringFileName, RingBacklogError, type RingFile } from './ring.js';
 import { encryptedSink, plainSink } from './sinks.js';
 
 const HEADER = Buffer.from('d4c3b2a1020004000000000000000000ffff000001000000', 'hex');
@@ -112,6 +112,67 @@ describe('PcapRing', () => {
     input.end(Buffer.concat([HEADER, ...Array.from({ length: 20 }, () => rec(randomBytes(200)))]));
     await assert.rejects(done, RingBacklogError);
     assert.deepEqual(readdirSync(dir).sort(), ['b.pcap0', 'b.pcap1'], 'both files kept');
+  });
+
+  it('a backlog says how many files wait and what to do; it ends the target as UploadBacklog (other ring errors: CaptureFailed)', async () => {
+    const dir = tmp();
+    const uploaded = new Set<string>();
+    const r = new PcapRing({ dir, fileBase: 'u.pcap', maxFileSize: 1000, fileCount: 3, open: plainSink(), remove: (p) => rm(p), canDelete: (n) => uploaded.has(n), onClosed: (f) => uploaded.delete(f.name) });
+    const input = new PassThrough();
+    const done = r.consume(input);
+    // the first file is in the store: its slot is reused; the next two are not: the ring stops at the 5th file
+    const closed: string[] = [];
+    input.write(Buffer.concat([HEADER, ...Array.from({ length: 12 }, () => rec(randomBytes(200)))]));
+    for (let i = 0; i < 500 && r.files().filter((f) => f.closed).length < 2; i++) await new Promise((res) => setTimeout(res, 10));
+    uploaded.add('u.pcap0');
+    closed.push(...r.files().filter((f) => f.closed).map((f) => f.name));
+    input.end(Buffer.concat(Array.from({ length: 12 }, () => rec(randomBytes(200)))));
+    const err = await done.then(
+      () => assert.fail('the ring must stop'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof RingBacklogError);
+    assert.deepEqual(closed, ['u.pcap0', 'u.pcap1']);
+    assert.equal(err.file, 'u.pcap1');
+    assert.equal(err.waiting, 3, 'u.pcap1, u.pcap2 and the reused u.pcap0 wait for upload');
+    assert.equal(err.fileCount, 3);
+    const f = ringFailure(err);
+    assert.equal(f.reason, 'UploadBacklog');
+    assert.match(f.message, /ring of 3 files is full and 3 closed files still wait for upload/);
+    assert.match(f.message, /raise spec\.fileCount/);
+    assert.match(f.message, /Check the store/);
+    assert.deepEqual(readdirSync(dir).sort(), ['u.pcap0', 'u.pcap1', 'u.pcap2'], 'nothing deleted that is not in the store');
+    assert.deepEqual(ringFailure(new Error('ENOSPC')), { reason: 'CaptureFailed', message: 'writing the ring files failed: ENOSPC' });
+  });
+
+  it('cuts files at record boundaries with one sink write per file a read touches (no write per record)', async () => {
+    const dir = tmp();
+    const writes: number[] = [];
+    const r = new PcapRing({
+      dir,
+      fileBase: 'w.pcap',
+      maxFileSize: 24 + 10 * 216,
+      fileCount: 10,
+      open: async (p) => {
+        const s = await plainSink()(p);
+        return { ...s, write: (b) => (writes.push(b.length), s.write(b)) };
+      },
+      remove: (p) => rm(p),
+    });
+    const input = new PassThrough();
+    const done = r.consume(input);
+    const records = Array.from({ length: 25 }, () => rec(randomBytes(200)));
+    input.end(Buffer.concat([HEADER, ...records]));
+    await done;
+    assert.equal(r.packets, 25);
+    // 3 files: 10 + 10 + 5 records, each a header write and one records write
+    assert.deepEqual(writes, [24, 2160, 24, 2160, 24, 1080]);
+    assert.deepEqual(
+      r.files().map((f) => f.size),
+      [2184, 2184, 1104],
+    );
+    const back = ['w.pcap0', 'w.pcap1', 'w.pcap2'].map((n) => readFileSync(join(dir, n)).subarray(24));
+    assert.deepEqual(Buffer.concat(back), Buffer.concat(records));
   });
 
   it('flush() makes a quiet capture readable on disk before the file is closed', async () => {

@@ -26,36 +26,89 @@ export class PcapStreamError extends Error {
   override readonly name = 'PcapStreamError';
 }
 
-/** Incremental pcap parser: push() bytes, get the header (once) and whole records. */
+/** Whole records, contiguous as tcpdump wrote them: `count` records in `data`. */
+export interface RecordSpan {
+  data: Buffer;
+  count: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Incremental pcap parser: push() bytes, get the header (once) and whole records.
+ *
+ * The hot path (`pushSpan`) makes no object per record: it scans the record headers and hands
+ * back the whole records as one slice of the pushed bytes (tcpdump writes 100k+ records a second;
+ * a Buffer per record cost more than the encryption, bench/storage.ts). Only the bytes of a record
+ * cut by the end of a read are copied, to be completed by the next push.
+ */
 export class PcapSplitter {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
   header: Buffer | undefined;
   private le = true;
 
-  /** Complete records contained in the bytes pushed so far (a partial one waits for more). */
+  /** Complete records contained in the bytes pushed so far, one Buffer each (a partial one waits). */
   push(data: Buffer): Buffer[] {
-    this.buf = this.buf.length === 0 ? data : Buffer.concat([this.buf, data]);
+    const span = this.pushSpan(data);
     const out: Buffer[] = [];
+    this.forEachRecord(span.data, (r) => out.push(r));
+    return out;
+  }
+
+  /** Complete records contained in the bytes pushed so far, as one contiguous slice. */
+  pushSpan(data: Buffer): RecordSpan {
+    let buf = this.buf.length === 0 ? data : Buffer.concat([this.buf, data]);
     if (!this.header) {
-      if (this.buf.length < PCAP_GLOBAL_HEADER) return out;
-      const magic = this.buf.readUInt32LE(0);
+      if (buf.length < PCAP_GLOBAL_HEADER) {
+        this.buf = Buffer.from(buf);
+        return { data: EMPTY, count: 0 };
+      }
+      const magic = buf.readUInt32LE(0);
       if (magic === 0xa1b2c3d4 || magic === 0xa1b23c4d) this.le = true;
       else if (magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1) this.le = false;
       else throw new PcapStreamError(`tcpdump's output does not start with a pcap header (magic 0x${magic.toString(16)})`);
-      this.header = Buffer.from(this.buf.subarray(0, PCAP_GLOBAL_HEADER));
-      this.buf = this.buf.subarray(PCAP_GLOBAL_HEADER);
+      this.header = Buffer.from(buf.subarray(0, PCAP_GLOBAL_HEADER));
+      buf = buf.subarray(PCAP_GLOBAL_HEADER);
     }
     let off = 0;
-    while (this.buf.length - off >= RECORD_HEADER) {
-      const incl = this.le ? this.buf.readUInt32LE(off + 8) : this.buf.readUInt32BE(off + 8);
+    let count = 0;
+    const len = buf.length;
+    while (len - off >= RECORD_HEADER) {
+      const incl = this.le ? buf.readUInt32LE(off + 8) : buf.readUInt32BE(off + 8);
       if (incl > MAX_RECORD) throw new PcapStreamError(`a pcap record of ${incl} bytes in tcpdump's output: the stream is damaged`);
       const end = off + RECORD_HEADER + incl;
-      if (end > this.buf.length) break;
-      out.push(this.buf.subarray(off, end));
+      if (end > len) break;
+      off = end;
+      count++;
+    }
+    this.buf = off === len ? EMPTY : Buffer.from(buf.subarray(off));
+    return { data: off === len ? buf : buf.subarray(0, off), count };
+  }
+
+  /** Bytes of the first records of `span` (whole records) that fit in `room` bytes; at least one when `atLeastOne`. */
+  fitting(span: Buffer, room: number, atLeastOne: boolean): { bytes: number; count: number } {
+    let off = 0;
+    let count = 0;
+    while (off < span.length) {
+      const end = off + RECORD_HEADER + this.recordLength(span, off);
+      if (end > room && !(atLeastOne && count === 0)) break;
+      off = end;
+      count++;
+    }
+    return { bytes: off, count };
+  }
+
+  /** Calls `fn` with each record of `span` (whole records, as pushSpan returns them). */
+  forEachRecord(span: Buffer, fn: (record: Buffer) => void): void {
+    for (let off = 0; off < span.length; ) {
+      const end = off + RECORD_HEADER + this.recordLength(span, off);
+      fn(span.subarray(off, end));
       off = end;
     }
-    this.buf = off === this.buf.length ? Buffer.alloc(0) : Buffer.from(this.buf.subarray(off));
-    return out;
+  }
+
+  private recordLength(b: Buffer, off: number): number {
+    return this.le ? b.readUInt32LE(off + 8) : b.readUInt32BE(off + 8);
   }
 
   /** Bytes of a record cut off by the end of the stream (tcpdump killed mid-write). */
@@ -79,8 +132,31 @@ export interface RingFile {
   closed: boolean;
 }
 
+/**
+ * The ring must reuse a file the store does not hold yet. The capture stops (tcpdump is ended, no
+ * file is deleted) and the target fails with reason `UploadBacklog` (docs/storage.md section 6).
+ */
 export class RingBacklogError extends Error {
   override readonly name = 'RingBacklogError';
+  constructor(
+    /** The file the ring would have reused. */
+    readonly file: string,
+    /** Closed files still waiting for their upload (not verified in the store). */
+    readonly waiting: number,
+    readonly fileCount: number,
+  ) {
+    super(
+      `upload backlog: the ring of ${fileCount} file${fileCount === 1 ? '' : 's'} is full and ${waiting} closed file${waiting === 1 ? '' : 's'} still wait${waiting === 1 ? 's' : ''} for upload to the store (the oldest, ${file}, would be overwritten next); ` +
+        'the capture stopped so that nothing captured is deleted before it is in the store, and every file is kept on the node and still uploaded. ' +
+        'Check the store (the capture\'s Uploaded condition and status.targets[].files[].upload say why uploads wait), or raise spec.fileCount (or maxFileSize) so the ring holds more while uploads catch up',
+    );
+  }
+}
+
+/** How a ring error ends the target: its reason and message in status. Pure. */
+export function ringFailure(err: Error): { reason: string; message: string } {
+  if (err instanceof RingBacklogError) return { reason: 'UploadBacklog', message: err.message };
+  return { reason: 'CaptureFailed', message: `writing the ring files failed: ${err.message}` };
 }
 
 export interface PcapRingOptions {
@@ -160,8 +236,8 @@ export class PcapRing {
   async consume(input: Readable): Promise<void> {
     try {
       for await (const chunk of input as AsyncIterable<Buffer>) {
-        const recs = this.split.push(chunk);
-        if (recs.length > 0 || (this.split.header && !this.current)) await this.serial(() => this.take(recs));
+        const span = this.split.pushSpan(chunk);
+        if (span.count > 0 || (this.split.header && !this.current)) await this.serial(() => this.take(span));
       }
     } catch (e) {
       this.failure ??= e as Error;
@@ -192,31 +268,33 @@ export class PcapRing {
     return next;
   }
 
-  private async take(recs: Buffer[]): Promise<void> {
+  /** Writes whole records, cutting files at record boundaries: one sink write per file touched. */
+  private async take(span: RecordSpan): Promise<void> {
     if (!this.current) await this.startFile();
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    const writeBatch = async (): Promise<void> => {
-      if (batch.length === 0 || !this.sink || !this.current) return;
-      const b = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, batchBytes);
-      await this.sink.write(b);
-      this.current.size += batchBytes;
-      batch = [];
-      batchBytes = 0;
-    };
-    for (const r of recs) {
+    let rest = span.data;
+    while (rest.length > 0) {
       const cur = this.current;
-      if (cur && cur.size + batchBytes + r.length > this.o.maxFileSize && cur.size + batchBytes > PCAP_GLOBAL_HEADER) {
-        await writeBatch();
+      const sink = this.sink;
+      if (!cur || !sink) return;
+      const room = this.o.maxFileSize - cur.size;
+      // a record that would take the file past maxFileSize goes into the next file, unless the
+      // file holds no record yet (a record larger than maxFileSize gets a file of its own)
+      const bytes = rest.length <= room ? rest.length : this.split.fitting(rest, room, cur.size <= PCAP_GLOBAL_HEADER).bytes;
+      if (bytes > 0) {
+        const part = bytes === rest.length ? rest : rest.subarray(0, bytes);
+        await sink.write(part);
+        cur.size += bytes;
+        rest = rest.subarray(bytes);
+      }
+      if (rest.length > 0) {
         await this.closeCurrent();
         await this.startFile();
       }
-      batch.push(r);
-      batchBytes += r.length;
-      this.packets++;
     }
-    await writeBatch();
-    for (const r of recs) for (const l of this.listeners) l.data(r);
+    this.packets += span.count;
+    if (this.listeners.size > 0) this.split.forEachRecord(span.data, (r) => {
+      for (const l of this.listeners) l.data(r);
+    });
   }
 
   private async startFile(): Promise<void> {
@@ -225,8 +303,10 @@ export class PcapRing {
     const name = ringFileName(this.o.fileBase, this.seq, this.o.fileCount);
     const old = this.all.findIndex((f) => f.name === name);
     if (old >= 0) {
-      if (this.o.canDelete && !this.o.canDelete(name)) {
-        throw new RingBacklogError(`ring file ${name} is not uploaded yet and the ring of ${this.o.fileCount} files is full: the capture stops so that no captured data is deleted before it is in the store`);
+      const canDelete = this.o.canDelete;
+      if (canDelete && !canDelete(name)) {
+        const waiting = this.all.filter((f) => f.closed && !canDelete(f.name)).length;
+        throw new RingBacklogError(name, waiting, this.o.fileCount);
       }
       await this.o.remove(`${this.o.dir}/${name}`);
       this.all.splice(old, 1);

@@ -87,6 +87,8 @@ export interface TcpdumpExit {
   stats: TcpdumpStats | undefined;
   /** tcpdump's error text when it failed (its own words), '' otherwise. */
   error: string;
+  /** The target's reason when the agent, not tcpdump, ended the capture (e.g. UploadBacklog); default CaptureFailed. */
+  reason?: string;
   /** Whether stop() was called before it exited. */
   stopped: boolean;
 }

@@ -287,18 +287,25 @@ function chunkAad(fixed: FixedHeader, index: number, seal: number, lenWord: numb
 
 /** Seals one chunk into its on-disk record (record header, ciphertext, tag). */
 export function sealChunk(fixed: FixedHeader, dek: Buffer, index: number, seal: number, plaintext: Buffer, final: boolean): Buffer {
+  return Buffer.concat(sealChunkParts(fixed, dek, index, seal, plaintext, final));
+}
+
+/**
+ * The same record as sealChunk, as its three contiguous parts [record header, ciphertext, tag]
+ * for a writev: the writer's hot path, without copying each chunk's ciphertext once more.
+ */
+export function sealChunkParts(fixed: FixedHeader, dek: Buffer, index: number, seal: number, plaintext: Buffer, final: boolean): [Buffer, Buffer, Buffer] {
   if (plaintext.length > fixed.chunkSize) throw new RangeError(`chunk of ${plaintext.length} bytes exceeds the chunk size ${fixed.chunkSize}`);
   if (!final && plaintext.length === 0) throw new RangeError('a non-final chunk cannot be empty');
   const lenWord = (plaintext.length | (final ? FINAL_BIT : 0)) >>> 0;
-  const out = Buffer.allocUnsafe(RECORD_HEADER_SIZE + plaintext.length + TAG_SIZE);
-  out.writeUInt32BE(lenWord, 0);
-  out.writeUInt32BE(seal, 4);
+  const head = Buffer.allocUnsafe(RECORD_HEADER_SIZE);
+  head.writeUInt32BE(lenWord, 0);
+  head.writeUInt32BE(seal, 4);
   const c = createCipheriv('aes-256-gcm', dek, nonceFor(fixed, index, seal));
   c.setAAD(chunkAad(fixed, index, seal, lenWord));
-  const n = c.update(plaintext).copy(out, RECORD_HEADER_SIZE);
-  c.final();
-  c.getAuthTag().copy(out, RECORD_HEADER_SIZE + n);
-  return out;
+  const ct = c.update(plaintext);
+  c.final(); // GCM: no bytes held back
+  return [head, ct, c.getAuthTag()];
 }
 
 export interface RecordHeader {

@@ -16,7 +16,7 @@ import {
   encodeHeader,
   KEY_SIZE,
   newFixedHeader,
-  sealChunk,
+  sealChunkParts,
   wrapDataKey,
   type FixedHeader,
   type Keyring,
@@ -78,14 +78,15 @@ export class EncryptedFileWriter {
   write(data: Buffer): Promise<void> {
     if (this.closed) return Promise.reject(new Error('write after close of an encrypted file'));
     return this.run(async () => {
-      // Full chunks are sealed straight from `data` when possible (no copy) and their records,
-      // contiguous on disk, go out in one writev.
+      // Full chunks are sealed straight from `data` when possible (no copy) and their records
+      // (each as header, ciphertext and tag: no copy into one buffer), contiguous on disk, go out
+      // in one writev.
       const records: Buffer[] = [];
       const firstIndex = this.index;
       let off = 0;
       while (off < data.length) {
         if (this.curLen === 0 && data.length - off >= this.fixed.chunkSize) {
-          records.push(sealChunk(this.fixed, this.dek, this.index, this.seal, data.subarray(off, off + this.fixed.chunkSize), false));
+          records.push(...sealChunkParts(this.fixed, this.dek, this.index, this.seal, data.subarray(off, off + this.fixed.chunkSize), false));
           off += this.fixed.chunkSize;
           this.plain += this.fixed.chunkSize;
           this.index++;
@@ -98,7 +99,7 @@ export class EncryptedFileWriter {
         off += n;
         this.plain += n;
         if (this.curLen === this.fixed.chunkSize) {
-          records.push(sealChunk(this.fixed, this.dek, this.index, this.seal, this.cur, false));
+          records.push(...sealChunkParts(this.fixed, this.dek, this.index, this.seal, this.cur, false));
           this.index++;
           this.seal = 0;
           this.curLen = 0;
@@ -135,8 +136,7 @@ export class EncryptedFileWriter {
 
   private async sealCurrent(final: boolean, advance: boolean): Promise<void> {
     // (used by flush and close; full chunks are sealed in write())
-    const rec = sealChunk(this.fixed, this.dek, this.index, this.seal, this.cur.subarray(0, this.curLen), final);
-    await this.fh.write(rec, 0, rec.length, chunkOffset(this.fixed.chunkSize, this.index));
+    await writeAllv(this.fh, sealChunkParts(this.fixed, this.dek, this.index, this.seal, this.cur.subarray(0, this.curLen), final), chunkOffset(this.fixed.chunkSize, this.index));
     if (advance) {
       this.index++;
       this.seal = 0;
