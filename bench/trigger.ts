@@ -71,7 +71,7 @@ async function main(): Promise<void> {
       await admin.request({
         method: 'POST',
         path: packetCapturePath(NS),
-        body: { apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCapture', metadata: { name, namespace: NS }, spec: { targetPod: 'web', captureSeconds: 120, trigger: { lookBack: '10s', after: '1s', on: [{ type: 'Webhook' }] } } },
+        body: { apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCapture', metadata: { name, namespace: NS }, spec: { targetPod: 'web', captureSeconds: 120, trigger: { lookBack: '10s', after: '1s', when: [{ type: 'Webhook' }] } } },
       });
       await until(`${name} armed`, async () => ((await getPacketCapture(admin, NS, name)).status?.targets?.[0]?.reason === 'Armed' ? true : undefined));
       await sleep(300); // some traffic into the window

@@ -77,8 +77,8 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     const r = await stack.cluster.kubectl(['create', '-f', '-'], { input: JSON.stringify(obj) });
     return { code: r.code, stderr: r.stderr };
   };
-  const capture = (name: string, spec: Record<string, unknown>): PacketCapture =>
-    ({ apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCapture', metadata: { name, namespace: NS }, spec }) as PacketCapture;
+  const capture = (name: string, spec: Record<string, unknown>) =>
+    ({ apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCapture', metadata: { name, namespace: NS }, spec });
 
   const waitFor = async (name: string, what: string, pred: (pc: PacketCapture) => boolean, timeoutMs = 60_000): Promise<PacketCapture> => {
     let last: PacketCapture | undefined;
@@ -159,7 +159,7 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     await k.ensureNamespace(NS);
     pods.web = await k.createPod({ namespace: NS, name: 'web', node: 'node-a', labels: { app: 'web' } });
     pods.client = await k.createPod({ namespace: NS, name: 'client', node: 'node-b', labels: { app: 'client' } });
-    const web = pods.web as SimPod;
+    const web = pods.web;
     servers.push(await startHttpServer({ netnsPath: web.netnsPath, ip: web.ip, ...(web.cgroup ? { cgroup: web.cgroup } : {}) }, 8080, { run: k.run }));
     pods.app = await k.runPod({
       namespace: NS,
@@ -197,28 +197,28 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
 
   it('bad triggers are refused at admission with a message saying what is wrong', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ on: [{ type: 'Traffic', traffic: { metric: 'TcpResetsPerSecond', threshold: 10 } }] }, /Traffic triggers are not available yet/],
-      [{ on: [{ type: 'Event' }] }, /an Event trigger needs reason/],
-      [{ on: [{ type: 'NotReady', reason: 'X' }] }, /reason applies only to type Event/],
-      [{ lookBack: '20m', on: [{ type: 'NotReady' }] }, /trigger.lookBack must be between 1 second and 10 minutes/],
-      [{ lookBackBytes: '10Gi', on: [{ type: 'NotReady' }] }, /trigger.lookBackBytes must be between 64Ki and 1Gi/],
-      [{ after: '2h', on: [{ type: 'NotReady' }] }, /trigger.after must be between 0 seconds and 60 minutes/],
-      [{ on: [] }, /trigger.on needs at least one trigger/],
-      [{ on: [{ type: 'Sometimes' }] }, /Unsupported value: "Sometimes"/],
+      [{ when: [{ type: 'Traffic', traffic: { metric: 'TcpResetsPerSecond', threshold: 10 } }] }, /Traffic triggers are not available yet/],
+      [{ when: [{ type: 'Event' }] }, /an Event trigger needs reason/],
+      [{ when: [{ type: 'NotReady', reason: 'X' }] }, /reason applies only to type Event/],
+      [{ lookBack: '20m', when: [{ type: 'NotReady' }] }, /trigger.lookBack must be between 1 second and 10 minutes/],
+      [{ lookBackBytes: '10Gi', when: [{ type: 'NotReady' }] }, /trigger.lookBackBytes must be between 64Ki and 1Gi/],
+      [{ after: '2h', when: [{ type: 'NotReady' }] }, /trigger.after must be between 0 seconds and 60 minutes/],
+      [{ when: [] }, /trigger.when needs at least one trigger/],
+      [{ when: [{ type: 'Sometimes' }] }, /Unsupported value: "Sometimes"/],
     ];
     for (const [trigger, re] of cases) {
       const r = await kubectlCreate(capture('bad', { targetPod: 'web', trigger }));
       assert.notEqual(r.code, 0, `refused: ${JSON.stringify(trigger)}`);
       assert.match(r.stderr, re, JSON.stringify(trigger));
     }
-    const p = await kubectlCreate(capture('bad', { targetPod: 'web', packetCount: 10, trigger: { on: [{ type: 'NotReady' }] } }));
+    const p = await kubectlCreate(capture('bad', { targetPod: 'web', packetCount: 10, trigger: { when: [{ type: 'NotReady' }] } }));
     assert.match(p.stderr, /packetCount does not apply to a triggered capture/);
-    const n = await kubectlCreate({ ...capture('bad', { targetNode: 'node-a', targetInterface: 'eth0', trigger: { on: [{ type: 'OOMKilled' }] } }), metadata: { name: 'bad', namespace: 'pcapper' } });
+    const n = await kubectlCreate({ ...capture('bad', { targetNode: 'node-a', targetInterface: 'eth0', trigger: { when: [{ type: 'OOMKilled' }] } }), metadata: { name: 'bad', namespace: 'pcapper' } });
     assert.match(n.stderr, /a node interface capture has no target pod: its triggers can only be Event or Webhook/);
   });
 
   it('Webhook: an Alertmanager notification to the trigger subresource fires the capture; the marker from 2 s before is in the file; only holders of create packetcaptures/trigger may fire', async () => {
-    const r = await kubectlCreate(capture('on-hook', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '2s', on: [{ type: 'Webhook', alertName: 'HighErrorRate' }] } }));
+    const r = await kubectlCreate(capture('on-hook', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '2s', when: [{ type: 'Webhook', alertName: 'HighErrorRate' }] } }));
     assert.equal(r.code, 0, r.stderr);
     const path = `${API}/namespaces/${NS}/packetcaptures/on-hook/trigger`;
     const note = (status: string, alertname: string): string =>
@@ -257,7 +257,7 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
   });
 
   it('NotReady: the pod\'s readiness probe fails, the controller fires; the marker from 2 s before is in the file', async () => {
-    const r = await kubectlCreate(capture('on-ready', { targetPod: 'app', captureSeconds: 300, trigger: { lookBack: '20s', after: '2s', on: [{ type: 'NotReady' }, { type: 'OOMKilled' }] } }));
+    const r = await kubectlCreate(capture('on-ready', { targetPod: 'app', captureSeconds: 300, trigger: { lookBack: '20s', after: '2s', when: [{ type: 'NotReady' }, { type: 'OOMKilled' }] } }));
     assert.equal(r.code, 0, r.stderr);
     await checkLookBack(
       'on-ready',
@@ -274,7 +274,7 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
   });
 
   it('Event: a Kubernetes Event with the reason fires the capture; an Event with another reason does not', async () => {
-    const r = await kubectlCreate(capture('on-event', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '2s', on: [{ type: 'Event', reason: 'BackOff' }] } }));
+    const r = await kubectlCreate(capture('on-event', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '2s', when: [{ type: 'Event', reason: 'BackOff' }] } }));
     assert.equal(r.code, 0, r.stderr);
     const event = (name: string, reason: string) => ({
       apiVersion: 'v1',
@@ -304,7 +304,7 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
   });
 
   it('OOMKilled: the container status a kubelet writes after an OOM kill fires the capture', async () => {
-    const r = await kubectlCreate(capture('on-oom', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '1s', on: [{ type: 'OOMKilled' }] } }));
+    const r = await kubectlCreate(capture('on-oom', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '1s', when: [{ type: 'OOMKilled' }] } }));
     assert.equal(r.code, 0, r.stderr);
     await checkLookBack(
       'on-oom',

@@ -95,13 +95,13 @@ export const triggerSchema = s.object(
       description: `How long to go on capturing after the trigger fired. Default ${TRIGGER_LIMITS.defaultAfterSeconds}s.`,
       validations: [afterRule],
     }),
-    on: s.array(triggerOnSchema, { maxItems: TRIGGER_LIMITS.maxTriggers, description: 'What fires the trigger (any of them; the first firing wins).' }),
+    when: s.array(triggerOnSchema, { maxItems: TRIGGER_LIMITS.maxTriggers, description: 'What fires the trigger (any of them; the first firing wins).' }),
   },
   {
-    required: ['on'],
+    required: ['when'],
     description:
       'Arms the capture instead of recording right away: each target keeps only a rolling window of its last lookBack seconds in the agent\'s memory (never on disk) until a trigger fires; then the window plus the next `after` seconds becomes ring files like any capture. captureSeconds is how long the capture stays armed. docs/triggers.md.',
-    validations: [{ rule: 'size(self.on) >= 1', message: 'trigger.on needs at least one trigger, e.g. [{type: ContainerRestart}]' }],
+    validations: [{ rule: 'size(self.when) >= 1', message: 'trigger.when needs at least one trigger, e.g. [{type: ContainerRestart}]' }],
   },
 );
 

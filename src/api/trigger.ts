@@ -8,7 +8,7 @@ export interface ResolvedTrigger {
   readonly lookBackSeconds: number;
   readonly lookBackBytes: number;
   readonly afterSeconds: number;
-  readonly on: readonly TriggerOn[];
+  readonly when: readonly TriggerOn[];
 }
 
 export interface TriggerProblem {
@@ -39,11 +39,11 @@ export function resolveTrigger(
     problems.push({ field: `spec.trigger${field}`, reason, message });
   };
   if (trigger === null || typeof trigger !== 'object' || Array.isArray(trigger)) {
-    bad('', 'trigger must be an object {lookBack, lookBackBytes, after, on: [...]}');
+    bad('', 'trigger must be an object {lookBack, lookBackBytes, after, when: [...]}');
     return { ok: false, problems };
   }
   const t = trigger as Record<string, unknown>;
-  for (const k of Object.keys(t)) if (!['lookBack', 'lookBackBytes', 'after', 'on'].includes(k)) bad(`.${k}`, `unknown field ${show(k)} (trigger has lookBack, lookBackBytes, after, on)`, 'UnknownField');
+  for (const k of Object.keys(t)) if (!['lookBack', 'lookBackBytes', 'after', 'when'].includes(k)) bad(`.${k}`, `unknown field ${show(k)} (trigger has lookBack, lookBackBytes, after, when)`, 'UnknownField');
   const secs = (field: 'lookBack' | 'after', def: number, min: number, max: number): number => {
     if (t[field] === undefined) return def;
     const v = p.duration(t[field]);
@@ -67,11 +67,11 @@ export function resolveTrigger(
     bad('.lookBackBytes', `the window (${lookBackBytes} bytes) does not fit in the ring (maxFileSize × fileCount = ${ringBytes} bytes): raise fileCount or maxFileSize, or lower lookBackBytes`);
   }
   const on: TriggerOn[] = [];
-  if (!Array.isArray(t.on) || t.on.length === 0) bad('.on', 'trigger.on needs at least one trigger, e.g. [{type: ContainerRestart}]');
-  else if (t.on.length > TRIGGER_LIMITS.maxTriggers) bad('.on', `at most ${TRIGGER_LIMITS.maxTriggers} triggers`);
+  if (!Array.isArray(t.when) || t.when.length === 0) bad('.when', 'trigger.when needs at least one trigger, e.g. [{type: ContainerRestart}]');
+  else if (t.when.length > TRIGGER_LIMITS.maxTriggers) bad('.when', `at most ${TRIGGER_LIMITS.maxTriggers} triggers`);
   else {
-    t.on.forEach((o: unknown, i) => {
-      const f = `.on[${i}]`;
+    t.when.forEach((o: unknown, i) => {
+      const f = `.when[${i}]`;
       if (o === null || typeof o !== 'object') return bad(f, 'each trigger is an object {type, ...}');
       const x = o as Record<string, unknown>;
       if (typeof x.type !== 'string' || !(TRIGGER_TYPES as readonly string[]).includes(x.type)) return bad(`${f}.type`, `${show(x.type)} is not a trigger type (${TRIGGER_TYPES.join(', ')})`);
@@ -85,5 +85,5 @@ export function resolveTrigger(
     });
   }
   if (problems.length > 0) return { ok: false, problems };
-  return { ok: true, trigger: Object.freeze({ lookBackSeconds, lookBackBytes, afterSeconds, on: Object.freeze(on) }) };
+  return { ok: true, trigger: Object.freeze({ lookBackSeconds, lookBackBytes, afterSeconds, when: Object.freeze(on) }) };
 }

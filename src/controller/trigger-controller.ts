@@ -56,7 +56,7 @@ const isTriggered = (pc: Cap): boolean => pc.spec.trigger !== undefined && !pc.m
 
 /** The namespace whose Events a capture's Event triggers watch, or undefined. */
 function eventNamespace(pc: Cap): string | undefined {
-  if (!pc.spec.trigger?.on?.some((o) => o.type === 'Event')) return undefined;
+  if (!pc.spec.trigger?.when?.some((o) => o.type === 'Event')) return undefined;
   return pc.spec.targetNode !== undefined ? pc.metadata.namespace : (pc.spec.targetNamespace ?? pc.metadata.namespace);
 }
 

@@ -9,7 +9,7 @@ const pc = (on: unknown[], extra: Partial<PacketCapture['status']> = {}): Packet
   apiVersion: 'pcapper.dev/v1alpha1',
   kind: 'PacketCapture',
   metadata: { name: 'c', namespace: 'shop', uid: 'u', creationTimestamp: CREATED },
-  spec: { targetPod: 'web', trigger: { lookBack: '30s', after: '10s', on } } as PacketCapture['spec'],
+  spec: { targetPod: 'web', trigger: { lookBack: '30s', after: '10s', when: on } } as PacketCapture['spec'],
   status: { progress: 'running', targets: [{ name: 'pod/shop/web', kind: 'pod', namespace: 'shop', pod: 'web', podUID: 'p1', node: 'n', phase: 'Running', reason: 'Armed' }], ...extra },
 });
 const pod = (status: TriggerPod['status'], uid = 'p1'): TriggerPod => ({ metadata: { name: 'web', namespace: 'shop', uid }, status });

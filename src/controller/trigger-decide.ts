@@ -111,7 +111,7 @@ export function decideTrigger(pc: PacketCapture, world: TriggerWorld, nowMs: num
   const sinceMs = ms(pc.metadata.creationTimestamp) ?? nowMs;
   const targetNs = r.spec.target.kind === 'node' ? (pc.metadata.namespace ?? '') : r.spec.target.namespace;
   const seen: Observed[] = [];
-  for (const on of tr.on) {
+  for (const on of tr.when) {
     if (on.type === 'Event') seen.push(...eventObservations(on, world.events(targetNs), sinceMs));
     else if (on.type === 'ContainerRestart' || on.type === 'OOMKilled' || on.type === 'NotReady') {
       for (const t of pc.status?.targets ?? []) {

@@ -7,7 +7,7 @@ const pc = (on: unknown[] | undefined, status: PacketCapture['status'] = { progr
   apiVersion: 'pcapper.dev/v1alpha1',
   kind: 'PacketCapture',
   metadata: { name: 'c', namespace: 'shop' },
-  spec: { targetPod: 'web', ...(on ? { trigger: { lookBack: '30s', after: '5s', on } } : {}) } as PacketCapture['spec'],
+  spec: { targetPod: 'web', ...(on ? { trigger: { lookBack: '30s', after: '5s', when: on } } : {}) } as PacketCapture['spec'],
   status,
 });
 const note = (status: string, alertname: string, summary?: string) => ({ version: '4', status, alerts: [{ status, labels: { alertname }, annotations: summary ? { summary } : {} }] });

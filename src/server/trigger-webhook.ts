@@ -36,21 +36,22 @@ export function webhookOutcome(body: unknown, pc: PacketCapture, nowMs: number, 
   if (!Array.isArray(b.alerts)) return { kind: 'error', code: 400, message: 'the notification has no "alerts" array (Alertmanager webhook format, version 4)' };
   const name = `${pc.metadata.namespace ?? ''}/${pc.metadata.name ?? ''}`;
   const r = resolveSpec(pc.spec, pc.metadata.namespace ?? '');
-  const hooks = r.ok ? (r.spec.trigger?.on ?? []).filter((o) => o.type === 'Webhook') : [];
+  const hooks = r.ok ? (r.spec.trigger?.when ?? []).filter((o) => o.type === 'Webhook') : [];
   if (!r.ok || !r.spec.trigger) return { kind: 'error', code: 409, message: `packetcapture ${name} is not armed: it has no spec.trigger` };
-  if (hooks.length === 0) return { kind: 'error', code: 409, message: `packetcapture ${name} has no Webhook trigger in spec.trigger.on` };
+  if (hooks.length === 0) return { kind: 'error', code: 409, message: `packetcapture ${name} has no Webhook trigger in spec.trigger.when` };
   const first = [...(pc.status?.firings ?? [])].sort((x, y) => Date.parse(x.time) - Date.parse(y.time))[0];
   if (first) return { kind: 'ignored', message: `packetcapture ${name} already fired at ${first.time} (${first.type}); a capture fires once`, firing: first };
   if (pc.status?.progress === 'finished' || pc.status?.progress === 'failure') return { kind: 'error', code: 409, message: `packetcapture ${name} has ended (${pc.status.progress}); it can no longer fire` };
   const alerts = (b.alerts as unknown[]).filter((a): a is Alert => a !== null && typeof a === 'object');
   const firing = alerts.filter((a) => (a.status ?? b.status) === 'firing');
-  const names = (hooks.map((h) => h.alertName).filter((x) => x !== undefined) as string[]);
-  const match = firing.filter((a) => names.length === 0 || hooks.some((h) => h.alertName === undefined) || names.includes(String(a.labels?.alertname ?? '')));
+  const names = hooks.map((h) => h.alertName).filter((x): x is string => x !== undefined);
+  const alertnameOf = (a: Alert): string => (typeof a.labels?.alertname === 'string' ? a.labels.alertname : '');
+  const match = firing.filter((a) => names.length === 0 || hooks.some((h) => h.alertName === undefined) || names.includes(alertnameOf(a)));
   if (match.length === 0) {
     return { kind: 'ignored', message: firing.length === 0 ? 'no firing alert in the notification (resolved alerts do not fire a capture)' : `no firing alert named ${names.join(' or ')}` };
   }
   const a = match[0] as Alert;
-  const alertname = String(a.labels?.alertname ?? 'alert');
+  const alertname = alertnameOf(a) || 'alert';
   const summary = a.annotations?.summary ?? a.annotations?.description;
   const cause = `Alertmanager: ${alertname}${typeof summary === 'string' ? `: ${summary.slice(0, 300)}` : ''}${match.length > 1 ? ` (+${match.length - 1} more)` : ''}`;
   return { kind: 'fire', firing: firingAt('Webhook', nowMs, cause, 'webhook', r.spec.trigger.lookBackSeconds, r.spec.trigger.afterSeconds, id) };
