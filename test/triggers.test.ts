@@ -132,6 +132,9 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     const sentAt = Date.now();
     await sleep(2000); // the scenario: the marker goes 2 s before the trigger
     await fire();
+    // a request right after the firing: within `after`, so it must be in the file too
+    const late = await httpGet(pods.client as SimPod, `http://${((name === 'on-ready' ? pods.app : target) as SimPod).ip}:8080${marker}-after`, { timeoutMs: 5000 });
+    assert.equal(late.status, 200);
     const done = await waitFor(name, 'finished after its window', (pc) => pc.status?.progress === 'finished', 90_000);
     const f = done.status?.firings?.[0];
     assert.ok(f, 'a firing in status');
@@ -147,7 +150,8 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     const hit = reqs.find((r) => r.uri === marker);
     assert.ok(hit, `the marker ${marker}, sent ${Date.parse(f.time) - sentAt} ms before the firing, is in the file (${reqs.length} requests: ${reqs.slice(0, 5).map((r) => r.uri).join(', ')}...)`);
     assert.ok(hit.t * 1000 < Date.parse(f.time) - 1000, `the marker (${hit.t}) is from before the firing (${f.time})`);
-    assert.ok(reqs.some((r) => r.t * 1000 > Date.parse(f.time)), 'traffic after the firing is in the file too');
+    const after = reqs.find((r) => r.uri === `${marker}-after`);
+    assert.ok(after && after.t * 1000 > Date.parse(f.time), `the request made after the firing is in the file too (${JSON.stringify(after)})`);
   };
 
   before(async () => {
@@ -218,7 +222,7 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
   });
 
   it('Webhook: an Alertmanager notification to the trigger subresource fires the capture; the marker from 2 s before is in the file; only holders of create packetcaptures/trigger may fire', async () => {
-    const r = await kubectlCreate(capture('on-hook', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '2s', when: [{ type: 'Webhook', alertName: 'HighErrorRate' }] } }));
+    const r = await kubectlCreate(capture('on-hook', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '8s', when: [{ type: 'Webhook', alertName: 'HighErrorRate' }] } }));
     assert.equal(r.code, 0, r.stderr);
     const path = `${API}/namespaces/${NS}/packetcaptures/on-hook/trigger`;
     const note = (status: string, alertname: string): string =>
@@ -257,7 +261,7 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
   });
 
   it('NotReady: the pod\'s readiness probe fails, the controller fires; the marker from 2 s before is in the file', async () => {
-    const r = await kubectlCreate(capture('on-ready', { targetPod: 'app', captureSeconds: 300, trigger: { lookBack: '20s', after: '2s', when: [{ type: 'NotReady' }, { type: 'OOMKilled' }] } }));
+    const r = await kubectlCreate(capture('on-ready', { targetPod: 'app', captureSeconds: 300, trigger: { lookBack: '20s', after: '8s', when: [{ type: 'NotReady' }, { type: 'OOMKilled' }] } }));
     assert.equal(r.code, 0, r.stderr);
     await checkLookBack(
       'on-ready',
@@ -274,7 +278,7 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
   });
 
   it('Event: a Kubernetes Event with the reason fires the capture; an Event with another reason does not', async () => {
-    const r = await kubectlCreate(capture('on-event', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '2s', when: [{ type: 'Event', reason: 'BackOff' }] } }));
+    const r = await kubectlCreate(capture('on-event', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '8s', when: [{ type: 'Event', reason: 'BackOff' }] } }));
     assert.equal(r.code, 0, r.stderr);
     const event = (name: string, reason: string) => ({
       apiVersion: 'v1',
@@ -304,7 +308,7 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
   });
 
   it('OOMKilled: the container status a kubelet writes after an OOM kill fires the capture', async () => {
-    const r = await kubectlCreate(capture('on-oom', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '1s', when: [{ type: 'OOMKilled' }] } }));
+    const r = await kubectlCreate(capture('on-oom', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '8s', when: [{ type: 'OOMKilled' }] } }));
     assert.equal(r.code, 0, r.stderr);
     await checkLookBack(
       'on-oom',
