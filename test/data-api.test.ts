@@ -231,10 +231,10 @@ describe('the data API through kube-apiserver: tenancy, forged status, direct ag
       const l = JSON.parse(out) as { kind: string; groupVersion: string; resources: { name: string; namespaced: boolean; verbs: string[] }[] };
       assert.equal(l.kind, 'APIResourceList');
       assert.equal(l.groupVersion, 'data.pcapper.dev/v1alpha1');
-      assert.deepEqual(l.resources.map((r) => r.name).sort(), ['packetcaptures/files', 'packetcaptures/log']);
+      assert.deepEqual(l.resources.map((r) => r.name).sort(), ['packetcaptures/files', 'packetcaptures/log', 'packetcaptures/trigger']);
       for (const r of l.resources) {
         assert.equal(r.namespaced, true, r.name);
-        assert.deepEqual(r.verbs, ['get'], r.name);
+        assert.deepEqual(r.verbs, r.name === 'packetcaptures/trigger' ? ['create'] : ['get'], r.name);
       }
     }
     const versions = await kubectl(['api-versions'], { kubeconfig: stack.cluster.userKubeconfigPath('alice') });

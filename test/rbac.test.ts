@@ -184,6 +184,8 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
       call: () => ({ method: 'POST', path: `/api/v1/namespaces/${NS}/events`, body: { metadata: { generateName: 'probe.' }, involvedObject: { kind: 'PacketCapture', name: 'probe', namespace: NS }, reason: 'Probe', message: 'rbac test', type: 'Normal' } }),
       why: 'src/k8s/events.ts EventRecorder POST',
     },
+    '/events:list': { call: () => ({ method: 'GET', path: `/api/v1/namespaces/${NS}/events` }), why: 'controller: Event informer of a namespace an Event trigger watches (src/controller/trigger-controller.ts)' },
+    '/events:watch': { call: () => ({ method: 'GET', path: `/api/v1/namespaces/${NS}/events?watch=1&timeoutSeconds=1` }), why: 'controller: Event informer watch (Event triggers)' },
     '/events:patch': {
       call: () => ({ method: 'PATCH', path: `/api/v1/namespaces/${NS}/events/probe-event`, contentType: merge, body: { count: 2 } }),
       why: 'EventRecorder bumps the count of a repeated event (merge patch)',
@@ -421,7 +423,6 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
       [server, 'patch', 'packetcaptures.pcapper.dev', NS],
       [server, 'update', 'packetcaptures.pcapper.dev', NS],
       [server, 'delete', 'packetcaptures.pcapper.dev', NS],
-      [server, 'patch', 'packetcaptures.pcapper.dev#status', NS],
       [server, 'get', 'secrets', SYSTEM_NS],
       [server, 'get', 'secrets', NS],
       [server, 'list', 'pods', NS],

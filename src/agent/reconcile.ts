@@ -17,6 +17,7 @@ import { requeueFiles } from './store-hooks.js';
 import { join } from 'node:path';
 import type { FileUpload, TargetStatus } from '../api/packetcapture.js';
 import { startTarget } from './start.js';
+import { applyFirings } from './lookback.js';
 import { newCaptureState, observationOf, observe, type CaptureState } from './state.js';
 
 export async function reconcile(ctx: AgentContext, key: string, podWaitMs: number): Promise<void> {
@@ -87,6 +88,7 @@ export async function reconcile(ctx: AgentContext, key: string, podWaitMs: numbe
       }
     }
   }
+  if (pc) applyFirings(ctx, state, pc); // triggered captures: a firing freezes the armed windows
   // A capture with nothing on this node (anymore) and no files: forget it.
   if (!pc && state.sessions.size === 0) ctx.states.delete(key);
 }

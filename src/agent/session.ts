@@ -18,6 +18,7 @@ import { podGoneReason } from './plan.js';
 import { observe, type CaptureState, type Observation, type Pod, type Session, type StopReason } from './state.js';
 import { every } from './timers.js';
 import { targetEnded } from './store-hooks.js';
+import { armSession } from './lookback.js';
 
 type Files = Pick<Observation, 'files' | 'bytes'> & { files: { name: string; size: number }[]; bytes: number };
 
@@ -64,7 +65,9 @@ export async function began(ctx: AgentContext, st: CaptureState, s: Session, pod
   ctx.log.info('capturing', { capture: st.key, target: s.target, pid: run.pid, dir: paths.targetDir });
   const resolved = resolveSpec(ctx.captures.get(st.key)?.spec, st.namespace);
   const seconds = resolved.ok ? resolved.spec.captureSeconds : undefined;
-  if (seconds !== undefined) {
+  const trigger = resolved.ok ? resolved.spec.trigger : undefined;
+  if (trigger) armSession(ctx, st, s, trigger, seconds); // docs/triggers.md: its own timers
+  else if (seconds !== undefined) {
     s.timers.push(
       ctx.clock.setTimer(() => {
         ctx.track(stopSession(ctx, st, s, { phase: 'Finished', reason: 'CaptureSecondsElapsed', message: `captured for ${seconds} s` }));

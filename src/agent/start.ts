@@ -47,6 +47,7 @@ export function targetOptions(
     packetBuffered,
     // live captures: packets leave the kernel at once (bench/live-latency), at some capture rate
     immediateMode: spec.immediate,
+    ...(spec.trigger ? { lookBack: { seconds: spec.trigger.lookBackSeconds, bytes: spec.trigger.lookBackBytes } } : {}),
   };
   try {
     return { ok: true, target, opts, dirName: targetDirName(target) };

@@ -29,6 +29,7 @@
  */
 import { s, type CelRule, type Infer } from './dsl.js';
 import { DNS1123_LABEL, DNS1123_SUBDOMAIN, FILE_NAME, INTERFACE_NAME, MAX_FILE_NAME_LENGTH } from './names.js';
+import { firingSchema, triggerSchema, TRIGGER_LIMITS } from './trigger-schema.js';
 
 /** A pattern without its anchors, to build a larger one. */
 const inner = (p: string): string => p.slice(1, -1);
@@ -221,6 +222,7 @@ export const specSchema = s.object(
       description:
         'Deliver each packet to live streams as it arrives (tcpdump --immediate-mode) instead of in the kernel\'s blocks (up to 1 s late). Lowers the lossless capture rate; `kubectl pcap live` sets it. Default false.',
     }),
+    trigger: triggerSchema,
   },
   {
     description: 'What to capture. Exactly one kind of target: targetPod, podSelector, targetDeployment, workloadRef or targetNode.',
@@ -247,6 +249,11 @@ export const specSchema = s.object(
         rule: "!has(self.podSelector) || (has(self.podSelector.matchLabels) && size(self.podSelector.matchLabels) > 0) || (has(self.podSelector.matchExpressions) && size(self.podSelector.matchExpressions) > 0)",
         message: 'podSelector must not be empty: an empty selector would capture every pod of the namespace',
       },
+      {
+        rule: "!has(self.trigger) || !has(self.targetNode) || self.trigger.when.all(o, o.type == 'Event' || o.type == 'Webhook')",
+        message: 'a node interface capture has no target pod: its triggers can only be Event or Webhook',
+      },
+      { rule: '!(has(self.trigger) && has(self.packetCount))', message: 'packetCount does not apply to a triggered capture (tcpdump would stop while armed); use trigger.after' },
       {
         rule: 'self == oldSelf',
         message: 'spec is immutable: delete the PacketCapture and create a new one',
@@ -311,6 +318,10 @@ export const targetStatusSchema = s.object(
     startTime: s.string({ format: 'date-time' }),
     finishTime: s.string({ format: 'date-time' }),
     lastUpdateTime: s.string({ format: 'date-time' }),
+    // agent-owned, triggered captures (docs/triggers.md)
+    triggeredTime: s.string({ format: 'date-time', description: 'When the agent froze this target\'s look-back window (a firing reached it).' }),
+    windowStart: s.string({ format: 'date-time', description: 'Time of the oldest packet kept from the look-back window.' }),
+    windowPackets: s.int({ minimum: 0, description: 'Packets taken from the look-back window into the ring files.' }),
   },
   { required: ['name'] },
 );
@@ -342,6 +353,7 @@ export const statusSchema = s.object({
   targets: s.array(targetStatusSchema, { listMapKeys: ['name'], maxItems: 10000 }),
   nodes: s.array(nodeStatusSchema, { listMapKeys: ['node'], maxItems: 5000 }),
   conditions: s.array(conditionSchema, { listMapKeys: ['type'], maxItems: 16 }),
+  firings: s.array(firingSchema, { listMapKeys: ['id'], maxItems: TRIGGER_LIMITS.maxFirings, description: 'Triggered captures: each time a trigger fired (docs/triggers.md).' }),
 });
 
 export type PacketCaptureSpec = Infer<typeof specSchema>;
@@ -391,6 +403,10 @@ export const CONDITIONS = {
   Uploaded: 'Uploaded',
   /** Deletion of a capture with a store: True once its objects are deleted from the store. */
   StoreCleanedUp: 'StoreCleanedUp',
+  /** Triggered captures: True while the targets keep a look-back window and no trigger fired yet. */
+  Armed: 'Armed',
+  /** Triggered captures: True once a trigger fired (reason: the trigger type). */
+  Triggered: 'Triggered',
 } as const;
 
 /** Key of a status.targets entry. */

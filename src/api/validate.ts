@@ -22,6 +22,7 @@ import {
 } from './packetcapture.js';
 import { BYTE_UNITS } from '../util/units.js';
 import { isLabelName, isLabelValue } from './names.js';
+import { resolveTrigger, type ResolvedTrigger } from './trigger.js';
 
 /**
  * Spec defaults. A target reserves maxFileSize × fileCount on its node (the disk guard), so the
@@ -67,6 +68,8 @@ export interface ResolvedCaptureSpec {
   readonly failIfNoTargets: boolean;
   /** tcpdump --immediate-mode: low latency for live streams, lower lossless rate */
   readonly immediate: boolean;
+  /** Armed capture (docs/triggers.md); undefined = capture right away. */
+  readonly trigger?: ResolvedTrigger | undefined;
 }
 
 /** One reason a spec is refused. `field` is a JSON path under the object, e.g. "spec.maxFileSize". */
@@ -232,6 +235,7 @@ const KNOWN_FIELDS = new Set([
   'jobId',
   'failIfNoTargets',
   'immediate',
+  'trigger', // src/api/trigger.ts
   'store', // resolved by the controller against PacketCaptureStores (src/controller/stores.ts)
 ]);
 
@@ -367,6 +371,13 @@ export function resolveSpec(spec: unknown, captureNamespace: string): ResolveRes
 
   const captureSeconds = seconds ?? (packetCount !== undefined ? undefined : DEFAULTS.captureSeconds);
   const size = maxFileSizeBytes as number;
+  let trigger: ResolvedTrigger | undefined;
+  if (sp.trigger !== undefined) {
+    const tr = resolveTrigger(sp.trigger, { duration: parseDuration, size: parseSize }, target.kind !== 'node', size * (fileCount as number));
+    if (!tr.ok) return { ok: false, problems: [...tr.problems] };
+    if (packetCount !== undefined) return { ok: false, problems: [{ field: 'spec.packetCount', reason: 'InvalidValue', message: 'packetCount does not apply to a triggered capture (tcpdump would stop while armed); use trigger.after' }] };
+    trigger = tr.trigger;
+  }
   const resolved: ResolvedCaptureSpec = {
     target,
     captureSeconds,
@@ -381,6 +392,7 @@ export function resolveSpec(spec: unknown, captureNamespace: string): ResolveRes
     jobId,
     failIfNoTargets: failIfNoTargets === true,
     immediate: immediate === true,
+    ...(trigger ? { trigger } : {}),
   };
   return { ok: true, spec: Object.freeze(resolved) };
 }

@@ -7,6 +7,7 @@ import type { CaptureMetadata } from '../pcap/metadata.js';
 import type { Listening, TcpdumpOptions, CapturePaths, TargetRef } from './tcpdump.js';
 import type { TcpdumpExit } from './runner.js';
 import type { TcpdumpStats } from './tcpdump.js';
+import type { WindowRelease } from './lookback.js';
 
 export interface CaptureRequest {
   captureNamespace: string;
@@ -63,6 +64,8 @@ export interface RunningCapture {
   seal?: () => Promise<void>;
   /** Stops tcpdump (SIGTERM, SIGKILL after graceMs). */
   stop(graceMs?: number): Promise<TcpdumpExit>;
+  /** Armed captures (options.lookBack): freezes the look-back window at `firedAtMs` and starts the ring (src/capture/lookback.ts). */
+  release?: (firedAtMs: number) => WindowRelease;
 }
 
 /**

@@ -15,6 +15,7 @@ import { findSandboxNetns } from './sandbox.js';
 import { findContainerNetns, NetnsNotFoundError, pinContainerNetns, type PinnedNetns, type ProcFs, realProcFs } from './netns.js';
 import { DEFAULT_PROGRAMS, runTcpdumpOnce, TcpdumpProcess, TcpdumpStartError, type NetnsRef, type Programs, type SpawnFn } from './runner.js';
 import { PcapRing, ringFailure, type RingFile } from './ring.js';
+import { LookbackGate } from './lookback.js';
 import type { OpenSink } from './sinks.js';
 import { buildFilterCheckArgv, buildPipeTcpdumpArgv, buildTcpdumpArgv, fileSizeMegabytes, captureDirOf, capturePaths, tcpdumpErrorMessage, UnsafeNameError } from './tcpdump.js';
 
@@ -198,6 +199,7 @@ export class LinuxCaptureBackend implements CaptureBackend {
     const pipe = this.o.pipe;
     let ring: PcapRing | undefined;
     let consumed: Promise<void> | undefined;
+    let gate: LookbackGate | undefined;
     try {
       const o = prep.request.options;
       const argv = pipe ? buildPipeTcpdumpArgv(o) : buildTcpdumpArgv(o, prep.paths.writePath);
@@ -222,7 +224,14 @@ export class LinuxCaptureBackend implements CaptureBackend {
         const p = proc;
         // A ring error (disk full, backlog, a damaged stream) ends tcpdump: nothing is captured
         // that could not be written. It is reported as the capture's error.
-        consumed = r.consume(p.stdout as unknown as import('node:stream').Readable).catch(async () => {
+        // armed (docs/triggers.md): the window stays in memory until release(); nothing reaches the ring before
+        let input = p.stdout as unknown as import('node:stream').Readable;
+        if (o.lookBack) {
+          const g = (gate = new LookbackGate(o.lookBack));
+          input.on('error', (e: Error) => g.destroy(e));
+          input = input.pipe(g);
+        }
+        consumed = r.consume(input).catch(async () => {
           await p.stop();
         });
       }
@@ -256,6 +265,7 @@ export class LinuxCaptureBackend implements CaptureBackend {
         if (r) void r.flush().catch(() => undefined); // an error ends the capture through consume()
       },
       ...(r ? { seal: () => r.flush() } : {}),
+      ...(gate ? { release: (firedAtMs: number) => (gate as LookbackGate).release(firedAtMs) } : {}),
       stop: async (graceMs?: number) => {
         await proc.stop(graceMs);
         return exited;

@@ -71,6 +71,8 @@ export interface TcpdumpOptions {
    * captures only: immediate mode falls back to TPACKET_V2 (one wake-up per packet).
    */
   immediateMode?: boolean | undefined;
+  /** Armed capture (docs/triggers.md): the agent keeps only this window in memory until released. Pipe mode only. */
+  lookBack?: { seconds: number; bytes: number } | undefined;
 }
 
 export interface CapturePaths {

@@ -25,6 +25,8 @@ import type { PacketCaptureStore } from '../api/packetcapturestore.js';
 import { cleanupCaptureObjects, probeAndRecord, storesPath, type StoreShellOptions } from './store-shell.js';
 import type { StoreWorld } from './stores.js';
 import { startScheduleController, type ScheduleController } from './schedule-controller.js';
+import { startTriggerController } from './trigger-controller.js';
+import { triggerPodStatus } from './trigger-pods.js';
 
 export interface LeaderElectionConfig {
   /** Namespace of the Lease (default: the system namespace). */
@@ -107,7 +109,7 @@ export function trimPod(o: KubeObject): KubeObject {
       deletionTimestamp: m.deletionTimestamp,
     },
     spec: { nodeName: p.spec?.nodeName, ...(p.spec?.hostNetwork === true ? { hostNetwork: true } : {}) },
-    status: { phase: p.status?.phase },
+    status: { phase: p.status?.phase, ...triggerPodStatus(o) },
   } as Pod & KubeObject;
 }
 
@@ -372,6 +374,9 @@ export function runController(opts: ControllerOptions): ControllerHandle {
   let workers: Promise<void> | undefined;
   const schedules = opts.schedules === false ? undefined : startScheduleController({ client, clock: opts.scheduleClock ?? clock, log, recorder });
   let scheduleWorkers: Promise<void> | undefined;
+  // triggered captures (docs/triggers.md): fires from the pods and Events it watches
+  const triggers = startTriggerController({ client, captures, pods: pods as never, clock, log, recorder });
+  let triggerWorkers: Promise<void> | undefined;
 
   const startWorkers = (signal: AbortSignal): void => {
     leading = true;
@@ -391,6 +396,7 @@ export function runController(opts: ControllerOptions): ControllerHandle {
       await queue.run(reconcile, opts.concurrency ?? 4, signal);
     });
     scheduleWorkers = schedules?.run(signal);
+    triggerWorkers = triggers.run(signal);
   };
 
   let elector: LeaderElector | undefined;
@@ -435,6 +441,8 @@ export function runController(opts: ControllerOptions): ControllerHandle {
       await workers;
       await schedules?.stop();
       await scheduleWorkers;
+      await triggers.stop();
+      await triggerWorkers;
       await Promise.all(all.map((i) => i.stop()));
       await recorder.flush();
       leading = false;

@@ -10,6 +10,10 @@
 import type { Identity } from './identity.js';
 import { identityKey } from './identity.js';
 
+/** What a request does: read traffic (get packetcaptures/files) or fire a capture (create packetcaptures/trigger, docs/triggers.md). */
+export type Access = 'files' | 'trigger';
+const ACCESS: Record<Access, { verb: string; subresource: string }> = { files: { verb: 'get', subresource: 'files' }, trigger: { verb: 'create', subresource: 'trigger' } };
+
 export type Decision = { allowed: true } | { allowed: false; reason: string };
 
 /** Posts a SubjectAccessReview and returns the created object (KubeClient.request in production). */
@@ -35,17 +39,17 @@ export class SarAuthorizer {
   }
 
   /** Rejects (uncached) when the API server cannot be asked. */
-  async authorize(id: Identity, namespace: string, name: string): Promise<Decision> {
-    const key = identityKey(id, namespace, name);
+  async authorize(id: Identity, namespace: string, name: string, access: Access = 'files'): Promise<Decision> {
+    const key = `${access}|${identityKey(id, namespace, name)}`;
     const now = this.now();
     const hit = this.cache.get(key);
     if (hit && hit.expires > now) return hit.decision;
-    const created = await this.opts.post(reviewFor(id, namespace, name));
+    const created = await this.opts.post(reviewFor(id, namespace, name, access));
     const st = created.status ?? {};
     const decision: Decision =
       st.allowed === true && st.denied !== true
         ? { allowed: true }
-        : { allowed: false, reason: `user "${id.user}" cannot get packetcaptures/files (group pcapper.dev) in namespace "${namespace}"${st.reason ? `: ${st.reason}` : ''}` };
+        : { allowed: false, reason: `user "${id.user}" cannot ${ACCESS[access].verb} packetcaptures/${ACCESS[access].subresource} (group pcapper.dev) in namespace "${namespace}"${st.reason ? `: ${st.reason}` : ''}` };
     if (this.cache.size >= this.maxEntries) this.evict(now);
     this.cache.set(key, { decision, expires: now + this.ttlMs });
     return decision;
@@ -63,7 +67,7 @@ export class SarAuthorizer {
 }
 
 /** The SubjectAccessReview body for one request. */
-export function reviewFor(id: Identity, namespace: string, name: string): unknown {
+export function reviewFor(id: Identity, namespace: string, name: string, access: Access = 'files'): unknown {
   return {
     apiVersion: 'authorization.k8s.io/v1',
     kind: 'SubjectAccessReview',
@@ -72,7 +76,7 @@ export function reviewFor(id: Identity, namespace: string, name: string): unknow
       ...(id.uid !== undefined ? { uid: id.uid } : {}),
       groups: id.groups,
       ...(Object.keys(id.extra).length ? { extra: id.extra } : {}),
-      resourceAttributes: { namespace, verb: 'get', group: 'pcapper.dev', resource: 'packetcaptures', subresource: 'files', name },
+      resourceAttributes: { namespace, verb: ACCESS[access].verb, group: 'pcapper.dev', resource: 'packetcaptures', subresource: ACCESS[access].subresource, name },
     },
   };
 }

@@ -20,12 +20,40 @@ import { parseRange } from '../agent/http.js';
 import type { StoreReads } from './store-reads.js';
 import { checkProxyCert, identityFromHeaders, type Identity } from './identity.js';
 import { apiGroup, apiGroupList, apiResourceList, route, status } from './routes.js';
+import { randomBytes } from 'node:crypto';
+import type { Access } from './authz.js';
+import type { Firing } from '../api/trigger-schema.js';
+import { MAX_WEBHOOK_BODY, webhookOutcome } from './trigger-webhook.js';
+
+/** Reads a request body of at most `max` bytes as UTF-8. */
+function readRequestBody(req: http.IncomingMessage, max: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let n = 0;
+    req.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > max) {
+        reject(new Error(`larger than ${max} bytes`));
+        req.destroy();
+        return;
+      }
+      parts.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', reject);
+  });
+}
 import type { TrustSnapshot } from './trust.js';
 
 export interface DataServerDeps {
+
   /** Current trust (serving cert, front-proxy settings); undefined until first loaded. */
   trust(): TrustSnapshot | undefined;
-  authorize(id: Identity, namespace: string, name: string): Promise<Decision>;
+  authorize(id: Identity, namespace: string, name: string, access?: Access): Promise<Decision>;
+  /** The trigger webhook: records a firing in the capture's status (docs/triggers.md); absent: the route answers 501. */
+  recordFiring?(namespace: string, name: string, firing: Firing): Promise<void>;
+  /** Clock of firings (default Date.now). */
+  now?(): number;
   /** The capture, or undefined when it does not exist (rejects on API errors). */
   getCapture(namespace: string, name: string): Promise<PacketCapture | undefined>;
   locate(node: string): Promise<AgentPick>;
@@ -61,6 +89,48 @@ export class DataServer {
 
   constructor(private readonly d: DataServerDeps) {}
 
+  /** POST .../trigger: SubjectAccessReview (create packetcaptures/trigger), then the firing into status (docs/triggers.md). */
+  private async trigger(req: http.IncomingMessage, res: http.ServerResponse, r: { namespace: string; name: string }, id: Identity): Promise<void> {
+    const log = this.d.log.child({ user: id.user, capture: `${r.namespace}/${r.name}`, route: 'trigger' });
+    let decision: Decision;
+    try {
+      decision = await this.d.authorize(id, r.namespace, r.name, 'trigger');
+    } catch (e) {
+      return sendStatus(res, 503, `cannot authorize the request: the API server did not answer the SubjectAccessReview (${(e as Error).message})`);
+    }
+    if (!decision.allowed) {
+      req.resume();
+      log.info('trigger denied', { status: 403 });
+      return sendStatus(res, 403, decision.reason);
+    }
+    const record = this.d.recordFiring?.bind(this.d);
+    if (!record) return sendStatus(res, 501, 'this server cannot record firings');
+    let body: unknown;
+    try {
+      body = JSON.parse(await readRequestBody(req, MAX_WEBHOOK_BODY));
+    } catch (e) {
+      return sendStatus(res, 400, `the body is not an Alertmanager webhook notification (JSON): ${(e as Error).message}`);
+    }
+    let pc: PacketCapture | undefined;
+    try {
+      pc = await this.d.getCapture(r.namespace, r.name);
+    } catch (e) {
+      return sendStatus(res, 503, `cannot read packetcapture ${r.namespace}/${r.name}: ${(e as Error).message}`);
+    }
+    if (!pc) return sendStatus(res, 404, `packetcaptures.pcapper.dev "${r.name}" not found in namespace "${r.namespace}"`);
+    const now = this.d.now?.() ?? Date.now();
+    const out = webhookOutcome(body, pc, now, `w-${now.toString(36)}-${randomBytes(3).toString('hex')}`);
+    if (out.kind === 'error') return sendStatus(res, out.code, out.message);
+    if (out.kind === 'ignored') return sendJson(res, 200, { kind: 'PacketCaptureTrigger', apiVersion: 'data.pcapper.dev/v1alpha1', fired: false, message: out.message, ...(out.firing ? { firing: out.firing } : {}) });
+    try {
+      await record(r.namespace, r.name, out.firing);
+    } catch (e) {
+      log.warn('cannot record the firing', { err: e });
+      return sendStatus(res, 503, `cannot record the firing in packetcapture ${r.namespace}/${r.name}: ${(e as Error).message}`);
+    }
+    log.info('capture fired by webhook', { firing: out.firing.id, cause: out.firing.cause });
+    return sendJson(res, 201, { kind: 'PacketCaptureTrigger', apiVersion: 'data.pcapper.dev/v1alpha1', fired: true, firing: out.firing });
+  }
   /** Options of the secure context for a trust snapshot (front-proxy CA verifies client certs). */
   static secureContext(t: TrustSnapshot): https.ServerOptions {
     // Until the front-proxy CA is known, verify against the pcapper CA rather than the public
@@ -159,6 +229,13 @@ export class DataServer {
     if ('reason' in auth) {
       this.d.log.info('request refused', { status: 401, path: url.pathname, reason: auth.reason });
       return sendStatus(res, 401, `Unauthorized: ${auth.reason}`);
+    }
+    if (r.kind === 'trigger') {
+      if (req.method !== 'POST') {
+        res.setHeader('Allow', 'POST');
+        return sendStatus(res, 405, `method ${req.method ?? ''} is not supported: fire a capture with POST (an Alertmanager webhook notification)`);
+      }
+      return this.trigger(req, res, r, auth.id);
     }
     if (req.method !== 'GET') {
       res.setHeader('Allow', 'GET');

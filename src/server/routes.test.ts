@@ -73,9 +73,13 @@ describe('documents', () => {
     assert.deepEqual(status(403, 'no'), { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'no', reason: 'Forbidden', code: 403 });
     assert.equal(status(503, 'x').reason, 'ServiceUnavailable');
   });
-  it('APIResourceList lists the two namespaced get-only subresources', () => {
+  it('APIResourceList lists the two namespaced get-only subresources and the create-only trigger', () => {
     const l = apiResourceList() as { groupVersion: string; resources: { name: string; namespaced: boolean; verbs: string[] }[] };
     assert.equal(l.groupVersion, 'data.pcapper.dev/v1alpha1');
-    assert.deepEqual(l.resources.map((x) => [x.name, x.namespaced, x.verbs]), [['packetcaptures/files', true, ['get']], ['packetcaptures/log', true, ['get']]]);
+    assert.deepEqual(l.resources.map((x) => [x.name, x.namespaced, x.verbs]), [['packetcaptures/files', true, ['get']], ['packetcaptures/log', true, ['get']], ['packetcaptures/trigger', true, ['create']]]);
+  });
+  it('routes the trigger subresource (docs/triggers.md)', () => {
+    assert.deepEqual(r(`${B}/shop/packetcaptures/web/trigger`), { kind: 'trigger', namespace: 'shop', name: 'web' });
+    assert.equal(r(`${B}/shop/packetcaptures/web/trigger/x`).kind, 'notFound');
   });
 });

@@ -18,6 +18,8 @@ export type Route =
   | { kind: 'list'; namespace: string; name: string }
   | { kind: 'file'; namespace: string; name: string; node: string; target: string; file: string }
   | { kind: 'log'; namespace: string; name: string; node: string; target: string | undefined }
+  /** POST: fire an armed capture (docs/triggers.md; Alertmanager webhook body) */
+  | { kind: 'trigger'; namespace: string; name: string }
   | { kind: 'badRequest'; message: string }
   | { kind: 'notFound'; message: string };
 
@@ -102,7 +104,8 @@ export function route(pathname: string, query: URLSearchParams): Route {
     if (err) return { kind: 'badRequest', message: err };
     return { kind: 'log', namespace, name, node, target };
   }
-  return { kind: 'notFound', message: `packetcaptures has no subresource "${show(sub)}" here (files or log)` };
+  if (sub === 'trigger' && rest.length === 0) return { kind: 'trigger', namespace, name };
+  return { kind: 'notFound', message: `packetcaptures has no subresource "${show(sub)}" here (files, log or trigger)` };
 }
 
 // ---- Kubernetes documents ----------------------------------------------------------------------
@@ -163,6 +166,6 @@ export function apiResourceList(): unknown {
     kind: 'APIResourceList',
     apiVersion: 'v1',
     groupVersion: DATA_GROUP_VERSION,
-    resources: [sub('packetcaptures/files', 'PacketCaptureFileList'), sub('packetcaptures/log', 'PacketCaptureLog')],
+    resources: [sub('packetcaptures/files', 'PacketCaptureFileList'), sub('packetcaptures/log', 'PacketCaptureLog'), { name: 'packetcaptures/trigger', singularName: '', namespaced: true, kind: 'PacketCaptureTrigger', verbs: ['create'] }],
   };
 }

@@ -2,6 +2,8 @@
  * Assembles the pcapper server from its parts (config, trust refresher, SAR authorizer, agent
  * locator and client, HTTP shell) and runs it; main.ts and the component tests both use this.
  */
+import { applyStatus } from '../k8s/status.js';
+import { WEBHOOK_FIELD_MANAGER } from '../api/trigger-schema.js';
 import { readFile } from 'node:fs/promises';
 import type * as k8s from '@kubernetes/client-node';
 import type { ServerConfig } from '../config/server.js';
@@ -57,7 +59,11 @@ export class PcapperServer {
     );
     this.http = new DataServer({
       trust: () => this.trust.current,
-      authorize: (id, ns, name) => authz.authorize(id, ns, name),
+      authorize: (id, ns, name, access) => authz.authorize(id, ns, name, access),
+      recordFiring: async (ns, name, firing) => {
+        await applyStatus(client, ns, name, { firings: [firing] }, WEBHOOK_FIELD_MANAGER);
+      },
+      now: () => this.clock.now(),
       getCapture: (ns, name) => this.api.getCapture(ns, name),
       locate: (node) => locator.locate(node),
       locateAll: (nodes) => locator.locateAll(nodes),
