@@ -4,7 +4,9 @@
 // (no repository checkout; the Go module versions v0.3xx.y are Prometheus 3.x releases). Cached
 // outside the repo in $PCAPPER_CACHE_DIR (default ~/.cache/pcapper), keyed by the version, so only
 // the first run pays for the build (measured here: ~20 min on 2 busy cores with a cold module cache).
-// The binary has no web UI assets (no `builtinassets` tag): the tests use only its HTTP API.
+// The binary has no web UI assets (no `builtinassets` tag) and, with `-tags remove_all_sd`, no
+// service discovery but static, file and HTTP (skipping the cloud SDKs halves the build): the tests
+// use only static targets and the HTTP API.
 // Used by test/dashboard.test.ts, which runs the Grafana dashboard's queries against the agent's
 // /metrics.
 //
@@ -38,7 +40,7 @@ export function ensurePrometheus({ quiet = false } = {}) {
     process.stderr.write(`pcapper: building the test Prometheus ${PROMETHEUS_MODULE} ${PROMETHEUS_VERSION} from Go modules (first run only, ~10-20 min on 2 cores)...\n`);
   }
   const started = Date.now();
-  const res = spawnSync('go', ['install', '-trimpath', '-ldflags', '-s -w', `${PROMETHEUS_MODULE}/cmd/prometheus@${PROMETHEUS_VERSION}`], {
+  const res = spawnSync('go', ['install', '-tags', 'remove_all_sd', '-ldflags', '-s -w', `${PROMETHEUS_MODULE}/cmd/prometheus@${PROMETHEUS_VERSION}`], {
     encoding: 'utf8',
     // go prints one "go: downloading ..." line per module: that is the progress of the long first build.
     stdio: ['ignore', quiet ? 'pipe' : 'inherit', quiet ? 'pipe' : 'inherit'],
