@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertRoot, HarnessRun, PodNetwork, runCommand, type PodNet } from './harness/netns.js';
@@ -18,6 +18,9 @@ import { loadRecordSchema, validateRecord } from '../src/pcap/records/validate.j
 import type { ConnectionRecord, Http2Record, PcapRecord } from '../src/pcap/records/types.js';
 import { runSummary } from '../src/cli/commands/summary.js';
 import { PassThrough } from 'node:stream';
+import { CLI } from './cli-support.js';
+import { launchBrowser, screenshotDir, startUiProcess } from './harness/browser.js';
+import { repoRoot } from './harness/paths.js';
 
 const GRPC_PORT = 7777;
 const H2C_PORT = 8088;
@@ -262,5 +265,37 @@ describe('HTTP/2 and gRPC decoding on real traffic between pods (needs root)', (
     assert.match(table, /demo\.v1\.Echo\/Fail +2 +2\/0 +NOT_FOUNDx2/);
     assert.match(table, /HTTP\/2 +9 requests on 2 connections \(1 upgraded\)/);
     assert.match(table, /GET +\/upgrade\/path +1 +404x1/);
+  });
+  it('the UI dashboard (real browser) lists the gRPC calls per service/method and the HTTP/2 streams with their statuses', async () => {
+    const uiDir = join(dir, 'ui');
+    mkdirSync(uiDir, { recursive: true });
+    const ui = await startUiProcess(CLI, [file], { cwd: uiDir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: uiDir, KUBECONFIG: join(uiDir, 'no-kubeconfig'), PCAPPER_STORE: join(uiDir, 'store') } });
+    const browser = await launchBrowser({ dir: join(uiDir, 'browser') });
+    try {
+      const page = await (await browser.context()).newPage();
+      await page.goto(ui.url);
+      await page.locator('#sources tr[data-source="file:0"] a', { hasText: 'Dashboard' }).click();
+      await page.locator('#grpc-calls').waitFor();
+      const rows = async (id: string): Promise<string[]> => (await page.locator(`#${id} tbody tr`).allInnerTexts()).map((r) => r.replace(/\s+/g, ' ').trim());
+      const grpc = await rows('grpc-calls');
+      // what the client saw (and tshark agrees, above): Say OK ×3, Fail NOT_FOUND ×2, the streaming calls OK ×1
+      assert.equal(grpc.length, 5, grpc.join('\n'));
+      assert.match(grpc[0]!, /^demo\.v1\.Echo\/Say 3 OK: 3 \d/);
+      assert.match(grpc[1]!, /^demo\.v1\.Echo\/Fail 2 NOT_FOUND: 2 \d/);
+      for (const m of ['Chat', 'Collect', 'Count']) assert.ok(grpc.some((r) => new RegExp(`^demo\\.v1\\.Echo/${m} 1 OK: 1 \\d`).test(r)), `${m} in ${grpc.join(' | ')}`);
+      assert.match(await page.locator('#grpc-calls').locator('..').locator('h2').innerText(), /gRPC calls \(8\)/);
+      assert.deepEqual(await rows('http2-streams'), [expect404()]);
+      assert.match(await page.locator('#http2').innerText(), /Connections\s+2 \(1 by Upgrade\)/);
+      await page.screenshot({ path: join(screenshotDir(repoRoot()), 'ui-dashboard-grpc.png'), fullPage: true });
+    } finally {
+      await browser.close();
+      await ui.stop();
+    }
+    function expect404(): string {
+      // the Upgrade request: GET /upgrade/path answered 404 (curl saw the body)
+      const e = summary.http2.endpoints.find((x) => x.path === '/upgrade/path');
+      assert.ok(e?.latency, 'the summary has the Upgrade stream with a latency');
+      return `GET /upgrade/path 1 404: 1 ${e.latency.p50Ms.toFixed(2)} ${e.latency.maxMs.toFixed(2)}`;
+    }
   });
 });

@@ -317,6 +317,21 @@ describe('helm chart charts/pcapper', () => {
     assert.deepEqual(ds.spec.selector.matchLabels, svc.spec.selector);
   });
 
+  it('optional Grafana dashboard: a ConfigMap for the sidecar (grafana_dashboard: "1") holding files/dashboards/pcapper-pod-pairs.json', async () => {
+    assert.equal(rendered.filter((m) => m.kind === 'ConfigMap' && m.metadata.name === 'pcapper-dashboard-pod-pairs').length, 0, 'off by default');
+    const ms = parseManifests(
+      await helmTemplate(['--set', 'metrics.grafanaDashboard.enabled=true', '--set', 'metrics.grafanaDashboard.namespace=monitoring', '--set', 'metrics.grafanaDashboard.folder=Network']),
+    );
+    const cm = findManifest(ms, 'ConfigMap', 'pcapper-dashboard-pod-pairs') as Manifest & { data: Record<string, string> };
+    assert.equal(cm.metadata.labels?.grafana_dashboard, '1');
+    assert.equal(cm.metadata.namespace, 'monitoring');
+    assert.equal(cm.metadata.annotations?.grafana_folder, 'Network');
+    const dash = JSON.parse(cm.data['pcapper-pod-pairs.json']!) as { uid: string; panels: unknown[] };
+    assert.deepEqual(dash, JSON.parse(readRepoFile('charts/pcapper/files/dashboards/pcapper-pod-pairs.json')));
+    assert.equal(dash.uid, 'pcapper-pod-pairs');
+    await assert.rejects(helmTemplate(['--set', 'metrics.grafanaDashboard.enabeld=true']), /enabeld/);
+  });
+
   it('server Deployment: `pcapper server`, 2 replicas spread over nodes, HTTPS probes on port https, no privileges, the server Secret; PDB and Service', () => {
     const dep = findManifest(rendered, 'Deployment', 'pcapper-server') as Workload;
     assert.equal(dep.spec.replicas, 2);

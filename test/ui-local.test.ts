@@ -189,6 +189,11 @@ describe('kubectl pcap ui without a cluster (real browser)', () => {
     const http = await page.locator('#http').innerText();
     assert.match(http, /Requests \/ responses\s+1 \/ 1/);
     assert.match(http, /2xx: 1/);
+    // the request by path (zeek__http_get.pcap: one GET answered 200), as the HTTP/2 and gRPC tables list theirs (test/grpc.test.ts)
+    const paths = await page.locator('#http-paths tbody tr').allInnerTexts();
+    assert.equal(paths.length, 1);
+    assert.match(paths[0]!.replace(/\s+/g, ' '), /^GET \/\S+ 1 200: 1 \d+\.\d\d \d+\.\d\d$/);
+    assert.equal(await page.locator('#grpc-calls').count(), 0, 'no gRPC table without gRPC calls');
     assert.match(await page.locator('#connections').innerText(), /141\.142\.228\.5\s+192\.150\.187\.43:80\s+1\s+100%/);
     await page.screenshot({ path: join(shots, 'ui-dashboard.png'), fullPage: true });
     await page.click('#theme-toggle');

@@ -179,7 +179,7 @@ export class NodeAgent {
     this.clock = deps.clock ?? systemClock;
     this.podWaitMs = deps.podWaitMs ?? 60_000;
     const log = deps.log;
-    this.metrics = new AgentMetrics(deps.config.nodeName, { defaultMetrics: deps.defaultMetrics });
+    this.metrics = new AgentMetrics(deps.config.nodeName, { defaultMetrics: deps.defaultMetrics, pairTopN: deps.config.pairMetricsTopN });
     this.queue = new WorkQueue({ clock: this.clock, minIntervalMs: 0, backoff: deps.retryBackoff ?? { initialMs: 200, maxMs: 30_000 }, observer: this.metrics });
     const status = new StatusWriter({
       clock: this.clock,

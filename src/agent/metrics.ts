@@ -8,6 +8,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ErrorKind, ErrorReason } from '../k8s/errors.js';
 import type { QueueObserver } from '../k8s/workqueue.js';
+import { PairMetrics } from './pair-metrics.js';
 
 /** The figures the gauges show, read from the agent at scrape time. */
 export interface MetricsSnapshot {
@@ -30,10 +31,12 @@ export class AgentMetrics implements QueueObserver {
   private readonly errors: Counter<'node' | 'type' | 'reason'>;
   private readonly duration: Histogram<'node'>;
   private readonly retries: Counter<'node'>;
+  /** per pod pair metrics (pcapper_pair_*), fed by the analysis engine (a RecordConsumer) */
+  readonly pairs: PairMetrics;
 
   constructor(
     private readonly node: string,
-    opts: { defaultMetrics?: boolean } = {},
+    opts: { defaultMetrics?: boolean; pairTopN?: number } = {},
   ) {
     const registers = [this.registry];
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -109,6 +112,7 @@ export class AgentMetrics implements QueueObserver {
     for (const c of [this.starts, this.failures, this.authDenied, this.retries]) c.inc(n, 0);
     this.reconciles.inc({ node, result: 'success' }, 0);
     this.reconciles.inc({ node, result: 'error' }, 0);
+    this.pairs = new PairMetrics(this.registry, { topN: opts.pairTopN ?? 100, node });
   }
 
   private readonly beginScrape: () => void;

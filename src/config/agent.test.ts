@@ -66,6 +66,12 @@ describe('agent config', () => {
     assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_UPLOAD_CONCURRENCY: '0' }), /PCAPPER_UPLOAD_CONCURRENCY/);
   });
 
+  it('pair metrics top-N: default 100, an integer from 1', () => {
+    assert.equal(loadAgentConfig({ NODE_NAME: 'n' }).pairMetricsTopN, 100);
+    assert.equal(loadAgentConfig({ NODE_NAME: 'n', PCAPPER_PAIR_METRICS_TOP_N: '7' }).pairMetricsTopN, 7);
+    assert.throws(() => loadAgentConfig({ NODE_NAME: 'n', PCAPPER_PAIR_METRICS_TOP_N: '0' }), /PCAPPER_PAIR_METRICS_TOP_N/);
+  });
+
   it('parses sizes and durations', () => {
     assert.equal(parseEnvSize('10G'), 10e9);
     assert.equal(parseEnvSize('1Gi'), 1024 ** 3);

@@ -53,6 +53,8 @@ export interface AgentConfig {
   readonly uploadConcurrency: number;
   /** Backoff cap between upload attempts of one file (ms). */
   readonly uploadRetryMaxMs: number;
+  /** PCAPPER_PAIR_METRICS_TOP_N: most pod pairs with their own series (src/agent/pair-metrics.ts); default 100. */
+  readonly pairMetricsTopN?: number;
 }
 
 export class AgentConfigError extends Error {
@@ -118,6 +120,7 @@ export const AGENT_ENV = {
   storeCredentialsDir: withDefault('PCAPPER_STORE_CREDENTIALS_DIR', '/etc/pcapper/store-credentials', 'the mounted Secret `pcapper-store-credentials` (re-read before each upload attempt)', absPath),
   uploadConcurrency: withDefault('PCAPPER_UPLOAD_CONCURRENCY', '2', 'files this node uploads at once', int(1, 64)),
   uploadRetryMaxMs: withDefault('PCAPPER_UPLOAD_RETRY_MAX', '60s', 'longest wait between upload attempts of a file (backoff cap; terminal errors are retried at this period)', duration(100)),
+  pairMetricsTopN: withDefault('PCAPPER_PAIR_METRICS_TOP_N', '100', 'most pod pairs with their own `pcapper_pair_*` series on `/metrics`; the rest count under `other` (docs/metrics.md)', int(1, 10000)),
   ...LOG_ENV,
 } as const;
 

@@ -15,7 +15,59 @@ export interface Summary {
   topTalkers: { address: string; name?: string; packets: number; bytes: number }[];
   tcp: { connections: number; completed: number; refused: number; synUnanswered: number; synAckUnacked: number; noHandshake: number; resets: number; retransmissions: number; segments: number; handshakeRtt: LatencySummary | null };
   dns: { queries: number; responses: number; unanswered: number; rcodes: Record<string, number>; latency: LatencySummary | null };
-  http: { requests: number; responses: number; statuses: Record<string, number>; latency: LatencySummary | null };
+  http: { requests: number; responses: number; statuses: Record<string, number>; latency: LatencySummary | null; endpoints?: EndpointStat[] };
+  /** summary format 2; absent from older summaries */
+  http2?: { connections: number; upgraded: number; requests: number; responses: number; resets: number; unfinished: number; statuses: Record<string, number>; latency: LatencySummary | null; endpoints: EndpointStat[] };
+  grpc?: { calls: number; statuses: Record<string, number>; latency: LatencySummary | null; methods: { service: string; method: string; calls: number; statuses: Record<string, number>; requestMessages: number; responseMessages: number; latency: LatencySummary | null }[] };
+}
+
+interface EndpointStat { method: string; path: string; requests: number; statuses: Record<string, number>; latency: LatencySummary | null }
+
+/** One row of the request tables (HTTP/1.x paths, HTTP/2 streams, gRPC calls). */
+export interface RequestRow {
+  /** `GET /cart`, or `service/method` for gRPC */
+  name: string;
+  count: number;
+  /** `200: 3, 404: 1` or `OK: 2, NOT_FOUND: 1` (`none` = no response / no grpc-status) */
+  statuses: string;
+  /** true when any response was an error: HTTP 5xx/4xx, no response, or a grpc-status other than OK */
+  failing: boolean;
+  p50Ms: number | null;
+  maxMs: number | null;
+}
+
+const statusText = (m: Record<string, number>): string =>
+  Object.entries(m)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ');
+
+/** HTTP/1.x or HTTP/2 endpoints of the summary as table rows, busiest first. */
+export function httpRows(endpoints: EndpointStat[] | undefined): RequestRow[] {
+  return (endpoints ?? [])
+    .map((e) => ({
+      name: `${e.method} ${e.path}`,
+      count: e.requests,
+      statuses: statusText(e.statuses),
+      failing: Object.keys(e.statuses).some((k) => !/^[123][0-9][0-9]$/.test(k)),
+      p50Ms: e.latency?.p50Ms ?? null,
+      maxMs: e.latency?.maxMs ?? null,
+    }))
+    .sort((a, b) => b.count - a.count || a.name.localeCompare(b.name));
+}
+
+/** gRPC calls per service/method as table rows, busiest first. */
+export function grpcRows(g: Summary['grpc']): RequestRow[] {
+  return (g?.methods ?? [])
+    .map((m) => ({
+      name: `${m.service}/${m.method}`,
+      count: m.calls,
+      statuses: statusText(m.statuses),
+      failing: Object.keys(m.statuses).some((k) => k !== 'OK'),
+      p50Ms: m.latency?.p50Ms ?? null,
+      maxMs: m.latency?.maxMs ?? null,
+    }))
+    .sort((a, b) => b.count - a.count || a.name.localeCompare(b.name));
 }
 
 export interface ConnectionStat {

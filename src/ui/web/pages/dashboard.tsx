@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { fmtBytes, getJson, src } from '../api.js';
 import type { Timeline } from '../../../pcap/view/types.js';
-import { connectionStats, statusClasses, type LatencySummary, type Summary } from '../../shared/dashboard-data.js';
+import { connectionStats, grpcRows, httpRows, statusClasses, type LatencySummary, type RequestRow, type Summary } from '../../shared/dashboard-data.js';
 
 export function Dashboard({ source, version }: { source: string; version: number }) {
   const [s, setS] = useState<Summary | undefined>();
@@ -76,6 +76,21 @@ export function Dashboard({ source, version }: { source: string; version: number
             <dt>Latency</dt><dd>{latency(s.http.latency)}</dd>
           </dl>
         </div>
+        <Requests id="http-paths" title="HTTP/1.x requests by path" what="Request" rows={httpRows(s.http.endpoints)} />
+        {s.http2 && s.http2.requests > 0 ? (
+          <div class="card" id="http2">
+            <h2>HTTP/2</h2>
+            <dl class="facts">
+              <dt>Connections</dt><dd>{s.http2.connections} ({s.http2.upgraded} by Upgrade)</dd>
+              <dt>Streams / responses</dt><dd>{s.http2.requests} / {s.http2.responses}</dd>
+              <dt>Reset / unfinished</dt><dd>{s.http2.resets} / {s.http2.unfinished}</dd>
+              <dt>Status classes</dt><dd>{counts(statusClasses(s.http2.statuses))}</dd>
+              <dt>Latency</dt><dd>{latency(s.http2.latency)}</dd>
+            </dl>
+          </div>
+        ) : null}
+        <Requests id="http2-streams" title="HTTP/2 streams by path (not gRPC)" what="Request" rows={httpRows(s.http2?.endpoints)} />
+        <Requests id="grpc-calls" title={`gRPC calls${s.grpc ? ` (${s.grpc.calls})` : ''}`} what="Service/method" rows={grpcRows(s.grpc)} />
         <div class="card">
           <h2>Top talkers</h2>
           <table class="grid" id="talkers">
@@ -88,6 +103,28 @@ export function Dashboard({ source, version }: { source: string; version: number
           </table>
         </div>
       </div>
+    </div>
+  );
+}
+
+/** A table of requests (HTTP paths, HTTP/2 streams, gRPC methods); nothing when there are none. */
+function Requests({ id, title, what, rows }: { id: string; title: string; what: string; rows: RequestRow[] }) {
+  if (rows.length === 0) return null;
+  const ms = (v: number | null): string => (v === null ? '—' : v.toFixed(2));
+  return (
+    <div class="card wide">
+      <h2>{title}</h2>
+      <table class="grid" id={id}>
+        <thead><tr><th>{what}</th><th class="num">Count</th><th>Status</th><th class="num">p50 ms</th><th class="num">max ms</th></tr></thead>
+        <tbody>
+          {rows.slice(0, 30).map((r) => (
+            <tr key={r.name}>
+              <td><code>{r.name}</code></td><td class="num">{r.count}</td><td class={r.failing ? 'warn' : ''}>{r.statuses}</td>
+              <td class="num">{ms(r.p50Ms)}</td><td class="num">{ms(r.maxMs)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }
