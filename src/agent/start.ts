@@ -21,6 +21,13 @@ import { activeCount, allSessions, observe, type CaptureState, type Pod, type Se
 
 /** Retry of the backend after a transient setup error (container process not visible yet). */
 export const SETUP_RETRY_MS = 200;
+/**
+ * The same retry while a pod's sandbox is looked for by pod UID (no container yet): the app starts
+ * ~100 ms after its sandbox and no API event says when the sandbox's process has joined the pod's
+ * cgroup, so the /proc scan (~1 ms, sandbox.ts) runs this often until it is found
+ * (bench/pod-start.ts: with 200 ms, sandbox -> netns found was p50 219 / p90 572 ms).
+ */
+export const SANDBOX_RETRY_MS = 10;
 
 /** The tcpdump options of a target, or why it cannot be captured. Pure. */
 export function targetOptions(
@@ -78,6 +85,10 @@ export function podReadiness(
 /** Starts one target (runs in the background; every outcome ends in the target's status). */
 export async function startTarget(ctx: AgentContext, st: CaptureState, pc: PacketCapture, entry: TargetStatus, podWaitMs: number): Promise<void> {
   const node = ctx.config.nodeName;
+  // wall-clock marks of the start path, logged once capturing (bench/pod-start.ts reads them)
+  const learnedAt = Date.now();
+  let netnsAt = 0;
+  let setupTries = 0;
   const t = targetOptions(pc, st.namespace, entry, ctx.config.packetBuffered);
   if (!t.ok) {
     failTarget(ctx, st, entry, t.reason, t.message);
@@ -142,6 +153,7 @@ export async function startTarget(ctx: AgentContext, st: CaptureState, pc: Packe
     let prepared: PreparedCapture | undefined;
     if (problem === undefined) {
       try {
+        setupTries++;
         prepared = await ctx.backend.setup({ captureNamespace: st.namespace, captureName: st.name, target, containerIds, podUid, options: opts, now: new Date(ctx.clock.now()) });
       } catch (e) {
         // transient: the container's process is not visible yet; anything else fails the target
@@ -156,6 +168,7 @@ export async function startTarget(ctx: AgentContext, st: CaptureState, pc: Packe
       }
     }
     if (prepared) {
+      netnsAt = Date.now();
       try {
         session.running = await ctx.backend.capture(prepared);
       } catch (e) {
@@ -171,7 +184,9 @@ export async function startTarget(ctx: AgentContext, st: CaptureState, pc: Packe
         finishObservation(ctx, st, session, exit);
         return;
       }
+      const listeningAt = Date.now();
       await began(ctx, st, session, pod, new Date(ctx.clock.now()));
+      ctx.log.info('start timing', { capture: st.key, target: entry.name, learnedAt, netnsAt, listeningAt, setupTries, bySandbox: podUid !== undefined });
       if (target.kind === 'pod' && podUid !== undefined) void verifySandbox(ctx, st, session, target, entry, prepared, podWaitMs);
       return;
     }
@@ -188,7 +203,7 @@ export async function startTarget(ctx: AgentContext, st: CaptureState, pc: Packe
     }
     if (session.stopReason || ctx.stopping()) continue; // stopped while the backend was asked
     const podKey = target.kind === 'pod' ? `${target.namespace}/${target.pod}` : '';
-    await ctx.podChanged.next(podKey, retrySetup ? Math.min(SETUP_RETRY_MS, left) : left, (wake) => (session.wake = wake));
+    await ctx.podChanged.next(podKey, retrySetup ? Math.min(podUid !== undefined ? SANDBOX_RETRY_MS : SETUP_RETRY_MS, left) : left, (wake) => (session.wake = wake));
   }
 }
 

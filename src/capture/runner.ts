@@ -24,10 +24,13 @@
  *   so flush() also checks /proc/<pid>/syscall and signals only while tcpdump is blocked in its
  *   wait for packets (an fflush() from the handler in the middle of fwrite() could write bytes
  *   twice); when that file cannot be read it signals as before.
- * - stop(): SIGTERM (tcpdump flushes, prints final stats, exits), SIGKILL after a grace period.
+ * - stop(): first drains (src/capture/drain.ts: until tcpdump has read every packet the kernel
+ *   accepted before the stop, at most ~1.2 s, usually at once), then SIGTERM (tcpdump flushes,
+ *   prints final stats, exits), SIGKILL after a grace period.
  */
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { drainVerdict } from './drain.js';
 import { parseListening, parseTcpdumpStats, tcpdumpErrorMessage, type Listening, type TcpdumpStats } from './tcpdump.js';
 
 export type SpawnFn = (file: string, args: readonly string[], opts: SpawnOptions) => ChildProcess;
@@ -98,6 +101,8 @@ export class TcpdumpStartError extends Error {
 }
 
 const STDERR_KEEP = 64 * 1024;
+/** How often a draining stop asks tcpdump for its counters. */
+const DRAIN_LOOK_MS = 20;
 
 /** One running tcpdump. */
 export class TcpdumpProcess {
@@ -117,7 +122,10 @@ export class TcpdumpProcess {
     return this.child.stdout;
   }
 
+  private readonly argv: readonly string[];
+
   constructor(argv: readonly string[], netns: NetnsRef, opts: { programs?: Programs; spawn?: SpawnFn; stdout?: 'pipe' | 'ignore'; cwd?: string } = {}) {
+    this.argv = [...argv];
     const ns = netnsArgs(netns);
     const { file, args } = tcpdumpCommand(argv, ns.path, opts.programs);
     const spawn: SpawnFn = opts.spawn ?? nodeSpawn;
@@ -214,10 +222,42 @@ export class TcpdumpProcess {
     }
   }
 
-  /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. */
+  /** Is tcpdump blocked waiting for packets (undefined: cannot tell)? */
+  private idle(): boolean | undefined {
+    const pid = this.child.pid;
+    try {
+      return pid === undefined ? undefined : blockedInWait(readFileSync(`/proc/${pid}/syscall`, 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Until tcpdump has read every packet the kernel accepted before now (drain.ts decides); the
+   * counters are asked for every DRAIN_LOOK_MS. Resolves early if tcpdump exits.
+   */
+  private async drain(): Promise<void> {
+    const t0 = Date.now();
+    const immediate = this.argv.includes('--immediate-mode');
+    for (;;) {
+      if (!this.isCapturing) return;
+      // idle first: right after the SIGUSR1 report tcpdump is still busy with the signal
+      const idle = this.idle();
+      const stats = await this.requestStats(500);
+      const v = drainVerdict({ elapsedMs: Date.now() - t0, immediate, stats, idle });
+      if (v === 'stop') return;
+      await new Promise<void>((r) => setTimeout(r, DRAIN_LOOK_MS));
+    }
+  }
+
+  /** Drain (see drain.ts), SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. */
   async stop(graceMs = 800): Promise<TcpdumpExit> {
     if (this.exitInfo) return this.exitInfo;
-    this.stopping = true;
+    if (!this.stopping) {
+      this.stopping = true;
+      await this.drain();
+    }
+    if (this.exitInfo) return this.exitInfo;
     // Before `listening on` tcpdump may not have its handlers yet: SIGTERM's default action ends it too.
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
