@@ -1,61 +1,59 @@
 #!/usr/bin/env node
-// Builds the test Prometheus server once per machine and prints the binary's path: Prometheus
-// (github.com/prometheus/prometheus, Apache-2.0) from Go modules with `go install module@version`
-// (no repository checkout; the Go module versions v0.3xx.y are Prometheus 3.x releases). Cached
-// outside the repo in $PCAPPER_CACHE_DIR (default ~/.cache/pcapper), keyed by the version, so only
-// the first run pays for the build (measured 2026-11-27: ~20 min with -tags remove_all_sd on 2 cores under load ~35, warm module cache).
-// The binary has no web UI assets (no `builtinassets` tag) and, with `-tags remove_all_sd`, no
-// service discovery but static, file and HTTP (skipping the cloud SDKs halves the build): the tests
-// use only static targets and the HTTP API.
+// Provides the test Prometheus server once per machine and prints the binary's path: Debian's
+// `prometheus` package (Prometheus 2.42, Debian 12), fetched with `apt-get download` and unpacked
+// with `dpkg -x` into the cache, so no maintainer script runs and no daemon is started. Cached
+// outside the repo in $PCAPPER_CACHE_DIR (default ~/.cache/pcapper), keyed by the package version.
+// Why not `go install` from Go modules: that is a 20-minute build on 2 cores (measured 2026-11-27),
+// the package is 19 MB and takes seconds; both are the real Prometheus.
 // Used by test/dashboard.test.ts, which runs the Grafana dashboard's queries against the agent's
 // /metrics.
 //
-//   node scripts/prometheus.mjs          build if needed, print the path (stdout, last line)
+//   node scripts/prometheus.mjs          fetch if needed, print the path (stdout, last line)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const PROMETHEUS_MODULE = 'github.com/prometheus/prometheus';
-export const PROMETHEUS_VERSION = 'v0.316.0';
+/** The Debian package version the tests are written against (apt-get download pins it). */
+export const PROMETHEUS_DEB_VERSION = '2.42.0+ds-5+deb12u1';
 
 export function cacheDir() {
   return process.env.PCAPPER_CACHE_DIR || join(homedir(), '.cache', 'pcapper');
 }
 
 export function prometheusPath() {
-  return join(cacheDir(), `prometheus-${PROMETHEUS_VERSION}`);
+  return join(cacheDir(), `prometheus-deb-${PROMETHEUS_DEB_VERSION}`, 'usr', 'bin', 'prometheus');
 }
 
 export function ensurePrometheus({ quiet = false } = {}) {
   const bin = prometheusPath();
   if (existsSync(bin)) return bin;
-  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
-  if (go.status !== 0) {
-    throw new Error('Go is not installed: the test Prometheus is built from Go modules. Install Go >= 1.25 (from the Go project, or apt-get install -y golang where recent enough).');
+  const say = (m) => {
+    if (!quiet) process.stderr.write(`pcapper: ${m}\n`);
+  };
+  const work = mkdtempSync(join(tmpdir(), 'pcapper-prometheus-'));
+  try {
+    say(`fetching the test Prometheus: Debian package prometheus=${PROMETHEUS_DEB_VERSION} (apt-get download, ~19 MB)...`);
+    const dl = spawnSync('apt-get', ['download', `prometheus=${PROMETHEUS_DEB_VERSION}`], { cwd: work, encoding: 'utf8' });
+    if (dl.status !== 0) {
+      throw new Error(
+        `apt-get download prometheus=${PROMETHEUS_DEB_VERSION} failed (${dl.error?.message ?? `exit ${dl.status}`}): ${(dl.stderr || '').trim().split('\n').slice(-3).join(' ')}; run apt-get update first (as root), on Debian 12`,
+      );
+    }
+    const deb = readdirSync(work).find((f) => f.endsWith('.deb'));
+    if (!deb) throw new Error('apt-get download prometheus wrote no .deb file');
+    const dest = join(cacheDir(), `prometheus-deb-${PROMETHEUS_DEB_VERSION}`);
+    const tmpDest = `${dest}.tmp-${process.pid}`;
+    mkdirSync(tmpDest, { recursive: true });
+    const x = spawnSync('dpkg', ['-x', join(work, deb), tmpDest], { encoding: 'utf8' });
+    if (x.status !== 0) throw new Error(`dpkg -x ${deb} failed: ${x.stderr}`);
+    rmSync(dest, { recursive: true, force: true });
+    renameSync(tmpDest, dest);
+    say(`test Prometheus ready: ${bin}`);
+    return bin;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
-  mkdirSync(cacheDir(), { recursive: true });
-  const tmpDir = join(cacheDir(), `prometheus-build-${process.pid}`);
-  if (!quiet) {
-    process.stderr.write(`pcapper: building the test Prometheus ${PROMETHEUS_MODULE} ${PROMETHEUS_VERSION} from Go modules (first run only, ~10-20 min on 2 cores)...\n`);
-  }
-  const started = Date.now();
-  const res = spawnSync('go', ['install', '-tags', 'remove_all_sd', '-ldflags', '-s -w', `${PROMETHEUS_MODULE}/cmd/prometheus@${PROMETHEUS_VERSION}`], {
-    encoding: 'utf8',
-    // go prints one "go: downloading ..." line per module: that is the progress of the long first build.
-    stdio: ['ignore', quiet ? 'pipe' : 'inherit', quiet ? 'pipe' : 'inherit'],
-    env: { ...process.env, GOBIN: tmpDir, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (res.status !== 0) {
-    const tail = (res.stderr || '').trim().split('\n').slice(-15).join('\n');
-    rmSync(tmpDir, { recursive: true, force: true });
-    throw new Error(`building the test Prometheus failed (go install ${PROMETHEUS_MODULE}/cmd/prometheus@${PROMETHEUS_VERSION} exited ${res.status})${tail ? `:\n${tail}` : ''}`);
-  }
-  renameSync(join(tmpDir, 'prometheus'), bin);
-  rmSync(tmpDir, { recursive: true, force: true });
-  if (!quiet) process.stderr.write(`pcapper: test Prometheus built in ${Math.round((Date.now() - started) / 1000)}s: ${bin}\n`);
-  return bin;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -1,5 +1,5 @@
 /**
- * A real Prometheus server for tests (test/dashboard.test.ts): built from Go modules by
+ * A real Prometheus server for tests (test/dashboard.test.ts): Debian's package, unpacked by
  * scripts/prometheus.mjs (cached in ~/.cache/pcapper), started on a free port with a scrape
  * configuration the test writes, its storage in a temporary directory. Queries go through its HTTP
  * API (/api/v1/query).
