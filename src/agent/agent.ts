@@ -30,6 +30,7 @@ import type { KubeObject } from '../k8s/informer.js';
 import { loadCredentials } from '../storage/credentials.js';
 import type { Credentials } from '../storage/sigv4.js';
 import { ringFileClosed, ringMayReuse, uploadReported } from './store-hooks.js';
+import type { AnalysisHook } from './analysis.js';
 import { cacheResolver, STORE_API_PATH, type StoreConfigRef, type StoreObject, type StoreResolver } from './stores.js';
 import { UploadQueue } from './uploads.js';
 import { encryptedSink, plainSink } from '../capture/sinks.js';
@@ -94,6 +95,8 @@ export interface AgentDeps {
    * Uploads to object stores (docs/storage.md section 4): PacketCaptureStore objects and the
    * credentials reader. None: files stay on the node (unit tests).
    */
+  /** Live analysis of running targets and its record consumers (src/agent/analysis.ts; kafkaAnalysisHook). */
+  analysis?: AnalysisHook;
   stores?: {
     readonly cache: ObjectCache<StoreObject & KubeObject>;
     readonly credentials: (store: StoreConfigRef) => Promise<Credentials>;
@@ -207,6 +210,7 @@ export class NodeAgent {
     this.ctx = {
       uploads,
       stores: resolver,
+      analysis: deps.analysis,
       config: deps.config,
       clock: this.clock,
       backend: deps.backend,
