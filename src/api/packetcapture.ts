@@ -217,6 +217,12 @@ export const specSchema = s.object(
       description:
         'The PacketCaptureStore (cluster-scoped, set up by the admin) that the ring files are uploaded to, encrypted (docs/storage.md). Default: the store marked default, else none (files stay on the nodes). The store must allow this namespace.',
     }),
+    sink: s.string({
+      maxLength: 253,
+      pattern: DNS1123_SUBDOMAIN,
+      description:
+        'The PacketCaptureSink (cluster-scoped, set up by the admin) the agents publish this capture\'s live analysis records to (docs/kafka.md). Unset: no analysis, no publishing. The sink must allow this namespace.',
+    }),
     immediate: s.bool({
       description:
         'Deliver each packet to live streams as it arrives (tcpdump --immediate-mode) instead of in the kernel\'s blocks (up to 1 s late). Lowers the lossless capture rate; `kubectl pcap live` sets it. Default false.',
