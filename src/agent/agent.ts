@@ -30,6 +30,9 @@ import type { KubeObject } from '../k8s/informer.js';
 import { loadCredentials } from '../storage/credentials.js';
 import type { Credentials } from '../storage/sigv4.js';
 import { ringFileClosed, ringMayReuse, uploadReported } from './store-hooks.js';
+import type { AnalysisHook } from './analysis.js';
+import { kafkaAnalysisHook } from './kafka-consumer.js';
+import { readSecretEntry, SinkCache, SINK_API_PATH, type SinkObject } from './sinks.js';
 import { cacheResolver, STORE_API_PATH, type StoreConfigRef, type StoreObject, type StoreResolver } from './stores.js';
 import { UploadQueue } from './uploads.js';
 import { encryptedSink, plainSink } from '../capture/sinks.js';
@@ -94,6 +97,12 @@ export interface AgentDeps {
    * Uploads to object stores (docs/storage.md section 4): PacketCaptureStore objects and the
    * credentials reader. None: files stay on the node (unit tests).
    */
+  /** Live analysis of running targets and its record consumers (src/agent/analysis.ts; kafkaAnalysisHook). */
+  analysis?: AnalysisHook;
+  /** More informers started and stopped with the agent (PacketCaptureSinks). */
+  extraCaches?: readonly { start(): unknown; stop(): Promise<unknown> }[];
+  /** Called at stop (after the captures stopped): closes the Kafka sinks. */
+  onStop?: () => Promise<void>;
   stores?: {
     readonly cache: ObjectCache<StoreObject & KubeObject>;
     readonly credentials: (store: StoreConfigRef) => Promise<Credentials>;
@@ -119,10 +128,17 @@ export function createNodeAgent(o: AgentOptions): NodeAgent {
   const keyring = (): Promise<Keyring> => loadKeyringDir(config.encryptionKeysDir);
   // the backend's ring hooks reach the agent built below
   const ref: { agent?: NodeAgent } = {};
+  const captures = new Informer<CaptureObject>({ kc: o.kc, path: packetCapturePath(), log });
+  // Kafka sinks named by captures (spec.sink -> PacketCaptureSink): live analysis publishes to them
+  const sinkObjects = new Informer<SinkObject & KubeObject>({ kc: o.kc, path: SINK_API_PATH, log: log.child({ component: 'sinks' }) });
+  const sinks = new SinkCache(() => sinkObjects.list(), (entry) => readSecretEntry(config.sinkCredentialsDir, entry));
   const created = new NodeAgent({
     config,
     log,
     podWaitMs: o.podWaitMs,
+    analysis: kafkaAnalysisHook({ sinkFor: (c) => sinks.sinkFor(captures.get(`${c.namespace}/${c.name}`)?.spec?.sink) }),
+    extraCaches: [sinkObjects],
+    onStop: () => sinks.close(),
     stores: {
       cache: new Informer<StoreObject & KubeObject>({ kc: o.kc, path: STORE_API_PATH, log: log.child({ component: 'stores' }) }),
       credentials: (store) => loadCredentials(config.storeCredentialsDir, store.credentials),
@@ -143,7 +159,7 @@ export function createNodeAgent(o: AgentOptions): NodeAgent {
           canDelete: (prep, name) => ref.agent?.ringMayReuse(prep, name) ?? false,
         },
       }),
-    captures: new Informer<CaptureObject>({ kc: o.kc, path: packetCapturePath(), log }),
+    captures,
     pods: new Informer<Pod>({ kc: o.kc, path: '/api/v1/pods', fieldSelector: `spec.nodeName=${config.nodeName}`, log }),
     applyStatus: async (ns, name, status) => {
       await applyStatus(client, ns, name, status, manager, { force: true });
@@ -207,6 +223,7 @@ export class NodeAgent {
     this.ctx = {
       uploads,
       stores: resolver,
+      analysis: deps.analysis,
       config: deps.config,
       clock: this.clock,
       backend: deps.backend,
@@ -265,6 +282,7 @@ export class NodeAgent {
     this.ctx.pods.start();
     // stores: not waited for (the kind may not be installed yet; its informer retries on its own)
     this.deps.stores?.cache.start();
+    for (const c of this.deps.extraCaches ?? []) c.start();
     await Promise.all([this.ctx.captures.waitForSync(), this.ctx.pods.waitForSync()]);
     log.info('agent started', { listen: `${config.listenHost}:${this.port}`, dataDir: config.dataDir, captures: this.ctx.captures.size, pods: this.ctx.pods.size });
     // a few workers: a reconcile may wait for tcpdumps to stop (cleanup); starts run in the background
@@ -294,7 +312,8 @@ export class NodeAgent {
     await within(this.clock, this.ctx.status.flushAll(), flushMs);
     await within(this.clock, this.ctx.events.flush(), 500);
     await within(this.clock, this.ctx.uploads?.stop() ?? Promise.resolve(), flushMs);
-    await Promise.all([this.ctx.captures.stop(), this.ctx.pods.stop(), this.deps.stores?.cache.stop(), this.server?.close()]);
+    await this.deps.onStop?.().catch(() => undefined);
+    await Promise.all([this.ctx.captures.stop(), this.ctx.pods.stop(), this.deps.stores?.cache.stop(), ...(this.deps.extraCaches ?? []).map((c) => c.stop()), this.server?.close()]);
     await this.running;
     this.deps.close?.();
   }

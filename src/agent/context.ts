@@ -16,6 +16,7 @@ import type { DiskGuard } from './disk-guard.js';
 import type { AgentMetrics } from './metrics.js';
 import { statusOf, type CaptureState, type Pod } from './state.js';
 import type { StatusWriter } from './status-writer.js';
+import type { AnalysisHook } from './analysis.js';
 
 /** A cache of objects kept current by a watch (src/k8s/informer.ts Informer implements it). */
 export interface ObjectCache<T> {
@@ -58,6 +59,8 @@ export interface AgentContext {
   /** Uploads of ring files to the capture's store (none: no store support, e.g. unit tests). */
   readonly uploads?: UploadQueue | undefined;
   readonly stores?: StoreResolver | undefined;
+  /** Live analysis of running targets and where its records go (none: no analysis). */
+  readonly analysis?: AnalysisHook | undefined;
 }
 
 /** Waits for a change of one pod in the informer, or a time on the clock. */

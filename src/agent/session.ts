@@ -17,6 +17,8 @@ import { metadataFor } from './metadata.js';
 import { podGoneReason } from './plan.js';
 import { observe, type CaptureState, type Observation, type Pod, type Session, type StopReason } from './state.js';
 import { every } from './timers.js';
+import { endpointMap, TargetAnalysis } from './analysis.js';
+import type { EndpointInfo } from '../pcap/metadata.js';
 import { targetEnded } from './store-hooks.js';
 import { armSession } from './lookback.js';
 
@@ -43,6 +45,7 @@ export async function began(ctx: AgentContext, st: CaptureState, s: Session, pod
       linkType: run.listening.linkType ?? 1,
       startedAt,
     });
+    startAnalysis(ctx, st, s, meta.endpoints);
     await ctx.backend.collectMetadata(run.prepared, meta);
   } catch (e) {
     ctx.log.warn('cannot write capture metadata', { err: e, capture: st.key, target: s.target });
@@ -118,6 +121,8 @@ export async function refresh(ctx: AgentContext, st: CaptureState, s: Session): 
     o.packets = stats.captured;
     o.drops = stats.droppedByKernel;
   }
+  const rc = s.analysis ? ctx.analysis?.counts(s.analysis.target) : undefined;
+  if (rc) Object.assign(o, rc);
   o.files = files.files;
   o.bytes = files.bytes;
   o.lastUpdateTime = isoAt(ctx.clock);
@@ -244,6 +249,7 @@ export function finishObservation(ctx: AgentContext, st: CaptureState, s: Sessio
     o.drops = exit.stats.droppedByKernel;
   }
   observe(st, s.target, o);
+  endAnalysis(ctx, st, s);
   if (phase === 'Failed') ctx.metrics.targetFailed();
   if (reason !== 'CaptureDeleted') {
     ctx.events.record(
@@ -265,6 +271,37 @@ export function finishObservation(ctx: AgentContext, st: CaptureState, s: Sessio
         cur.bytes = f.bytes;
       }
       markDirty(ctx, st, true);
+    }),
+  );
+}
+
+/** Live analysis of a running target whose capture has record consumers (src/agent/analysis.ts). */
+function startAnalysis(ctx: AgentContext, st: CaptureState, s: Session, endpoints: Readonly<Record<string, EndpointInfo>>): void {
+  const ring = s.running?.ring;
+  const hook = ctx.analysis;
+  if (!ring || !hook || s.analysis) return;
+  const consumers = hook.consumersFor({ namespace: st.namespace, name: st.name });
+  if (consumers.length === 0) return;
+  const a = new TargetAnalysis({ capture: st.name, namespace: st.namespace, target: s.target }, endpointMap(endpoints), consumers, hook.options);
+  a.attach(ring);
+  s.analysis = a;
+  s.timers.push(every(ctx.clock, 1000, () => a.tick(ctx.clock.now() / 1000)));
+}
+
+/** The target ended: its remaining records out, then its final counts once the sink settled them. */
+function endAnalysis(ctx: AgentContext, st: CaptureState, s: Session): void {
+  const a = s.analysis;
+  const hook = ctx.analysis;
+  if (!a || !hook) return;
+  a.end();
+  ctx.track(
+    hook.settled(a.target).then((c) => {
+      const cur = st.obs.get(s.target);
+      if (c && cur && !st.cleanedUp) {
+        Object.assign(cur, c);
+        markDirty(ctx, st, true);
+      }
+      hook.forget?.(a.target);
     }),
   );
 }

@@ -4,6 +4,7 @@
  */
 import { API_VERSION, KIND, type FileUpload, type NodeStatus, type PacketCapture, type PacketCaptureStatus, type TargetPhase, type TargetStatus } from '../api/packetcapture.js';
 import type { RunningCapture } from '../capture/backend.js';
+import type { TargetAnalysis } from './analysis.js';
 import type { TcpdumpOptions } from '../capture/tcpdump.js';
 import type { Timer } from '../k8s/clock.js';
 import type { EventSubject } from '../k8s/events.js';
@@ -49,6 +50,8 @@ export interface Session {
   startedAt: Date | undefined;
   /** Wakes the start state machine while it waits for the pod (set only while it waits). */
   wake: (() => void) | undefined;
+  /** Live analysis of the target's packets (captures with consumers, e.g. a Kafka sink). */
+  analysis?: TargetAnalysis | undefined;
 }
 
 export interface CaptureState {
@@ -93,7 +96,7 @@ export function observe(st: CaptureState, target: string, o: Partial<Observation
 /** The agent-owned fields of a status entry (what it applies). */
 export function observationOf(t: TargetStatus): Observation {
   const o: Observation = { name: t.name };
-  const keys = ['phase', 'reason', 'message', 'files', 'fileLocation', 'bytes', 'packets', 'drops', 'startTime', 'finishTime', 'lastUpdateTime'] as const;
+  const keys = ['phase', 'reason', 'message', 'files', 'fileLocation', 'bytes', 'packets', 'drops', 'recordsPublished', 'recordsDropped', 'startTime', 'finishTime', 'lastUpdateTime'] as const;
   for (const k of keys) if (t[k] !== undefined) (o as Record<string, unknown>)[k] = t[k];
   return o;
 }

@@ -6,6 +6,7 @@
  */
 import { toOpenAPI } from './dsl.js';
 import { packetCaptureScheduleCRD } from './packetcaptureschedule.js';
+import { packetCaptureSinkCRD } from './packetcapturesink.js';
 import { GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION, specSchema, statusSchema } from './packetcapture.js';
 import { STORE_CRD_NAME, STORE_KIND, STORE_PLURAL, STORE_SHORT_NAMES, STORE_SINGULAR, storeSpecSchema, storeStatusSchema } from './packetcapturestore.js';
 
@@ -126,4 +127,5 @@ export const CRDS: readonly CrdSource[] = [
   { file: 'deploy/crd.yaml', schemaFile: 'src/api/packetcapture.ts', build: packetCaptureCRD },
   { file: 'deploy/crd-packetcapturestores.yaml', schemaFile: 'src/api/packetcapturestore.ts', build: packetCaptureStoreCRD },
   { file: 'deploy/crd-packetcaptureschedules.yaml', schemaFile: 'src/api/packetcaptureschedule.ts', build: packetCaptureScheduleCRD },
+  { file: 'deploy/crd-packetcapturesinks.yaml', schemaFile: 'src/api/packetcapturesink.ts', build: packetCaptureSinkCRD },
 ];

@@ -218,6 +218,12 @@ export const specSchema = s.object(
       description:
         'The PacketCaptureStore (cluster-scoped, set up by the admin) that the ring files are uploaded to, encrypted (docs/storage.md). Default: the store marked default, else none (files stay on the nodes). The store must allow this namespace.',
     }),
+    sink: s.string({
+      maxLength: 253,
+      pattern: DNS1123_SUBDOMAIN,
+      description:
+        'The PacketCaptureSink (cluster-scoped, set up by the admin) the agents publish this capture\'s live analysis records to (docs/kafka.md). Unset: no analysis, no publishing. The sink must allow this namespace.',
+    }),
     immediate: s.bool({
       description:
         'Deliver each packet to live streams as it arrives (tcpdump --immediate-mode) instead of in the kernel\'s blocks (up to 1 s late). Lowers the lossless capture rate; `kubectl pcap live` sets it. Default false.',
@@ -315,6 +321,8 @@ export const targetStatusSchema = s.object(
     bytes: s.int({ minimum: 0 }),
     packets: s.int({ minimum: 0 }),
     drops: s.int({ minimum: 0, description: 'Packets dropped by the kernel (tcpdump\'s "dropped by kernel").' }),
+    recordsPublished: s.int({ minimum: 0, description: 'Analysis records of this target acknowledged by the Kafka sink\'s broker (docs/kafka.md).' }),
+    recordsDropped: s.int({ minimum: 0, description: 'Analysis records of this target the Kafka sink dropped (buffer full while the broker was away, or left at the end): never silent.' }),
     startTime: s.string({ format: 'date-time' }),
     finishTime: s.string({ format: 'date-time' }),
     lastUpdateTime: s.string({ format: 'date-time' }),
@@ -348,6 +356,8 @@ export const statusSchema = s.object({
   packets: s.int({ minimum: 0 }),
   bytes: s.int({ minimum: 0 }),
   drops: s.int({ minimum: 0 }),
+  recordsPublished: s.int({ minimum: 0, description: 'Sum of the targets\' recordsPublished (Kafka sink).' }),
+  recordsDropped: s.int({ minimum: 0, description: 'Sum of the targets\' recordsDropped (Kafka sink).' }),
   startTime: s.string({ format: 'date-time' }),
   completionTime: s.string({ format: 'date-time' }),
   targets: s.array(targetStatusSchema, { listMapKeys: ['name'], maxItems: 10000 }),

@@ -50,6 +50,7 @@ export interface AgentConfig {
   readonly encryption: boolean;
   readonly encryptionKeysDir: string;
   readonly storeCredentialsDir: string;
+  readonly sinkCredentialsDir: string;
   readonly uploadConcurrency: number;
   /** Backoff cap between upload attempts of one file (ms). */
   readonly uploadRetryMaxMs: number;
@@ -118,6 +119,7 @@ export const AGENT_ENV = {
   encryption: withDefault('PCAPPER_ENCRYPTION', 'on', '`on`: ring files are encrypted at rest (AES-256-GCM chunks, docs/storage.md); `off` only by the admin\'s choice (then plain pcap files)', onOff),
   encryptionKeysDir: withDefault('PCAPPER_KEYRING_DIR', '/etc/pcapper/keys', 'the mounted Secret `pcapper-encryption-keys` (required while encryption is on; re-read for every new file)', absPath),
   storeCredentialsDir: withDefault('PCAPPER_STORE_CREDENTIALS_DIR', '/etc/pcapper/store-credentials', 'the mounted Secret `pcapper-store-credentials` (re-read before each upload attempt)', absPath),
+  sinkCredentialsDir: withDefault('PCAPPER_SINK_CREDENTIALS_DIR', '/etc/pcapper/sink-credentials', 'the mounted Secret `pcapper-sink-credentials`: TLS/SASL entries named by PacketCaptureSinks (docs/kafka.md)', absPath),
   uploadConcurrency: withDefault('PCAPPER_UPLOAD_CONCURRENCY', '2', 'files this node uploads at once', int(1, 64)),
   uploadRetryMaxMs: withDefault('PCAPPER_UPLOAD_RETRY_MAX', '60s', 'longest wait between upload attempts of a file (backoff cap; terminal errors are retried at this period)', duration(100)),
   pairMetricsTopN: withDefault('PCAPPER_PAIR_METRICS_TOP_N', '100', 'most pod pairs with their own `pcapper_pair_*` series on `/metrics`; the rest count under `other` (docs/metrics.md)', int(1, 10000)),

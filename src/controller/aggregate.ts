@@ -15,12 +15,15 @@ export interface Aggregate {
   packets: number;
   bytes: number;
   drops: number;
+  /** Kafka sink records of the targets (absent when no target reported any). */
+  recordsPublished: number | undefined;
+  recordsDropped: number | undefined;
   /** Distinct nodes of the targets, sorted. */
   nodes: string[];
 }
 
 export function aggregate(targets: readonly TargetStatus[]): Aggregate {
-  const a: Aggregate = { total: targets.length, pending: 0, running: 0, finished: 0, failed: 0, packets: 0, bytes: 0, drops: 0, nodes: [] };
+  const a: Aggregate = { total: targets.length, pending: 0, running: 0, finished: 0, failed: 0, packets: 0, bytes: 0, drops: 0, recordsPublished: undefined, recordsDropped: undefined, nodes: [] };
   const nodes = new Set<string>();
   for (const t of targets) {
     if (t.node) nodes.add(t.node);
@@ -40,6 +43,8 @@ export function aggregate(targets: readonly TargetStatus[]): Aggregate {
     a.packets += t.packets ?? 0;
     a.bytes += t.bytes ?? 0;
     a.drops += t.drops ?? 0;
+    if (t.recordsPublished !== undefined) a.recordsPublished = (a.recordsPublished ?? 0) + t.recordsPublished;
+    if (t.recordsDropped !== undefined) a.recordsDropped = (a.recordsDropped ?? 0) + t.recordsDropped;
   }
   a.nodes = [...nodes].sort();
   return a;

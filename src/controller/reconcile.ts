@@ -317,6 +317,8 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
     packets: agg.packets,
     bytes: agg.bytes,
     drops: agg.drops,
+    ...(agg.recordsPublished !== undefined ? { recordsPublished: agg.recordsPublished } : {}),
+    ...(agg.recordsDropped !== undefined ? { recordsDropped: agg.recordsDropped } : {}),
     fileLocation: `${cfg.fileRoot}/${ns}/${name}`,
     startTime: prev.startTime ?? nowIso,
     targets,

@@ -41,6 +41,7 @@ import { DnsTracker } from './summary/dns.js';
 import { H2Tracker } from './summary/h2.js';
 import { HttpTracker } from './summary/http.js';
 import { TcpTracker } from './summary/tcp.js';
+import type { Flow } from './summary/flow.js';
 import { Totals } from './summary/totals.js';
 import { connectionRecord, http2Record } from './records/build.js';
 import type { Summary, SummaryOptions } from './summary/types.js';
@@ -81,6 +82,10 @@ export class Summarizer {
   private readonly dns: DnsTracker;
   private readonly http: HttpTracker;
   private readonly h2: H2Tracker;
+  /** Live expiry ({@link expireConnections}): flow ids not recorded yet, and those already recorded. */
+  private readonly live: number[] = [];
+  private liveSeen = 0;
+  private readonly recorded = new Set<string>();
 
   constructor(private readonly opts: SummaryOptions = {}) {
     this.perCp = opts.perCapturePoint !== false;
@@ -143,6 +148,38 @@ export class Summarizer {
     }
   }
 
+  /**
+   * Records only (`onRecord`): emits now the connection record of every connection that ended (TCP:
+   * FIN both ways, a reset or a refused SYN) at least `closedSeconds` before `now`, or that has been
+   * idle for `idleSeconds` (any protocol); `finish()` then skips them. `now` is in the packets' clock
+   * (seconds since the epoch). The record covers the packets seen until then; packets of that
+   * connection after it (a late ACK) still count in the summary. Only for one capture point (a
+   * live target): with several, connections are grouped at the end and this emits nothing (a
+   * connection recorded early is not recorded again at the end, at any capture point).
+   * Returns how many records it emitted. The summary itself is unchanged.
+   */
+  expireConnections(now: number, idleSeconds: number, closedSeconds: number): number {
+    const sink = this.opts.onRecord;
+    if (sink === undefined || (this.perCp && this.capturePoints.count > 1)) return 0;
+    for (; this.liveSeen < this.conversations.size; this.liveSeen++) this.live.push(this.liveSeen);
+    let n = 0;
+    let w = 0;
+    for (const id of this.live) {
+      const f = this.conversations.flowAt(id);
+      if (f === undefined) continue;
+      const tcp = f.proto === IpProto.TCP ? this.tcp.connection(f) : null;
+      const ended = tcp !== null && (tcp.resets > 0 || tcp.refused || (tcp.finA && tcp.finB));
+      const age = now - f.last;
+      if (age >= idleSeconds || (ended && age >= closedSeconds)) {
+        sink(connectionRecord(f, this.conversations.conversationOf(f), tcp, this.opts.endpoints));
+        this.recorded.add(groupKey(f));
+        n++;
+      } else this.live[w++] = id;
+    }
+    this.live.length = w;
+    return n;
+  }
+
   /** The summary of everything added so far. */
   finish(): Summary {
     const totals = this.totals.finish();
@@ -153,7 +190,7 @@ export class Summarizer {
     if (sink !== undefined) {
       this.dns.flushRecords();
       this.http.flushRecords();
-      for (const r of reported) sink(connectionRecord(r.flow, r.conversation, this.tcp.connection(r.flow), this.opts.endpoints));
+      for (const r of reported) if (!this.recorded.has(groupKey(r.flow))) sink(connectionRecord(r.flow, r.conversation, this.tcp.connection(r.flow), this.opts.endpoints));
     }
     const topTalkersList = topTalkers(reported, this.opts.endpoints, this.top);
     const conversations = reported.map((r) => r.conversation).sort((x, y) => y.bytes - x.bytes || x.firstTime - y.firstTime);
@@ -178,6 +215,11 @@ export class Summarizer {
       errors: [...this.errors],
     };
   }
+}
+
+/** A connection's identity across capture points (the key of Conversations.finish's groups). */
+function groupKey(f: Flow): string {
+  return `${f.proto}/${f.tupleKey()}#${f.inst}`;
 }
 
 /**

@@ -8,8 +8,9 @@
  * const { summary, records } = rs.finish(); // unanswered transactions and the connections
  * ```
  *
- * HTTP/2, HTTP/1.x and DNS records come out as their transactions finish; connection records (and
- * unanswered transactions) come out at {@link finish}.
+ * HTTP/2, HTTP/1.x and DNS records come out as their transactions finish; connection records come
+ * out when {@link expire} finds them ended (FIN/RST) or idle, the rest (and unanswered transactions)
+ * at {@link finish}.
  */
 import { Summarizer, type Summary, type SummaryOptions } from '../summary.js';
 import type { PacketView } from '../reader.js';
@@ -35,6 +36,15 @@ export class RecordStream {
 
   addPacket(b: Buffer, off: number, caplen: number, origLen: number, linkType: number, tsSec: number, tsNsec: number, interfaceId = 0): void {
     this.s.addPacket(b, off, caplen, origLen, linkType, tsSec, tsNsec, interfaceId);
+  }
+
+  /**
+   * Queues the connection records of connections that ended (FIN both ways, RST, refused) at least
+   * `closedSeconds` before `now`, or idle for `idleSeconds` (`now`: seconds since the epoch, the
+   * packets' clock). Call it periodically on a live capture (one capture point); returns how many.
+   */
+  expire(now: number, idleSeconds = 60, closedSeconds = 1): number {
+    return this.s.expireConnections(now, idleSeconds, closedSeconds);
   }
 
   /** Records finished since the last drain, oldest first. */

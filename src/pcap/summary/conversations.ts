@@ -149,26 +149,36 @@ export class Conversations {
         allBytes += x.bytesAB + x.bytesBA;
         if (x.pktsAB + x.pktsBA > f.pktsAB + f.pktsBA) f = x;
       }
-      const conversation: Conversation = {
-        protocol: protocolName(f.proto),
-        a: this.endpoint(f.aAddr, f.aPort),
-        b: this.endpoint(f.bAddr, f.bPort),
-        packets: f.pktsAB + f.pktsBA,
-        bytes: f.bytesAB + f.bytesBA,
-        packetsAtoB: f.pktsAB,
-        bytesAtoB: f.bytesAB,
-        packetsBtoA: f.pktsBA,
-        bytesBtoA: f.bytesBA,
-        firstTime: f.first,
-        lastTime: f.last,
-        durationSeconds: Math.max(0, f.last - f.first),
-        capturePoints: g.length,
-        packetsAllCapturePoints: allPackets,
-        bytesAllCapturePoints: allBytes,
-      };
+      const conversation = this.conversationOf(f, g.length, allPackets, allBytes);
       out.push({ flow: f, conversation });
     }
     return out;
+  }
+
+  /** The flow with this {@link Flow.id} (ids are dense, in order of creation). */
+  flowAt(id: number): Flow | undefined {
+    return this.all[id];
+  }
+
+  /** One flow as a conversation (`capturePoints`: of its group; the totals over the group). */
+  conversationOf(f: Flow, capturePoints = 1, allPackets = f.pktsAB + f.pktsBA, allBytes = f.bytesAB + f.bytesBA): Conversation {
+    return {
+      protocol: protocolName(f.proto),
+      a: this.endpoint(f.aAddr, f.aPort),
+      b: this.endpoint(f.bAddr, f.bPort),
+      packets: f.pktsAB + f.pktsBA,
+      bytes: f.bytesAB + f.bytesBA,
+      packetsAtoB: f.pktsAB,
+      bytesAtoB: f.bytesAB,
+      packetsBtoA: f.pktsBA,
+      bytesBtoA: f.bytesBA,
+      firstTime: f.first,
+      lastTime: f.last,
+      durationSeconds: Math.max(0, f.last - f.first),
+      capturePoints,
+      packetsAllCapturePoints: allPackets,
+      bytesAllCapturePoints: allBytes,
+    };
   }
 
   private endpoint(address: string, port: number): Endpoint {

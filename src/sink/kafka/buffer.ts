@@ -23,8 +23,16 @@ export interface BufferCounts {
   readonly bufferedBytes: number;
 }
 
+/** The counts of one key (records of one pod of one capture). */
+export interface KeyCounts {
+  offered: number;
+  published: number;
+  dropped: number;
+}
+
 export class BoundedBuffer {
   private items: BufferItem[] = [];
+  private readonly keys = new Map<string, KeyCounts>();
   private head = 0;
   private bytes = 0;
   private offered = 0;
@@ -45,9 +53,12 @@ export class BoundedBuffer {
   offer(item: BufferItem): boolean {
     const size = BoundedBuffer.size(item);
     this.offered++;
+    const k = this.keyCounts(item.key);
+    k.offered++;
     if (this.length + 1 > this.maxRecords || this.bytes + size > this.maxBytes) {
       this.dropped++;
       this.droppedBytes += size;
+      k.dropped++;
       return false;
     }
     this.items.push(item);
@@ -76,7 +87,11 @@ export class BoundedBuffer {
   /** The broker acknowledged the first n items: remove them. */
   commit(n: number): void {
     const end = Math.min(this.head + n, this.items.length);
-    for (let i = this.head; i < end; i++) this.bytes -= BoundedBuffer.size(this.items[i]!);
+    for (let i = this.head; i < end; i++) {
+      const it = this.items[i]!;
+      this.bytes -= BoundedBuffer.size(it);
+      this.keyCounts(it.key).published++;
+    }
     this.published += end - this.head;
     this.head = end;
     if (this.head > 4096 && this.head * 2 > this.items.length) {
@@ -86,30 +101,49 @@ export class BoundedBuffer {
   }
 
   /** Counts an item offered but lost before it reached the buffer (unserialisable, oversize). */
-  countDrop(bytes: number): void {
+  countDrop(bytes: number, key?: string): void {
     this.offered++;
-    this.drop(bytes);
+    if (key !== undefined) this.keyCounts(key).offered++;
+    this.drop(bytes, key);
   }
 
-  private drop(bytes: number): void {
+  private drop(bytes: number, key?: string): void {
     this.dropped++;
     this.droppedBytes += bytes;
+    if (key !== undefined) this.keyCounts(key).dropped++;
+  }
+
+  private keyCounts(key: string): KeyCounts {
+    let k = this.keys.get(key);
+    if (k === undefined) this.keys.set(key, (k = { offered: 0, published: 0, dropped: 0 }));
+    return k;
+  }
+
+  /** The counts of one key so far (zeros if never offered). */
+  countsOf(key: string): Readonly<KeyCounts> {
+    return { ...(this.keys.get(key) ?? { offered: 0, published: 0, dropped: 0 }) };
+  }
+
+  /** Forgets a key's counts (its capture ended and reported them). */
+  forgetKey(key: string): void {
+    this.keys.delete(key);
   }
 
   /** The first n items can never be published (too large for the broker): remove them as dropped. */
   dropHead(n: number): void {
     const end = Math.min(this.head + n, this.items.length);
     for (let i = this.head; i < end; i++) {
-      const size = BoundedBuffer.size(this.items[i]!);
+      const it = this.items[i]!;
+      const size = BoundedBuffer.size(it);
       this.bytes -= size;
-      this.drop(size);
+      this.drop(size, it.key);
     }
     this.head = end;
   }
 
   /** At close: whatever was never acknowledged is lost; count it as dropped. */
   dropRemaining(): void {
-    for (let i = this.head; i < this.items.length; i++) this.drop(BoundedBuffer.size(this.items[i]!));
+    for (let i = this.head; i < this.items.length; i++) this.drop(BoundedBuffer.size(this.items[i]!), this.items[i]!.key);
     this.items = [];
     this.head = 0;
     this.bytes = 0;

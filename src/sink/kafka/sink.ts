@@ -88,14 +88,15 @@ export class KafkaSink {
   offer(origin: RecordOrigin, record: SinkRecord): boolean {
     if (this.closing) return false;
     let value: Buffer;
+    const key = recordKey(origin.namespace, origin.capture, origin.pod);
     try {
       value = encodeRecord(record);
     } catch {
       // Not serialisable (a cycle, a BigInt): counted as dropped, never thrown into the capture.
-      this.records.countDrop(0);
+      this.records.countDrop(0, key);
       return false;
     }
-    const kept = this.records.offer({ topic: this.config.topic, key: recordKey(origin.namespace, origin.capture, origin.pod), value });
+    const kept = this.records.offer({ topic: this.config.topic, key, value });
     if (kept && this.records.length >= this.config.batchMaxRecords) this.kick();
     else if (kept && this.records.length === 1) this.kick();
     return kept;
@@ -131,6 +132,17 @@ export class KafkaSink {
   private offerRawMessage(topic: string, key: string, seq: number, skip: number, value: Buffer): void {
     this.raw.offer({ topic, key, value, headers: { 'pcapng-seq': String(seq), 'pcapng-skip': String(skip) } });
     this.kick();
+  }
+
+  /** The record counts of one origin (one pod of one capture): what its target's status shows. */
+  originStatus(origin: RecordOrigin): { recordsOffered: number; recordsPublished: number; recordsDropped: number } {
+    const c = this.records.countsOf(recordKey(origin.namespace, origin.capture, origin.pod));
+    return { recordsOffered: c.offered, recordsPublished: c.published, recordsDropped: c.dropped };
+  }
+
+  /** Forgets an origin's counts once its capture ended and reported them. */
+  forgetOrigin(origin: RecordOrigin): void {
+    this.records.forgetKey(recordKey(origin.namespace, origin.capture, origin.pod));
   }
 
   status(): KafkaSinkStatus {

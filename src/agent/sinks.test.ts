@@ -1,0 +1,40 @@
+// PacketCaptureSink -> the sink's input: secret entries read from the mounted Secret, a missing
+// entry said plainly; the cache builds one sink per object generation and reports bad configs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SinkCache, sinkInputOf, type SinkObject } from './sinks.js';
+import type { ProducerLike } from '../sink/kafka/producer.js';
+
+/** Test objects as the API returns them (optional fields absent). */
+const obj = (x: unknown): SinkObject => x as SinkObject;
+const base = obj({ metadata: { name: 'flows', generation: 1 }, spec: { kafka: { brokers: ['kafka.infra:9092'], topic: 'pcapper.records' } } });
+
+test('settings from the object, secrets from the entries it names', () => {
+  const o = obj({ metadata: { name: 'flows' }, spec: { kafka: { brokers: ['k:9093'], topic: 't', compression: 'gzip', tls: { caEntry: 'ca.pem' }, sasl: { mechanism: 'SCRAM-SHA-512', usernameEntry: 'user', passwordEntry: 'pass' } } } });
+  const entries: Record<string, string> = { 'ca.pem': 'PEM', user: 'u', pass: 'p' };
+  const r = sinkInputOf(o, (n) => entries[n]);
+  assert.ok(r.ok);
+  assert.deepEqual(r.input, { brokers: ['k:9093'], topic: 't', compression: 'gzip', tls: { ca: 'PEM' }, sasl: { mechanism: 'SCRAM-SHA-512', username: 'u', password: 'p' } });
+  const bad = sinkInputOf(o, (n) => (n === 'pass' ? undefined : entries[n]));
+  assert.ok(!bad.ok);
+  assert.match(bad.error, /Secret pcapper-sink-credentials has no entry pass .*add it/);
+});
+
+test('cache: one sink per generation, bad configs and unknown names reported', async () => {
+  let objects: SinkObject[] = [base];
+  const producer = (): ProducerLike => ({ send: () => Promise.resolve(), close: () => Promise.resolve() });
+  const cache = new SinkCache(() => objects, () => undefined, { producer, sleep: () => Promise.resolve() });
+  const a = cache.sinkFor('flows');
+  assert.ok(a);
+  assert.equal(cache.sinkFor('flows'), a, 'same generation: same sink');
+  assert.equal(cache.sinkFor(undefined), undefined);
+  assert.equal(cache.sinkFor('nope'), undefined);
+  assert.match(cache.errors.get('nope') ?? '', /PacketCaptureSink nope not found/);
+  objects = [obj({ ...base, metadata: { name: 'flows', generation: 2 }, spec: { kafka: { brokers: ['kafka.infra:9092'], topic: 'bad/topic' } } })];
+  assert.equal(cache.sinkFor('flows'), a, 'a bad new generation keeps the running sink');
+  assert.match(cache.errors.get('flows') ?? '', /topic/);
+  objects = [{ ...base, metadata: { name: 'flows', generation: 3 } }];
+  const b = cache.sinkFor('flows');
+  assert.ok(b && b !== a, 'a good new generation: a new sink');
+  await cache.close(100);
+});
