@@ -74,7 +74,7 @@ describe('key rotation: rotate, new files use the new key, the agent re-wraps ol
   before(async () => {
     assertRoot();
     tmp = mkdtempSync(join(tmpdir(), 'pcapper-rotation-'));
-    stack = await startStack({ nodes: ['node-a'], serverReplicas: 1, log: () => undefined });
+    stack = await startStack({ nodes: ['node-a'], serverReplicas: 1, log: () => undefined, ...(process.env.PCAPPER_TEST_KEEP_DIR ? { dir: process.env.PCAPPER_TEST_KEEP_DIR } : {}) });
     admin = stack.cluster.kubeconfigPath;
     const k = stack.kubelet;
     await k.ensureNamespace(NS);
@@ -116,7 +116,7 @@ describe('key rotation: rotate, new files use the new key, the agent re-wraps ol
 
     // the agent sees the new Secret (pod roll: see the header comment); it re-wraps the old files
     await stack.agents['node-a']?.restart();
-    await eventually(async () => (slotKeys('before').every((ks) => ks.length === 1 && ks[0] === 'k2') ? true : undefined), { what: 'the agent re-wrapped the first capture with k2', timeoutMs: 60_000, everyMs: 250 });
+    await eventually(() => Promise.resolve(slotKeys('before').every((ks) => ks.length === 1 && ks[0] === 'k2') ? true : undefined), { what: 'the agent re-wrapped the first capture with k2', timeoutMs: 60_000, everyMs: 250 });
     await captureFinished('after');
     assert.deepEqual([...new Set(slotKeys('after').flat())], ['k2'], 'the new capture is wrapped by the new key');
     await download('after', join(tmp, 'after-1.pcapng'));
