@@ -51,7 +51,7 @@ describe('key rotation: rotate, new files use the new key, the agent re-wraps ol
     describeKeys((JSON.parse(await kubectl(['-n', 'pcapper', 'get', 'secret', 'pcapper-encryption-keys', '-o', 'json'])) as { data: Record<string, string> }).data);
   const getPc = async (name: string): Promise<PacketCapture> => JSON.parse(await kubectl(['get', 'packetcaptures.pcapper.dev', name, '-n', NS, '-o', 'json'])) as PacketCapture;
   const captureFinished = async (name: string): Promise<TargetStatus> => {
-    await kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCapture', metadata: { name, namespace: NS }, spec: { targetPod: 'web', captureSeconds: '3s' } }));
+    await kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCapture', metadata: { name, namespace: NS }, spec: { targetPod: 'web', captureSeconds: '10s' } }));
     return eventually(
       async () => {
         const t = (await getPc(name)).status?.targets?.[0];
