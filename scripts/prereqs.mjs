@@ -19,6 +19,9 @@ const TOOLS = {
   openssl: 'openssl',
   // the UI's browser tests (test/ui.test.ts): Debian's Chromium driven by playwright-core
   chromium: 'chromium',
+  // end-to-end encryption's interop tests (src/crypto/age.test.ts, test/e2e-encryption.test.ts): the real age tool
+  age: 'age',
+  'age-keygen': 'age',
 };
 
 function have(cmd) {

@@ -8,7 +8,7 @@
 //   npm test                    everything (needs root, Go, kubectl and the tools in prereqs.mjs)
 //   npm test -- unit            src/ tests that run no external tool and need no root: fast
 //   npm test -- tools           src/ tests that run external tools (tshark, capinfos, mergecap,
-//                               openssl) and the bounded fuzz run (tools/); no root needed
+//                               openssl, age) and the bounded fuzz run (tools/); no root needed
 //   npm test -- PATTERN...      only test files whose path contains one of the patterns
 //   npm test -- --node PATH ... run the tests on another node binary (or PCAPPER_TEST_NODE=PATH),
 //                               e.g. the current LTS next to the default Node 20 (see .ci/run)
@@ -21,7 +21,7 @@ import { buildUi } from './build-ui.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** The programs the "tools" tests run: all `npm test -- tools` needs from the machine. */
-const TOOL_TEST_COMMANDS = ['tshark', 'capinfos', 'mergecap', 'openssl'];
+const TOOL_TEST_COMMANDS = ['tshark', 'capinfos', 'mergecap', 'openssl', 'age', 'age-keygen'];
 
 /** --node PATH (anywhere in the arguments) or $PCAPPER_TEST_NODE, else the node running this. */
 function parseArgs(argv) {

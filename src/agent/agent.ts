@@ -18,6 +18,7 @@
  *   ""                  pods                          list, watch   (field selector: own node)
  *   "" / events.k8s.io  events                        create, patch
  */
+import { rewrapTree } from '../crypto/rewrap-tree.js';
 import type * as k8s from '@kubernetes/client-node';
 import { agentFieldManager, type PacketCaptureStatus } from '../api/packetcapture.js';
 import type { AgentConfig } from '../config/agent.js';
@@ -290,7 +291,36 @@ export class NodeAgent {
     for (const pc of this.ctx.captures.list()) this.enqueue(`${pc.metadata.namespace ?? ''}/${pc.metadata.name ?? ''}`);
     this.track(this.sweep());
     this.timers.push(every(this.clock, config.sweepIntervalMs, () => this.track(this.sweep())));
+    // key rotation: re-wrap this node's files when the Secret's active key changes (and at start)
+    this.track(this.rewrapSweep());
+    this.timers.push(every(this.clock, config.sweepIntervalMs, () => this.track(this.rewrapSweep())));
     this.timers.push(every(this.clock, config.diskCheckIntervalMs, () => this.track(diskCheck(this.ctx))));
+  }
+
+  /** The active key the files on this node were last all re-wrapped with. */
+  private rewrappedFor: string | undefined;
+
+  /** Re-wraps every encrypted file of this node with the active key, once per active key (docs/storage.md, key rotation). */
+  private async rewrapSweep(): Promise<void> {
+    const { config, log } = this.ctx;
+    if (!config.encryption) return;
+    let ring;
+    try {
+      ring = await loadKeyringDir(config.encryptionKeysDir);
+    } catch (err) {
+      log.warn('cannot read the encryption keys to re-wrap files', { err });
+      return;
+    }
+    if (ring.active.id === this.rewrappedFor) return;
+    const r = await rewrapTree(config.dataDir, ring);
+    const fields = { activeKey: ring.active.id, rewrapped: r.rewrapped, current: r.current, endToEnd: r.endToEnd, failed: r.failed.length };
+    if (r.failed.length > 0) {
+      // transient or not, the next sweep tries again: these files still need their old key
+      log.warn('some files could not be re-wrapped with the active key; keep the old keys in the Secret', { ...fields, first: r.failed[0] });
+      return;
+    }
+    log.info('every encrypted file on this node is wrapped by the active key', fields);
+    this.rewrappedFor = ring.active.id;
   }
 
   /**

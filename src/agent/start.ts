@@ -35,7 +35,7 @@ export function targetOptions(
   namespace: string,
   entry: TargetStatus,
   packetBuffered: boolean,
-): { ok: true; target: TargetRef; opts: TcpdumpOptions; dirName: string } | { ok: false; reason: string; message: string } {
+): { ok: true; target: TargetRef; opts: TcpdumpOptions; dirName: string; recipients?: readonly string[] } | { ok: false; reason: string; message: string } {
   const resolved = resolveSpec(pc.spec, namespace);
   if (!resolved.ok) return { ok: false, reason: 'InvalidSpec', message: resolved.problems.map((p) => `${p.field}: ${p.message}`).join('; ') };
   const spec = resolved.spec;
@@ -57,7 +57,7 @@ export function targetOptions(
     ...(spec.trigger ? { lookBack: { seconds: spec.trigger.lookBackSeconds, bytes: spec.trigger.lookBackBytes } } : {}),
   };
   try {
-    return { ok: true, target, opts, dirName: targetDirName(target) };
+    return { ok: true, target, opts, dirName: targetDirName(target), ...(spec.recipients ? { recipients: spec.recipients } : {}) };
   } catch (e) {
     return { ok: false, reason: 'InvalidTarget', message: (e as Error).message };
   }
@@ -94,7 +94,7 @@ export async function startTarget(ctx: AgentContext, st: CaptureState, pc: Packe
     failTarget(ctx, st, entry, t.reason, t.message);
     return;
   }
-  const { target, opts, dirName } = t;
+  const { target, opts, dirName, recipients } = t;
   // node cap (this target is already counted as active)
   if (activeCount(ctx.states.values()) > ctx.config.maxConcurrentCaptures) {
     failTarget(ctx, st, entry, 'NodeCaptureLimit', `node ${node} already runs ${ctx.config.maxConcurrentCaptures} captures (PCAPPER_MAX_CAPTURES); delete finished captures or retry later`);
@@ -154,7 +154,7 @@ export async function startTarget(ctx: AgentContext, st: CaptureState, pc: Packe
     if (problem === undefined) {
       try {
         setupTries++;
-        prepared = await ctx.backend.setup({ captureNamespace: st.namespace, captureName: st.name, target, containerIds, podUid, options: opts, now: new Date(ctx.clock.now()) });
+        prepared = await ctx.backend.setup({ captureNamespace: st.namespace, captureName: st.name, target, containerIds, podUid, options: opts, recipients, now: new Date(ctx.clock.now()) });
       } catch (e) {
         // transient: the container's process is not visible yet; anything else fails the target
         if (e instanceof CaptureSetupError && e.transient) {

@@ -27,6 +27,7 @@
  * - Everything else (progress, node, fileLocation, counters, conditions, observedGeneration,
  *   startTime, completionTime) is owned by the controller alone, computed from the entries above.
  */
+import { AGE_RECIPIENT_PATTERN, MAX_RECIPIENTS } from './age-recipient.js';
 import { s, type CelRule, type Infer } from './dsl.js';
 import { DNS1123_LABEL, DNS1123_SUBDOMAIN, FILE_NAME, INTERFACE_NAME, MAX_FILE_NAME_LENGTH } from './names.js';
 import { firingSchema, triggerSchema, TRIGGER_LIMITS } from './trigger-schema.js';
@@ -224,6 +225,20 @@ export const specSchema = s.object(
       description:
         'The PacketCaptureSink (cluster-scoped, set up by the admin) the agents publish this capture\'s live analysis records to (docs/kafka.md). Unset: no analysis, no publishing. The sink must allow this namespace.',
     }),
+    encryption: s.object(
+      {
+        recipients: s.array(s.string({ maxLength: 62, pattern: AGE_RECIPIENT_PATTERN }), {
+          maxItems: MAX_RECIPIENTS,
+          description: 'age X25519 public keys ("age1..." from age-keygen); every file\'s data key is wrapped to these and to no cluster key.',
+        }),
+      },
+      {
+        required: ['recipients'],
+        validations: [{ rule: 'size(self.recipients) >= 1', message: 'encryption.recipients must list at least one age X25519 recipient ("age1...", from age-keygen)' }],
+        description:
+          'End-to-end encryption (docs/storage.md): only the holders of the matching age identities can read the files (kubectl pcap download --identity FILE). The server then serves the files as stored, and summary, UI and live views of the capture are refused.',
+      },
+    ),
     immediate: s.bool({
       description:
         'Deliver each packet to live streams as it arrives (tcpdump --immediate-mode) instead of in the kernel\'s blocks (up to 1 s late). Lowers the lossless capture rate; `kubectl pcap live` sets it. Default false.',

@@ -5,6 +5,7 @@
  * predate a rule), plus what admission cannot see, and returns one resolved, read-only spec with
  * every default applied. Pure: no I/O, no clock.
  */
+import { ageRecipientError, MAX_RECIPIENTS } from './age-recipient.js';
 import {
   COUNT_STRING,
   DNS1123_LABEL,
@@ -70,6 +71,8 @@ export interface ResolvedCaptureSpec {
   readonly immediate: boolean;
   /** Armed capture (docs/triggers.md); undefined = capture right away. */
   readonly trigger?: ResolvedTrigger | undefined;
+  /** End-to-end mode: age X25519 recipients that every file's data key is wrapped to (and no cluster key). */
+  readonly recipients?: readonly string[];
 }
 
 /** One reason a spec is refused. `field` is a JSON path under the object, e.g. "spec.maxFileSize". */
@@ -236,6 +239,7 @@ const KNOWN_FIELDS = new Set([
   'failIfNoTargets',
   'immediate',
   'trigger', // src/api/trigger.ts
+  'encryption',
   'store', // resolved by the controller against PacketCaptureStores (src/controller/stores.ts)
 ]);
 
@@ -359,6 +363,21 @@ export function resolveSpec(spec: unknown, captureNamespace: string): ResolveRes
   const immediate = sp.immediate ?? false;
   if (typeof immediate !== 'boolean') bad('immediate', 'InvalidValue', `${describe(immediate)} is not true or false`);
 
+  let recipients: string[] | undefined;
+  if (sp.encryption !== undefined) {
+    const e = sp.encryption as Record<string, unknown> | null;
+    const rs = e !== null && typeof e === 'object' ? e.recipients : undefined;
+    if (!Array.isArray(rs) || rs.length === 0) bad('encryption.recipients', 'InvalidValue', 'must list at least one age X25519 recipient ("age1...", from age-keygen)');
+    else if (rs.length > MAX_RECIPIENTS) bad('encryption.recipients', 'InvalidValue', `lists ${rs.length} recipients; at most ${MAX_RECIPIENTS} are allowed`);
+    else {
+      rs.forEach((r, i) => {
+        const why = ageRecipientError(r);
+        if (why) bad(`encryption.recipients[${i}]`, 'InvalidRecipient', why);
+      });
+      recipients = rs as string[];
+    }
+  }
+
   if (problems.length > 0) return { ok: false, problems };
 
   const ns = targetNamespace ?? captureNamespace;
@@ -393,6 +412,7 @@ export function resolveSpec(spec: unknown, captureNamespace: string): ResolveRes
     failIfNoTargets: failIfNoTargets === true,
     immediate: immediate === true,
     ...(trigger ? { trigger } : {}),
+    ...(recipients ? { recipients: Object.freeze([...recipients]) } : {}),
   };
   return { ok: true, spec: Object.freeze(resolved) };
 }

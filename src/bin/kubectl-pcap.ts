@@ -41,6 +41,7 @@ export const COMMANDS: Record<string, () => Promise<CommandEntry>> = {
   export: async () => entry((await import('../cli/commands/export.js')).exportCommand),
   import: async () => entry((await import('../cli/commands/import.js')).importCommand),
   ui: async () => entry((await import('../cli/commands/ui.js')).uiCommand),
+  keys: async () => entry((await import('../cli/commands/keys.js')).keysCommand),
   version: async () => entry((await import('../cli/commands/version.js')).versionCommand),
 };
 

@@ -18,6 +18,8 @@ export interface CaptureRequest {
   /** Pod targets with no container ID yet: find the sandbox's network namespace by this pod UID (sandbox.ts). */
   podUid?: string | undefined;
   options: TcpdumpOptions;
+  /** End-to-end mode (spec.encryption.recipients): ring files are encrypted to these age recipients only. */
+  recipients?: readonly string[] | undefined;
   /** Start time (file name uses its unix seconds). */
   now: Date;
 }

@@ -215,7 +215,7 @@ export class LinuxCaptureBackend implements CaptureBackend {
           fileBase: prep.paths.fileBase,
           maxFileSize: fileSizeMegabytes(o.maxFileSizeBytes) * 1_000_000,
           fileCount: o.fileCount,
-          open: pipe.open,
+          open: (path: string) => pipe.open(path, prep.request.recipients),
           remove: (p) => rm(p, { force: true }),
           ...(pipe.canDelete ? { canDelete: (n: string) => pipe.canDelete?.(prep, n) ?? true } : {}),
           ...(pipe.onClosed ? { onClosed: (f: RingFile) => pipe.onClosed?.(prep, f) } : {}),

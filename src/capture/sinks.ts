@@ -9,19 +9,28 @@ import type { Keyring } from '../crypto/format.js';
 import { EncryptedFileWriter } from '../crypto/writer.js';
 import type { RingSink } from './ring.js';
 
-export type OpenSink = (path: string) => Promise<RingSink>;
+/** Opens a ring file; `recipients`: the capture is end to end (spec.encryption.recipients). */
+export type OpenSink = (path: string, recipients?: readonly string[]) => Promise<RingSink>;
 
-/** Each file encrypted with a fresh data key wrapped by the keyring's active key (0600). */
+/** End-to-end captures: the data key wrapped to the age recipients only (no cluster key), 0600. */
+async function endToEnd(path: string, recipients: readonly string[], chunkSize?: number): Promise<RingSink> {
+  const w = await EncryptedFileWriter.createForRecipients(path, recipients, chunkSize !== undefined ? { chunkSize } : {});
+  return { write: (b) => w.write(b), flush: () => w.flush(), close: () => w.close() };
+}
+
+/** Each file encrypted with a fresh data key wrapped by the keyring's active key (0600); end to end when the capture names recipients. */
 export function encryptedSink(keyring: () => Promise<Keyring>, chunkSize?: number): OpenSink {
-  return async (path) => {
+  return async (path, recipients) => {
+    if (recipients && recipients.length > 0) return endToEnd(path, recipients, chunkSize);
     const w = await EncryptedFileWriter.create(path, await keyring(), chunkSize !== undefined ? { chunkSize } : {});
     return { write: (b) => w.write(b), flush: () => w.flush(), close: () => w.close() };
   };
 }
 
-/** Plain pcap files (encryption turned off by the admin), 0600. */
+/** Plain pcap files (encryption at rest turned off by the admin), 0600; an end-to-end capture is still encrypted to its recipients. */
 export function plainSink(): OpenSink {
-  return async (path) => {
+  return async (path, recipients) => {
+    if (recipients && recipients.length > 0) return endToEnd(path, recipients);
     const fh = await open(path, 'wx', 0o600);
     let pos = 0;
     let closed = false;

@@ -13,6 +13,7 @@ import { mergeCaptures, type MergeInput, type MergeResult } from '../pcap/merge.
 import { findCaptureMetadata, interfaceCommentsFor, interfaceNameFor, type CaptureMetadata } from '../pcap/metadata.js';
 import { describeError } from '../pcap/errors.js';
 import { downloadFile, listFiles } from './data-api.js';
+import { decryptEndToEnd } from './e2e-files.js';
 import { CliError, oneLine } from './errors.js';
 import { KubeError, type KubeClient } from './kube.js';
 import { safeLocalPath } from './safe-names.js';
@@ -45,7 +46,7 @@ export interface DownloadResult {
  * download fails, is reported in `problems` (never silently dropped); the others are still
  * downloaded.
  */
-export async function downloadCapture(client: KubeClient, pc: PacketCapture, dir: string, io: Pick<CliIo, 'stderr'>, signal?: AbortSignal): Promise<DownloadResult> {
+export async function downloadCapture(client: KubeClient, pc: PacketCapture, dir: string, io: Pick<CliIo, 'stderr'>, signal?: AbortSignal, identities?: readonly string[]): Promise<DownloadResult> {
   const ns = pc.metadata.namespace ?? 'default';
   const name = pc.metadata.name ?? '';
   const list = await listFiles(client, ns, name, signal);
@@ -96,6 +97,15 @@ export async function downloadCapture(client: KubeClient, pc: PacketCapture, dir
   );
   progress.clear();
   out.files = await localCaptureFiles(dir);
+  // end-to-end captures arrive as stored: opened here with the user's age identity, or refused
+  // with a message naming --identity (summary and the UI end here too)
+  const opened = await decryptEndToEnd(
+    out.files.map((f) => f.path),
+    identities,
+    `capture ${ns}/${name}`,
+    name,
+  );
+  if (opened > 0) io.stderr.write(`decrypted ${opened} end-to-end file(s) with the age identity\n`);
   return out;
 }
 

@@ -11,7 +11,10 @@
 //    12  4  chunk size: plaintext bytes per chunk (1 KiB .. 16 MiB)
 //    16  4  nonce prefix (random)
 //    20 16  file id (random)
-//    36  4  reserved (0)
+//    36  4  reserved (0); algorithm 2: length N of the age key area
+//   algorithm 2 (end to end, docs/storage.md): instead of the two slots, N bytes at 40 hold an age
+//   file (age-encryption.org/v1, X25519 recipients) whose plaintext is the 32-byte data key; chunks
+//   start at 40 + N. Nothing in the cluster can open it: only the holder of an age identity.
 //   key slot A (128 bytes) at 40, key slot B (128 bytes) at 168: the file's data key wrapped by a
 //   key-encryption key (KEK). Two slots so rotation never leaves a file without a valid slot.
 //     0  1  key id length (0 = empty slot)
@@ -36,6 +39,10 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 export const MAGIC = Buffer.from('PCAPENC\n', 'latin1');
 export const VERSION = 1;
 export const ALG_AES256GCM = 1;
+/** AES-256-GCM chunks, the data key wrapped to age X25519 recipients (end-to-end mode). */
+export const ALG_AGE = 2;
+/** Largest age key area (a few recipients fit in well under 1 KiB). */
+export const MAX_AGE_AREA = 4096;
 export const FIXED_HEADER_SIZE = 40;
 export const SLOT_SIZE = 128;
 export const SLOT_COUNT = 2;
@@ -62,7 +69,8 @@ export type CryptoErrorCode =
   | 'Truncated'
   | 'TrailingData'
   | 'BadKey'
-  | 'BadRange';
+  | 'BadRange'
+  | 'EndToEnd';
 
 export class EncryptedFileError extends Error {
   override readonly name = 'EncryptedFileError';
@@ -85,6 +93,10 @@ export interface FixedHeader {
   readonly chunkSize: number;
   readonly noncePrefix: Buffer; // 4 bytes
   readonly fileId: Buffer; // 16 bytes
+  /** ALG_AES256GCM (data key in the two key slots) or ALG_AGE (data key wrapped to age recipients). */
+  readonly alg: number;
+  /** Offset of chunk 0: HEADER_SIZE, or 40 + the age key area's length. */
+  readonly dataStart: number;
   /** The 40 bytes as written, and their SHA-256 (bound into every chunk's AAD). */
   readonly bytes: Buffer;
   readonly hash: Buffer;
@@ -120,12 +132,13 @@ export function checkChunkSize(n: number): void {
 }
 
 /** A new fixed header with fresh random nonce prefix and file id. */
-export function newFixedHeader(chunkSize: number, random: (n: number) => Buffer = randomBytes): FixedHeader {
+export function newFixedHeader(chunkSize: number, random: (n: number) => Buffer = randomBytes, ageAreaLength?: number): FixedHeader {
   checkChunkSize(chunkSize);
   const b = Buffer.alloc(FIXED_HEADER_SIZE);
   MAGIC.copy(b, 0);
   b[8] = VERSION;
-  b[9] = ALG_AES256GCM;
+  b[9] = ageAreaLength === undefined ? ALG_AES256GCM : ALG_AGE;
+  if (ageAreaLength !== undefined) b.writeUInt32BE(ageAreaLength, 36);
   b.writeUInt32BE(chunkSize, 12);
   random(4).copy(b, 16);
   random(16).copy(b, 20);
@@ -142,11 +155,18 @@ export function parseFixedHeader(b: Buffer): FixedHeader {
   if (b[8] !== VERSION) {
     throw new EncryptedFileError('UnsupportedVersion', `encrypted file format version ${b[8]} is not supported by this pcapper (it reads version ${VERSION}); upgrade pcapper`);
   }
-  if (b[9] !== ALG_AES256GCM) throw new EncryptedFileError('BadHeader', `unknown algorithm ${b[9]} in the encrypted file header`);
+  const alg = b[9] ?? 0;
+  if (alg !== ALG_AES256GCM && alg !== ALG_AGE) throw new EncryptedFileError('BadHeader', `unknown algorithm ${alg} in the encrypted file header`);
   const chunkSize = b.readUInt32BE(12);
   checkChunkSize(chunkSize);
+  const area = b.readUInt32BE(36);
+  if (alg === ALG_AGE && (area < 1 || area > MAX_AGE_AREA)) {
+    throw new EncryptedFileError('BadHeader', `the age key area of ${area} bytes is out of range (1 .. ${MAX_AGE_AREA}): the header is damaged`);
+  }
   const bytes = Buffer.from(b.subarray(0, FIXED_HEADER_SIZE));
   return {
+    alg,
+    dataStart: alg === ALG_AGE ? FIXED_HEADER_SIZE + area : HEADER_SIZE,
     chunkSize,
     noncePrefix: bytes.subarray(16, 20),
     fileId: bytes.subarray(20, 36),
@@ -219,6 +239,7 @@ export interface ParsedHeader {
 
 export function parseHeader(b: Buffer): ParsedHeader {
   const fixed = parseFixedHeader(b);
+  if (fixed.alg === ALG_AGE) throw endToEndError();
   if (b.length < HEADER_SIZE) {
     throw new EncryptedFileError('Truncated', `the file is ${b.length} bytes, shorter than the ${HEADER_SIZE}-byte header of an encrypted pcapper file`);
   }
@@ -258,14 +279,23 @@ export function openDataKey(header: ParsedHeader, ring: Keyring): { dek: Buffer;
   );
 }
 
+/** The error of a file encrypted end to end, read with the cluster's keyring. */
+export function endToEndError(): EncryptedFileError {
+  return new EncryptedFileError(
+    'EndToEnd',
+    'this file is encrypted end to end to age recipients (spec.encryption.recipients): the cluster keys cannot open it, only the holder of a matching age identity can (kubectl pcap download NAME --identity FILE)',
+  );
+}
+
 // ---- chunks ----
 
 export function slotStride(chunkSize: number): number {
   return RECORD_HEADER_SIZE + chunkSize + TAG_SIZE;
 }
 
-export function chunkOffset(chunkSize: number, index: number): number {
-  return HEADER_SIZE + index * slotStride(chunkSize);
+/** Offset of chunk `index`; `dataStart` is the fixed header's (HEADER_SIZE unless end to end). */
+export function chunkOffset(chunkSize: number, index: number, dataStart = HEADER_SIZE): number {
+  return dataStart + index * slotStride(chunkSize);
 }
 
 function nonceFor(fixed: FixedHeader, index: number, seal: number): Buffer {

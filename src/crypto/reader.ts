@@ -2,12 +2,17 @@
 // whole file as a stream, and the live view of a file still being written. Every chunk read is
 // authenticated; the size comes from the last chunk, which is authenticated too.
 import { open, type FileHandle } from 'node:fs/promises';
+import { unwrapWithIdentities, type AgeIdentities } from './age.js';
 import {
   chunkOffset,
+  ALG_AGE,
   EncryptedFileError,
+  endToEndError,
+  FIXED_HEADER_SIZE,
   HEADER_SIZE,
   openChunk,
   openDataKey,
+  parseFixedHeader,
   parseHeader,
   RECORD_HEADER_SIZE,
   slotStride,
@@ -76,16 +81,27 @@ export class EncryptedFileReader {
     readonly keyId: string,
   ) {}
 
-  /** Opens a local encrypted file. */
-  static async open(path: string, ring: Keyring): Promise<EncryptedFileReader> {
-    return EncryptedFileReader.fromSource(await fileSource(path), ring);
+  /** Opens a local encrypted file (with the cluster keyring, or age identities for an end-to-end file). */
+  static async open(path: string, keys: Keyring | AgeIdentities): Promise<EncryptedFileReader> {
+    return EncryptedFileReader.fromSource(await fileSource(path), keys);
   }
 
   /** Opens encrypted bytes from any source (a file, an object in a store); closes it on failure. */
-  static async fromSource(src: RandomAccessSource, ring: Keyring): Promise<EncryptedFileReader> {
+  static async fromSource(src: RandomAccessSource, keys: Keyring | AgeIdentities): Promise<EncryptedFileReader> {
     try {
-      const header = parseHeader(await src.readAt(0, HEADER_SIZE));
-      const { dek, keyId } = openDataKey(header, ring);
+      const head = await src.readAt(0, HEADER_SIZE);
+      const fixed = parseFixedHeader(head);
+      if (fixed.alg === ALG_AGE) {
+        if (!('ageIdentities' in keys)) throw endToEndError();
+        const area = await src.readAt(FIXED_HEADER_SIZE, fixed.dataStart - FIXED_HEADER_SIZE);
+        if (area.length < fixed.dataStart - FIXED_HEADER_SIZE) throw new EncryptedFileError('Truncated', 'the file ends inside its age key area');
+        return new EncryptedFileReader(src, fixed, await unwrapWithIdentities(area, keys.ageIdentities), 'age');
+      }
+      if (!('active' in keys)) {
+        throw new EncryptedFileError('UnknownKey', 'this file is encrypted with the cluster keyring (not end to end): download it through the API, which decrypts it, without --identity');
+      }
+      const header = parseHeader(head);
+      const { dek, keyId } = openDataKey(header, keys);
       return new EncryptedFileReader(src, header.fixed, dek, keyId);
     } catch (e) {
       await src.close();
@@ -98,7 +114,7 @@ export class EncryptedFileReader {
   }
 
   private async readRecord(index: number, fileSize: number): Promise<Buffer | undefined> {
-    const off = chunkOffset(this.fixed.chunkSize, index);
+    const off = chunkOffset(this.fixed.chunkSize, index, this.fixed.dataStart);
     if (off + RECORD_HEADER_SIZE + TAG_SIZE > fileSize) return undefined;
     return this.src.readAt(off, Math.min(slotStride(this.fixed.chunkSize), fileSize - off));
   }
@@ -128,13 +144,14 @@ export class EncryptedFileReader {
     const cs = this.fixed.chunkSize;
     const stride = slotStride(cs);
     const base = { chunkSize: cs, keyId: this.keyId, fileSize };
-    if (fileSize <= HEADER_SIZE) {
+    const start = this.fixed.dataStart;
+    if (fileSize <= start) {
       if (opts.live) return { info: { ...base, size: 0, complete: false }, steppedBack };
       throw new EncryptedFileError('Truncated', 'the encrypted file ends after its header: it holds no chunk, not even the final one (its writer did not finish)');
     }
     // The slot the last byte falls in; in the live view, a record still being written there is
     // skipped and the one before it is the last readable chunk.
-    let last = Math.floor((fileSize - HEADER_SIZE - 1) / stride);
+    let last = Math.floor((fileSize - start - 1) / stride);
     for (;;) {
       const rec = await this.readRecord(last, fileSize);
       let opened: ReturnType<typeof openChunk> | undefined;
@@ -149,7 +166,7 @@ export class EncryptedFileReader {
         failure = new EncryptedFileError('Truncated', `the encrypted file ends inside chunk ${last}`);
       }
       if (opened) {
-        const end = chunkOffset(cs, last) + RECORD_HEADER_SIZE + opened.plaintext.length + TAG_SIZE;
+        const end = chunkOffset(cs, last, start) + RECORD_HEADER_SIZE + opened.plaintext.length + TAG_SIZE;
         if (end < fileSize) {
           throw new EncryptedFileError('TrailingData', `${fileSize - end} bytes follow the last chunk (${last}) of the encrypted file: it was altered or damaged`);
         }
@@ -172,7 +189,7 @@ export class EncryptedFileReader {
       steppedBack = true;
       last--;
       // A full earlier chunk always fills its slot, so the record is complete from here on.
-      fileSize = chunkOffset(cs, last + 1);
+      fileSize = chunkOffset(cs, last + 1, start);
     }
   }
 

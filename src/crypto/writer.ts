@@ -9,11 +9,13 @@
 // - close(): seals the final chunk (possibly empty) and fsyncs. A file without its final chunk
 //   reads as truncated unless the reader is asked for the live (growing) view.
 import { randomBytes } from 'node:crypto';
+import { wrapToRecipients } from './age.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import {
   chunkOffset,
   DEFAULT_CHUNK_SIZE,
   encodeHeader,
+  FIXED_HEADER_SIZE,
   KEY_SIZE,
   newFixedHeader,
   sealChunkParts,
@@ -63,6 +65,25 @@ export class EncryptedFileWriter {
     return new EncryptedFileWriter(fh, fixed, dek, ring.active.id);
   }
 
+  /**
+   * Creates `path` end to end: the data key is wrapped to age recipients only (no cluster key), so
+   * the writer's memory is the only place in the cluster that ever holds it.
+   */
+  static async createForRecipients(path: string, recipients: readonly string[], opts: WriterOptions = {}): Promise<EncryptedFileWriter> {
+    const random = opts.random ?? randomBytes;
+    const dek = random(KEY_SIZE);
+    const area = await wrapToRecipients(dek, recipients);
+    const fixed = newFixedHeader(opts.chunkSize ?? DEFAULT_CHUNK_SIZE, random, area.length);
+    const fh = await open(path, 'wx', opts.mode ?? 0o600);
+    try {
+      await fh.write(Buffer.concat([fixed.bytes, area]), 0, FIXED_HEADER_SIZE + area.length, 0);
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+    return new EncryptedFileWriter(fh, fixed, dek, 'age');
+  }
+
   /** Plaintext bytes accepted so far. */
   get plaintextBytes(): number {
     return this.plain;
@@ -105,7 +126,7 @@ export class EncryptedFileWriter {
           this.curLen = 0;
         }
       }
-      if (records.length > 0) await writeAllv(this.fh, records, chunkOffset(this.fixed.chunkSize, firstIndex));
+      if (records.length > 0) await writeAllv(this.fh, records, chunkOffset(this.fixed.chunkSize, firstIndex, this.fixed.dataStart));
     });
   }
 
@@ -136,7 +157,7 @@ export class EncryptedFileWriter {
 
   private async sealCurrent(final: boolean, advance: boolean): Promise<void> {
     // (used by flush and close; full chunks are sealed in write())
-    await writeAllv(this.fh, sealChunkParts(this.fixed, this.dek, this.index, this.seal, this.cur.subarray(0, this.curLen), final), chunkOffset(this.fixed.chunkSize, this.index));
+    await writeAllv(this.fh, sealChunkParts(this.fixed, this.dek, this.index, this.seal, this.cur.subarray(0, this.curLen), final), chunkOffset(this.fixed.chunkSize, this.index, this.fixed.dataStart));
     if (advance) {
       this.index++;
       this.seal = 0;

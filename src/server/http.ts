@@ -276,6 +276,10 @@ export class DataServer {
       return sendStatus(res, 503, `cannot read packetcapture ${r.namespace}/${r.name}: ${(e as Error).message}`);
     }
     if (!pc) return sendStatus(res, 404, `packetcaptures.pcapper.dev "${r.name}" not found in namespace "${r.namespace}"`);
+    if (r.kind === 'log' && pc.spec.encryption) {
+      // the agent's live view is plaintext: an end-to-end capture gives none to the cluster's users
+      return sendStatus(res, 409, `packetcapture ${r.namespace}/${r.name} is encrypted end to end (spec.encryption.recipients): it has no live view; download it when it is done with kubectl pcap download ${r.name} --identity FILE`);
+    }
     const nodes = captureNodes(pc);
     let store: PacketCaptureStore | undefined;
     if (this.d.store && r.kind !== 'log') {

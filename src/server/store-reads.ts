@@ -8,7 +8,7 @@
  */
 import type { PacketCapture } from '../api/packetcapture.js';
 import type { PacketCaptureStore } from '../api/packetcapturestore.js';
-import { MAGIC } from '../crypto/format.js';
+import { ALG_AGE, MAGIC } from '../crypto/format.js';
 import { loadKeyringDir } from '../crypto/secret-dir.js';
 import { EncryptedFileReader, type RandomAccessSource } from '../crypto/reader.js';
 import { storeClient, type StoreClientOptions } from '../controller/store-client.js';
@@ -51,9 +51,10 @@ export function plaintextSize(objectSize: number, chunkSize: number): number {
   return Math.max(0, body - chunks * 24);
 }
 
+/** Encrypted with the cluster keyring (served decrypted); end-to-end files (age) are served as stored. */
 async function isEncrypted(src: RandomAccessSource): Promise<{ encrypted: boolean; chunkSize: number }> {
   const head = await src.readAt(0, 16);
-  const encrypted = head.length >= 16 && head.subarray(0, MAGIC.length).equals(MAGIC);
+  const encrypted = head.length >= 16 && head.subarray(0, MAGIC.length).equals(MAGIC) && head[MAGIC.length + 1] !== ALG_AGE;
   return { encrypted, chunkSize: encrypted ? head.readUInt32BE(12) : 0 };
 }
 
@@ -94,7 +95,8 @@ export class StoreReader implements StoreReads {
         let size = o.size;
         try {
           const h = await c.getObject(o.key, { start: 0, end: Math.min(15, o.size - 1) });
-          if (h.length >= 16 && h.subarray(0, MAGIC.length).equals(MAGIC)) size = plaintextSize(o.size, h.readUInt32BE(12));
+          // end-to-end (age) objects are listed and served as stored
+          if (h.length >= 16 && h.subarray(0, MAGIC.length).equals(MAGIC) && h[MAGIC.length + 1] !== ALG_AGE) size = plaintextSize(o.size, h.readUInt32BE(12));
         } catch {
           // the listing still shows the object (its stored size)
         }

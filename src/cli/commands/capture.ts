@@ -263,10 +263,10 @@ export function outputPath(w: string | undefined, name: string, cwd: string): st
  * Downloads and merges `pc`'s files into `out`; prints the summary (to stderr when writing to
  * stdout). Returns the number of packets written, or throws.
  */
-export async function collect(kube: KubeContext, pc: PacketCapture, out: string, io: CliIo, opts: { summary: boolean; signal?: AbortSignal; sectionComments?: readonly string[]; rawDir?: string; embedMetadata?: boolean; merge?: boolean }): Promise<number> {
+export async function collect(kube: KubeContext, pc: PacketCapture, out: string, io: CliIo, opts: { summary: boolean; signal?: AbortSignal; sectionComments?: readonly string[]; rawDir?: string; embedMetadata?: boolean; merge?: boolean; identities?: readonly string[] }): Promise<number> {
   const dir = opts.rawDir ?? (await mkdtemp(join(tmpdir(), 'kubectl-pcap-')));
   try {
-    const dl = await downloadCapture(kube.client, pc, dir, io, opts.signal);
+    const dl = await downloadCapture(kube.client, pc, dir, io, opts.signal, opts.identities);
     for (const p of dl.problems) io.stderr.write(`warning: ${p}\n`);
     const files = dl.files;
     if (files.length === 0) {

@@ -13,6 +13,7 @@ import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { checkOutputFile } from '../output-path.js';
 import type { PacketCapture } from '../../api/packetcapture.js';
+import { loadIdentities } from '../e2e-files.js';
 import { collect, outputPath, sectionCommentsFor } from './capture.js';
 
 /** Section comments of an export: the capture, its spec and its final status (also the UI's export). */
@@ -28,7 +29,10 @@ async function fetchCommand(p: ParsedArgs, io: CliIo, mode: 'download' | 'export
   const raw = str(p, 'raw');
   if (mode === 'export' && w === undefined) throw new UsageError('-w FILE is required (or -w - for stdout)', 'export');
   if (raw === undefined || w !== undefined) await checkOutputFile(outputPath(w, name, io.cwd), mode);
+  const idFile = str(p, 'identity');
+  const identities = idFile !== undefined ? await loadIdentities(isAbsolute(idFile) ? idFile : resolve(io.cwd, idFile)) : undefined;
   const pc = await kube.client.getCapture(kube.namespace, name);
+  if (identities && !pc.spec.encryption) io.stderr.write(`note: capture ${kube.namespace}/${name} is not encrypted end to end; --identity is not needed (the API decrypts its files)\n`);
   const progress = pc.status?.progress;
   if (progress !== 'finished' && progress !== 'failure') io.stderr.write(`note: capture ${kube.namespace}/${name} is ${progress ?? 'pending'}; downloading what was written so far\n`);
   const ready = pc;
@@ -40,7 +44,7 @@ async function fetchCommand(p: ParsedArgs, io: CliIo, mode: 'download' | 'export
   const merge = raw === undefined || w !== undefined;
   const out = outputPath(w, name, io.cwd);
   const comments = mode === 'export' ? exportSectionComments(ready) : undefined;
-  await collect(kube, ready, out, io, { summary: bool(p, 'summary'), rawDir, merge, embedMetadata: mode === 'export', sectionComments: comments, signal: io.signal });
+  await collect(kube, ready, out, io, { summary: bool(p, 'summary'), rawDir, merge, embedMetadata: mode === 'export', sectionComments: comments, signal: io.signal, ...(identities ? { identities } : {}) });
   return 0;
 }
 
@@ -53,11 +57,12 @@ export const downloadCommand = defineCommand(
       { name: 'write', short: 'w', type: 'string', value: 'FILE', help: 'Merged pcapng output; - for stdout', defaultText: 'NAME.pcapng unless --raw' },
       { name: 'raw', type: 'string', value: 'DIR', help: 'Keep the raw ring files and metadata sidecars in DIR/<node>/<target>/' },
       { name: 'summary', type: 'boolean', help: 'Print the summary after merging' },
+      { name: 'identity', type: 'string', value: 'FILE', help: 'age identity file (AGE-SECRET-KEY-1...) that opens an end-to-end capture (spec.encryption.recipients) here' },
     ],
     minArgs: 1,
     maxArgs: 1,
     argsName: 'NAME',
-    examples: ['kubectl pcap download web-x7k2p -n shop', 'kubectl pcap download web-x7k2p --raw ./web-files', 'kubectl pcap download web-x7k2p -w - | tshark -r -'],
+    examples: ['kubectl pcap download web-x7k2p -n shop', 'kubectl pcap download secret-x7k2p --identity ~/.config/age/key.txt', 'kubectl pcap download web-x7k2p --raw ./web-files', 'kubectl pcap download web-x7k2p -w - | tshark -r -'],
   },
   (p, io) => fetchCommand(p, io, 'download'),
 );
@@ -70,6 +75,7 @@ export const exportCommand = defineCommand(
     flags: [
       { name: 'write', short: 'w', type: 'string', value: 'FILE', help: 'Output pcapng; - for stdout' },
       { name: 'summary', type: 'boolean', help: 'Print the summary after exporting' },
+      { name: 'identity', type: 'string', value: 'FILE', help: 'age identity file that opens an end-to-end capture here' },
     ],
     minArgs: 1,
     maxArgs: 1,
