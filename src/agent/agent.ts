@@ -137,7 +137,12 @@ export function createNodeAgent(o: AgentOptions): NodeAgent {
     config,
     log,
     podWaitMs: o.podWaitMs,
-    analysis: kafkaAnalysisHook({ sinkFor: (c) => sinks.sinkFor(captures.get(`${c.namespace}/${c.name}`)?.spec?.sink) }),
+    analysis: kafkaAnalysisHook({
+      sinkFor: (c) => sinks.sinkFor(captures.get(`${c.namespace}/${c.name}`)?.spec?.sink),
+      // per-pod-pair metrics from the same records (src/agent/pair-metrics.ts); the agent is built below
+      extra: [{ offer: (rec, t) => ref.agent?.metrics.pairs.offer(rec, t) }],
+      analyseAll: config.analysis === 'all',
+    }),
     extraCaches: [sinkObjects],
     onStop: () => sinks.close(),
     stores: {

@@ -126,3 +126,11 @@ test('kafka adapter: records keyed by capture and pod, per-target counts from th
   assert.deepEqual(hook.counts(target), { recordsPublished: 0, recordsDropped: 0 });
   assert.deepEqual(originOf({ capture: 'c', namespace: 'n', target: 'pod/n/p-1' }), { namespace: 'n', capture: 'c', pod: 'p-1' });
 });
+
+test('kafkaAnalysisHook: without a sink a capture is analysed only in PCAPPER_ANALYSIS=all, for the extra consumers (pod-pair metrics)', () => {
+  const pairs: RecordConsumer = { offer: () => undefined };
+  const sinksOnly = kafkaAnalysisHook({ sinkFor: () => undefined, extra: [pairs] });
+  assert.deepEqual(sinksOnly.consumersFor({ namespace: 'ns', name: 'c' }), [], 'no sink, default mode: not analysed');
+  const all = kafkaAnalysisHook({ sinkFor: () => undefined, extra: [pairs], analyseAll: true });
+  assert.deepEqual(all.consumersFor({ namespace: 'ns', name: 'c' }), [pairs]);
+});

@@ -37,6 +37,8 @@ export class KafkaRecordConsumer implements RecordConsumer {
 export function kafkaAnalysisHook(o: {
   sinkFor: (capture: { namespace: string; name: string }) => Pick<KafkaSink, 'offer' | 'originStatus' | 'forgetOrigin'> | undefined;
   extra?: readonly RecordConsumer[];
+  /** Analyse every capture for the `extra` consumers, not only those with a sink (PCAPPER_ANALYSIS=all). */
+  analyseAll?: boolean;
   settleMs?: number;
   sleep?: (ms: number) => Promise<void>;
   options?: AnalysisOptions;
@@ -54,6 +56,7 @@ export function kafkaAnalysisHook(o: {
     ...(o.options ? { options: o.options } : {}),
     consumersFor: (capture) => {
       const sink = o.sinkFor(capture);
+      if (!sink && !o.analyseAll) return [];
       const out: RecordConsumer[] = [...(o.extra ?? [])];
       if (sink) {
         sinks.set(`${capture.namespace}/${capture.name}`, sink);

@@ -56,6 +56,8 @@ export interface AgentConfig {
   readonly uploadRetryMaxMs: number;
   /** PCAPPER_PAIR_METRICS_TOP_N: most pod pairs with their own series (src/agent/pair-metrics.ts); default 100. */
   readonly pairMetricsTopN?: number;
+  /** PCAPPER_ANALYSIS: which running captures the agent analyses live (records, pair metrics); default `sinks`. */
+  readonly analysis?: 'sinks' | 'all';
 }
 
 export class AgentConfigError extends Error {
@@ -83,6 +85,11 @@ const commonNames: Parse<readonly string[]> = (raw) => {
 };
 
 /** on/off (also true/false, 1/0, yes/no): only an explicit "off" turns a default-on feature off. */
+const analysisMode: Parse<'sinks' | 'all'> = (raw) => {
+  if (raw === 'sinks' || raw === 'all') return raw;
+  throw new InvalidValue('is not sinks or all');
+};
+
 const onOff: Parse<boolean> = (raw) => {
   if (/^(on|true|1|yes)$/i.test(raw)) return true;
   if (/^(off|false|0|no)$/i.test(raw)) return false;
@@ -122,6 +129,12 @@ export const AGENT_ENV = {
   sinkCredentialsDir: withDefault('PCAPPER_SINK_CREDENTIALS_DIR', '/etc/pcapper/sink-credentials', 'the mounted Secret `pcapper-sink-credentials`: TLS/SASL entries named by PacketCaptureSinks (docs/kafka.md)', absPath),
   uploadConcurrency: withDefault('PCAPPER_UPLOAD_CONCURRENCY', '2', 'files this node uploads at once', int(1, 64)),
   uploadRetryMaxMs: withDefault('PCAPPER_UPLOAD_RETRY_MAX', '60s', 'longest wait between upload attempts of a file (backoff cap; terminal errors are retried at this period)', duration(100)),
+  analysis: withDefault(
+    'PCAPPER_ANALYSIS',
+    'sinks',
+    '`sinks`: only captures that name a PacketCaptureSink are analysed live (records to Kafka, and their pod-pair metrics); `all`: every running capture feeds the pod-pair metrics too (more agent CPU per packet; docs/metrics.md)',
+    analysisMode,
+  ),
   pairMetricsTopN: withDefault('PCAPPER_PAIR_METRICS_TOP_N', '100', 'most pod pairs with their own `pcapper_pair_*` series on `/metrics`; the rest count under `other` (docs/metrics.md)', int(1, 10000)),
   ...LOG_ENV,
 } as const;
