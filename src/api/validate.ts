@@ -241,6 +241,7 @@ const KNOWN_FIELDS = new Set([
   'trigger', // src/api/trigger.ts
   'encryption',
   'store', // resolved by the controller against PacketCaptureStores (src/controller/stores.ts)
+  'sink', // resolved by the controller against PacketCaptureSinks (src/controller/sinks.ts)
 ]);
 
 /**

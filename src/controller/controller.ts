@@ -24,6 +24,9 @@ import { SYSTEM_NAMESPACE } from '../api/names.js';
 import type { PacketCaptureStore } from '../api/packetcapturestore.js';
 import { cleanupCaptureObjects, probeAndRecord, storesPath, type StoreShellOptions } from './store-shell.js';
 import type { StoreWorld } from './stores.js';
+import type { SinkWorld } from './sinks.js';
+import { SINK_PLURAL, type PacketCaptureSink } from '../api/packetcapturesink.js';
+import { GROUP, VERSION } from '../api/packetcapture.js';
 import { startScheduleController, type ScheduleController } from './schedule-controller.js';
 import { startTriggerController } from './trigger-controller.js';
 import { triggerPodStatus } from './trigger-pods.js';
@@ -60,6 +63,8 @@ export interface ControllerOptions {
    * spec.store, aggregate Uploaded, delete objects through the finalizer. Needs the store CRD.
    */
   stores?: StoreShellOptions;
+  /** PacketCaptureSinks (spec.sink must exist and allow the namespace): needs the sink CRD; default off (the controller command turns it on). */
+  sinks?: boolean;
   /** PacketCaptureSchedules (src/controller/schedule-controller.ts): default on; false when that CRD is not installed. */
   schedules?: boolean;
   /** The schedule clock (next runs); default `clock`. */
@@ -148,6 +153,9 @@ export function runController(opts: ControllerOptions): ControllerHandle {
   const storeInf = storeOpts ? new Informer<PacketCaptureStore & KubeObject>({ ...iopts, path: storesPath() }) : undefined;
   const nsInf = storeOpts ? new Informer<NodeObj & KubeObject>({ ...iopts, path: '/api/v1/namespaces', transform: trimMeta }) : undefined;
   if (storeInf && nsInf) all.push(storeInf as unknown as Informer<KubeObject>, nsInf);
+  const sinkInf = opts.sinks ? new Informer<PacketCaptureSink & KubeObject>({ ...iopts, path: `/apis/${GROUP}/${VERSION}/${SINK_PLURAL}` }) : undefined;
+  if (sinkInf) all.push(sinkInf as unknown as Informer<KubeObject>);
+  const sinkWorld: SinkWorld | undefined = sinkInf ? { sink: (n) => sinkInf.get(n), sinks: () => sinkInf.list() } : undefined;
   const storeWorld: StoreWorld | undefined =
     storeInf && nsInf
       ? {
@@ -181,6 +189,7 @@ export function runController(opts: ControllerOptions): ControllerHandle {
     replicaSet: (ns, name) => workloads.ReplicaSet.get(`${ns}/${name}`),
     nodeExists: (n) => nodes.get(n) !== undefined,
     ...(storeWorld ? { storeWorld } : {}),
+    ...(sinkWorld ? { sinkWorld } : {}),
   };
 
   const queue = new WorkQueue({ clock, minIntervalMs: opts.minIntervalMs ?? 200, observer: opts.metrics });

@@ -53,6 +53,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     },
     concurrency: cfg.concurrency,
     metrics,
+    // the chart installs the PacketCaptureSink CRD: spec.sink is checked against it
+    sinks: true,
     ...(cfg.storeCredentialsDir ? { stores: { credentialsDir: cfg.storeCredentialsDir, retry: { attempts: 3, baseMs: 200, capMs: 2_000 }, requestTimeoutMs: 15_000 } } : {}),
   });
   metrics.bindLeader(() => ctl.isLeader());

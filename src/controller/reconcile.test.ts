@@ -318,3 +318,24 @@ test('decide: failIfNoTargets must be a boolean', () => {
   assert.equal(d.status?.progress, 'failure');
   assert.match(d.events.find((e) => e.reason === 'InvalidSpec')?.message ?? '', /spec\.failIfNoTargets: "yes" is not true or false/);
 });
+
+test('decide: spec.sink must exist and allow the namespace (SinkNotFound / SinkNotAllowed, sticky, one Event); an allowed sink plans as usual', () => {
+  const sink = (name: string, names: string[]) => ({ apiVersion: 'pcapper.dev/v1alpha1' as const, kind: 'PacketCaptureSink' as const, metadata: { name }, spec: { kafka: { brokers: ['kafka:9092'], topic: 't' }, allowedNamespaces: { names } } }) as never;
+  const base = arrayWorld({ pods: [pod('p', 'n1')], nodes: ['n1'] });
+  const sinks = [sink('team-sink', ['team']), sink('other-sink', ['other'])];
+  const w = { ...base, sinkWorld: { sink: (n: string) => sinks.find((s: { metadata: { name: string } }) => s.metadata.name === n), sinks: () => sinks } };
+  const missing = decide(pc({ targetPod: 'p', sink: 'nope' }), w, CFG, T0, none);
+  assert.equal(missing.status?.conditions?.find((c) => c.type === 'Invalid')?.reason, 'SinkNotFound');
+  assert.match(missing.events.find((e) => e.reason === 'SinkNotFound')?.message ?? '', /does not exist; sinks this namespace may use: team-sink/);
+  const again = decide(pc({ targetPod: 'p', sink: 'nope' }, missing.status), w, CFG, T0 + 1000, none);
+  assert.equal(again.status?.conditions?.find((c) => c.type === 'Invalid')?.reason, 'SinkNotFound', 'stays refused');
+  assert.ok(!again.events.some((e) => e.reason === 'SinkNotFound'), 'one Event');
+  const foreign = decide(pc({ targetPod: 'p', sink: 'other-sink' }), w, CFG, T0, none);
+  assert.equal(foreign.status?.progress, 'failure');
+  assert.match(foreign.status?.conditions?.find((c) => c.type === 'Invalid')?.message ?? '', /does not allow namespace "team": the cluster admin must add "team"/);
+  const ok = decide(pc({ targetPod: 'p', sink: 'team-sink' }), w, CFG, T0, none);
+  assert.equal(ok.status?.conditions?.find((c) => c.type === 'Invalid')?.status, 'False');
+  assert.equal(ok.status?.targetsTotal, 1);
+  const noSupport = decide(pc({ targetPod: 'p', sink: 'team-sink' }), base, CFG, T0, none);
+  assert.match(noSupport.status?.conditions?.find((c) => c.type === 'Invalid')?.message ?? '', /without sink support/);
+});

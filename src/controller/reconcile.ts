@@ -25,6 +25,7 @@ import { aggregate, condition, describeFailures, progressOf } from './aggregate.
 import { planTargets, type PlanProblem, type PlannedTarget } from './plan.js';
 import { checkHostNetwork, checkTenancy } from './tenancy.js';
 import { resolveStore, storeOfDeleted, uploadedFor } from './stores.js';
+import { resolveSink } from './sinks.js';
 import type { PacketCaptureStore } from '../api/packetcapturestore.js';
 import type { World } from './types.js';
 import { SYSTEM_NAMESPACE } from '../api/names.js';
@@ -172,6 +173,16 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
   } else if (!refusal && pc.spec.store !== undefined) {
     refusal = { reason: 'StoreNotFound', message: `spec.store "${pc.spec.store}": this controller runs without store support (no PacketCaptureStore CRD or credentials mount); install the chart with stores`, invalid: [], event: 'StoreNotFound' };
     spec = undefined;
+  }
+
+  // the sink (spec.sink): it must exist and allow the namespace; a refusal stays (like the store's)
+  if (!refusal && pc.spec.sink !== undefined) {
+    const r = resolveSink(pc, world.sinkWorld, cfg.systemNamespace);
+    const refusedBefore = r.kind === 'refused' && prev.conditions?.some((c) => c.type === CONDITIONS.Invalid && c.status === 'True' && c.reason === r.reason);
+    if (r.kind === 'refused' && (!terminal(prev.progress) || refusedBefore)) {
+      refusal = { reason: r.reason, message: r.message, invalid: [], event: r.reason };
+      spec = undefined;
+    }
   }
 
   const startMs = ms(prev.startTime) ?? now;

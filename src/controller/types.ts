@@ -1,3 +1,4 @@
+import type { SinkWorld } from './sinks.js';
 import type { StoreWorld } from './stores.js';
 
 /** The few fields of core and apps objects the controller reads (informer caches hold full objects). */
@@ -52,6 +53,8 @@ export interface World {
   nodeExists(name: string): boolean;
   /** Stores and namespace labels (src/controller/stores.ts); absent when the controller runs without store support. */
   storeWorld?: StoreWorld;
+  /** PacketCaptureSinks (src/controller/sinks.ts); absent when the controller runs without sink support. */
+  sinkWorld?: SinkWorld;
 }
 
 /** A World over plain arrays (tests, benchmarks). */
