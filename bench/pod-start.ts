@@ -11,15 +11,19 @@
 //
 // Lines: `first_dns_captured=N/TOTAL`, `sandbox_to_capturing_ms p50=… p90=… max=… n=…` (sandbox
 // complete -> the agent's startTime of the target, i.e. tcpdump listening; negative = the agent was
-// capturing before the harness finished its sandbox bookkeeping), `trigger_freeze_ms=na` (triggers,
-// issue 15 item 2, are not built yet).
+// capturing before the harness finished its sandbox bookkeeping); the last line joins
+// `first_dns_captured=N/TOTAL` with bench/trigger.ts's figures (`trigger_freeze_ms=…`, run after this
+// one on its own stack, TRIGGER_FIRINGS firings, default 10).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import type { PacketCapture } from '../src/api/packetcapture.js';
 import { captureYaml, dnsQueries, download, logOf, NS, startAppPod, startPodStartStack, waitUntil } from '../test/podstart-support.js';
 
 const N = Number(process.argv[2] ?? 100);
+/** This benchmark's figure for the last line (set when the pods were counted). */
+let result = 'first_dns_captured=na';
 const APP_DELAY_MS = process.argv[3] !== undefined ? Number(process.argv[3]) : undefined;
 
 /** The agent's `start timing` log lines (src/agent/start.ts) by target name (`ns/pod`). */
@@ -114,7 +118,7 @@ async function main(): Promise<void> {
     console.log(summary('missed_sandbox_to_agent_knows_ms', col((p, m) => m.learnedAt - (sandboxAt.get(p) ?? NaN), missed)));
     console.log(summary('missed_sandbox_to_listening_ms', col((p, m) => m.listeningAt - (sandboxAt.get(p) ?? NaN), missed)));
     console.log(`timing_marks=${marks.size} (${[...marks.keys()].slice(0, 1).join('')}) missed=${[...missed].join(',')}`);
-    console.log('trigger_freeze_ms=na (triggers, issue 15 item 2, are not built yet)');
+    result = `first_dns_captured=${captured}/${N}`;
   } finally {
     if (process.env.POD_START_KEEP_LOGS) for (const f of s.stack.logs) spawnSync('cp', [f, process.env.POD_START_KEEP_LOGS]);
     await s.stop();
@@ -122,8 +126,23 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * trigger_freeze_ms: bench/trigger.ts on its own stack (after this one stopped), TRIGGER_FIRINGS
+ * firings (default 10); its last line is joined to this benchmark's.
+ */
+function triggerFigures(): string {
+  const n = process.env.TRIGGER_FIRINGS ?? '10';
+  const r = spawnSync(process.execPath, ['--enable-source-maps', fileURLToPath(new URL('./trigger.js', import.meta.url)), n], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024 });
+  process.stdout.write(r.stdout ?? '');
+  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  return r.status === 0 && last.startsWith('trigger_freeze_ms=') ? last : `trigger_freeze_ms=failed(exit ${r.status ?? r.signal})`;
+}
+
 main().then(
-  () => process.exit(0),
+  () => {
+    console.log(`${result} ${triggerFigures()}`);
+    process.exit(0);
+  },
   (err: unknown) => {
     console.error(err);
     process.exit(1);
