@@ -137,11 +137,11 @@ function envOf(c: k8s.V1Container | undefined): Record<string, EnvValue> {
   return out;
 }
 
-function secretMountsOf(spec: k8s.V1PodSpec | undefined, c: k8s.V1Container | undefined): { secretName: string; mountPath: string }[] {
-  const out: { secretName: string; mountPath: string }[] = [];
+function secretMountsOf(spec: k8s.V1PodSpec | undefined, c: k8s.V1Container | undefined): { secretName: string; mountPath: string; optional?: boolean }[] {
+  const out: { secretName: string; mountPath: string; optional?: boolean }[] = [];
   for (const m of c?.volumeMounts ?? []) {
     const v = spec?.volumes?.find((x) => x.name === m.name);
-    if (v?.secret?.secretName) out.push({ secretName: v.secret.secretName, mountPath: m.mountPath });
+    if (v?.secret?.secretName) out.push({ secretName: v.secret.secretName, mountPath: m.mountPath, ...(v.secret.optional ? { optional: true } : {}) });
   }
   return out;
 }

@@ -249,7 +249,7 @@ export interface RunPodSpec {
     ports?: { containerPort: number; name?: string; protocol?: string }[];
   };
   /** Secrets "mounted" read-only at mountPath (files in a 0700 temp dir; see runPod) */
-  secretMounts?: { secretName: string; mountPath: string }[];
+  secretMounts?: { secretName: string; mountPath: string; /** a missing Secret mounts as an empty directory (the kubelet's `optional: true`) */ optional?: boolean }[];
   readinessProbe?: ReadinessProbe;
   /** the process's stdout+stderr (default <pod dir>/<container>.log) */
   logFile?: string;
@@ -646,7 +646,7 @@ export class SimKubelet {
                 : {}),
             },
           ],
-          volumes: mounts.map((m) => ({ name: m.volume, secret: { secretName: m.secretName } })),
+          volumes: mounts.map((m) => ({ name: m.volume, secret: { secretName: m.secretName, ...(m.optional ? { optional: true } : {}) } })),
         },
       },
     });
@@ -670,7 +670,10 @@ export class SimKubelet {
       // the kubelet's volume setup: Secrets as files
       const rewrite = new Map<string, string>();
       for (const m of mounts) {
-        const sec = await this.core.readNamespacedSecret({ name: m.secretName, namespace: spec.namespace });
+        const sec = await this.core.readNamespacedSecret({ name: m.secretName, namespace: spec.namespace }).catch((e: unknown) => {
+          if (m.optional && (e as { code?: number }).code === 404) return { data: {} };
+          throw e;
+        });
         const vdir = join(dir, m.volume);
         mkdirSync(vdir, { mode: 0o700 });
         for (const [k, v] of Object.entries(sec.data ?? {})) writeFileSync(join(vdir, k), Buffer.from(v, 'base64'), { mode: 0o600 });
