@@ -670,8 +670,8 @@ export class SimKubelet {
       // the kubelet's volume setup: Secrets as files
       const rewrite = new Map<string, string>();
       for (const m of mounts) {
-        const sec = await this.core.readNamespacedSecret({ name: m.secretName, namespace: spec.namespace }).catch((e: unknown) => {
-          if (m.optional && (e as { code?: number }).code === 404) return { data: {} };
+        const sec: k8s.V1Secret = await this.core.readNamespacedSecret({ name: m.secretName, namespace: spec.namespace }).catch((e: unknown) => {
+          if (m.optional && (e as { code?: number }).code === 404) return {};
           throw e;
         });
         const vdir = join(dir, m.volume);
