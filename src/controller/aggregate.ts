@@ -55,10 +55,12 @@ export function aggregate(targets: readonly TargetStatus[]): Aggregate {
  * be planned and the grace period is over. Once terminal (`prev` finished/failure) it stays so.
  * Undefined = nothing planned yet (seed 002: a new capture has no progress).
  */
-export function progressOf(a: Aggregate, o: { refused: boolean; unresolvable: boolean; prev?: Progress | undefined }): Progress | undefined {
+export function progressOf(a: Aggregate, o: { refused: boolean; unresolvable: boolean; prev?: Progress | undefined; openForNewTargets?: boolean }): Progress | undefined {
   if (o.prev === 'finished' || o.prev === 'failure') return o.prev;
   if (o.refused) return 'failure';
   if (a.total === 0) return o.unresolvable ? 'failure' : undefined;
+  // every target so far ended, but pods that come before the window ends still join: not over yet
+  if (a.pending === 0 && a.running === 0 && o.openForNewTargets) return 'running';
   if (a.pending === 0 && a.running === 0) return a.finished > 0 ? 'finished' : 'failure';
   if (a.running > 0 || a.finished > 0 || a.failed > 0) return 'running';
   return 'scheduled';

@@ -339,3 +339,18 @@ test('decide: spec.sink must exist and allow the namespace (SinkNotFound / SinkN
   const noSupport = decide(pc({ targetPod: 'p', sink: 'team-sink' }), base, CFG, T0, none);
   assert.match(noSupport.status?.conditions?.find((c) => c.type === 'Invalid')?.message ?? '', /without sink support/);
 });
+
+test('decide: a selector capture whose targets all ended stays running while its window is open (a new pod still joins), then finishes', () => {
+  const spec = { podSelector: { matchLabels: { app: 'web' } }, captureSeconds: '60' };
+  const ended = { targets: [{ name: 'pod/team/a', kind: 'pod' as const, namespace: 'team', pod: 'a', podUID: 'uid-a', node: 'n1', phase: 'Finished' as const, reason: 'PodGone' }], startTime: created, progress: 'running' as const };
+  const empty = arrayWorld({ pods: [], nodes: ['n1'] });
+  const during = decide(pc(spec, ended), empty, CFG, T0 + 10_000, none);
+  assert.equal(during.status?.progress, 'running', 'not finished while pods may still come');
+  assert.equal(during.requeueAfterMs, 50_000, 'wakes when the window ends');
+  const joined = decide(pc(spec, during.status), arrayWorld({ pods: [pod('b', 'n1', { app: 'web' })], nodes: ['n1'] }), CFG, T0 + 20_000, none);
+  assert.deepEqual(joined.status?.targets?.map((t) => t.name), ['pod/team/a', 'pod/team/b'], 'the new pod joined');
+  const after = decide(pc(spec, ended), empty, CFG, T0 + 61_000, none);
+  assert.equal(after.status?.progress, 'finished');
+  const counted = decide(pc({ ...spec, packetCount: 10 }, ended), empty, CFG, T0 + 10_000, none);
+  assert.equal(counted.status?.progress, 'finished', 'a count-limited capture still ends with its targets');
+});

@@ -278,7 +278,13 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
   });
   const agg = aggregate(effective);
   // waiting for pods is visible as `scheduled` (the capture is accepted and will run when one comes)
-  const progress = progressOf(agg, { refused: !!refusal, unresolvable, prev: prevProgress }) ?? (waiting ? 'scheduled' : undefined);
+  // A selector or workload capture with a time window keeps taking new pods until the window ends
+  // (a pod replaced mid-capture must not end it); count-limited and triggered captures end with
+  // their targets, as before.
+  const openForNewTargets =
+    !!spec && joinOpen && windowEnd !== undefined && (spec.target.kind === 'selector' || spec.target.kind === 'workload') && spec.packetCount === undefined && !spec.trigger;
+  if (openForNewTargets && windowEnd !== undefined) wake.push(windowEnd);
+  const progress = progressOf(agg, { refused: !!refusal, unresolvable, prev: prevProgress, openForNewTargets }) ?? (waiting ? 'scheduled' : undefined);
 
   const conditions: Condition[] = [];
   const problemText = problems.map((p) => p.message).join('; ');
