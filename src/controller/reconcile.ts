@@ -278,11 +278,20 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
   });
   const agg = aggregate(effective);
   // waiting for pods is visible as `scheduled` (the capture is accepted and will run when one comes)
-  // A selector or workload capture with a time window keeps taking new pods until the window ends
-  // (a pod replaced mid-capture must not end it); count-limited and triggered captures end with
-  // their targets, as before.
+  // A selector or workload capture with a time window whose targets all ended because their pods
+  // went away keeps taking new pods until the window ends (a pod replaced mid-capture must not end
+  // it). Targets that ended for any other reason (a bad filter, the agent's own end) end the capture
+  // as before, and so do count-limited and triggered captures.
+  const podLifecycleEnd = new Set(['PodDeleted', 'PodGone', 'PodTerminated']);
   const openForNewTargets =
-    !!spec && joinOpen && windowEnd !== undefined && (spec.target.kind === 'selector' || spec.target.kind === 'workload') && spec.packetCount === undefined && !spec.trigger;
+    !!spec &&
+    joinOpen &&
+    windowEnd !== undefined &&
+    (spec.target.kind === 'selector' || spec.target.kind === 'workload') &&
+    spec.packetCount === undefined &&
+    !spec.trigger &&
+    effective.length > 0 &&
+    effective.every((t) => (t.phase !== 'Finished' && t.phase !== 'Failed') || podLifecycleEnd.has(t.reason ?? ''));
   if (openForNewTargets && windowEnd !== undefined) wake.push(windowEnd);
   const progress = progressOf(agg, { refused: !!refusal, unresolvable, prev: prevProgress, openForNewTargets }) ?? (waiting ? 'scheduled' : undefined);
 
