@@ -353,6 +353,6 @@ test('decide: a selector capture whose targets all ended stays running while its
   assert.equal(after.status?.progress, 'finished');
   const counted = decide(pc({ ...spec, packetCount: 10 }, ended), empty, CFG, T0 + 10_000, none);
   assert.equal(counted.status?.progress, 'finished', 'a count-limited capture still ends with its targets');
-  const badFilter = { ...ended, targets: [{ ...ended.targets[0], phase: 'Failed' as const, reason: 'BadFilter' }] };
+  const badFilter = { ...ended, targets: [{ name: 'pod/team/a', kind: 'pod' as const, namespace: 'team', pod: 'a', podUID: 'uid-a', node: 'n1', phase: 'Failed' as const, reason: 'BadFilter' }] };
   assert.equal(decide(pc(spec, badFilter), empty, CFG, T0 + 10_000, none).status?.progress, 'failure', 'targets that failed on their own end the capture at once');
 });
