@@ -532,6 +532,8 @@ describe('helm chart charts/pcapper', () => {
       { apiGroups: ['pcapper.dev'], resources: ['packetcaptures'], verbs: ['get'] },
       // reads from the store (docs/storage.md section 7): the capture's store, or the default one
       { apiGroups: ['pcapper.dev'], resources: ['packetcapturestores'], verbs: ['get', 'list'] },
+      // its one write: a webhook firing recorded in the capture's status (docs/triggers.md)
+      { apiGroups: ['pcapper.dev'], resources: ['packetcaptures/status'], verbs: ['patch'] },
     ]);
     const role = findManifest(rendered, 'Role', 'pcapper-server');
     assert.equal(role.metadata.namespace, 'pcapper');
@@ -559,10 +561,11 @@ describe('helm chart charts/pcapper', () => {
       { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },
     ]);
     assert.deepEqual(rules('ClusterRole', 'pcapper-admin'), [
-      { apiGroups: ['pcapper.dev'], resources: ['packetcaptures', 'packetcaptures/status', 'packetcaptures/files', 'packetcaptureschedules', 'packetcaptureschedules/status'], verbs: ['*'] },
-      // only admins create, change or retire stores (docs/storage.md section 1)
-      { apiGroups: ['pcapper.dev'], resources: ['packetcapturestores'], verbs: ['*'] },
+      { apiGroups: ['pcapper.dev'], resources: ['packetcaptures', 'packetcaptures/status', 'packetcaptures/files', 'packetcaptures/trigger', 'packetcaptureschedules', 'packetcaptureschedules/status'], verbs: ['*'] },
+      // only admins create, change or retire stores and sinks (docs/storage.md section 1, docs/kafka.md)
+      { apiGroups: ['pcapper.dev'], resources: ['packetcapturestores', 'packetcapturesinks'], verbs: ['*'] },
       data,
+      { apiGroups: ['data.pcapper.dev'], resources: ['packetcaptures/trigger'], verbs: ['create'] },
       { apiGroups: [''], resources: ['events'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], resourceNames: ['packetcaptures.pcapper.dev', 'packetcaptureschedules.pcapper.dev'], verbs: ['get'] },
     ]);

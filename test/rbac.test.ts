@@ -198,6 +198,14 @@ describe('RBAC of the chart against the real RBAC authorizer (needs root: starts
       call: () => ({ method: 'GET', path: `${PC}/packetcapturestores` }),
       why: 'store informer (controller, agent); the server finds the default store (src/server/kube.ts listStores)',
     },
+    'pcapper.dev/packetcapturesinks:list': {
+      call: () => ({ method: 'GET', path: `${PC}/packetcapturesinks` }),
+      why: 'sink informer (controller: spec.sink must exist and allow the namespace; agent: where to publish)',
+    },
+    'pcapper.dev/packetcapturesinks:watch': {
+      call: () => ({ method: 'GET', path: `${PC}/packetcapturesinks?watch=1&timeoutSeconds=1` }),
+      why: 'sink informer watch (controller, agent)',
+    },
     'pcapper.dev/packetcapturestores:watch': {
       call: () => ({ method: 'GET', path: `${PC}/packetcapturestores?watch=1&timeoutSeconds=1` }),
       why: 'store informer watch (controller, agent)',

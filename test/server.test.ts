@@ -359,7 +359,7 @@ describe('pcapper server (aggregated API) with a real kube-apiserver and real TL
     assert.equal(r.status, 200);
     const l = json(r) as { kind: string; groupVersion: string; resources: { name: string }[] };
     assert.equal(l.kind, 'APIResourceList');
-    assert.deepEqual(l.resources.map((x) => x.name), ['packetcaptures/files', 'packetcaptures/log']);
+    assert.deepEqual(l.resources.map((x) => x.name), ['packetcaptures/files', 'packetcaptures/log', 'packetcaptures/trigger']);
     const apis = await get('/apis', { cert: proxy, user: 'system:kube-aggregator', headers: { Accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList' } });
     assert.equal(apis.status, 200);
     // Not the v2 content type: the aggregator then falls back to /apis/<group>/<version>.
