@@ -328,7 +328,7 @@ describe('startStack: pcapper installed like in a cluster (needs root)', () => {
     const r = await s.cluster.kubectl(['get', '--raw', '/apis/data.pcapper.dev/v1alpha1']);
     assert.equal(r.code, 0, r.stderr);
     const resources = (JSON.parse(r.stdout) as { resources: { name: string }[] }).resources.map((x) => x.name).sort();
-    assert.deepEqual(resources, ['packetcaptures/files', 'packetcaptures/log']);
+    assert.deepEqual(resources, ['packetcaptures/files', 'packetcaptures/log', 'packetcaptures/trigger']);
 
     // an agent restart is a DaemonSet rollout: new pod, new IP, Ready again; the data dir stays
     const oldName = agentA.pod.name;
