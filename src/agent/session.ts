@@ -282,7 +282,7 @@ function startAnalysis(ctx: AgentContext, st: CaptureState, s: Session, endpoint
   if (!ring || !hook || s.analysis) return;
   const consumers = hook.consumersFor({ namespace: st.namespace, name: st.name });
   if (consumers.length === 0) return;
-  const a = new TargetAnalysis({ capture: st.name, namespace: st.namespace, target: s.target }, endpointMap(endpoints), consumers, hook.options);
+  const a = new TargetAnalysis({ capture: st.name, namespace: st.namespace, target: s.target }, endpointMap(endpoints), consumers, hook.options, hook.rawFor?.({ namespace: st.namespace, name: st.name }));
   a.attach(ring);
   s.analysis = a;
   s.timers.push(every(ctx.clock, 1000, () => a.tick(ctx.clock.now() / 1000)));

@@ -215,13 +215,13 @@ async function waitReady(server: string, token: string, caPem: string, exited: (
 }
 
 /** A forwarder child process (test/harness/forwarder.ts); it exits when its stdin pipe closes. */
-interface Forwarder {
+export interface Forwarder {
   pid: number;
   address: string;
   stop(): Promise<void>;
 }
 
-async function startForwarder(run: HarnessRun, args: string[], netnsPath: string | undefined, what: string): Promise<Forwarder> {
+export async function startForwarder(run: HarnessRun, args: string[], netnsPath: string | undefined, what: string): Promise<Forwarder> {
   const script = fileURLToPath(new URL('./forwarder.js', import.meta.url));
   const argv = [process.execPath, script, ...args];
   const [file, fargs] = netnsPath ? inNetns({ netnsPath }, argv) : [argv[0] ?? '', argv.slice(1)];
