@@ -105,7 +105,7 @@ export function ownTargets(input: { capture: PacketCapture | undefined; node: st
  * pod events; ownTargets decides. Pure.
  */
 export function takesPodsOf(pc: PacketCapture, namespace: string): boolean {
-  if (pc.metadata.deletionTimestamp || !pc.status?.startTime || terminalProgress(pc.status.progress)) return false;
+  if (pc.spec?.podSelector === undefined || pc.metadata.deletionTimestamp || !pc.status?.startTime || terminalProgress(pc.status.progress)) return false;
   const r = resolveSpec(pc.spec, pc.metadata.namespace ?? '');
   return r.ok && r.spec.target.kind === 'selector' && r.spec.target.namespace === namespace;
 }
