@@ -11,7 +11,9 @@
 //
 // Lines: `first_dns_captured=N/TOTAL`, `sandbox_to_capturing_ms p50=… p90=… max=… n=…` (sandbox
 // complete -> the agent's startTime of the target, i.e. tcpdump listening; negative = the agent was
-// capturing before the harness finished its sandbox bookkeeping); the last line joins
+// capturing before the harness finished its sandbox bookkeeping), `own_plan_starts=K/N` (targets the
+// agent started from its own plan, before the controller's status entry: src/agent/plan.ts
+// ownTargets), one `miss POD: …` line per missed pod with its timings; the last line joins
 // `first_dns_captured=N/TOTAL` with bench/trigger.ts's figures (`trigger_freeze_ms=…`, run after this
 // one on its own stack, TRIGGER_FIRINGS firings, default 10).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
