@@ -11,7 +11,9 @@
 //
 // Lines: `first_dns_captured=N/TOTAL`, `sandbox_to_capturing_ms p50=… p90=… max=… n=…` (sandbox
 // complete -> the agent's startTime of the target, i.e. tcpdump listening; negative = the agent was
-// capturing before the harness finished its sandbox bookkeeping); the last line joins
+// capturing before the harness finished its sandbox bookkeeping), `own_plan_starts=K/N` (targets the
+// agent started from its own plan, before the controller's status entry: src/agent/plan.ts
+// ownTargets), one `miss POD: …` line per missed pod with its timings; the last line joins
 // `first_dns_captured=N/TOTAL` with bench/trigger.ts's figures (`trigger_freeze_ms=…`, run after this
 // one on its own stack, TRIGGER_FIRINGS firings, default 10).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -26,9 +28,18 @@ const N = Number(process.argv[2] ?? 100);
 let result = 'first_dns_captured=na';
 const APP_DELAY_MS = process.argv[3] !== undefined ? Number(process.argv[3]) : undefined;
 
+interface Marks {
+  learnedAt: number;
+  netnsAt: number;
+  listeningAt: number;
+  setupTries: number;
+  /** started from the agent's own plan (before the controller's status entry) */
+  own: boolean;
+}
+
 /** The agent's `start timing` log lines (src/agent/start.ts) by target name (`ns/pod`). */
-function startTimings(logFile: string): Map<string, { learnedAt: number; netnsAt: number; listeningAt: number; setupTries: number }> {
-  const out = new Map<string, { learnedAt: number; netnsAt: number; listeningAt: number; setupTries: number }>();
+function startTimings(logFile: string): Map<string, Marks> {
+  const out = new Map<string, Marks>();
   let text = '';
   try {
     text = readFileSync(logFile, 'utf8');
@@ -39,7 +50,7 @@ function startTimings(logFile: string): Map<string, { learnedAt: number; netnsAt
     if (!line.includes('start timing')) continue;
     const num = (k: string): number => Number(new RegExp(`"?${k}"?[=:]\\s*(\\d+)`).exec(line)?.[1] ?? NaN);
     const target = /"?target"?[=:]\s*"?([^",\s}]+)/.exec(line)?.[1];
-    if (target) out.set(target, { learnedAt: num('learnedAt'), netnsAt: num('netnsAt'), listeningAt: num('listeningAt'), setupTries: num('setupTries') });
+    if (target) out.set(target, { learnedAt: num('learnedAt'), netnsAt: num('netnsAt'), listeningAt: num('listeningAt'), setupTries: num('setupTries'), own: /"?own"?[=:]\s*true/.test(line) });
   }
   return out;
 }
@@ -101,15 +112,29 @@ async function main(): Promise<void> {
     const marks = startTimings(s.stack.agents['node-a']?.logFile ?? '');
     const missed = new Set<string>();
     for (let i = 0; i < N; i++) if (!q.get(`node-a/${NS}/app-${i}`)?.has(`app-${i}.bench.podstart.test`)) missed.add(`app-${i}`);
-    const col = (f: (pod: string, m: { learnedAt: number; netnsAt: number; listeningAt: number; setupTries: number }) => number, only?: Set<string>): number[] => {
+    const markOf = (pod: string): Marks | undefined => [...marks.entries()].find(([k]) => k === pod || k.endsWith(`/${pod}`))?.[1];
+    const col = (f: (pod: string, m: Marks) => number, only?: Set<string>): number[] => {
       const xs: number[] = [];
       for (let i = 0; i < N; i++) {
         const pod = `app-${i}`;
-        const m = [...marks.entries()].find(([k]) => k === pod || k.endsWith(`/${pod}`))?.[1];
+        const m = markOf(pod);
         if (m && (!only || only.has(pod))) xs.push(f(pod, m));
       }
       return xs;
     };
+    // which path started each target: the agent's own plan (issue 15 item 3) or the controller's entry
+    const own = [...Array(N).keys()].filter((i) => markOf(`app-${i}`)?.own).length;
+    console.log(`own_plan_starts=${own}/${N} (the rest started from the controller's status entry)`);
+    // each miss: where its time went (ms from the harness's sandbox mark; agent marks on the same clock)
+    for (const pod of missed) {
+      const m = markOf(pod);
+      const sb = sandboxAt.get(pod) ?? NaN;
+      console.log(
+        m
+          ? `miss ${pod}: created_to_sandbox=${(sb - (createdAt.get(pod) ?? NaN)).toFixed(0)} sandbox_to_agent_knows=${(m.learnedAt - sb).toFixed(0)} to_netns=${(m.netnsAt - sb).toFixed(0)} to_listening=${(m.listeningAt - sb).toFixed(0)} setup_tries=${m.setupTries} own_plan=${m.own}`
+          : `miss ${pod}: no start timing in the agent's log (the target never started capturing)`,
+      );
+    }
     console.log(summary('created_to_agent_knows_ms', col((p, m) => m.learnedAt - (createdAt.get(p) ?? NaN))));
     console.log(summary('sandbox_to_agent_knows_ms', col((p, m) => m.learnedAt - (sandboxAt.get(p) ?? NaN))));
     console.log(summary('sandbox_or_known_to_netns_ms', col((p, m) => m.netnsAt - Math.max(m.learnedAt, sandboxAt.get(p) ?? NaN))));

@@ -459,3 +459,95 @@ describe('node agent with a fake capture backend (unit: no root, no tools, fake 
     assert.equal(h.target('c1', 'pod/shop/web-1')?.bytes, PCAP_HEADER.length + 3 * 116, 'final sizes in the last write');
   });
 });
+
+describe("node agent: a running selector capture's new pods start from the agent's own plan (issue 15 item 3)", () => {
+  const KEY = `${NS}/sel`;
+  /** A selector capture (app=web) the controller accepted and started now, with `targets` in status. */
+  const selector = (h: Harness, targets: TargetStatus[], o: { ns?: string; spec?: Partial<PacketCaptureSpec> } = {}): CaptureObject => {
+    const c = capture('sel', targets, { spec: { targetPod: undefined, podSelector: { matchLabels: { app: 'web' } }, captureSeconds: '600', ...o.spec } });
+    c.metadata.namespace = o.ns ?? NS;
+    const at = new Date(h.clock.now()).toISOString();
+    c.status = { ...c.status, progress: 'scheduled', startTime: at, conditions: [{ type: 'Invalid', status: 'False', reason: 'Valid', message: 'spec is valid and allowed', lastTransitionTime: at }] };
+    return c;
+  };
+  const labelled = (name: string, o: { labels?: Record<string, string>; ns?: string; hostNetwork?: boolean } = {}): Pod => {
+    const p = pod(name);
+    const meta = p.metadata as NonNullable<Pod['metadata']> & { labels?: Record<string, string> };
+    meta.labels = o.labels ?? { app: 'web' };
+    if (o.ns) meta.namespace = o.ns;
+    if (o.hostNetwork) (p.spec as { hostNetwork?: boolean }).hostNetwork = true;
+    return p;
+  };
+  const reported = (h: Harness, target: string): boolean => h.applied.some((a) => a.key === KEY && (a.status.targets ?? []).some((t) => t.name === target));
+
+  it("captures a new matching pod at once, before the controller's entry, reports it only once the controller planned it, and adopts it without a restart", async () => {
+    const h = await harness();
+    h.captures.put(selector(h, []));
+    await h.until('queue idle', () => h.agent.idle());
+    h.pods.put(labelled('web-1'));
+    await h.until('web-1 capturing from the own plan', () => h.backend.live('pod/shop/web-1') !== undefined && h.agent.state(KEY)?.local.get('pod/shop/web-1')?.phase === 'Running');
+    const run = h.backend.live('pod/shop/web-1');
+    assert.deepEqual(h.backend.calls.setup.map((r) => [r.target, r.containerIds]), [[{ kind: 'pod', namespace: NS, pod: 'web-1' }, [hex(1)]]]);
+    assert.equal(reported(h, 'pod/shop/web-1'), false, 'not in status before the controller planned it (an entry without identity)');
+    await run?.packets(2, 60);
+    // the controller's entry arrives: adopted, reported Running, the same tcpdump goes on
+    h.captures.put(selector(h, [podTarget('web-1')]));
+    await h.until('Running in status', () => phaseOf(h, 'sel', 'pod/shop/web-1') === 'Running/Capturing');
+    assert.equal(h.backend.calls.setup.length, 1, 'set up once');
+    assert.equal(h.backend.calls.capture.length, 1, 'one tcpdump: adopted, not restarted');
+    assert.equal(run?.running, true);
+    assert.equal(h.agent.state(KEY)?.unplanned.size, 0);
+    assert.equal(h.events.filter((e) => e.reason === 'CaptureStarted').length, 1);
+    await h.clock.advance(h.config.statusIntervalMs);
+    await h.until('packets captured before the adoption reported', () => h.target('sel', 'pod/shop/web-1')?.packets === 2);
+    await h.agent.stop();
+  });
+
+  it('stops a target of its own plan that the plan drops before the controller planned it (TargetRemoved; PodDeleted for a deleted pod), and one the controller never plans within the grace', async () => {
+    const h = await harness();
+    h.captures.put(selector(h, []));
+    h.pods.put(labelled('web-1'));
+    h.pods.put(labelled('web-2'));
+    h.pods.put(labelled('web-3'));
+    await h.until('three capturing', () => ['web-1', 'web-2', 'web-3'].every((p) => h.agent.state(KEY)?.local.get(`pod/shop/${p}`)?.phase === 'Running'));
+    const runs = ['web-1', 'web-2', 'web-3'].map((p) => h.backend.live(`pod/shop/${p}`));
+    // web-1 stops matching, web-2 is deleted: the agent's own plan no longer takes them
+    h.pods.put(labelled('web-1', { labels: { app: 'db' } }));
+    h.pods.remove(`${NS}/web-2`);
+    const obs = (p: string): string | undefined => {
+      const o = h.agent.state(KEY)?.obs.get(`pod/shop/${p}`);
+      return o ? `${o.phase}/${o.reason}` : undefined;
+    };
+    await h.until('web-1 and web-2 stopped', () => obs('web-1') === 'Failed/TargetRemoved' && obs('web-2') === 'Finished/PodDeleted');
+    assert.equal(runs[0]?.running, false);
+    assert.equal(runs[1]?.running, false);
+    assert.equal(runs[2]?.running, true, 'web-3 still matches: it goes on');
+    // the controller never plans web-3: stopped once the grace has passed
+    const { UNPLANNED_GRACE_MS } = await import('./start.js');
+    await h.clock.advance(UNPLANNED_GRACE_MS);
+    await h.until('web-3 stopped', () => obs('web-3') === 'Failed/TargetRemoved');
+    assert.match(h.agent.state(KEY)?.obs.get('pod/shop/web-3')?.message ?? '', /did not plan this target within 30 s/);
+    assert.equal(runs[2]?.running, false);
+    for (const p of ['web-1', 'web-2', 'web-3']) assert.equal(reported(h, `pod/shop/${p}`), false, `${p}: never in status (the controller never planned it)`);
+    await h.agent.stop();
+  });
+
+  it("never takes a pod of another namespace or a hostNetwork pod for a tenant's capture; the system namespace's capture may", async () => {
+    const h = await harness();
+    h.pods.put(labelled('host', { hostNetwork: true }));
+    h.pods.put(labelled('x', { ns: 'other' }));
+    h.captures.put(selector(h, [], { spec: { targetNamespace: 'other' } })); // a tenant asking for another namespace
+    h.captures.put({ ...selector(h, []), metadata: { ...selector(h, []).metadata, name: 'sel2', uid: 'uid-sel2' } }); // a tenant's own namespace
+    await h.until('queue idle', () => h.agent.idle());
+    await h.clock.advance(0);
+    await h.until('queue idle again', () => h.agent.idle());
+    assert.equal(h.backend.calls.setup.length, 0, 'no target set up: checkTenancy and checkHostNetwork refuse');
+    const sys = selector(h, [], { ns: h.config.systemNamespace, spec: { targetNamespace: 'other' } });
+    sys.metadata.name = 'sys';
+    sys.metadata.uid = 'uid-sys';
+    h.captures.put(sys);
+    await h.until('the system namespace capture takes pod other/x', () => h.backend.calls.setup.length === 1);
+    assert.deepEqual(h.backend.calls.setup[0]?.target, { kind: 'pod', namespace: 'other', pod: 'x' });
+    await h.agent.stop();
+  });
+});

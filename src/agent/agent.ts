@@ -50,6 +50,7 @@ import { PodWaits, type AgentContext, type CaptureObject, type EventSink, type O
 import { DiskGuard } from './disk-guard.js';
 import { diskCheck, sweep } from './housekeeping.js';
 import { AgentMetrics, type MetricsSnapshot } from './metrics.js';
+import { takesPodsOf } from './plan.js';
 import { reconcile } from './reconcile.js';
 import { AgentServer, type StreamSource } from './server.js';
 import { stopSession } from './session.js';
@@ -389,6 +390,8 @@ export class NodeAgent {
     this.ctx.podChanged.changed(`${ns}/${name}`);
     const target = `pod/${ns}/${name}`;
     for (const st of this.ctx.states.values()) if (st.local.has(target)) this.enqueue(st.key);
+    // running selector captures of the pod's namespace: the agent's own plan may take it now
+    for (const pc of this.ctx.captures.list()) if (takesPodsOf(pc, ns)) this.enqueue(`${pc.metadata.namespace ?? ''}/${pc.metadata.name ?? ''}`);
   }
 
   /** Removes directories of captures that no longer exist and files older than DELETE_OLDER_THAN. */

@@ -11,7 +11,7 @@ import type { PacketCapture } from '../api/packetcapture.js';
 import { captureDirOf, targetDirName, type TargetRef } from '../capture/tcpdump.js';
 import { stat } from 'node:fs/promises';
 import { isoAt, markDirty, type AgentContext } from './context.js';
-import { planCapture } from './plan.js';
+import { ownTargets, planCapture } from './plan.js';
 import { agentKeyring, filesOnDisk, stopSession } from './session.js';
 import { requeueFiles } from './store-hooks.js';
 import { join } from 'node:path';
@@ -35,7 +35,9 @@ export async function reconcile(ctx: AgentContext, key: string, podWaitMs: numbe
     ctx.states.set(key, st);
   }
   const state = st;
-  const actions = planCapture({ capture: pc, node, local: state.local, pod: (ns, n) => ctx.pods.get(`${ns}/${n}`) });
+  // the agent's own plan of its node's pods (a running selector capture): new pods start at once
+  const own = ownTargets({ capture: pc, node, systemNamespace: ctx.config.systemNamespace, pods: ctx.pods.list(), now: ctx.clock.now() });
+  const actions = planCapture({ capture: pc, node, local: state.local, pod: (ns, n) => ctx.pods.get(`${ns}/${n}`), own, unplanned: state.unplanned });
   for (const a of actions) {
     switch (a.kind) {
       case 'cleanup':
@@ -43,7 +45,13 @@ export async function reconcile(ctx: AgentContext, key: string, podWaitMs: numbe
         break;
       case 'start':
         state.local.set(a.entry.name, { phase: 'Scheduled', active: true });
+        if (a.own) state.unplanned.set(a.entry.name, a.entry);
         ctx.track(startTarget(ctx, state, pc as PacketCapture, a.entry, podWaitMs));
+        break;
+      case 'planned':
+        // the controller's entry arrived: the running target is adopted and reported from now on
+        state.unplanned.delete(a.target);
+        markDirty(ctx, state, true);
         break;
       case 'interrupted': {
         const files = await filesOnDisk(ctx.config.dataDir, state, a.entry, agentKeyring(ctx), ctx.log);

@@ -28,6 +28,12 @@ export const SETUP_RETRY_MS = 200;
  * (bench/pod-start.ts: with 200 ms, sandbox -> netns found was p50 219 / p90 572 ms).
  */
 export const SANDBOX_RETRY_MS = 10;
+/**
+ * A target started from the agent's own plan (src/agent/plan.ts ownTargets) that the controller
+ * has not planned into status this long after tcpdump started is stopped (TargetRemoved): the
+ * controller decides in the end. Normally its entry comes within a second.
+ */
+export const UNPLANNED_GRACE_MS = 30_000;
 
 /** The tcpdump options of a target, or why it cannot be captured. Pure. */
 export function targetOptions(
@@ -87,6 +93,8 @@ export async function startTarget(ctx: AgentContext, st: CaptureState, pc: Packe
   const node = ctx.config.nodeName;
   // wall-clock marks of the start path, logged once capturing (bench/pod-start.ts reads them)
   const learnedAt = Date.now();
+  // started from the agent's own plan, before the controller's status entry (plan.ts ownTargets)
+  const own = st.unplanned.has(entry.name);
   let netnsAt = 0;
   let setupTries = 0;
   const t = targetOptions(pc, st.namespace, entry, ctx.config.packetBuffered);
@@ -186,7 +194,16 @@ export async function startTarget(ctx: AgentContext, st: CaptureState, pc: Packe
       }
       const listeningAt = Date.now();
       await began(ctx, st, session, pod, new Date(ctx.clock.now()));
-      ctx.log.info('start timing', { capture: st.key, target: entry.name, learnedAt, netnsAt, listeningAt, setupTries, bySandbox: podUid !== undefined });
+      ctx.log.info('start timing', { capture: st.key, target: entry.name, learnedAt, netnsAt, listeningAt, setupTries, bySandbox: podUid !== undefined, own });
+      if (st.unplanned.has(entry.name)) {
+        session.timers.push(
+          ctx.clock.setTimer(() => {
+            if (!st.unplanned.has(entry.name)) return;
+            const message = `the controller did not plan this target within ${UNPLANNED_GRACE_MS / 1000} s of its start from this agent's own plan; files up to then are kept`;
+            ctx.track(stopSession(ctx, st, session, { phase: 'Failed', reason: 'TargetRemoved', message }));
+          }, UNPLANNED_GRACE_MS),
+        );
+      }
       if (target.kind === 'pod' && podUid !== undefined) void verifySandbox(ctx, st, session, target, entry, prepared, podWaitMs);
       return;
     }

@@ -66,6 +66,12 @@ export interface CaptureState {
   cleanedUp: boolean;
   /** Upload state of ring files, by target status key then file name (captures with a store). */
   uploads: Map<string, Map<string, FileUpload>>;
+  /**
+   * Targets this agent started from its own plan (src/agent/plan.ts ownTargets) that the
+   * controller has not planned into status yet: observed but not reported (an entry the controller
+   * did not write would have no identity), until the controller's entry arrives.
+   */
+  unplanned: Map<string, TargetStatus>;
 }
 
 export function newCaptureState(pc: PacketCapture, node: string): CaptureState {
@@ -83,6 +89,7 @@ export function newCaptureState(pc: PacketCapture, node: string): CaptureState {
     sessions: new Map(),
     cleanedUp: mine?.cleanedUp === true,
     uploads: new Map(),
+    unplanned: new Map(),
   };
 }
 
@@ -113,7 +120,8 @@ export function nodeEntry(st: CaptureState, node: string): NodeStatus {
 
 /** The status this node applies for the capture (its field manager owns exactly these fields). */
 export function statusOf(st: CaptureState, node: string): PacketCaptureStatus {
-  return { targets: [...st.obs.values()].map((o) => withUploads(o, st.uploads.get(o.name))), nodes: [nodeEntry(st, node)] };
+  const reported = [...st.obs.values()].filter((o) => !st.unplanned.has(o.name));
+  return { targets: reported.map((o) => withUploads(o, st.uploads.get(o.name))), nodes: [nodeEntry(st, node)] };
 }
 
 /**

@@ -3,7 +3,7 @@
  * Targets already in status are never dropped (their files and counters stay visible); new ones
  * join only while `joinOpen` (the capture window is open and the capture is not finished).
  */
-import { targetKey, type TargetStatus } from '../api/packetcapture.js';
+import { targetKey, type Progress, type TargetStatus } from '../api/packetcapture.js';
 import type { ResolvedTarget } from '../api/validate.js';
 import { matchesSelector } from '../k8s/selector.js';
 import type { Pod, Workload, World } from './types.js';
@@ -28,6 +28,20 @@ export interface PlanProblem {
 export interface PlanResult {
   targets: PlannedTarget[];
   problems: PlanProblem[];
+}
+
+/** A capture that has ended (finished or failed) for good. */
+export function terminalProgress(p: Progress | undefined): boolean {
+  return p === 'finished' || p === 'failure';
+}
+
+/**
+ * Whether new pods may still join a capture's targets: it has not ended and its capture window
+ * (status.startTime + captureSeconds; none: packetCount only) is open. Pure; the controller's
+ * decide() and the agent's own plan (src/agent/plan.ts ownTargets) both use it.
+ */
+export function joinWindowOpen(progress: Progress | undefined, windowEnd: number | undefined, now: number): boolean {
+  return !terminalProgress(progress) && (windowEnd === undefined || now < windowEnd);
 }
 
 const TERMINAL_POD_PHASES = new Set(['Succeeded', 'Failed']);

@@ -17,12 +17,11 @@ import {
   type NodeStatus,
   type PacketCapture,
   type PacketCaptureStatus,
-  type Progress,
   type TargetStatus,
 } from '../api/packetcapture.js';
 import { resolveSpec, type ResolvedCaptureSpec, type SpecProblem } from '../api/validate.js';
 import { aggregate, condition, describeFailures, progressOf } from './aggregate.js';
-import { planTargets, type PlanProblem, type PlannedTarget } from './plan.js';
+import { joinWindowOpen, planTargets, terminalProgress as terminal, type PlanProblem, type PlannedTarget } from './plan.js';
 import { checkHostNetwork, checkTenancy } from './tenancy.js';
 import { resolveStore, storeOfDeleted, uploadedFor } from './stores.js';
 import { resolveSink } from './sinks.js';
@@ -81,10 +80,6 @@ const ms = (iso: string | undefined): number | undefined => {
 const iso = (t: number): string => new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 type Verdict = { phase: 'Failed'; reason: string; message: string };
-
-function terminal(p: Progress | undefined): boolean {
-  return p === 'finished' || p === 'failure';
-}
 
 /** Nodes that (may) hold files of the capture: agents' status.nodes entries and nodes of started targets. */
 export function nodesWithFiles(status: PacketCaptureStatus | undefined): string[] {
@@ -188,7 +183,7 @@ export function decide(pc: PacketCapture, world: World, cfg: ReconcileConfig, no
   const startMs = ms(prev.startTime) ?? now;
   const prevProgress = prev.progress;
   const windowEnd = spec?.captureSeconds !== undefined ? startMs + spec.captureSeconds * 1000 : undefined;
-  const joinOpen = !!spec && !terminal(prevProgress) && (windowEnd === undefined || now < windowEnd);
+  const joinOpen = !!spec && joinWindowOpen(prevProgress, windowEnd, now);
 
   // ---- plan ----
   const existing = prev.targets ?? [];
