@@ -150,9 +150,30 @@ describe("agent's own plan (ownTargets: the controller's planTargets, tenancy an
     assert.deepEqual(own(selectorPc(), p, START + 599_999), ['pod/ns/a']);
     assert.deepEqual(own(selectorPc({ deleting: true }), p), [], 'being deleted');
     assert.deepEqual(own(undefined as unknown as PacketCapture, p), [], 'gone');
-    assert.deepEqual(own(selectorPc({ spec: { podSelector: undefined, targetDeployment: 'web' } }), p), [], 'workload captures wait for the controller');
     assert.deepEqual(own(selectorPc({ spec: { podSelector: undefined, targetPod: 'a' } }), p), [], 'a named pod: the controller plans it');
     assert.deepEqual(own(selectorPc({ spec: { captureSeconds: 'bogus' } }), p), [], 'invalid spec');
+  });
+
+  it('a workload capture takes the pods evidently its own from the pod alone (controller owner; a Deployment through <name>-<pod-template-hash>)', () => {
+    const owned = (name: string, kind: string, owner: string, hash?: string, o: { ns?: string; hostNetwork?: boolean } = {}): PlannerPod => {
+      const p = npod(name, { labels: { app: 'web', ...(hash ? { 'pod-template-hash': hash } : {}) }, ...o });
+      return { ...p, metadata: { ...p.metadata, ownerReferences: [{ apiVersion: 'apps/v1', kind, name: owner, uid: `uid-${owner}`, controller: true }] } };
+    };
+    const p = [
+      owned('web-7f9c-a', 'ReplicaSet', 'web-7f9c', '7f9c'),
+      owned('web-x-1a2b-b', 'ReplicaSet', 'web-x-1a2b', '1a2b'), // Deployment web-x's pod: its ReplicaSet is not web-<hash>
+      owned('web-5d5d-c', 'ReplicaSet', 'web-5d5d', '6e6e'), // hash label and ReplicaSet disagree
+      owned('web-host', 'ReplicaSet', 'web-9a9a', '9a9a', { hostNetwork: true }),
+      owned('db-0', 'StatefulSet', 'db'),
+      npod('loose'), // matches a selector, no owner: the controller decides
+    ];
+    assert.deepEqual(own(selectorPc({ spec: { podSelector: undefined, targetDeployment: 'web' } }), p), ['pod/ns/web-7f9c-a']);
+    assert.deepEqual(own(selectorPc({ spec: { podSelector: undefined, workloadRef: { kind: 'StatefulSet', name: 'db' } } }), p), ['pod/ns/db-0']);
+    assert.deepEqual(own(selectorPc({ spec: { podSelector: undefined, workloadRef: { kind: 'ReplicaSet', name: 'web-x-1a2b' } } }), p), ['pod/ns/web-x-1a2b-b']);
+    assert.deepEqual(own(selectorPc({ spec: { podSelector: undefined, workloadRef: { kind: 'DaemonSet', name: 'db' } } }), p), [], 'owner kind must match');
+    assert.deepEqual(own(selectorPc({ ns: 'pcapper', spec: { podSelector: undefined, targetDeployment: 'web', targetNamespace: 'ns' } }), p), ['pod/ns/web-7f9c-a', 'pod/ns/web-host'], 'system namespace: hostNetwork allowed');
+    assert.deepEqual(own(selectorPc({ spec: { podSelector: undefined, targetDeployment: 'web', targetNamespace: 'other' } }), [owned('web-7f9c-z', 'ReplicaSet', 'web-7f9c', '7f9c', { ns: 'other' })]), [], 'tenant: never another namespace');
+    assert.equal(takesPodsOf(selectorPc({ spec: { podSelector: undefined, targetDeployment: 'web' } }), 'ns'), true);
   });
 
   it('queues a capture on pod events only when it takes pods of that namespace', () => {

@@ -10,7 +10,7 @@
  * wrote its entry (issue 15 item 3). The controller's entry, when it comes, adopts the running
  * target; until then the target is observed but not reported (CaptureState.unplanned).
  */
-import { CONDITIONS, type PacketCapture, type TargetPhase, type TargetStatus } from '../api/packetcapture.js';
+import { CONDITIONS, type PacketCapture, type TargetPhase, type TargetStatus, type WorkloadKind } from '../api/packetcapture.js';
 import { resolveSpec } from '../api/validate.js';
 import { joinWindowOpen, planTargets, terminalProgress } from '../controller/plan.js';
 import { checkHostNetwork, checkTenancy } from '../controller/tenancy.js';
@@ -66,8 +66,10 @@ export function podGoneReason(entry: TargetStatus, pod: PodLike | undefined): st
  * its capture window (joinWindowOpen), the tenancy rule again (checkTenancy: a tenant's capture
  * never takes another namespace's pod), planTargets' own matching (scheduled, not terminated, not
  * being deleted, matching the selector), and never a hostNetwork pod for a tenant
- * (checkHostNetwork). Workload captures are left to the controller (the agent watches no
- * workloads). Pure.
+ * (checkHostNetwork). A workload capture takes the pods that are evidently the workload's from
+ * the pod alone (evidentlyOfWorkload: the agent watches no workloads or ReplicaSets); the
+ * controller's podOfWorkload decides for good, as for every own-plan target (adopted when its
+ * entry comes, stopped when it does not). Pure.
  */
 export function ownTargets(input: { capture: PacketCapture | undefined; node: string; systemNamespace: string; pods: readonly PlannerPod[]; now: number }): TargetStatus[] {
   const pc = input.capture;
@@ -80,17 +82,22 @@ export function ownTargets(input: { capture: PacketCapture | undefined; node: st
   const resolved = resolveSpec(pc.spec, ns);
   if (!resolved.ok) return [];
   const spec = resolved.spec;
-  // workload captures: the agent watches no workloads or ReplicaSets, so planTargets could not tell
-  // which pods are the workload's (WorkloadNotFound); their new pods wait for the controller's entry
-  if (spec.target.kind !== 'selector') return [];
-  if (checkTenancy(ns, spec.target, input.systemNamespace)) return [];
+  const target = spec.target;
+  if (target.kind !== 'selector' && target.kind !== 'workload') return [];
+  if (checkTenancy(ns, target, input.systemNamespace)) return [];
   const windowEnd = spec.captureSeconds !== undefined ? startMs + spec.captureSeconds * 1000 : undefined;
   if (!joinWindowOpen(status.progress, windowEnd, input.now)) return [];
-  const world = arrayWorld({ pods: [...input.pods], nodes: [input.node] });
+  // a workload's pods as a selector over the pods evidently its own (planTargets' matching and
+  // identity rules unchanged); the agent cannot run the workload branch, which needs the workload
+  const world = arrayWorld({
+    pods: target.kind === 'workload' ? input.pods.filter((p) => p.metadata?.namespace === target.namespace && evidentlyOfWorkload(p, target.workloadKind, target.name)) : [...input.pods],
+    nodes: [input.node],
+  });
+  const planned = target.kind === 'workload' ? ({ kind: 'selector', namespace: target.namespace, selector: {} } as const) : target;
   const existing = status.targets ?? [];
   const known = new Set(existing.map((e) => e.name));
   const out: TargetStatus[] = [];
-  for (const t of planTargets(spec.target, existing, world, true).targets) {
+  for (const t of planTargets(planned, existing, world, true).targets) {
     if (known.has(t.name) || t.kind !== 'pod' || t.node !== input.node || !t.namespace || !t.pod) continue;
     const p = world.pod(t.namespace, t.pod);
     if (!p || checkHostNetwork(ns, p, input.systemNamespace)) continue;
@@ -105,9 +112,24 @@ export function ownTargets(input: { capture: PacketCapture | undefined; node: st
  * pod events; ownTargets decides. Pure.
  */
 export function takesPodsOf(pc: PacketCapture, namespace: string): boolean {
-  if (pc.spec?.podSelector === undefined || pc.metadata.deletionTimestamp || !pc.status?.startTime || terminalProgress(pc.status.progress)) return false;
+  const sp = pc.spec;
+  if ((sp?.podSelector === undefined && sp?.targetDeployment === undefined && sp?.workloadRef === undefined) || pc.metadata.deletionTimestamp || !pc.status?.startTime || terminalProgress(pc.status.progress)) return false;
   const r = resolveSpec(pc.spec, pc.metadata.namespace ?? '');
-  return r.ok && r.spec.target.kind === 'selector' && r.spec.target.namespace === namespace;
+  return r.ok && (r.spec.target.kind === 'selector' || r.spec.target.kind === 'workload') && r.spec.target.namespace === namespace;
+}
+
+/**
+ * Whether pod `p` is evidently a pod of workload `kind/name` from the pod alone: its controller
+ * owner is the workload (StatefulSet, DaemonSet, ReplicaSet), or, for a Deployment, the
+ * ReplicaSet the Deployment names `<deployment>-<pod-template-hash>` with the pod's own hash
+ * label (a ReplicaSet of another Deployment cannot have that name: hashes hold no '-'). Pure.
+ */
+export function evidentlyOfWorkload(p: PlannerPod, kind: WorkloadKind, name: string): boolean {
+  const owner = p.metadata?.ownerReferences?.find((r) => r.controller);
+  if (!owner) return false;
+  if (kind !== 'Deployment') return owner.kind === kind && owner.name === name;
+  const hash = p.metadata?.labels?.['pod-template-hash'];
+  return owner.kind === 'ReplicaSet' && !!hash && !hash.includes('-') && owner.name === `${name}-${hash}`;
 }
 
 export function planCapture(input: {
