@@ -21,6 +21,7 @@ import { endpointMap, TargetAnalysis } from './analysis.js';
 import type { EndpointInfo } from '../pcap/metadata.js';
 import { targetEnded } from './store-hooks.js';
 import { armSession } from './lookback.js';
+import { trafficConsumer } from './traffic-trigger.js';
 
 type Files = Pick<Observation, 'files' | 'bytes'> & { files: { name: string; size: number }[]; bytes: number };
 
@@ -275,15 +276,22 @@ export function finishObservation(ctx: AgentContext, st: CaptureState, s: Sessio
   );
 }
 
-/** Live analysis of a running target whose capture has record consumers (src/agent/analysis.ts). */
+/**
+ * Live analysis of a running target whose capture has record consumers (src/agent/analysis.ts):
+ * the hook's (a Kafka sink, pair metrics) and a Traffic trigger's (src/agent/traffic-trigger.ts,
+ * analysed with or without a sink). An armed target is read before its look-back gate (`input`):
+ * its ring gets nothing until the firing.
+ */
 function startAnalysis(ctx: AgentContext, st: CaptureState, s: Session, endpoints: Readonly<Record<string, EndpointInfo>>): void {
-  const ring = s.running?.ring;
+  const source = s.running?.input ?? s.running?.ring;
   const hook = ctx.analysis;
-  if (!ring || !hook || s.analysis) return;
-  const consumers = hook.consumersFor({ namespace: st.namespace, name: st.name });
+  if (!source || s.analysis) return;
+  const resolved = resolveSpec(ctx.captures.get(st.key)?.spec, st.namespace);
+  const traffic = trafficConsumer(ctx, st, resolved.ok ? resolved.spec.trigger : undefined);
+  const consumers = [...(hook?.consumersFor({ namespace: st.namespace, name: st.name }) ?? []), ...(traffic ? [traffic] : [])];
   if (consumers.length === 0) return;
-  const a = new TargetAnalysis({ capture: st.name, namespace: st.namespace, target: s.target }, endpointMap(endpoints), consumers, hook.options);
-  a.attach(ring);
+  const a = new TargetAnalysis({ capture: st.name, namespace: st.namespace, target: s.target }, endpointMap(endpoints), consumers, hook?.options);
+  a.attach(source);
   s.analysis = a;
   s.timers.push(every(ctx.clock, 1000, () => a.tick(ctx.clock.now() / 1000)));
 }
@@ -292,8 +300,9 @@ function startAnalysis(ctx: AgentContext, st: CaptureState, s: Session, endpoint
 function endAnalysis(ctx: AgentContext, st: CaptureState, s: Session): void {
   const a = s.analysis;
   const hook = ctx.analysis;
-  if (!a || !hook) return;
+  if (!a) return;
   a.end();
+  if (!hook) return;
   ctx.track(
     hook.settled(a.target).then((c) => {
       const cur = st.obs.get(s.target);
