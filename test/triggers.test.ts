@@ -132,7 +132,10 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     const sentAt = Date.now();
     await sleep(2000); // the scenario: the marker goes 2 s before the trigger
     await fire();
-    // a request right after the firing: within `after`, so it must be in the file too
+    // a request after the firing: within `after`, so it must be in the file too. Sent once the
+    // firing is in status — fire() returns when the trigger's cause exists (an Event, a pod status),
+    // the controller decides a moment later; a request sent before that is from the window.
+    await waitFor(name, 'fired', (pc) => (pc.status?.firings ?? []).length > 0, 30_000);
     const late = await httpGet(pods.client as SimPod, `http://${((name === 'on-ready' ? pods.app : target) as SimPod).ip}:8080${marker}-after`, { timeoutMs: 5000 });
     assert.equal(late.status, 200);
     const done = await waitFor(name, 'finished after its window', (pc) => pc.status?.progress === 'finished', 90_000);
@@ -201,7 +204,10 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
 
   it('bad triggers are refused at admission with a message saying what is wrong', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ when: [{ type: 'Traffic', traffic: { metric: 'TcpResetsPerSecond', threshold: 10 } }] }, /Traffic triggers are not available yet/],
+      [{ when: [{ type: 'Traffic' }] }, /a Traffic trigger needs traffic \{metric, threshold\}/],
+      [{ when: [{ type: 'Traffic', traffic: { metric: 'TcpResetsPerSecond', threshold: 10 } }] }, /Unsupported value: "TcpResetsPerSecond"/],
+      [{ when: [{ type: 'Traffic', traffic: { metric: 'TcpResets', threshold: 10, window: '10m' } }] }, /traffic.window must be between 1 second and 5 minutes/],
+      [{ when: [{ type: 'NotReady', traffic: { metric: 'TcpResets', threshold: 10 } }] }, /traffic applies only to type Traffic/],
       [{ when: [{ type: 'Event' }] }, /an Event trigger needs reason/],
       [{ when: [{ type: 'NotReady', reason: 'X' }] }, /reason applies only to type Event/],
       [{ lookBack: '20m', when: [{ type: 'NotReady' }] }, /trigger.lookBack must be between 1 second and 10 minutes/],
@@ -218,7 +224,7 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     const p = await kubectlCreate(capture('bad', { targetPod: 'web', packetCount: 10, trigger: { when: [{ type: 'NotReady' }] } }));
     assert.match(p.stderr, /packetCount does not apply to a triggered capture/);
     const n = await kubectlCreate({ ...capture('bad', { targetNode: 'node-a', targetInterface: 'eth0', trigger: { when: [{ type: 'OOMKilled' }] } }), metadata: { name: 'bad', namespace: 'pcapper' } });
-    assert.match(n.stderr, /a node interface capture has no target pod: its triggers can only be Event or Webhook/);
+    assert.match(n.stderr, /a node interface capture has no target pod: its triggers can only be Event, Webhook or Traffic/);
   });
 
   it('Webhook: an Alertmanager notification to the trigger subresource fires the capture; the marker from 2 s before is in the file; only holders of create packetcaptures/trigger may fire', async () => {
@@ -305,6 +311,41 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     const pc = await getPacketCapture(admin, NS, 'on-event');
     assert.equal(pc.status?.firings?.length, 1);
     assert.match(pc.status?.firings?.[0]?.cause ?? '', /Event BackOff on Pod trg\/web/);
+  });
+
+  it('Traffic: TCP resets from connections to a closed port reach the threshold; the agent fires; the marker from 2 s before and the resets are in the file', async () => {
+    const r = await kubectlCreate(
+      capture('on-traffic', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '8s', when: [{ type: 'Traffic', traffic: { metric: 'TcpResets', threshold: 5, window: '2s' } }] } }),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const web = pods.web as SimPod;
+    await checkLookBack(
+      'on-traffic',
+      '/marker-traffic',
+      async () => {
+        const before = await getPacketCapture(admin, NS, 'on-traffic');
+        assert.equal(before.status?.firings?.length ?? 0, 0, 'the background HTTP traffic alone does not fire it');
+        // real RSTs: the web pod's kernel refuses connections to a port nothing listens on (the client retries every 100 ms)
+        await assert.rejects(httpGet(pods.client as SimPod, `http://${web.ip}:81/refused`, { timeoutMs: 1500 }));
+      },
+      'Traffic',
+    );
+    const pc = await getPacketCapture(admin, NS, 'on-traffic');
+    const f = pc.status?.firings?.[0];
+    assert.equal(pc.status?.firings?.length, 1, 'fires once');
+    assert.equal(f?.source, 'agent');
+    assert.match(f?.cause ?? '', /^TcpResets on pod\/trg\/web: 5 within 2 s \(threshold 5\), seen by node node-a; last: .* -> (trg\/web|[0-9.]+):81 refused$/);
+    assert.equal(pc.status?.conditions?.find((c) => c.type === 'Triggered')?.reason, 'Traffic');
+    // the resets that fired it are in the file, before the firing time (tshark)
+    const files = await downloadAll('on-traffic');
+    const rsts = files.flatMap((file) => {
+      const ts = spawnSync('tshark', ['-r', file, '-Y', 'tcp.flags.reset == 1 && tcp.srcport == 81', '-T', 'fields', '-e', 'frame.time_epoch'], { encoding: 'utf8' });
+      assert.equal(ts.status, 0, ts.stderr);
+      return ts.stdout.split('\n').filter(Boolean).map(Number);
+    });
+    const firedAt = Date.parse(f?.time ?? '');
+    // (the firing's time has whole milliseconds, tshark's microseconds)
+    assert.ok(rsts.filter((t) => t * 1000 <= firedAt + 1).length >= 5, `at least 5 RSTs from port 81 up to the firing (${f?.time}): ${rsts.join(', ')}`);
   });
 
   it('OOMKilled: the container status a kubelet writes after an OOM kill fires the capture', async () => {
