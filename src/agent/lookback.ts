@@ -64,7 +64,7 @@ export function armSession(ctx: AgentContext, st: CaptureState, s: Session, trig
   armed.set(s, a);
   if (!s.running?.release) {
     // a backend without a window (tcpdump writing its own files) cannot hold back: refuse rather than record everything
-    ctx.track(stopSession(ctx, st, s, { phase: 'Failed', reason: 'TriggerUnsupported', message: 'this agent writes tcpdump\'s own files (no pipe): a look-back window needs the agent\'s ring (PCAPPER_PIPE)' }));
+    ctx.track(stopSession(ctx, st, s, { phase: 'Failed', reason: 'TriggerUnsupported', message: 'this agent writes tcpdump\'s own files (no pipe): a look-back window needs the agent\'s ring (tcpdump -w - into a pipe)' }));
     return;
   }
   observe(st, s.target, {
