@@ -29,13 +29,14 @@ const NS = 'trg';
 const API = '/apis/data.pcapper.dev/v1alpha1';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** An HTTP app whose readiness endpoint answers 200 until /fail was requested. */
+/** An HTTP app whose readiness endpoint answers 200 until /fail was requested; /boom* answers 500. */
 const APP = String.raw`
 const http = require('node:http');
 let ok = true;
 http.createServer((req, res) => {
   if (req.url === '/fail') ok = false;
   if (req.url === '/healthz') { res.writeHead(ok ? 200 : 500); res.end(ok ? 'ok' : 'failing'); return; }
+  if (req.url.startsWith('/boom')) { res.writeHead(500); res.end('boom'); return; }
   res.writeHead(200); res.end('hello ' + req.url);
 }).listen(8080, process.env.POD_IP);
 `;
@@ -126,8 +127,8 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     await waitFor(name, 'armed', armed);
     const c = await getPacketCapture(admin, NS, name);
     for (const t of c.status?.targets ?? []) assert.ok((t.files ?? []).length === 0 && (t.bytes ?? 0) === 0, `armed: nothing written (${JSON.stringify(t)})`);
-    const target = pods.web as SimPod;
-    const m = await httpGet(pods.client as SimPod, `http://${((name === 'on-ready' ? pods.app : target) as SimPod).ip}:8080${marker}`, { timeoutMs: 5000 });
+    const target = (name === 'on-ready' || name === 'on-5xx' ? pods.app : pods.web) as SimPod;
+    const m = await httpGet(pods.client as SimPod, `http://${target.ip}:8080${marker}`, { timeoutMs: 5000 });
     assert.equal(m.status, 200);
     const sentAt = Date.now();
     await sleep(2000); // the scenario: the marker goes 2 s before the trigger
@@ -136,7 +137,7 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     // firing is in status — fire() returns when the trigger's cause exists (an Event, a pod status),
     // the controller decides a moment later; a request sent before that is from the window.
     await waitFor(name, 'fired', (pc) => (pc.status?.firings ?? []).length > 0, 30_000);
-    const late = await httpGet(pods.client as SimPod, `http://${((name === 'on-ready' ? pods.app : target) as SimPod).ip}:8080${marker}-after`, { timeoutMs: 5000 });
+    const late = await httpGet(pods.client as SimPod, `http://${target.ip}:8080${marker}-after`, { timeoutMs: 5000 });
     assert.equal(late.status, 200);
     const done = await waitFor(name, 'finished after its window', (pc) => pc.status?.progress === 'finished', 90_000);
     const f = done.status?.firings?.[0];
@@ -155,6 +156,12 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     assert.ok(hit.t * 1000 < Date.parse(f.time) - 1000, `the marker (${hit.t}) is from before the firing (${f.time})`);
     const after = reqs.find((r) => r.uri === `${marker}-after`);
     assert.ok(after && after.t * 1000 > Date.parse(f.time), `the request made after the firing is in the file too (${JSON.stringify(after)})`);
+  };
+
+  /** Reports (not asserts: timing on a shared machine) packet time of the firing -> the window frozen. */
+  const freezeLag = (t: { diagnostic(m: string): void }, pc: PacketCapture): void => {
+    const f = Date.parse(pc.status?.firings?.[0]?.time ?? '');
+    t.diagnostic(`traffic firing -> window frozen: ${(pc.status?.targets ?? []).map((x) => `${x.name} ${Date.parse(x.triggeredTime ?? '') - f} ms`).join(', ')}`);
   };
 
   before(async () => {
@@ -266,6 +273,35 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     assert.equal(pc.status?.conditions?.find((c) => c.type === 'Triggered')?.status, 'True');
   });
 
+  // before the NotReady case: from then on the app's failing readiness probe answers 500 all the time
+  it('Traffic: HTTP 500 responses of the app reach the threshold; the agent fires from the HTTP records of the armed target; the marker from 2 s before is in the file', async (t) => {
+    const r = await kubectlCreate(capture('on-5xx', { targetPod: 'app', captureSeconds: 300, trigger: { lookBack: '30s', after: '8s', when: [{ type: 'Traffic', traffic: { metric: 'Http5xx', threshold: 3, window: '5s' } }] } }));
+    assert.equal(r.code, 0, r.stderr);
+    const app = pods.app as ProcessPod;
+    await checkLookBack(
+      'on-5xx',
+      '/marker-5xx',
+      async () => {
+        const before = await getPacketCapture(admin, NS, 'on-5xx');
+        assert.equal(before.status?.firings?.length ?? 0, 0, 'the background 200s do not fire it');
+        for (let i = 1; i <= 3; i++) assert.equal((await httpGet(pods.client as SimPod, `http://${app.ip}:8080/boom-${i}`, { timeoutMs: 5000 })).status, 500);
+      },
+      'Traffic',
+    );
+    const pc = await getPacketCapture(admin, NS, 'on-5xx');
+    const f = pc.status?.firings?.[0];
+    assert.equal(f?.source, 'agent');
+    freezeLag(t, pc);
+    assert.match(f?.cause ?? '', /^Http5xx on pod\/trg\/app: 3 within 5 s \(threshold 3\), seen by node node-a; last: GET \/boom-3 on .*:8080 answered 500$/);
+    const files = await downloadAll('on-5xx');
+    const fails = files.flatMap((file) => {
+      const ts = spawnSync('tshark', ['-r', file, '-Y', 'http.response.code == 500', '-T', 'fields', '-e', 'frame.time_epoch'], { encoding: 'utf8' });
+      assert.equal(ts.status, 0, ts.stderr);
+      return ts.stdout.split('\n').filter(Boolean).map(Number);
+    });
+    assert.ok(fails.filter((t) => t * 1000 <= Date.parse(f?.time ?? '') + 1).length >= 3, `the three 500s up to the firing (${f?.time}) are in the file: ${fails.join(', ')}`);
+  });
+
   it('NotReady: the pod\'s readiness probe fails, the controller fires; the marker from 2 s before is in the file', async () => {
     const r = await kubectlCreate(capture('on-ready', { targetPod: 'app', captureSeconds: 300, trigger: { lookBack: '20s', after: '8s', when: [{ type: 'NotReady' }, { type: 'OOMKilled' }] } }));
     assert.equal(r.code, 0, r.stderr);
@@ -313,7 +349,7 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     assert.match(pc.status?.firings?.[0]?.cause ?? '', /Event BackOff on Pod trg\/web/);
   });
 
-  it('Traffic: TCP resets from connections to a closed port reach the threshold; the agent fires; the marker from 2 s before and the resets are in the file', async () => {
+  it('Traffic: TCP resets from connections to a closed port reach the threshold; the agent fires; the marker from 2 s before and the resets are in the file', async (t) => {
     const r = await kubectlCreate(
       capture('on-traffic', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '8s', when: [{ type: 'Traffic', traffic: { metric: 'TcpResets', threshold: 5, window: '2s' } }] } }),
     );
@@ -334,6 +370,7 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     const f = pc.status?.firings?.[0];
     assert.equal(pc.status?.firings?.length, 1, 'fires once');
     assert.equal(f?.source, 'agent');
+    freezeLag(t, pc);
     assert.match(f?.cause ?? '', /^TcpResets on pod\/trg\/web: 5 within 2 s \(threshold 5\), seen by node node-a; last: .* -> (trg\/web|[0-9.]+):81 refused$/);
     assert.equal(pc.status?.conditions?.find((c) => c.type === 'Triggered')?.reason, 'Traffic');
     // the resets that fired it are in the file, before the firing time (tshark)
