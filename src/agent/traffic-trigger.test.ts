@@ -105,8 +105,26 @@ describe('SlidingCount: threshold within a window of packet time', () => {
   });
   it('forgets hits long before the newest (bounded memory)', () => {
     const c = new SlidingCount(cond('TcpResets', 1_000_000, 1));
-    for (let s = 0; s < 2000; s++) c.add(hit(s));
-    assert.ok(c.size <= 601, `${c.size} kept`);
+    for (let s = 0; s < 5000; s++) c.add(hit(s));
+    assert.ok(c.size <= 2 * 602, `${c.size} kept (10 min before the newest window, compacted in halves)`);
+  });
+  it('every arrival order of the same hits fires (at a threshold-th hit of a window that holds it) or never fires alike', () => {
+    // every order of 6 hits at fixed times: the decision (when reached) must not depend on the order
+    const times = [0, 0.3, 0.9, 1.5, 1.6, 1.7];
+    const perms = (a: number[]): number[][] => (a.length <= 1 ? [a] : a.flatMap((x, i) => perms([...a.slice(0, i), ...a.slice(i + 1)]).map((p) => [x, ...p])));
+    for (const order of perms(times)) {
+      const c = new SlidingCount(cond('TcpResets', 3, 1));
+      let fired: number | undefined;
+      for (const t of order) fired ??= c.add(hit(t))?.atMs;
+      // all six in: a window of 1 s holding 3 exists ([0.9..1.7] and [1.5, 1.6, 1.7]); fired once all that window's hits were added
+      assert.ok(fired !== undefined, `order ${order.join(',')}`);
+      assert.ok([900, 1500, 1600, 1700].includes(fired), `order ${order.join(',')}: fired at ${fired}`);
+    }
+    // below the threshold in every order: never
+    for (const order of perms([0, 1, 2, 3, 4])) {
+      const c = new SlidingCount(cond('TcpResets', 2, 1));
+      for (const t of order) assert.equal(c.add(hit(t)), undefined, `order ${order.join(',')}`);
+    }
   });
 });
 

@@ -69,28 +69,39 @@ export function trafficHits(rec: PcapRecord, metric: TrafficCondition['metric'])
  */
 export class SlidingCount {
   private hits: TrafficHit[] = [];
+  /** In-order fast path: hits[left..] are the newest window (after the newest minus w); sum is their count. */
+  private left = 0;
+  private sum = 0;
 
   constructor(private readonly c: TrafficCondition) {}
 
+  /** Hits kept in memory. */
   get size(): number {
     return this.hits.length;
   }
 
-  /** Adds one hit; returns the first window that now reaches the threshold (its count and end), if any. */
+  /** Adds one hit; returns the first window that now reaches the threshold (its count and when it was reached), if any. */
   add(h: TrafficHit): { count: number; atMs: number; last: TrafficHit } | undefined {
-    let i = this.hits.length;
-    while (i > 0 && (this.hits[i - 1] as TrafficHit).atMs > h.atMs) i--;
-    this.hits.splice(i, 0, h);
     const w = this.c.windowSeconds * 1000;
-    // forget what no window reaching a new hit can hold (records arrive at most ~idle late: keep 10 min)
-    const newest = (this.hits[this.hits.length - 1] as TrafficHit).atMs;
-    let drop = 0;
-    while (drop < this.hits.length && (this.hits[drop] as TrafficHit).atMs < newest - Math.max(w, 600_000)) drop++;
-    if (drop > 0) this.hits = this.hits.slice(drop);
+    const hits = this.hits;
+    const last = hits[hits.length - 1];
+    if (last === undefined || last.atMs <= h.atMs) {
+      // in packet-time order (the usual case): O(1) amortised, the window ending at h
+      hits.push(h);
+      this.sum += h.n;
+      while (this.left < hits.length && (hits[this.left] as TrafficHit).atMs <= h.atMs - w) this.sum -= (hits[this.left++] as TrafficHit).n;
+      this.compact();
+      return this.sum >= this.c.threshold ? { count: this.sum, atMs: h.atMs, last: h } : undefined;
+    }
+    // a late hit (a connection is recorded when it ends): insert in place, then look at every window holding it
+    let i = hits.length;
+    while (i > 0 && (hits[i - 1] as TrafficHit).atMs > h.atMs) i--;
+    hits.splice(i, 0, h);
+    if (h.atMs > last.atMs - w) this.sum += h.n; // in the newest window (the newest hit is still `last`)
+    else this.left++; // before the newest window: inserted at or before `left`
     // Earlier hits never reached the threshold, so a window that does now holds h. A window
     // [x, x + w) holding h has x in (h - w, h]; moved right to its first hit it loses nothing:
     // so try the windows that start at the hits in (h - w, h], two pointers.
-    const hits = this.hits;
     let s0 = 0;
     while (s0 < hits.length && (hits[s0] as TrafficHit).atMs <= h.atMs - w) s0++;
     let hi = s0;
@@ -109,6 +120,21 @@ export class SlidingCount {
       count -= (hits[lo] as TrafficHit).n;
     }
     return undefined;
+  }
+
+  /**
+   * Keeps what a late hit may still need: hits of the newest window plus those up to 10 minutes
+   * older (a connection record comes out when the connection ends or idles).
+   */
+  private compact(): void {
+    const newest = (this.hits[this.hits.length - 1] as TrafficHit).atMs;
+    const w = this.c.windowSeconds * 1000;
+    let drop = 0;
+    while (drop < this.left && (this.hits[drop] as TrafficHit).atMs < newest - w - 600_000) drop++;
+    if (drop > 1024 || (drop > 0 && drop * 2 > this.hits.length)) {
+      this.hits = this.hits.slice(drop);
+      this.left -= drop;
+    }
   }
 }
 
