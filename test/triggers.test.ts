@@ -9,7 +9,8 @@
 // the test creates the Event a kubelet would (reason BackOff, involvedObject the pod), and for
 // OOMKilled it writes the container status a kubelet writes after an OOM kill (lastState
 // terminated/OOMKilled, restartCount 1). Readiness is real: the pod's readiness probe fails and
-// the simulated kubelet turns the pod not Ready. Needs root.
+// the simulated kubelet turns the pod not Ready. Traffic triggers see real traffic: RSTs from a
+// closed port, HTTP 500s of the app, SERVFAIL answers of a DNS server in the pod. Needs root.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
@@ -22,7 +23,7 @@ import { clientFor, getPacketCapture, type KubeClient } from '../src/k8s/client.
 import { startStack, type Stack } from './harness/demo.js';
 import type { ProcessPod, SimPod } from './harness/kubelet.js';
 import { assertRoot } from './harness/netns.js';
-import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
+import { dnsQuery, httpGet, startDnsServer, startHttpServer, type ServerHandle } from './harness/traffic.js';
 import { eventually, GiveUp } from './harness/eventually.js';
 
 const NS = 'trg';
@@ -383,6 +384,36 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     const firedAt = Date.parse(f?.time ?? '');
     // (the firing's time has whole milliseconds, tshark's microseconds)
     assert.ok(rsts.filter((t) => t * 1000 <= firedAt + 1).length >= 5, `at least 5 RSTs from port 81 up to the firing (${f?.time}): ${rsts.join(', ')}`);
+  });
+
+  it('Traffic: SERVFAIL answers of a DNS server in the target pod reach the threshold within the window; the agent fires', async (t) => {
+    const web = pods.web as SimPod;
+    servers.push(await startDnsServer({ netnsPath: web.netnsPath, ip: web.ip, ...(web.cgroup ? { cgroup: web.cgroup } : {}) }, 53, { 'ok.example': '10.9.9.9', 'broken.example': 'SERVFAIL' }, { run: stack.kubelet.run }));
+    const r = await kubectlCreate(capture('on-servfail', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '8s', when: [{ type: 'Traffic', traffic: { metric: 'DnsServfail', threshold: 3, window: '30s' } }] } }));
+    assert.equal(r.code, 0, r.stderr);
+    await checkLookBack(
+      'on-servfail',
+      '/marker-servfail',
+      async () => {
+        // answered queries and NXDOMAIN do not count; three SERVFAIL do
+        assert.equal((await dnsQuery(pods.client as SimPod, web.ip, 'ok.example')).rcode, 0);
+        assert.equal((await dnsQuery(pods.client as SimPod, web.ip, 'nothing.example')).rcode, 3);
+        for (let i = 0; i < 3; i++) assert.equal((await dnsQuery(pods.client as SimPod, web.ip, 'broken.example')).rcode, 2);
+      },
+      'Traffic',
+    );
+    const pc = await getPacketCapture(admin, NS, 'on-servfail');
+    const f = pc.status?.firings?.[0];
+    assert.equal(f?.source, 'agent');
+    freezeLag(t, pc);
+    assert.match(f?.cause ?? '', /^DnsServfail on pod\/trg\/web: 3 within 30 s \(threshold 3\), seen by node node-a; last: broken\.example\.? A from .*:53 SERVFAIL$/);
+    const files = await downloadAll('on-servfail');
+    const fails = files.flatMap((file) => {
+      const ts = spawnSync('tshark', ['-r', file, '-Y', 'dns.flags.response == 1 && dns.flags.rcode == 2', '-T', 'fields', '-e', 'frame.time_epoch'], { encoding: 'utf8' });
+      assert.equal(ts.status, 0, ts.stderr);
+      return ts.stdout.split('\n').filter(Boolean).map(Number);
+    });
+    assert.ok(fails.filter((x) => x * 1000 <= Date.parse(f?.time ?? '') + 1).length >= 3, `the three SERVFAIL answers up to the firing (${f?.time}) are in the file: ${fails.join(', ')}`);
   });
 
   it('OOMKilled: the container status a kubelet writes after an OOM kill fires the capture', async () => {
