@@ -278,20 +278,27 @@ export function finishObservation(ctx: AgentContext, st: CaptureState, s: Sessio
 
 /**
  * Live analysis of a running target whose capture has record consumers (src/agent/analysis.ts):
- * the hook's (a Kafka sink, pair metrics) and a Traffic trigger's (src/agent/traffic-trigger.ts,
- * analysed with or without a sink). An armed target is read before its look-back gate (`input`):
- * its ring gets nothing until the firing.
+ * the hook's (a Kafka sink, pair metrics) follow the ring, so an armed target publishes nothing
+ * before its firing, as it writes nothing; a Traffic trigger's (src/agent/traffic-trigger.ts)
+ * follows the records before the look-back gate (`input`: the ring gets nothing until the
+ * firing), with or without a sink, and ends with tcpdump's stream.
  */
 function startAnalysis(ctx: AgentContext, st: CaptureState, s: Session, endpoints: Readonly<Record<string, EndpointInfo>>): void {
-  const source = s.running?.input ?? s.running?.ring;
+  const run = s.running;
   const hook = ctx.analysis;
-  if (!source || s.analysis) return;
+  if (!run || s.analysis) return;
+  const target = { capture: st.name, namespace: st.namespace, target: s.target };
   const resolved = resolveSpec(ctx.captures.get(st.key)?.spec, st.namespace);
-  const traffic = trafficConsumer(ctx, st, resolved.ok ? resolved.spec.trigger : undefined);
-  const consumers = [...(hook?.consumersFor({ namespace: st.namespace, name: st.name }) ?? []), ...(traffic ? [traffic] : [])];
-  if (consumers.length === 0) return;
-  const a = new TargetAnalysis({ capture: st.name, namespace: st.namespace, target: s.target }, endpointMap(endpoints), consumers, hook?.options);
-  a.attach(source);
+  const traffic = run.input ? trafficConsumer(ctx, st, resolved.ok ? resolved.spec.trigger : undefined) : undefined;
+  if (traffic && run.input) {
+    const t = new TargetAnalysis(target, endpointMap(endpoints), [traffic], hook?.options);
+    t.attach(run.input);
+    s.timers.push(every(ctx.clock, 1000, () => t.tick(ctx.clock.now() / 1000)));
+  }
+  const consumers = run.ring && hook ? hook.consumersFor({ namespace: st.namespace, name: st.name }) : [];
+  if (!run.ring || consumers.length === 0) return;
+  const a = new TargetAnalysis(target, endpointMap(endpoints), consumers, hook?.options);
+  a.attach(run.ring);
   s.analysis = a;
   s.timers.push(every(ctx.clock, 1000, () => a.tick(ctx.clock.now() / 1000)));
 }
@@ -300,9 +307,8 @@ function startAnalysis(ctx: AgentContext, st: CaptureState, s: Session, endpoint
 function endAnalysis(ctx: AgentContext, st: CaptureState, s: Session): void {
   const a = s.analysis;
   const hook = ctx.analysis;
-  if (!a) return;
+  if (!a || !hook) return;
   a.end();
-  if (!hook) return;
   ctx.track(
     hook.settled(a.target).then((c) => {
       const cur = st.obs.get(s.target);
