@@ -6,10 +6,10 @@
  * What stands in for what: the capture controller and agents do not run in the controller tests
  * of this file (except the wiring test at the end); the test writes a capture's status.progress as
  * the capture controller would (server-side apply, its own field manager), so "running",
- * "finished" and "failure" are states the test sets. The harness runs no kube-controller-manager,
- * so there is no garbage collector: cascading deletion of a schedule's captures is real only in a
- * real cluster; here the test checks the ownerReference that drives it (controller: true,
- * blockOwnerDeletion: true, the schedule's uid).
+ * "finished" and "failure" are states the test sets. Cascading deletion is Kubernetes' own garbage
+ * collector (kube-controller-manager's, run by the harness with its bootstrap role): deleting a
+ * schedule deletes its captures through the ownerReference (controller: true, blockOwnerDeletion:
+ * true, the schedule's uid), and never a capture it does not own.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -107,7 +107,7 @@ async function reconciled(name: string): Promise<void> {
 }
 
 before(async () => {
-  cluster = await startCluster();
+  cluster = await startCluster({ garbageCollector: true });
   admin = clientFor(cluster.kubeConfig);
   await installCRD(admin);
   await installScheduleCRD(admin);
@@ -371,6 +371,23 @@ describe('runs on the fake clock', () => {
     await clock.advance(60 * MIN);
     await reconciled('once');
     assert.deepEqual((await capturesOf('once')).map((x) => x.metadata.name), [c.metadata.name]);
+  });
+});
+
+describe('deleting a schedule (the real garbage collector)', () => {
+  it('deletes the captures it owns, with the schedule, and leaves a capture it does not own', async () => {
+    const at = Math.ceil((clock.now() + 60_000) / 1000) * 1000;
+    await createSchedule('doomed', { startAt: isoSeconds(at) });
+    await waitSchedule('doomed', 'nextScheduleTime = startAt', (x) => x.status?.nextScheduleTime === isoSeconds(at));
+    await clock.advance(at - clock.now());
+    const owned = await waitCaptureExists(captureNameFor('doomed', at));
+    // a capture with the schedule's label but no ownerReference: not the schedule's to delete
+    const stray = `doomed-stray`;
+    await admin.request({ method: 'POST', path: `${PACKETCAPTURE_BASE}/namespaces/${NS}/packetcaptures`, body: { apiVersion: API_VERSION, kind: 'PacketCapture', metadata: { name: stray, labels: { [LABEL_SCHEDULE]: 'doomed' } }, spec: template.spec } });
+    await admin.request({ method: 'DELETE', path: schedulePath(NS, 'doomed') });
+    await waitGone(admin, NS, owned.metadata.name!, 60_000);
+    assert.equal((await getPacketCapture(admin, NS, stray)).metadata.name, stray, 'a capture the schedule does not own stays');
+    await admin.request({ method: 'DELETE', path: `${PACKETCAPTURE_BASE}/namespaces/${NS}/packetcaptures/${stray}` });
   });
 });
 

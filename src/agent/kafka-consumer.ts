@@ -6,7 +6,7 @@
 import type { PcapRecord } from '../pcap/records/types.js';
 import type { KafkaSink } from '../sink/kafka/sink.js';
 import type { RecordOrigin } from '../sink/kafka/record.js';
-import type { AnalysisHook, AnalysisOptions, RecordConsumer, RecordTarget } from './analysis.js';
+import type { AnalysisHook, AnalysisOptions, RawConsumer, RecordConsumer, RecordTarget } from './analysis.js';
 
 /** The origin (message key) of a target's records: its pod's name, or the node target's key. Pure. */
 export function originOf(t: RecordTarget): RecordOrigin {
@@ -28,6 +28,31 @@ export class KafkaRecordConsumer implements RecordConsumer {
   }
 }
 
+/** The sink's side of raw mode (a sink with `rawTopic`). */
+type RawSink = Pick<KafkaSink, 'offerRawBlock' | 'flushRaw'> & { readonly config: { readonly rawTopic?: string | undefined } };
+
+/**
+ * Raw mode: a target's pcapng blocks to the sink's raw topic, keyed `<namespace>/<capture>/<pod>`
+ * (a node target: `<namespace>/<capture>/node/<node>/<if>`), the same origin as its records.
+ */
+export class KafkaRawConsumer implements RawConsumer {
+  constructor(private readonly sink: Pick<KafkaSink, 'offerRawBlock' | 'flushRaw'>) {}
+
+  block(block: Buffer, target: RecordTarget): void {
+    const o = originOf(target);
+    this.sink.offerRawBlock(o.namespace, o.capture, o.pod, block);
+  }
+
+  flush(): void {
+    this.sink.flushRaw();
+  }
+}
+
+function rawSink(s: object): RawSink | undefined {
+  const r = s as Partial<RawSink>;
+  return r.config?.rawTopic && typeof r.offerRawBlock === 'function' && typeof r.flushRaw === 'function' ? (r as RawSink) : undefined;
+}
+
 /**
  * The analysis hook of an agent with Kafka sinks: a capture with a sink (`sinkFor` resolves it, e.g.
  * from the PacketCaptureSink its spec names) is analysed and its records go to that sink, plus any
@@ -35,6 +60,7 @@ export class KafkaRecordConsumer implements RecordConsumer {
  * buffered records before reporting its final counts.
  */
 export function kafkaAnalysisHook(o: {
+  /** A sink with `config.rawTopic` and offerRawBlock/flushRaw (a KafkaSink) also gets the raw packets. */
   sinkFor: (capture: { namespace: string; name: string }) => Pick<KafkaSink, 'offer' | 'originStatus' | 'forgetOrigin'> | undefined;
   extra?: readonly RecordConsumer[];
   /** Analyse every capture for the `extra` consumers, not only those with a sink (PCAPPER_ANALYSIS=all). */
@@ -63,6 +89,11 @@ export function kafkaAnalysisHook(o: {
         out.push(new KafkaRecordConsumer(sink));
       }
       return out;
+    },
+    rawFor: (capture) => {
+      const sink = o.sinkFor(capture);
+      const raw = sink && rawSink(sink);
+      return raw ? new KafkaRawConsumer(raw) : undefined;
     },
     counts: (t) => {
       const c = counts(t);

@@ -297,7 +297,7 @@ function startAnalysis(ctx: AgentContext, st: CaptureState, s: Session, endpoint
   }
   const consumers = run.ring && hook ? hook.consumersFor({ namespace: st.namespace, name: st.name }) : [];
   if (!run.ring || consumers.length === 0) return;
-  const a = new TargetAnalysis(target, endpointMap(endpoints), consumers, hook?.options);
+  const a = new TargetAnalysis(target, endpointMap(endpoints), consumers, hook?.options, hook?.rawFor?.({ namespace: st.namespace, name: st.name }));
   a.attach(run.ring);
   s.analysis = a;
   s.timers.push(every(ctx.clock, 1000, () => a.tick(ctx.clock.now() / 1000)));

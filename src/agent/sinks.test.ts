@@ -20,6 +20,21 @@ test('settings from the object, secrets from the entries it names', () => {
   assert.match(bad.error, /Secret pcapper-sink-credentials has no entry pass .*add it/);
 });
 
+test('a small bufferMaxRecords (the CRD allows >= 1) also bounds the batch, so the sink accepts it', async () => {
+  const small = obj({ metadata: { name: 'small', generation: 1 }, spec: { kafka: { brokers: ['k:9092'], topic: 't', bufferMaxRecords: 5 } } });
+  const r = sinkInputOf(small, () => undefined);
+  assert.ok(r.ok);
+  assert.deepEqual(r.input, { brokers: ['k:9092'], topic: 't', bufferMaxRecords: 5, batchMaxRecords: 5 });
+  const big = sinkInputOf(obj({ metadata: { name: 'big' }, spec: { kafka: { brokers: ['k:9092'], topic: 't', bufferMaxRecords: 50000 } } }), () => undefined);
+  assert.ok(big.ok);
+  assert.deepEqual(big.input, { brokers: ['k:9092'], topic: 't', bufferMaxRecords: 50000 });
+  const producer = (): ProducerLike => ({ send: () => Promise.resolve(), close: () => Promise.resolve() });
+  const cache = new SinkCache(() => [small], () => undefined, { producer, sleep: () => Promise.resolve() });
+  assert.ok(cache.sinkFor('small'), [...cache.errors.values()].join('; '));
+  assert.equal(cache.errors.size, 0);
+  await cache.close(100);
+});
+
 test('cache: one sink per generation, bad configs and unknown names reported', async () => {
   let objects: SinkObject[] = [base];
   const producer = (): ProducerLike => ({ send: () => Promise.resolve(), close: () => Promise.resolve() });

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PacketCaptureSinkSpec } from '../api/packetcapturesink.js';
-import type { KafkaSinkInput } from '../sink/kafka/config.js';
+import { DEFAULTS, type KafkaSinkInput } from '../sink/kafka/config.js';
 import { KafkaSink, type KafkaSinkDeps } from '../sink/kafka/sink.js';
 
 /** One entry of a mounted Secret directory (undefined if absent or not a plain entry name). */
@@ -53,7 +53,8 @@ export function sinkInputOf(o: SinkObject, readEntry: (name: string) => string |
       ...(k.rawTopic ? { rawTopic: k.rawTopic } : {}),
       ...(k.compression ? { compression: k.compression } : {}),
       ...(k.clientId ? { clientId: k.clientId } : {}),
-      ...(k.bufferMaxRecords ? { bufferMaxRecords: k.bufferMaxRecords } : {}),
+      // the object sets only the buffer's bound (the CRD allows >= 1): a batch never exceeds it
+      ...(k.bufferMaxRecords ? { bufferMaxRecords: k.bufferMaxRecords, ...(k.bufferMaxRecords < DEFAULTS.batchMaxRecords ? { batchMaxRecords: k.bufferMaxRecords } : {}) } : {}),
       ...(tls ? { tls } : {}),
       ...(sasl ? { sasl } : {}),
     },

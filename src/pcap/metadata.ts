@@ -59,6 +59,8 @@ export interface EndpointInfo {
   pod?: string;
   namespace?: string;
   node?: string;
+  /** The pod's owning workload as `Kind/name` (a Deployment via its ReplicaSet), when the agent knows it. */
+  workload?: string;
 }
 
 export interface PodInfo {
@@ -177,7 +179,7 @@ export function parseCaptureMetadata(json: unknown): CaptureMetadata {
     if (isIP(ip) === 0) throw new CaptureMetadataError(p, 'key is not an IP address');
     if (!isObj(info)) throw new CaptureMetadataError(p, `must be an object, got ${describe(info)}`);
     const e: EndpointInfo = {};
-    for (const k of ['pod', 'namespace', 'node'] as const) {
+    for (const k of ['pod', 'namespace', 'node', 'workload'] as const) {
       const v = info[k];
       if (v === undefined || v === null) continue;
       if (typeof v !== 'string' || v.length === 0) throw new CaptureMetadataError(`${p}.${k}`, `must be a non-empty string, got ${describe(v)}`);

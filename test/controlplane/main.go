@@ -5,6 +5,12 @@
 //
 // Usage: controlplane --etcd-dir DIR --etcd-port N -- <kube-apiserver flags>
 // The kube-apiserver flags must point --etcd-servers at http://127.0.0.1:N.
+//
+//	controlplane gc --kubeconfig FILE [--sync-period D]
+//
+// runs Kubernetes' own garbage collector (the generic-garbage-collector controller of
+// kube-controller-manager, pkg/controller/garbagecollector) against that API server, so that
+// ownerReferences cascade as they do in a real cluster (gc.go).
 package main
 
 import (
@@ -20,6 +26,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "gc" {
+		os.Exit(runGarbageCollector(os.Args[2:]))
+	}
 	fs := flag.NewFlagSet("controlplane", flag.ExitOnError)
 	etcdDir := fs.String("etcd-dir", "", "directory for etcd's data (required)")
 	etcdPort := fs.Int("etcd-port", 0, "loopback port for etcd clients (required)")

@@ -65,6 +65,14 @@ export interface StartClusterOptions {
   apiserverArgs?: string[];
   /** Harness run for the control-plane netns and processes (default: a new one, cleaned up by stop()). */
   run?: HarnessRun;
+  /**
+   * Also run Kubernetes' garbage collector (kube-controller-manager's, built into the control-plane
+   * binary: `controlplane gc`) as kube-controller-manager runs it with service-account credentials:
+   * ServiceAccount kube-system/generic-garbage-collector bound to the bootstrap ClusterRole
+   * system:controller:generic-garbage-collector. Off by default: tests that create objects with
+   * ownerReferences to owners that do not exist would see them collected.
+   */
+  garbageCollector?: boolean;
 }
 
 export interface Cluster {
@@ -207,13 +215,13 @@ async function waitReady(server: string, token: string, caPem: string, exited: (
 }
 
 /** A forwarder child process (test/harness/forwarder.ts); it exits when its stdin pipe closes. */
-interface Forwarder {
+export interface Forwarder {
   pid: number;
   address: string;
   stop(): Promise<void>;
 }
 
-async function startForwarder(run: HarnessRun, args: string[], netnsPath: string | undefined, what: string): Promise<Forwarder> {
+export async function startForwarder(run: HarnessRun, args: string[], netnsPath: string | undefined, what: string): Promise<Forwarder> {
   const script = fileURLToPath(new URL('./forwarder.js', import.meta.url));
   const argv = [process.execPath, script, ...args];
   const [file, fargs] = netnsPath ? inNetns({ netnsPath }, argv) : [argv[0] ?? '', argv.slice(1)];
@@ -399,6 +407,23 @@ async function startClusterIn(
   const kubeConfig = loadKubeConfig(kubeconfigPath);
   const inClusterServer = `https://${CONTROL_PLANE_IP}:${APISERVER_PORT}`;
 
+  if (opts.garbageCollector) {
+    const gcLog = join(dir, 'garbage-collector.log');
+    const gcKubeconfig = await garbageCollectorKubeconfig(kubeConfig, (token) => writeKc('generic-garbage-collector', token, `https://127.0.0.1:${APISERVER_PORT}`, 'gc-kubeconfig-'));
+    const gc = spawnInNetns(cp, [bin, 'gc', '--kubeconfig', gcKubeconfig], { run, logFile: gcLog, what: 'garbage collector', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, ref: true });
+    let gcExit: number | string | undefined;
+    void gc.exited.then((c) => (gcExit = c));
+    cleanups.push(async () => {
+      if (gcExit !== undefined) return;
+      gc.kill('SIGTERM');
+      const exited = await Promise.race([gc.exited.then(() => true), sleep(10_000).then(() => false)]);
+      if (!exited) {
+        gc.kill('SIGKILL');
+        await gc.exited;
+      }
+    });
+  }
+
   const cluster: Cluster = {
     server,
     inClusterServer,
@@ -458,6 +483,31 @@ async function startClusterIn(
     stop,
   };
   return cluster;
+}
+
+/** kube-controller-manager's identity for its garbage collector (--use-service-account-credentials): returns a kubeconfig path. */
+async function garbageCollectorKubeconfig(kc: k8s.KubeConfig, write: (token: string) => string): Promise<string> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+  const name = 'generic-garbage-collector';
+  await core.createNamespacedServiceAccount({ namespace: 'kube-system', body: { metadata: { name } } }).catch((e: unknown) => {
+    if (statusCode(e) !== 409) throw e;
+  });
+  await rbac
+    .createClusterRoleBinding({
+      body: {
+        metadata: { name: `pcapper-harness:${name}` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `system:controller:${name}` },
+        subjects: [{ kind: 'ServiceAccount', name, namespace: 'kube-system' }],
+      },
+    })
+    .catch((e: unknown) => {
+      if (statusCode(e) !== 409) throw e;
+    });
+  const tr = await core.createNamespacedServiceAccountToken({ name, namespace: 'kube-system', body: { spec: { audiences: [], expirationSeconds: 24 * 3600 } } });
+  const token = tr.status?.token;
+  if (!token) throw new Error('TokenRequest for kube-system/generic-garbage-collector returned no token');
+  return write(token);
 }
 
 /** HTTP status of a client-node ApiException (or undefined). */

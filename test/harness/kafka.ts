@@ -4,8 +4,16 @@
 // Kafka's StorageTool, and can be stopped and started again on the same ports and data (the "broker
 // gone mid-capture" fault). stop() + cleanup() leave no process or file behind.
 //
-// Topology: the broker listens on 127.0.0.1 and the producer under test runs in the test process. It
-// models a Kafka cluster outside the Kubernetes cluster that the agents (not the user's laptop) reach.
+// Topology: by default the broker listens on 127.0.0.1 and the producer under test runs in the test
+// process. It models a Kafka cluster outside the Kubernetes cluster that the agents (not the user's
+// laptop) reach. With `placement` the JVM runs inside a network namespace of the simulated cluster
+// (e.g. the control plane's, at CONTROL_PLANE_IP) and has two client listeners:
+//   CLUSTER  <host>:9092, advertised as such: what agents on the nodes route to over the pod fabric;
+//   HOST     127.0.0.1:9094 in that namespace, advertised as 127.0.0.1:<P>: the test process's way in,
+//            through the harness's forwarders (host 127.0.0.1:<P> -> Unix socket -> 127.0.0.1:9094),
+//            as it reaches the API server. A Kafka client follows the advertised address of the
+//            listener it connected to, so each side sees only addresses it can reach.
+// The KRaft controller listener stays on the namespace's loopback (127.0.0.1:9093).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +21,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admin, Consumer, type Message } from '@platformatic/kafka';
+import { startForwarder, type Forwarder } from './cluster.js';
+import { spawnInNetns, type HarnessRun, type NetnsTarget } from './netns.js';
 import { repoRoot } from './paths.js';
 
 async function freePort(): Promise<number> {
@@ -39,25 +49,49 @@ interface Running {
   done: boolean;
 }
 
+/** Where the broker runs when it is not on the test's loopback. */
+export interface KafkaPlacement {
+  /** The namespace it runs in, e.g. the cluster's control plane. */
+  readonly netns: Pick<NetnsTarget, 'netnsPath'>;
+  /** The address its cluster listener binds and advertises there, e.g. CONTROL_PLANE_IP. */
+  readonly host: string;
+  readonly run: HarnessRun;
+}
+
 export interface KafkaBrokerOptions {
   /** Default partitions of auto-created topics (default 3). */
   readonly partitions?: number;
   /** JVM heap (default 512m: the machine is shared). */
   readonly heap?: string;
+  readonly placement?: KafkaPlacement;
 }
+
+/** Ports of a placed broker inside its namespace. */
+const CLUSTER_PORT = 9092;
+const PLACED_CONTROLLER_PORT = 9093;
+const HOST_LISTENER_PORT = 9094;
 
 export class KafkaBroker {
   private proc: Running | undefined;
+  private forwarders: Forwarder[] = [];
+  private heap: string | undefined;
   private constructor(
     readonly libs: string,
     readonly dir: string,
+    /** The port the test process connects to (the host forwarder's, with a placement). */
     readonly port: number,
     readonly controllerPort: number,
+    readonly placement?: KafkaPlacement,
   ) {}
 
-  /** host:port for a producer or consumer. */
+  /** host:port for a producer or consumer in the test process. */
   get bootstrap(): string {
     return `127.0.0.1:${this.port}`;
+  }
+
+  /** host:port for a client inside the cluster network (an agent); the same as bootstrap without a placement. */
+  get clusterBootstrap(): string {
+    return this.placement ? `${this.placement.host}:${CLUSTER_PORT}` : this.bootstrap;
   }
 
   get logDir(): string {
@@ -67,14 +101,25 @@ export class KafkaBroker {
   static async start(opts: KafkaBrokerOptions = {}): Promise<KafkaBroker> {
     const libs = await kafkaLibs();
     const dir = mkdtempSync(join(tmpdir(), 'pcapper-kafka-'));
-    const b = new KafkaBroker(libs, dir, await freePort(), await freePort());
+    const p = opts.placement;
+    const fwd: Forwarder[] = [];
+    let port: number;
+    if (p) {
+      // host 127.0.0.1:<free> -> Unix socket -> (broker's netns) 127.0.0.1:9094, the HOST listener
+      const socket = join(dir, 'kafka.sock');
+      fwd.push(await startForwarder(p.run, ['unix-to-tcp', socket, '127.0.0.1', String(HOST_LISTENER_PORT)], p.netns.netnsPath, 'kafka forwarder (broker netns)'));
+      const outer = await startForwarder(p.run, ['tcp-to-unix', '127.0.0.1', '0', socket], undefined, 'kafka forwarder (host)');
+      fwd.push(outer);
+      port = Number(outer.address.slice(outer.address.lastIndexOf(':') + 1));
+    } else port = await freePort();
+    const b = new KafkaBroker(libs, dir, port, p ? PLACED_CONTROLLER_PORT : await freePort(), p);
+    b.forwarders = fwd;
     try {
       b.writeConfig(opts);
       b.format();
       await b.startAgain(opts.heap);
     } catch (e) {
-      await b.stop();
-      b.cleanup();
+      await b.dispose();
       throw e;
     }
     return b;
@@ -85,15 +130,25 @@ export class KafkaBroker {
   }
 
   private writeConfig(opts: KafkaBrokerOptions): void {
+    const p = this.placement;
+    const listeners = p
+      ? [
+          `listeners=PLAINTEXT://${p.host}:${CLUSTER_PORT},HOST://127.0.0.1:${HOST_LISTENER_PORT},CONTROLLER://127.0.0.1:${this.controllerPort}`,
+          `advertised.listeners=PLAINTEXT://${p.host}:${CLUSTER_PORT},HOST://127.0.0.1:${this.port}`,
+          'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,HOST:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        ]
+      : [
+          `listeners=PLAINTEXT://127.0.0.1:${this.port},CONTROLLER://127.0.0.1:${this.controllerPort}`,
+          `advertised.listeners=PLAINTEXT://127.0.0.1:${this.port}`,
+          'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        ];
     const props = [
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${this.controllerPort}`,
-      `listeners=PLAINTEXT://127.0.0.1:${this.port},CONTROLLER://127.0.0.1:${this.controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${this.port}`,
+      ...listeners,
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
       `log.dirs=${this.logDir}`,
       `num.partitions=${opts.partitions ?? 3}`,
       'offsets.topic.replication.factor=1',
@@ -117,17 +172,21 @@ export class KafkaBroker {
   }
 
   /** Starts the broker (again) on the same ports and data; resolves when metadata answers. */
-  async startAgain(heap = '512m'): Promise<void> {
+  async startAgain(heap = this.heap ?? '512m'): Promise<void> {
     if (this.proc && !this.proc.done) return;
+    this.heap = heap;
     const logFile = join(this.dir, 'broker.log');
-    const log = openSync(logFile, 'a', 0o600);
-    const p = spawn(
-      'java',
-      [`-Xmx${heap}`, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-cp', `${this.libs}/*`, 'kafka.Kafka', this.configFile],
-      { stdio: ['ignore', log, log] },
-    );
-    closeSync(log);
-    const running: Running = { kill: (sig) => p.kill(sig), exited: new Promise((resolve) => p.once('exit', resolve)), done: false };
+    const argv = ['java', `-Xmx${heap}`, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-cp', `${this.libs}/*`, 'kafka.Kafka', this.configFile];
+    let running: Running;
+    if (this.placement) {
+      const p = spawnInNetns(this.placement.netns, argv, { run: this.placement.run, what: 'Kafka broker (test)', logFile, ref: true });
+      running = { kill: (sig) => p.kill(sig), exited: p.exited, done: false };
+    } else {
+      const log = openSync(logFile, 'a', 0o600);
+      const p = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', log, log] });
+      closeSync(log);
+      running = { kill: (sig) => p.kill(sig), exited: new Promise((resolve) => p.once('exit', resolve)), done: false };
+    }
     void running.exited.then(() => (running.done = true));
     this.proc = running;
     // Ready when the broker answers a metadata request naming itself (bounded poll).
@@ -196,6 +255,14 @@ export class KafkaBroker {
 
   cleanup(): void {
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** stop(), the forwarders of a placed broker, cleanup(). */
+  async dispose(): Promise<void> {
+    await this.stop();
+    for (const f of this.forwarders) await f.stop().catch(() => undefined);
+    this.forwarders = [];
+    this.cleanup();
   }
 }
 

@@ -21,7 +21,7 @@ export function recordEndpoint(ip: string, port: number, endpoints: EndpointMap)
     pod: info?.pod ?? null,
     namespace: info?.namespace ?? null,
     node: info?.node ?? null,
-    workload: null,
+    workload: info?.workload ?? null,
     external: info === undefined,
   };
 }
