@@ -9,7 +9,8 @@
 // the test creates the Event a kubelet would (reason BackOff, involvedObject the pod), and for
 // OOMKilled it writes the container status a kubelet writes after an OOM kill (lastState
 // terminated/OOMKilled, restartCount 1). Readiness is real: the pod's readiness probe fails and
-// the simulated kubelet turns the pod not Ready. Needs root.
+// the simulated kubelet turns the pod not Ready. Traffic triggers see real traffic: RSTs from a
+// closed port, HTTP 500s of the app, SERVFAIL answers of a DNS server in the pod. Needs root.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
@@ -22,20 +23,21 @@ import { clientFor, getPacketCapture, type KubeClient } from '../src/k8s/client.
 import { startStack, type Stack } from './harness/demo.js';
 import type { ProcessPod, SimPod } from './harness/kubelet.js';
 import { assertRoot } from './harness/netns.js';
-import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
+import { dnsQuery, httpGet, startDnsServer, startHttpServer, type ServerHandle } from './harness/traffic.js';
 import { eventually, GiveUp } from './harness/eventually.js';
 
 const NS = 'trg';
 const API = '/apis/data.pcapper.dev/v1alpha1';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** An HTTP app whose readiness endpoint answers 200 until /fail was requested. */
+/** An HTTP app whose readiness endpoint answers 200 until /fail was requested; /boom* answers 500. */
 const APP = String.raw`
 const http = require('node:http');
 let ok = true;
 http.createServer((req, res) => {
   if (req.url === '/fail') ok = false;
   if (req.url === '/healthz') { res.writeHead(ok ? 200 : 500); res.end(ok ? 'ok' : 'failing'); return; }
+  if (req.url.startsWith('/boom')) { res.writeHead(500); res.end('boom'); return; }
   res.writeHead(200); res.end('hello ' + req.url);
 }).listen(8080, process.env.POD_IP);
 `;
@@ -126,14 +128,17 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     await waitFor(name, 'armed', armed);
     const c = await getPacketCapture(admin, NS, name);
     for (const t of c.status?.targets ?? []) assert.ok((t.files ?? []).length === 0 && (t.bytes ?? 0) === 0, `armed: nothing written (${JSON.stringify(t)})`);
-    const target = pods.web as SimPod;
-    const m = await httpGet(pods.client as SimPod, `http://${((name === 'on-ready' ? pods.app : target) as SimPod).ip}:8080${marker}`, { timeoutMs: 5000 });
+    const target = (name === 'on-ready' || name === 'on-5xx' ? pods.app : pods.web) as SimPod;
+    const m = await httpGet(pods.client as SimPod, `http://${target.ip}:8080${marker}`, { timeoutMs: 5000 });
     assert.equal(m.status, 200);
     const sentAt = Date.now();
     await sleep(2000); // the scenario: the marker goes 2 s before the trigger
     await fire();
-    // a request right after the firing: within `after`, so it must be in the file too
-    const late = await httpGet(pods.client as SimPod, `http://${((name === 'on-ready' ? pods.app : target) as SimPod).ip}:8080${marker}-after`, { timeoutMs: 5000 });
+    // a request after the firing: within `after`, so it must be in the file too. Sent once the
+    // firing is in status — fire() returns when the trigger's cause exists (an Event, a pod status),
+    // the controller decides a moment later; a request sent before that is from the window.
+    await waitFor(name, 'fired', (pc) => (pc.status?.firings ?? []).length > 0, 30_000);
+    const late = await httpGet(pods.client as SimPod, `http://${target.ip}:8080${marker}-after`, { timeoutMs: 5000 });
     assert.equal(late.status, 200);
     const done = await waitFor(name, 'finished after its window', (pc) => pc.status?.progress === 'finished', 90_000);
     const f = done.status?.firings?.[0];
@@ -152,6 +157,12 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     assert.ok(hit.t * 1000 < Date.parse(f.time) - 1000, `the marker (${hit.t}) is from before the firing (${f.time})`);
     const after = reqs.find((r) => r.uri === `${marker}-after`);
     assert.ok(after && after.t * 1000 > Date.parse(f.time), `the request made after the firing is in the file too (${JSON.stringify(after)})`);
+  };
+
+  /** Reports (not asserts: timing on a shared machine) packet time of the firing -> the window frozen. */
+  const freezeLag = (t: { diagnostic(m: string): void }, pc: PacketCapture): void => {
+    const f = Date.parse(pc.status?.firings?.[0]?.time ?? '');
+    t.diagnostic(`traffic firing -> window frozen: ${(pc.status?.targets ?? []).map((x) => `${x.name} ${Date.parse(x.triggeredTime ?? '') - f} ms`).join(', ')}`);
   };
 
   before(async () => {
@@ -201,7 +212,10 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
 
   it('bad triggers are refused at admission with a message saying what is wrong', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ when: [{ type: 'Traffic', traffic: { metric: 'TcpResetsPerSecond', threshold: 10 } }] }, /Traffic triggers are not available yet/],
+      [{ when: [{ type: 'Traffic' }] }, /a Traffic trigger needs traffic \{metric, threshold\}/],
+      [{ when: [{ type: 'Traffic', traffic: { metric: 'TcpResetsPerSecond', threshold: 10 } }] }, /Unsupported value: "TcpResetsPerSecond"/],
+      [{ when: [{ type: 'Traffic', traffic: { metric: 'TcpResets', threshold: 10, window: '10m' } }] }, /traffic.window must be between 1 second and 5 minutes/],
+      [{ when: [{ type: 'NotReady', traffic: { metric: 'TcpResets', threshold: 10 } }] }, /traffic applies only to type Traffic/],
       [{ when: [{ type: 'Event' }] }, /an Event trigger needs reason/],
       [{ when: [{ type: 'NotReady', reason: 'X' }] }, /reason applies only to type Event/],
       [{ lookBack: '20m', when: [{ type: 'NotReady' }] }, /trigger.lookBack must be between 1 second and 10 minutes/],
@@ -218,7 +232,7 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     const p = await kubectlCreate(capture('bad', { targetPod: 'web', packetCount: 10, trigger: { when: [{ type: 'NotReady' }] } }));
     assert.match(p.stderr, /packetCount does not apply to a triggered capture/);
     const n = await kubectlCreate({ ...capture('bad', { targetNode: 'node-a', targetInterface: 'eth0', trigger: { when: [{ type: 'OOMKilled' }] } }), metadata: { name: 'bad', namespace: 'pcapper' } });
-    assert.match(n.stderr, /a node interface capture has no target pod: its triggers can only be Event or Webhook/);
+    assert.match(n.stderr, /a node interface capture has no target pod: its triggers can only be Event, Webhook or Traffic/);
   });
 
   it('Webhook: an Alertmanager notification to the trigger subresource fires the capture; the marker from 2 s before is in the file; only holders of create packetcaptures/trigger may fire', async () => {
@@ -258,6 +272,35 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     assert.equal(pc.status?.firings?.[0]?.source, 'webhook');
     assert.match(pc.status?.firings?.[0]?.cause ?? '', /HighErrorRate: 5xx above 5%/);
     assert.equal(pc.status?.conditions?.find((c) => c.type === 'Triggered')?.status, 'True');
+  });
+
+  // before the NotReady case: from then on the app's failing readiness probe answers 500 all the time
+  it('Traffic: HTTP 500 responses of the app reach the threshold; the agent fires from the HTTP records of the armed target; the marker from 2 s before is in the file', async (t) => {
+    const r = await kubectlCreate(capture('on-5xx', { targetPod: 'app', captureSeconds: 300, trigger: { lookBack: '30s', after: '8s', when: [{ type: 'Traffic', traffic: { metric: 'Http5xx', threshold: 3, window: '5s' } }] } }));
+    assert.equal(r.code, 0, r.stderr);
+    const app = pods.app as ProcessPod;
+    await checkLookBack(
+      'on-5xx',
+      '/marker-5xx',
+      async () => {
+        const before = await getPacketCapture(admin, NS, 'on-5xx');
+        assert.equal(before.status?.firings?.length ?? 0, 0, 'the background 200s do not fire it');
+        for (let i = 1; i <= 3; i++) assert.equal((await httpGet(pods.client as SimPod, `http://${app.ip}:8080/boom-${i}`, { timeoutMs: 5000 })).status, 500);
+      },
+      'Traffic',
+    );
+    const pc = await getPacketCapture(admin, NS, 'on-5xx');
+    const f = pc.status?.firings?.[0];
+    assert.equal(f?.source, 'agent');
+    freezeLag(t, pc);
+    assert.match(f?.cause ?? '', /^Http5xx on pod\/trg\/app: 3 within 5 s \(threshold 3\), seen by node node-a; last: GET \/boom-3 on .*:8080 answered 500$/);
+    const files = await downloadAll('on-5xx');
+    const fails = files.flatMap((file) => {
+      const ts = spawnSync('tshark', ['-r', file, '-Y', 'http.response.code == 500', '-T', 'fields', '-e', 'frame.time_epoch'], { encoding: 'utf8' });
+      assert.equal(ts.status, 0, ts.stderr);
+      return ts.stdout.split('\n').filter(Boolean).map(Number);
+    });
+    assert.ok(fails.filter((t) => t * 1000 <= Date.parse(f?.time ?? '') + 1).length >= 3, `the three 500s up to the firing (${f?.time}) are in the file: ${fails.join(', ')}`);
   });
 
   it('NotReady: the pod\'s readiness probe fails, the controller fires; the marker from 2 s before is in the file', async () => {
@@ -305,6 +348,72 @@ describe('triggered captures: look-back window, firings, webhook (needs root)', 
     const pc = await getPacketCapture(admin, NS, 'on-event');
     assert.equal(pc.status?.firings?.length, 1);
     assert.match(pc.status?.firings?.[0]?.cause ?? '', /Event BackOff on Pod trg\/web/);
+  });
+
+  it('Traffic: TCP resets from connections to a closed port reach the threshold; the agent fires; the marker from 2 s before and the resets are in the file', async (t) => {
+    const r = await kubectlCreate(
+      capture('on-traffic', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '8s', when: [{ type: 'Traffic', traffic: { metric: 'TcpResets', threshold: 5, window: '2s' } }] } }),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const web = pods.web as SimPod;
+    await checkLookBack(
+      'on-traffic',
+      '/marker-traffic',
+      async () => {
+        const before = await getPacketCapture(admin, NS, 'on-traffic');
+        assert.equal(before.status?.firings?.length ?? 0, 0, 'the background HTTP traffic alone does not fire it');
+        // real RSTs: the web pod's kernel refuses connections to a port nothing listens on (the client retries every 100 ms)
+        await assert.rejects(httpGet(pods.client as SimPod, `http://${web.ip}:81/refused`, { timeoutMs: 1500 }));
+      },
+      'Traffic',
+    );
+    const pc = await getPacketCapture(admin, NS, 'on-traffic');
+    const f = pc.status?.firings?.[0];
+    assert.equal(pc.status?.firings?.length, 1, 'fires once');
+    assert.equal(f?.source, 'agent');
+    freezeLag(t, pc);
+    assert.match(f?.cause ?? '', /^TcpResets on pod\/trg\/web: 5 within 2 s \(threshold 5\), seen by node node-a; last: .* -> (trg\/web|[0-9.]+):81 refused$/);
+    assert.equal(pc.status?.conditions?.find((c) => c.type === 'Triggered')?.reason, 'Traffic');
+    // the resets that fired it are in the file, before the firing time (tshark)
+    const files = await downloadAll('on-traffic');
+    const rsts = files.flatMap((file) => {
+      const ts = spawnSync('tshark', ['-r', file, '-Y', 'tcp.flags.reset == 1 && tcp.srcport == 81', '-T', 'fields', '-e', 'frame.time_epoch'], { encoding: 'utf8' });
+      assert.equal(ts.status, 0, ts.stderr);
+      return ts.stdout.split('\n').filter(Boolean).map(Number);
+    });
+    const firedAt = Date.parse(f?.time ?? '');
+    // (the firing's time has whole milliseconds, tshark's microseconds)
+    assert.ok(rsts.filter((t) => t * 1000 <= firedAt + 1).length >= 5, `at least 5 RSTs from port 81 up to the firing (${f?.time}): ${rsts.join(', ')}`);
+  });
+
+  it('Traffic: SERVFAIL answers of a DNS server in the target pod reach the threshold within the window; the agent fires', async (t) => {
+    const web = pods.web as SimPod;
+    servers.push(await startDnsServer({ netnsPath: web.netnsPath, ip: web.ip, ...(web.cgroup ? { cgroup: web.cgroup } : {}) }, 53, { 'ok.example': '10.9.9.9', 'broken.example': 'SERVFAIL' }, { run: stack.kubelet.run }));
+    const r = await kubectlCreate(capture('on-servfail', { targetPod: 'web', captureSeconds: 300, trigger: { lookBack: '30s', after: '8s', when: [{ type: 'Traffic', traffic: { metric: 'DnsServfail', threshold: 3, window: '30s' } }] } }));
+    assert.equal(r.code, 0, r.stderr);
+    await checkLookBack(
+      'on-servfail',
+      '/marker-servfail',
+      async () => {
+        // answered queries and NXDOMAIN do not count; three SERVFAIL do
+        assert.equal((await dnsQuery(pods.client as SimPod, web.ip, 'ok.example')).rcode, 0);
+        assert.equal((await dnsQuery(pods.client as SimPod, web.ip, 'nothing.example')).rcode, 3);
+        for (let i = 0; i < 3; i++) assert.equal((await dnsQuery(pods.client as SimPod, web.ip, 'broken.example')).rcode, 2);
+      },
+      'Traffic',
+    );
+    const pc = await getPacketCapture(admin, NS, 'on-servfail');
+    const f = pc.status?.firings?.[0];
+    assert.equal(f?.source, 'agent');
+    freezeLag(t, pc);
+    assert.match(f?.cause ?? '', /^DnsServfail on pod\/trg\/web: 3 within 30 s \(threshold 3\), seen by node node-a; last: broken\.example\.? A from .*:53 SERVFAIL$/);
+    const files = await downloadAll('on-servfail');
+    const fails = files.flatMap((file) => {
+      const ts = spawnSync('tshark', ['-r', file, '-Y', 'dns.flags.response == 1 && dns.flags.rcode == 2', '-T', 'fields', '-e', 'frame.time_epoch'], { encoding: 'utf8' });
+      assert.equal(ts.status, 0, ts.stderr);
+      return ts.stdout.split('\n').filter(Boolean).map(Number);
+    });
+    assert.ok(fails.filter((x) => x * 1000 <= Date.parse(f?.time ?? '') + 1).length >= 3, `the three SERVFAIL answers up to the firing (${f?.time}) are in the file: ${fails.join(', ')}`);
   });
 
   it('OOMKilled: the container status a kubelet writes after an OOM kill fires the capture', async () => {

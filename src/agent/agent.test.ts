@@ -396,6 +396,51 @@ describe('node agent with a fake capture backend (unit: no root, no tools, fake 
     await h.agent.stop();
   });
 
+  it('after a restart: an armed target of an unfired capture is armed again (a fresh window, the gap said; captureSeconds from its first start); a fired one ends AgentRestarted', async () => {
+    const trigger = { lookBack: '30s', lookBackBytes: '64Ki', after: '10s', when: [{ type: 'Webhook' as const }] };
+    // the clock starts at 2026-01-01T00:00:00Z: the targets started 100 s before the restart
+    const armedEntry = podTarget('web-1', NODE, { phase: 'Running', reason: 'Armed', startTime: '2025-12-31T23:58:20Z' });
+    const fired = capture('c2', [podTarget('web-2', NODE, { phase: 'Running', reason: 'Triggered', startTime: '2025-12-31T23:58:20Z' })], { spec: { targetPod: 'web-2', captureSeconds: '300', trigger } });
+    fired.status = { ...fired.status, firings: [{ id: 'f-1', type: 'Webhook', time: '2025-12-31T23:59:55Z', source: 'webhook' }] };
+    const h = await harness({ captures: [capture('c1', [armedEntry], { spec: { targetPod: 'web-1', captureSeconds: '300', trigger } }), fired], pods: [pod('web-1'), pod('web-2')] });
+    await h.until('re-armed', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Running/Armed' && h.target('c1', 'pod/shop/web-1')?.startTime !== armedEntry.startTime);
+    await h.until('the fired one interrupted', () => phaseOf(h, 'c2', 'pod/shop/web-2') === 'Failed/AgentRestarted');
+    assert.match(h.target('c1', 'pod/shop/web-1')?.message ?? '', /re-armed after an agent restart at 2026-01-01T00:00:00.000Z: the window starts again then/);
+    assert.deepEqual(
+      h.events.map((e) => e.reason).sort(),
+      ['AgentRestarted', 'CaptureStarted', 'Rearmed'],
+    );
+    assert.match(h.events.find((e) => e.reason === 'Rearmed')?.message ?? '', /re-armed with a fresh look-back window; the packets before 2026-01-01T00:00:00.000Z were not kept/);
+    assert.deepEqual(h.backend.calls.capture.map((r) => r.target.kind === 'pod' && r.target.pod), ['web-1'], 'only the unfired one runs tcpdump again');
+    const run = h.backend.live('pod/shop/web-1');
+    assert.ok(run?.release, 'armed: the backend holds a window');
+    // captureSeconds (300) counts from the first start (100 s ago): NotTriggered 200 s after the restart, not 300
+    await h.clock.advance(199_000);
+    await h.until('queue idle', () => h.agent.idle());
+    assert.equal(phaseOf(h, 'c1', 'pod/shop/web-1'), 'Running/Armed');
+    await h.clock.advance(1_000);
+    await h.until('not triggered', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Finished/NotTriggered');
+    assert.deepEqual(run.releases, [], 'nothing fired');
+    await h.agent.stop();
+  });
+
+  it('a re-armed target is released by the capture\'s firing like any armed target', async () => {
+    const trigger = { lookBack: '30s', lookBackBytes: '64Ki', after: '10s', when: [{ type: 'Webhook' as const }] };
+    const c = capture('c1', [podTarget('web-1', NODE, { phase: 'Running', reason: 'Armed', startTime: '2025-12-31T23:58:20Z' })], { spec: { targetPod: 'web-1', captureSeconds: '300', trigger } });
+    const h = await harness({ captures: [c], pods: [pod('web-1')] });
+    await h.until('re-armed', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Running/Armed' && h.backend.live('pod/shop/web-1') !== undefined);
+    const firedAt = h.clock.now() + 5_000;
+    await h.clock.advance(5_000);
+    const next = capture('c1', h.captures.get(`${NS}/c1`)?.status?.targets ?? [], { spec: { targetPod: 'web-1', captureSeconds: '300', trigger } });
+    next.status = { ...next.status, firings: [{ id: 'f-1', type: 'Webhook', time: new Date(firedAt).toISOString(), source: 'webhook' }] };
+    h.captures.put(next);
+    await h.until('triggered', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Running/Triggered');
+    assert.deepEqual(h.backend.live('pod/shop/web-1')?.releases, [firedAt]);
+    await h.clock.advance(10_000);
+    await h.until('window ended', () => phaseOf(h, 'c1', 'pod/shop/web-1') === 'Finished/TriggerWindowEnded');
+    await h.agent.stop();
+  });
+
   it('a tcpdump that ends by itself finishes the target (PacketCountReached); one that fails reports its words (CaptureFailed)', async () => {
     const h = await harness({ pods: [pod('web-1'), pod('web-2')] });
     h.captures.put(capture('c1', [podTarget('web-1')], { spec: { packetCount: '5' } }));

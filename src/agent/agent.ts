@@ -44,6 +44,7 @@ import { systemClock, type Clock, type Timer } from '../k8s/clock.js';
 import { EventRecorder } from '../k8s/events.js';
 import { Informer, type Change } from '../k8s/informer.js';
 import { applyStatus } from '../k8s/status.js';
+import { agentTriggerFieldManager, type Firing } from '../api/trigger-schema.js';
 import { WorkQueue } from '../k8s/workqueue.js';
 import type { Logger } from '../telemetry/log.js';
 import { PodWaits, type AgentContext, type CaptureObject, type EventSink, type ObjectCache } from './context.js';
@@ -79,6 +80,8 @@ export interface AgentDeps {
   pods: ObjectCache<Pod>;
   /** Server-side apply of this node's status fields (throws KubeApiError). */
   applyStatus(namespace: string, name: string, status: PacketCaptureStatus): Promise<void>;
+  /** Server-side apply of a Traffic firing this agent decided (src/agent/traffic-trigger.ts); its own field manager. */
+  applyFiring?: (namespace: string, name: string, firing: Firing) => Promise<void>;
   events: EventSink;
   clock?: Clock;
   /** The data directory's usage (default: src/capture/disk.ts measureDisk). */
@@ -171,6 +174,9 @@ export function createNodeAgent(o: AgentOptions): NodeAgent {
     applyStatus: async (ns, name, status) => {
       await applyStatus(client, ns, name, status, manager, { force: true });
     },
+    applyFiring: async (ns, name, firing) => {
+      await applyStatus(client, ns, name, { firings: [firing] }, agentTriggerFieldManager(config.nodeName));
+    },
     events: new EventRecorder({ kc: o.kc, component: 'pcapper-agent', instance: config.nodeName, log }),
     server: (hooks) =>
       new AgentServer({ nodeName: config.nodeName, dataDir: config.dataDir, ...hooks, ...(config.encryption ? { keyring } : {}) }, log.child({ component: 'server' }), { ...config.tls, clientNames: config.clientNames }),
@@ -231,6 +237,7 @@ export class NodeAgent {
       uploads,
       stores: resolver,
       analysis: deps.analysis,
+      applyFiring: deps.applyFiring,
       config: deps.config,
       clock: this.clock,
       backend: deps.backend,

@@ -17,6 +17,7 @@ import type { AgentMetrics } from './metrics.js';
 import { statusOf, type CaptureState, type Pod } from './state.js';
 import type { StatusWriter } from './status-writer.js';
 import type { AnalysisHook } from './analysis.js';
+import type { Firing } from '../api/trigger-schema.js';
 
 /** A cache of objects kept current by a watch (src/k8s/informer.ts Informer implements it). */
 export interface ObjectCache<T> {
@@ -61,6 +62,8 @@ export interface AgentContext {
   readonly stores?: StoreResolver | undefined;
   /** Live analysis of running targets and where its records go (none: no analysis). */
   readonly analysis?: AnalysisHook | undefined;
+  /** Applies a firing this agent decided (Traffic triggers) into status.firings under its trigger field manager; none: not written (unit tests). */
+  readonly applyFiring?: ((namespace: string, name: string, firing: Firing) => Promise<void>) | undefined;
 }
 
 /** Waits for a change of one pod in the informer, or a time on the clock. */

@@ -8,7 +8,8 @@
  * after the firing (reason TriggerWindowEnded). A capture whose captureSeconds pass without a
  * firing ends Finished/NotTriggered with no files.
  */
-import type { PacketCapture } from '../api/packetcapture.js';
+import type { PacketCapture, TargetStatus } from '../api/packetcapture.js';
+import { resolveSpec } from '../api/validate.js';
 import type { ResolvedTrigger } from '../api/trigger.js';
 import { REASON_ARMED, REASON_TRIGGERED, type Firing } from '../api/trigger-schema.js';
 import type { Timer } from '../k8s/clock.js';
@@ -30,18 +31,47 @@ export function firstFiring(pc: Pick<PacketCapture, 'status'> | undefined): Firi
   return fs.sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || a.id.localeCompare(b.id))[0];
 }
 
+/**
+ * After an agent restart, may the target that was Running be armed again instead of ending
+ * AgentRestarted? Yes when the capture is triggered and has not fired: nothing was written (the
+ * window lived in the old process's memory), so a fresh window loses only the gap. Pure.
+ */
+export function rearmable(pc: PacketCapture, entry: TargetStatus): boolean {
+  if (entry.phase !== 'Running' || entry.reason === REASON_TRIGGERED || firstFiring(pc) !== undefined) return false;
+  if (pc.metadata.deletionTimestamp) return false;
+  const r = resolveSpec(pc.spec, pc.metadata.namespace ?? '');
+  return r.ok && r.spec.trigger !== undefined;
+}
+
+/** Targets re-armed after a restart: when, and their first start (captureSeconds counts from it). */
+const rearms = new WeakMap<CaptureState, Map<string, { atMs: number; firstStartMs: number | undefined }>>();
+
+/** Records that `entry` is being armed again after an agent restart at `nowMs` (armSession reports the gap). */
+export function noteRearm(st: CaptureState, entry: TargetStatus, nowMs: number): void {
+  const pc = entry.startTime ? Date.parse(entry.startTime) : NaN;
+  const m = rearms.get(st) ?? new Map<string, { atMs: number; firstStartMs: number | undefined }>();
+  m.set(entry.name, { atMs: nowMs, firstStartMs: Number.isFinite(pc) ? pc : undefined });
+  rearms.set(st, m);
+}
+
 /** tcpdump runs for an armed target: report Armed, stay armed for captureSeconds at most. */
 export function armSession(ctx: AgentContext, st: CaptureState, s: Session, trigger: ResolvedTrigger, armSeconds: number | undefined): void {
+  const re = rearms.get(st)?.get(s.target);
+  rearms.get(st)?.delete(s.target);
+  // re-armed: captureSeconds counts from the first start, not from the restart
+  if (re?.firstStartMs !== undefined && armSeconds !== undefined) armSeconds = Math.max(0, Math.ceil((re.firstStartMs + armSeconds * 1000 - ctx.clock.now()) / 1000));
   const a: Armed = { trigger, armTimer: undefined, firedId: undefined };
   armed.set(s, a);
   if (!s.running?.release) {
     // a backend without a window (tcpdump writing its own files) cannot hold back: refuse rather than record everything
-    ctx.track(stopSession(ctx, st, s, { phase: 'Failed', reason: 'TriggerUnsupported', message: 'this agent writes tcpdump\'s own files (no pipe): a look-back window needs the agent\'s ring (PCAPPER_PIPE)' }));
+    ctx.track(stopSession(ctx, st, s, { phase: 'Failed', reason: 'TriggerUnsupported', message: 'this agent writes tcpdump\'s own files (no pipe): a look-back window needs the agent\'s ring (tcpdump -w - into a pipe)' }));
     return;
   }
   observe(st, s.target, {
     reason: REASON_ARMED,
-    message: `armed: keeping the last ${trigger.lookBackSeconds} s (at most ${trigger.lookBackBytes} bytes) in memory; nothing is written until a trigger fires`,
+    message: `armed: keeping the last ${trigger.lookBackSeconds} s (at most ${trigger.lookBackBytes} bytes) in memory; nothing is written until a trigger fires${
+      re ? `; re-armed after an agent restart at ${new Date(re.atMs).toISOString()}: the window starts again then (the packets kept before the restart are lost)` : ''
+    }`,
   });
   markDirty(ctx, st, true);
   if (armSeconds !== undefined) {

@@ -17,7 +17,7 @@ import { requeueFiles } from './store-hooks.js';
 import { join } from 'node:path';
 import type { FileUpload, TargetStatus } from '../api/packetcapture.js';
 import { startTarget } from './start.js';
-import { applyFirings } from './lookback.js';
+import { applyFirings, noteRearm, rearmable } from './lookback.js';
 import { newCaptureState, observationOf, observe, type CaptureState } from './state.js';
 
 export async function reconcile(ctx: AgentContext, key: string, podWaitMs: number): Promise<void> {
@@ -54,6 +54,14 @@ export async function reconcile(ctx: AgentContext, key: string, podWaitMs: numbe
         markDirty(ctx, state, true);
         break;
       case 'interrupted': {
+        if (pc && rearmable(pc, a.entry)) {
+          // armed and not fired: nothing was written, the window lived in the old process's memory; a fresh one (docs/triggers.md)
+          noteRearm(state, a.entry, ctx.clock.now());
+          state.local.set(a.entry.name, { phase: 'Scheduled', active: true });
+          ctx.events.record(state.subject, 'Warning', 'Rearmed', `node ${node}: target ${a.entry.name} was armed when the agent restarted: re-armed with a fresh look-back window; the packets before ${isoAt(ctx.clock)} were not kept`);
+          ctx.track(startTarget(ctx, state, pc, a.entry, podWaitMs));
+          break;
+        }
         const files = await filesOnDisk(ctx.config.dataDir, state, a.entry, agentKeyring(ctx), ctx.log);
         const onDisk = files.files.map((f) => f.name);
         // files already uploaded (and removed from the node) stay listed with their upload state

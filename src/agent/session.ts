@@ -21,6 +21,7 @@ import { endpointMap, TargetAnalysis } from './analysis.js';
 import type { EndpointInfo } from '../pcap/metadata.js';
 import { targetEnded } from './store-hooks.js';
 import { armSession } from './lookback.js';
+import { trafficConsumer } from './traffic-trigger.js';
 
 type Files = Pick<Observation, 'files' | 'bytes'> & { files: { name: string; size: number }[]; bytes: number };
 
@@ -275,15 +276,29 @@ export function finishObservation(ctx: AgentContext, st: CaptureState, s: Sessio
   );
 }
 
-/** Live analysis of a running target whose capture has record consumers (src/agent/analysis.ts). */
+/**
+ * Live analysis of a running target whose capture has record consumers (src/agent/analysis.ts):
+ * the hook's (a Kafka sink, pair metrics) follow the ring, so an armed target publishes nothing
+ * before its firing, as it writes nothing; a Traffic trigger's (src/agent/traffic-trigger.ts)
+ * follows the records before the look-back gate (`input`: the ring gets nothing until the
+ * firing), with or without a sink, and ends with tcpdump's stream.
+ */
 function startAnalysis(ctx: AgentContext, st: CaptureState, s: Session, endpoints: Readonly<Record<string, EndpointInfo>>): void {
-  const ring = s.running?.ring;
+  const run = s.running;
   const hook = ctx.analysis;
-  if (!ring || !hook || s.analysis) return;
-  const consumers = hook.consumersFor({ namespace: st.namespace, name: st.name });
-  if (consumers.length === 0) return;
-  const a = new TargetAnalysis({ capture: st.name, namespace: st.namespace, target: s.target }, endpointMap(endpoints), consumers, hook.options, hook.rawFor?.({ namespace: st.namespace, name: st.name }));
-  a.attach(ring);
+  if (!run || s.analysis) return;
+  const target = { capture: st.name, namespace: st.namespace, target: s.target };
+  const resolved = resolveSpec(ctx.captures.get(st.key)?.spec, st.namespace);
+  const traffic = run.input ? trafficConsumer(ctx, st, resolved.ok ? resolved.spec.trigger : undefined) : undefined;
+  if (traffic && run.input) {
+    const t = new TargetAnalysis(target, endpointMap(endpoints), [traffic], hook?.options);
+    t.attach(run.input);
+    s.timers.push(every(ctx.clock, 1000, () => t.tick(ctx.clock.now() / 1000)));
+  }
+  const consumers = run.ring && hook ? hook.consumersFor({ namespace: st.namespace, name: st.name }) : [];
+  if (!run.ring || consumers.length === 0) return;
+  const a = new TargetAnalysis(target, endpointMap(endpoints), consumers, hook?.options, hook?.rawFor?.({ namespace: st.namespace, name: st.name }));
+  a.attach(run.ring);
   s.analysis = a;
   s.timers.push(every(ctx.clock, 1000, () => a.tick(ctx.clock.now() / 1000)));
 }

@@ -271,8 +271,8 @@ export const specSchema = s.object(
         message: 'podSelector must not be empty: an empty selector would capture every pod of the namespace',
       },
       {
-        rule: "!has(self.trigger) || !has(self.targetNode) || self.trigger.when.all(o, o.type == 'Event' || o.type == 'Webhook')",
-        message: 'a node interface capture has no target pod: its triggers can only be Event or Webhook',
+        rule: "!has(self.trigger) || !has(self.targetNode) || self.trigger.when.all(o, o.type == 'Event' || o.type == 'Webhook' || o.type == 'Traffic')",
+        message: 'a node interface capture has no target pod: its triggers can only be Event, Webhook or Traffic',
       },
       { rule: '!(has(self.trigger) && has(self.packetCount))', message: 'packetCount does not apply to a triggered capture (tcpdump would stop while armed); use trigger.after' },
       {

@@ -9,12 +9,18 @@
 import { s, type CelRule, type Infer } from './dsl.js';
 import { SECONDS_STRING, SIZE_STRING_TRIGGER } from './trigger-formats.js';
 
-/** What can fire a trigger (issue 15 item 2). `Traffic` is designed here; the agent's analysis implements it later. */
+/** What can fire a trigger (issue 15 item 2). `Traffic` is decided by the agent from its live analysis (src/agent/traffic-trigger.ts). */
 export const TRIGGER_TYPES = ['ContainerRestart', 'OOMKilled', 'NotReady', 'Event', 'Webhook', 'Traffic'] as const;
 export type TriggerType = (typeof TRIGGER_TYPES)[number];
 /** Kinds that watch the target pods (pod targets only). */
 export const POD_TRIGGER_TYPES: readonly TriggerType[] = ['ContainerRestart', 'OOMKilled', 'NotReady'];
-export const TRAFFIC_METRICS = ['TcpResetsPerSecond', 'DnsServfailPerSecond', 'Http5xxPerSecond'] as const;
+/**
+ * Traffic conditions (the live analysis' records of a target): TCP resets (RST segments, refused
+ * connections included), DNS answers with rcode SERVFAIL, HTTP/1.x and HTTP/2 responses with a
+ * 5xx status, gRPC calls that ended with a non-OK grpc-status.
+ */
+export const TRAFFIC_METRICS = ['TcpResets', 'DnsServfail', 'Http5xx', 'GrpcError'] as const;
+export type TrafficMetric = (typeof TRAFFIC_METRICS)[number];
 
 export const TRIGGER_LIMITS = {
   minLookBackSeconds: 1,
@@ -28,6 +34,11 @@ export const TRIGGER_LIMITS = {
   defaultAfterSeconds: 30,
   maxTriggers: 16,
   maxFirings: 16,
+  /** Traffic triggers: the sliding window the threshold counts in (default 1 s: a rate per second). */
+  minTrafficWindowSeconds: 1,
+  maxTrafficWindowSeconds: 300,
+  defaultTrafficWindowSeconds: 1,
+  maxTrafficThreshold: 1_000_000,
 } as const;
 
 const lookBackRule: CelRule = {
@@ -38,6 +49,10 @@ const afterRule: CelRule = {
   rule: `type(self) == int ? (self >= 0 && self <= ${TRIGGER_LIMITS.maxAfterSeconds}) : (!self.matches('${SECONDS_STRING}') || (self.matches('^[0-9]+$') ? (int(self) <= ${TRIGGER_LIMITS.maxAfterSeconds}) : (duration(self) <= duration('${TRIGGER_LIMITS.maxAfterSeconds}s'))))`,
   message: `trigger.after must be between 0 seconds and ${TRIGGER_LIMITS.maxAfterSeconds / 60} minutes, e.g. "30s"`,
 };
+const trafficWindowRule: CelRule = {
+  rule: `type(self) == int ? (self >= 1 && self <= ${TRIGGER_LIMITS.maxTrafficWindowSeconds}) : (!self.matches('${SECONDS_STRING}') || (self.matches('^[0-9]+$') ? (int(self) >= 1 && int(self) <= ${TRIGGER_LIMITS.maxTrafficWindowSeconds}) : (duration(self) >= duration('1s') && duration(self) <= duration('${TRIGGER_LIMITS.maxTrafficWindowSeconds}s'))))`,
+  message: `trigger.when[].traffic.window must be between 1 second and ${TRIGGER_LIMITS.maxTrafficWindowSeconds / 60} minutes, e.g. "1s" (a rate per second) or "60s"`,
+};
 const lookBackBytesRule: CelRule = {
   rule: `!self.matches('${SIZE_STRING_TRIGGER}') || (quantity(self).compareTo(quantity('64Ki')) >= 0 && quantity(self).compareTo(quantity('1Gi')) <= 0)`,
   message: 'trigger.lookBackBytes must be between 64Ki and 1Gi per target (kept in the agent\'s memory), e.g. "64Mi"',
@@ -47,17 +62,25 @@ export const triggerOnSchema = s.object(
   {
     type: s.enum(TRIGGER_TYPES, {
       description:
-        'ContainerRestart / OOMKilled / NotReady: a target pod\'s container restarts, is OOMKilled, or the pod\'s Ready condition turns False. Event: a Kubernetes Event with `reason` in the target namespace. Webhook: an Alertmanager notification POSTed to the trigger subresource (docs/triggers.md). Traffic: a condition of the live analysis (designed, not yet available).',
+        'ContainerRestart / OOMKilled / NotReady: a target pod\'s container restarts, is OOMKilled, or the pod\'s Ready condition turns False. Event: a Kubernetes Event with `reason` in the target namespace. Webhook: an Alertmanager notification POSTed to the trigger subresource (docs/triggers.md). Traffic: a condition of the agent\'s live analysis of a target\'s packets (traffic.metric reaches traffic.threshold within traffic.window).',
     }),
     reason: s.string({ maxLength: 128, pattern: '^[A-Za-z][A-Za-z0-9]*$', description: 'Event only: the Event reason to match (e.g. BackOff, Unhealthy, FailedMount).' }),
     involvedObjectName: s.string({ maxLength: 253, description: 'Event only: match only Events about the object of this name (default: any object in the target namespace except PacketCaptures).' }),
     alertName: s.string({ maxLength: 253, description: 'Webhook only: fire only for alerts with this alertname label (default: any firing alert).' }),
     traffic: s.object(
       {
-        metric: s.enum(TRAFFIC_METRICS),
-        threshold: s.int({ minimum: 1, maximum: 1_000_000 }),
+        metric: s.enum(TRAFFIC_METRICS, {
+          description: 'TcpResets: RST segments (refused connections included). DnsServfail: DNS answers with rcode SERVFAIL. Http5xx: HTTP/1.x and HTTP/2 responses with a 5xx status. GrpcError: gRPC calls that ended with a grpc-status other than OK.',
+        }),
+        threshold: s.int({ minimum: 1, maximum: TRIGGER_LIMITS.maxTrafficThreshold, description: 'Fire when this many happened on one target within window.' }),
+        window: s.intOrString({
+          pattern: SECONDS_STRING,
+          maxLength: 20,
+          description: `The sliding window (packet time) the threshold counts in: seconds or a duration, ${TRIGGER_LIMITS.minTrafficWindowSeconds}s to ${TRIGGER_LIMITS.maxTrafficWindowSeconds / 60}m. Default ${TRIGGER_LIMITS.defaultTrafficWindowSeconds}s (threshold is then a rate per second).`,
+          validations: [trafficWindowRule],
+        }),
       },
-      { required: ['metric', 'threshold'], description: 'Traffic only (not yet available): fire when the metric reaches threshold on a target.' },
+      { required: ['metric', 'threshold'], description: 'Traffic only: fire when metric reaches threshold on one target within window (decided by the agent that captures the target).' },
     ),
   },
   {
@@ -67,10 +90,6 @@ export const triggerOnSchema = s.object(
       { rule: "!has(self.involvedObjectName) || self.type == 'Event'", message: 'involvedObjectName applies only to type Event' },
       { rule: "!has(self.alertName) || self.type == 'Webhook'", message: 'alertName applies only to type Webhook' },
       { rule: "self.type == 'Traffic' ? has(self.traffic) : !has(self.traffic)", message: 'a Traffic trigger needs traffic {metric, threshold}; traffic applies only to type Traffic' },
-      {
-        rule: "self.type != 'Traffic'",
-        message: 'Traffic triggers are not available yet: they need the agent\'s live analysis (docs/triggers.md); use ContainerRestart, OOMKilled, NotReady, Event or Webhook',
-      },
     ],
   },
 );
@@ -127,6 +146,12 @@ export type Firing = Infer<typeof firingSchema>;
 /** Field managers of firings (each firing entry keeps its writer; the controller's status apply never drops them). */
 export const TRIGGER_FIELD_MANAGER = 'pcapper-trigger';
 export const WEBHOOK_FIELD_MANAGER = 'pcapper-trigger-webhook';
+/**
+ * The field manager of a node's agent for the Traffic firings it decides: not the agent's status
+ * manager (pcapper-agent-<node>), whose every apply states all its fields and would drop a firing
+ * it does not repeat. Applied once per firing, never again, so the entry stays.
+ */
+export const agentTriggerFieldManager = (node: string): string => `pcapper-agent-trigger-${node}`;
 
 /** Target reasons while armed and after firing (phase stays Running). */
 export const REASON_ARMED = 'Armed';

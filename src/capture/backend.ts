@@ -68,6 +68,8 @@ export interface RunningCapture {
   stop(graceMs?: number): Promise<TcpdumpExit>;
   /** Armed captures (options.lookBack): freezes the look-back window at `firedAtMs` and starts the ring (src/capture/lookback.ts). */
   release?: (firedAtMs: number) => WindowRelease;
+  /** Armed captures: every record as tcpdump wrote it, before the look-back window (the ring gets nothing until release). */
+  readonly input?: Pick<LiveRing, 'header' | 'subscribe'> | undefined;
 }
 
 /**

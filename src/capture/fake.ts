@@ -12,6 +12,7 @@ import type { CaptureMetadata } from '../pcap/metadata.js';
 import { CaptureSetupError, type CaptureBackend, type CaptureRequest, type PreparedCapture, type RunningCapture } from './backend.js';
 import type { TcpdumpExit } from './runner.js';
 import { captureDirOf, capturePaths, type Listening, type TcpdumpStats } from './tcpdump.js';
+import type { WindowRelease } from './lookback.js';
 
 /** The 24-byte pcap global header (LINKTYPE_ETHERNET, microseconds), what tcpdump writes first. */
 export const PCAP_HEADER = Buffer.from('d4c3b2a1020004000000000000000000ffff000001000000', 'hex');
@@ -45,7 +46,17 @@ export class FakeRunningCapture implements RunningCapture {
   private resolveExit!: (e: TcpdumpExit) => void;
   private writes: Promise<void> = Promise.resolve();
 
+  /** Armed captures (options.lookBack): the firing times release() was called with (the fake keeps no window). */
+  readonly releases: number[] = [];
+  readonly release?: (firedAtMs: number) => WindowRelease;
+
   constructor(readonly prepared: PreparedCapture) {
+    if (prepared.request.options.lookBack) {
+      this.release = (firedAtMs) => {
+        this.releases.push(firedAtMs);
+        return { packets: 0, bytes: 0, oldestMs: undefined, evicted: 0 };
+      };
+    }
     this.listening = { interface: prepared.request.options.interface, linkTypeName: 'EN10MB', linkType: 1, snapLength: prepared.request.options.snapLength };
     this.exited = new Promise((r) => (this.resolveExit = r));
   }

@@ -265,7 +265,7 @@ export class LinuxCaptureBackend implements CaptureBackend {
         if (r) void r.flush().catch(() => undefined); // an error ends the capture through consume()
       },
       ...(r ? { seal: () => r.flush() } : {}),
-      ...(gate ? { release: (firedAtMs: number) => gate.release(firedAtMs) } : {}),
+      ...(gate ? { release: (firedAtMs: number) => gate.release(firedAtMs), input: gate } : {}),
       stop: async (graceMs?: number) => {
         await proc.stop(graceMs);
         return exited;

@@ -59,3 +59,34 @@ test('gate: an armed stream that ends leaves nothing', async () => {
   await new Promise((res) => g.on('end', res));
   assert.equal(out.length, 0);
 });
+
+test('gate: subscribe taps every record as it enters, armed or released; a tap may release mid-chunk and the rest passes through', async () => {
+  const g = new LookbackGate({ seconds: 30, bytes: 1 << 20 });
+  const out: Buffer[] = [];
+  g.on('data', (b: Buffer) => out.push(b));
+  const seen: number[] = [];
+  let ended = 0;
+  g.subscribe({
+    data: (r) => {
+      seen.push(r.readUInt32LE(0));
+      if (r.readUInt32LE(0) === 102) g.release(102_000); // the third record decides
+    },
+    end: () => ended++,
+  });
+  // one chunk: header and four records; the tap releases on the third
+  g.write(Buffer.concat([header(), rec(100, 0, 20, 1), rec(101, 0, 20, 2), rec(102, 0, 20, 3), rec(103, 0, 20, 4)]));
+  assert.equal(g.header?.length, 24);
+  g.write(rec(104, 0, 20, 5));
+  g.end();
+  await new Promise((r) => g.on('end', r));
+  assert.deepEqual(seen, [100, 101, 102, 103, 104], 'the tap saw every record, before and after the release');
+  assert.equal(ended, 1);
+  const all = Buffer.concat(out);
+  assert.deepEqual(all.subarray(0, 24), header());
+  const secs: number[] = [];
+  for (let off = 24; off < all.length; off += 36) secs.push(all.readUInt32LE(off));
+  assert.deepEqual(secs, [100, 101, 102, 103, 104], 'window then the rest, in order, each once');
+  let late = 0;
+  g.subscribe({ data: () => undefined, end: () => late++ });
+  assert.equal(late, 1, 'a tap after the end is ended at once');
+});

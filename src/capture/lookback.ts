@@ -89,7 +89,17 @@ export class RecordWindow {
   }
 }
 
-/** tcpdump's stream in, nothing out while armed; the window then everything after release(). */
+/** A listener of every record that enters the gate (the agent's live analysis; LiveRing.subscribe's shape). */
+export interface RecordTap {
+  data(record: Buffer): void;
+  end(): void;
+}
+
+/**
+ * tcpdump's stream in, nothing out while armed; the window then everything after release().
+ * subscribe() taps the records as they come in, armed or not: the live analysis of an armed
+ * target (Traffic triggers, src/agent/traffic-trigger.ts) must see packets the ring does not get yet.
+ */
 export class LookbackGate extends Transform {
   private readonly split = new PcapSplitter();
   private readonly window: RecordWindow;
@@ -97,6 +107,8 @@ export class LookbackGate extends Transform {
   private nanos = false;
   private released = false;
   private headerOut = false;
+  private readonly taps = new Set<RecordTap>();
+  private tapsEnded = false;
 
   constructor(private readonly o: LookbackOptions) {
     super();
@@ -110,6 +122,21 @@ export class LookbackGate extends Transform {
   /** Bytes and packets held in memory now. */
   get held(): { packets: number; bytes: number } {
     return { packets: this.window.packets, bytes: this.window.bytes };
+  }
+
+  /** The pcap global header once tcpdump wrote it. */
+  get header(): Buffer | undefined {
+    return this.split.header;
+  }
+
+  /** Every record from now on as it enters (before the window); returns the unsubscribe function. */
+  subscribe(l: RecordTap): () => void {
+    if (this.tapsEnded) {
+      l.end();
+      return () => undefined;
+    }
+    this.taps.add(l);
+    return () => this.taps.delete(l);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -126,13 +153,42 @@ export class LookbackGate extends Transform {
       this.le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
       this.nanos = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
     }
-    if (this.released) {
+    if (this.released && this.taps.size === 0) {
       this.sendHeader();
       if (recs.length > 0) this.push(recs.length === 1 ? Buffer.from(recs[0] as Buffer) : Buffer.concat(recs));
-    } else {
-      for (const r of recs) this.window.push(r, recordMicros(r, this.le, this.nanos));
+      cb();
+      return;
     }
+    // one record at a time: a tap may release the window in the middle of a chunk (a Traffic
+    // trigger decided on this very packet); the records after it then pass straight through
+    const out: Buffer[] = [];
+    for (const r of recs) {
+      if (this.released) out.push(r);
+      else this.window.push(r, recordMicros(r, this.le, this.nanos));
+      for (const t of this.taps) {
+        try {
+          t.data(r);
+        } catch {
+          this.taps.delete(t); // a failing listener never stops the capture
+        }
+      }
+    }
+    if (this.released) this.sendHeader();
+    if (out.length > 0) this.push(out.length === 1 ? Buffer.from(out[0] as Buffer) : Buffer.concat(out));
     cb();
+  }
+
+  private endTaps(): void {
+    if (this.tapsEnded) return;
+    this.tapsEnded = true;
+    const ts = [...this.taps];
+    this.taps.clear();
+    for (const t of ts) t.end();
+  }
+
+  override _destroy(err: Error | null, cb: (error: Error | null) => void): void {
+    this.endTaps();
+    cb(err);
   }
 
   private sendHeader(): void {
@@ -160,6 +216,7 @@ export class LookbackGate extends Transform {
   override _flush(cb: TransformCallback): void {
     // armed to the end: the window is dropped (nothing fired, nothing is kept)
     if (!this.released) this.window.drain();
+    this.endTaps();
     cb();
   }
 }

@@ -98,8 +98,9 @@ sock.on('message', (msg, rinfo) => {
     const qtype = msg.readUInt16BE(qend), qclass = msg.readUInt16BE(qend + 2);
     const question = msg.subarray(12, qend + 4);
     const addrs = table.get(qname.toLowerCase());
+    const servfail = addrs !== undefined && addrs[0] === 'SERVFAIL';
     const answers = [];
-    if (addrs && qtype === 1 && qclass === 1) {
+    if (addrs && !servfail && qtype === 1 && qclass === 1) {
       for (const a of addrs) {
         const rr = Buffer.alloc(16);
         rr.writeUInt16BE(0xc00c, 0); rr.writeUInt16BE(1, 2); rr.writeUInt16BE(1, 4); rr.writeUInt32BE(30, 6); rr.writeUInt16BE(4, 10);
@@ -107,7 +108,7 @@ sock.on('message', (msg, rinfo) => {
         answers.push(rr);
       }
     }
-    const rcode = addrs ? 0 : 3;
+    const rcode = servfail ? 2 : addrs ? 0 : 3;
     const hdr = Buffer.alloc(12);
     hdr.writeUInt16BE(id, 0); hdr.writeUInt16BE(0x8000 | 0x0400 | (flags & 0x0100) | rcode, 2);
     hdr.writeUInt16BE(1, 4); hdr.writeUInt16BE(answers.length, 6);
@@ -255,13 +256,13 @@ export async function ping(fromPod: Pick<NetnsTarget, 'netnsPath'>, ip: string, 
   return { transmitted: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0), output };
 }
 
-/** A records served by startDnsServer: name -> IPv4 address(es). Other names get NXDOMAIN. */
+/** A records served by startDnsServer: name -> IPv4 address(es), or 'SERVFAIL' (answered with rcode 2). Other names get NXDOMAIN. */
 export type DnsRecords = Record<string, string | string[]>;
 
 /** Starts a UDP DNS responder inside the pod (A records only). */
 export async function startDnsServer(pod: TrafficEndpoint, port = 53, records: DnsRecords = {}, opts: TrafficOptions = {}): Promise<ServerHandle> {
   for (const [name, v] of Object.entries(records)) {
-    for (const a of Array.isArray(v) ? v : [v]) if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(a)) throw new Error(`DNS record ${name}: ${a} is not an IPv4 address`);
+    for (const a of Array.isArray(v) ? v : [v]) if (a !== 'SERVFAIL' && !/^(\d{1,3}\.){3}\d{1,3}$/.test(a)) throw new Error(`DNS record ${name}: ${a} is not an IPv4 address`);
   }
   const what = `dns server ${pod.ip}:${port}`;
   const h = await waitForListening(pod, ['node', '-e', DNS_SERVER, String(port), JSON.stringify(records)], what, opts);
@@ -270,7 +271,7 @@ export async function startDnsServer(pod: TrafficEndpoint, port = 53, records: D
 
 export interface DnsResult {
   id: number;
-  /** 0 NOERROR, 3 NXDOMAIN */
+  /** 0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN */
   rcode: number;
   answers: string[];
 }
