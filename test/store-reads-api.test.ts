@@ -29,26 +29,16 @@ import { EncryptedFileReader } from '../src/crypto/reader.js';
 import { kp } from './cli-support.js';
 import { startStack, type Stack } from './harness/demo.js';
 import type { SimPod } from './harness/kubelet.js';
-import { assertRoot, CONTROL_PLANE_IP } from './harness/netns.js';
+import { assertRoot, CONTROL_PLANE_IP, spawnInNetns } from './harness/netns.js';
 import { S3Server } from './harness/s3.js';
 import { eventually } from './harness/eventually.js';
 import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
+import { BULK_CLIENT, MINIMAL_STORE_CRD } from './store-control-support.js';
 
 const NS = 'shop';
 const BUCKET = 'captures';
 const PREFIX = 'prod';
 const MARKER = `pcapper-store-read-${Date.now().toString(36)}`;
-const STORE_CRD = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'packetcapturestores.pcapper.dev' },
-  spec: {
-    group: 'pcapper.dev',
-    scope: 'Cluster',
-    names: { plural: 'packetcapturestores', singular: 'packetcapturestore', kind: 'PacketCaptureStore' },
-    versions: [{ name: 'v1alpha1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
-  },
-};
 
 function tool(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
@@ -85,10 +75,14 @@ describe('download / export / summary from the store through kube-apiserver and 
   const getPc = async (name: string): Promise<PacketCapture> => JSON.parse(await kubectl(['get', 'packetcaptures.pcapper.dev', name, '-n', NS, '-o', 'json'])) as PacketCapture;
 
   /** alice creates the capture with the CLI's own path (kubectl create as her), then waits until every file is verified in the store. */
-  const captureUploaded = async (name: string, spec: Record<string, unknown>): Promise<TargetStatus> => {
+  const captureUploaded = async (name: string, spec: Record<string, unknown>, whileRunning?: () => Promise<void>): Promise<TargetStatus> => {
     const pc = { apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCapture', metadata: { name, namespace: NS }, spec: { targetPod: 'web', captureSeconds: '4s', store: 'good', ...spec } };
     const r = await stack.cluster.kubectl(['create', '-f', '-'], { input: JSON.stringify(pc), kubeconfig: alice });
     assert.equal(r.code, 0, r.stderr);
+    if (whileRunning) {
+      await eventually(async () => ((await getPc(name)).status?.targets?.[0]?.phase === 'Running' ? true : undefined), { what: `${name} Running`, timeoutMs: 90_000, everyMs: 250 });
+      await whileRunning();
+    }
     return eventually(
       async () => {
         const t = (await getPc(name)).status?.targets?.find((x) => x.node === 'node-a');
@@ -144,7 +138,7 @@ describe('download / export / summary from the store through kube-apiserver and 
     stack = await startStack({ nodes: ['node-a'], serverReplicas: 1, log: () => undefined, agentEnv: { PCAPPER_UPLOAD_RETRY_MAX: '2s' } });
     alice = stack.cluster.userKubeconfigPath('alice');
     s3 = await S3Server.start({ buckets: [BUCKET], placement: { netns: stack.cluster.controlPlane, host: CONTROL_PLANE_IP, run: stack.cluster.run } });
-    await kubectl(['apply', '-f', '-'], JSON.stringify(STORE_CRD));
+    await kubectl(['apply', '-f', '-'], JSON.stringify(MINIMAL_STORE_CRD));
     await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/packetcapturestores.pcapper.dev']);
     const creds = { 'good.accessKeyId': s3.accessKeyId, 'good.secretAccessKey': s3.secretAccessKey };
     await kubectl(['-n', 'pcapper', 'create', 'secret', 'generic', 'pcapper-store-credentials', '--dry-run=client', '-o', 'json', ...Object.entries(creds).map(([k, v]) => `--from-literal=${k}=${v}`)]).then((j) => kubectl(['apply', '-f', '-'], j));
@@ -227,6 +221,53 @@ describe('download / export / summary from the store through kube-apiserver and 
     const mallory = await kp(['download', 'kept', '-n', NS, '-w', join(tmp, 'm.pcapng')], { kubeconfig: stack.cluster.userKubeconfigPath('mallory'), cwd: tmp });
     assert.notEqual(mallory.code, 0);
     assert.match(mallory.stderr, /forbidden|Forbidden|403/);
+  });
+
+  it('the ring wraps (fileCount 2): every file keeps an object of its own, and status, describe, the file list and the download agree', async () => {
+    // bigger answers on another port, fetched by a keep-alive client in the client pod for this
+    // capture only (~5 MB/s for 6 s): 1 MB ring files fill many times over
+    const big = await startHttpServer({ netnsPath: web.netnsPath, ip: web.ip, ...(web.cgroup ? { cgroup: web.cgroup } : {}) }, 8081, { run: stack.kubelet.run, body: `${MARKER} `.repeat(3000) });
+    let t: TargetStatus;
+    try {
+      const done = captureUploaded('wraps', { fileCount: 2, maxFileSize: 1, captureSeconds: '10s', captureFilter: 'tcp port 8081' }, async () => {
+        const bulk = spawnInNetns(client, [process.execPath, '-e', BULK_CLIENT, `http://${web.ip}:8081/${MARKER}`, '6'], { run: stack.kubelet.run, what: 'bulk http client' });
+        await bulk.exited;
+      });
+      t = await done;
+    } finally {
+      await big.stop().catch(() => undefined);
+    }
+    const ring = (t.files ?? []).filter((f) => f.name !== 'capture-meta.json').map((f) => f.name);
+    assert.ok(ring.length > 2, `the ring wrapped: ${ring.length} files for fileCount 2 (${ring.join(', ')})`);
+    assert.equal(new Set(ring).size, ring.length, 'every file has a name of its own');
+    dropNodeCopy('wraps');
+
+    const c = s3.client(BUCKET);
+    let keys: string[];
+    try {
+      keys = (await c.listObjects(`${PREFIX}/${NS}/wraps/`)).map((o) => o.key.slice(o.key.lastIndexOf('/') + 1));
+    } finally {
+      c.close();
+    }
+    assert.deepEqual(keys.filter((k) => k !== 'capture-meta.json').sort(), [...ring].sort(), 'one object per file the capture wrote: nothing overwritten');
+
+    const listed = await stack.cluster.kubectl(['get', '--raw', `/apis/data.pcapper.dev/v1alpha1/namespaces/${NS}/packetcaptures/wraps/files`], { kubeconfig: alice });
+    assert.equal(listed.code, 0, listed.stderr);
+    const items = (JSON.parse(listed.stdout) as { items: { name: string; location?: string }[] }).items;
+    assert.deepEqual(items.map((i) => i.name).filter((n) => n !== 'capture-meta.json').sort(), [...ring].sort(), 'the data API lists the files status lists');
+
+    const described = await kp(['describe', 'wraps', '-n', NS], { kubeconfig: alice, cwd: tmp });
+    assert.equal(described.code, 0, described.stderr);
+    for (const n of ring) assert.ok(described.stdout.toString().includes(n), `describe names ${n}`);
+
+    const objs = await objects('wraps', t);
+    const expected = packetLines(await Promise.all(objs.map((o) => decryptTo(o.path, `${o.path}.pcap`, keyring))));
+    assert.equal(expected.length, t.packets, 'the objects hold every packet tcpdump reported: no lap lost');
+    const dl = join(tmp, 'wraps.pcapng');
+    const d = await kp(['download', 'wraps', '-n', NS, '-w', dl], { kubeconfig: alice, cwd: tmp });
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal(capinfosCount(dl), t.packets);
+    assert.deepEqual(packetLines([dl]), expected);
   });
 
   it('end-to-end mode from the store: download --identity as alice gives the packets; without it, a clear refusal', async () => {
