@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import type { PacketCapture, TargetStatus } from '../src/api/packetcapture.js';
 import type { Keyring } from '../src/crypto/format.js';
 import { parseKeyring } from '../src/crypto/keyring.js';
+import { describeKeys } from '../src/crypto/rotation.js';
 import { EncryptedFileReader } from '../src/crypto/reader.js';
 import { kp } from './cli-support.js';
 import { startStack, type Stack } from './harness/demo.js';
@@ -289,5 +290,61 @@ describe('download / export / summary from the store through kube-apiserver and 
     const noId = await kp(['download', 'sealed', '-n', NS, '-w', join(tmp, 'x.pcapng')], { kubeconfig: alice, cwd: tmp });
     assert.notEqual(noId.code, 0);
     assert.match(noId.stderr, /encrypted end to end.*--identity FILE/);
+  });
+
+  it('key rotation and the store: retire refuses while objects in the store need the old key, naming the captures; once they are deleted (objects with them) it retires; a capture on the new key still downloads from the store', async () => {
+    const admin = stack.cluster.kubeconfigPath;
+    const secretKeys = async (): Promise<{ active: string; ids: string[] }> =>
+      describeKeys((JSON.parse(await kubectl(['-n', 'pcapper', 'get', 'secret', 'pcapper-encryption-keys', '-o', 'json'])) as { data: Record<string, string> }).data);
+    const old = (await secretKeys()).active;
+    const rot = await kp(['keys', 'rotate', '--id', 'k2'], { kubeconfig: admin, cwd: tmp });
+    assert.equal(rot.code, 0, rot.stderr);
+    // the harness kubelet mounts a Secret when a pod starts: roll the pods that read the keys
+    await stack.agents['node-a']?.restart();
+    await stack.restartServers();
+    const t = await captureUploaded('fresh', {});
+    dropNodeCopy('fresh');
+
+    const keyIdsOf = async (name: string): Promise<string[][]> => {
+      const r = await stack.cluster.kubectl(['get', '--raw', `/apis/data.pcapper.dev/v1alpha1/namespaces/${NS}/packetcaptures/${name}/files`], { kubeconfig: admin });
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { items: { kind: string; storeKeyIds?: string[] }[] }).items.filter((i) => i.kind === 'pcap').map((i) => i.storeKeyIds ?? ['?']);
+    };
+    assert.deepEqual([...new Set((await keyIdsOf('fresh')).flat())], ['k2'], 'the new capture\'s objects are wrapped by the new key');
+    assert.deepEqual([...new Set((await keyIdsOf('kept')).flat())], [old], 'objects uploaded before the rotation still need the old key (the store is not re-wrapped)');
+    assert.deepEqual((await keyIdsOf('sealed')).flat(), [], 'end-to-end objects need no cluster key');
+
+    const refused = await kp(['keys', 'retire', old], { kubeconfig: admin, cwd: tmp });
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`key "${old}" still wraps \\d+ objects? in a store, of 2 captures`));
+    for (const c of ['kept', 'wraps']) assert.ok(refused.stderr.includes(`${NS}/${c}:`), `the refusal names ${NS}/${c}: ${refused.stderr}`);
+    for (const c of ['fresh', 'sealed']) assert.ok(!refused.stderr.includes(`${NS}/${c}:`), `not ${NS}/${c}`);
+    assert.match(refused.stderr, /Keep the key until those captures are deleted/);
+    assert.deepEqual((await secretKeys()).ids, [old, 'k2'].sort(), 'the key is still in the Secret');
+
+    // the way out the message gives: delete those captures; the finalizer deletes their objects
+    await kubectl(['delete', 'packetcaptures.pcapper.dev', 'kept', 'wraps', '-n', NS, '--wait=false']);
+    await eventually(
+      async () => {
+        const c = s3.client(BUCKET);
+        try {
+          const left = [...(await c.listObjects(`${PREFIX}/${NS}/kept/`)), ...(await c.listObjects(`${PREFIX}/${NS}/wraps/`))];
+          const pcs = await stack.cluster.kubectl(['get', 'packetcaptures.pcapper.dev', '-n', NS, '-o', 'name']);
+          return left.length === 0 && !/\/(kept|wraps)$/m.test(pcs.stdout) ? true : undefined;
+        } finally {
+          c.close();
+        }
+      },
+      { what: 'kept and wraps deleted, with their objects', timeoutMs: 120_000, everyMs: 500 },
+    );
+    const retired = await kp(['keys', 'retire', old], { kubeconfig: admin, cwd: tmp });
+    assert.equal(retired.code, 0, retired.stderr);
+    assert.deepEqual(await secretKeys(), { active: 'k2', ids: ['k2'] });
+
+    await stack.restartServers();
+    const dl = join(tmp, 'fresh.pcapng');
+    const d = await kp(['download', 'fresh', '-n', NS, '-w', dl], { kubeconfig: alice, cwd: tmp });
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal(capinfosCount(dl), t.packets, 'the capture on the new key downloads from the store after the old key is gone');
   });
 });
