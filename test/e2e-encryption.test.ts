@@ -175,8 +175,8 @@ describe('end-to-end encryption to age recipients on a real cluster (needs root)
   });
 
   it('with a store: every object is end to end (the keyring cannot open it, no plaintext); the identity opens each one to what tcpdump captured', async () => {
-    // (the stack's pcapper server has no store reads configured: test/harness/demo.ts runs no
-    // store, so the download-from-the-store path is read here with the crypto reader directly)
+    // (the objects are read here with the crypto reader directly; `download --identity` from the
+    // store through kube-apiserver and the aggregated server is test/store-reads-api.test.ts's)
     const created = await create('sealed-store', { encryption: { recipients: [recipient] }, store: 'good' });
     assert.equal(created.code, 0, created.stderr);
     const t = await finished('sealed-store', (x) => (x.files ?? []).every((f) => f.upload?.state === 'Uploaded'));
