@@ -21,21 +21,11 @@ import { assertRoot, CONTROL_PLANE_IP } from './harness/netns.js';
 import { S3Server } from './harness/s3.js';
 import { eventually } from './harness/eventually.js';
 import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
+import { MINIMAL_STORE_CRD } from './store-control-support.js';
 
 const NS = 'vault';
 const BUCKET = 'captures';
 const MARKER = `pcapper-e2e-plaintext-${Date.now().toString(36)}`;
-const STORE_CRD = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'packetcapturestores.pcapper.dev' },
-  spec: {
-    group: 'pcapper.dev',
-    scope: 'Cluster',
-    names: { plural: 'packetcapturestores', singular: 'packetcapturestore', kind: 'PacketCaptureStore' },
-    versions: [{ name: 'v1alpha1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
-  },
-};
 
 function tsharkFields(file: string, args: string[]): string[] {
   const r = spawnSync('tshark', ['-r', file, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
@@ -102,7 +92,7 @@ describe('end-to-end encryption to age recipients on a real cluster (needs root)
     stack = await startStack({ nodes: ['node-a'], serverReplicas: 1, log: () => undefined, agentEnv: { PCAPPER_UPLOAD_RETRY_MAX: '2s' } });
     admin = stack.cluster.kubeconfigPath;
     s3 = await S3Server.start({ buckets: [BUCKET], placement: { netns: stack.cluster.controlPlane, host: CONTROL_PLANE_IP, run: stack.cluster.run } });
-    await kubectl(['apply', '-f', '-'], JSON.stringify(STORE_CRD));
+    await kubectl(['apply', '-f', '-'], JSON.stringify(MINIMAL_STORE_CRD));
     await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/packetcapturestores.pcapper.dev']);
     await kubectl(['create', 'clusterrole', 'pcapper-agent-stores', '--verb=list,watch', '--resource=packetcapturestores.pcapper.dev']);
     await kubectl(['create', 'clusterrolebinding', 'pcapper-agent-stores', '--clusterrole=pcapper-agent-stores', '--serviceaccount=pcapper:pcapper-agent']);
@@ -185,8 +175,8 @@ describe('end-to-end encryption to age recipients on a real cluster (needs root)
   });
 
   it('with a store: every object is end to end (the keyring cannot open it, no plaintext); the identity opens each one to what tcpdump captured', async () => {
-    // (the stack's pcapper server has no store reads configured: test/harness/demo.ts runs no
-    // store, so the download-from-the-store path is read here with the crypto reader directly)
+    // (the objects are read here with the crypto reader directly; `download --identity` from the
+    // store through kube-apiserver and the aggregated server is test/store-reads-api.test.ts's)
     const created = await create('sealed-store', { encryption: { recipients: [recipient] }, store: 'good' });
     assert.equal(created.code, 0, created.stderr);
     const t = await finished('sealed-store', (x) => (x.files ?? []).every((f) => f.upload?.state === 'Uploaded'));

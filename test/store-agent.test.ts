@@ -30,38 +30,15 @@ import { assertRoot, CONTROL_PLANE_IP, spawnInNetns } from './harness/netns.js';
 import { S3Server } from './harness/s3.js';
 import { eventually } from './harness/eventually.js';
 import { httpGet, startHttpServer, type ServerHandle } from './harness/traffic.js';
+import { BULK_CLIENT, MINIMAL_STORE_CRD } from './store-control-support.js';
 
 const NS = 'shop';
 const BUCKET = 'captures';
 /** A payload no packet would carry by chance: it must never be found in plaintext at rest. */
 const MARKER = `pcapper-known-plaintext-${Date.now().toString(36)}`;
 
-const STORE_CRD = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'packetcapturestores.pcapper.dev' },
-  spec: {
-    group: 'pcapper.dev',
-    scope: 'Cluster',
-    names: { plural: 'packetcapturestores', singular: 'packetcapturestore', kind: 'PacketCaptureStore' },
-    versions: [{ name: 'v1alpha1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
-  },
-};
 
 
-/** A client inside a pod: keep-alive GETs of url for `seconds`, paced (~50 requests/s), then exits. */
-const BULK_CLIENT = String.raw`
-const http = require('node:http');
-const [url, seconds] = [process.argv[1], Number(process.argv[2])];
-const agent = new http.Agent({ keepAlive: true });
-const end = Date.now() + seconds * 1000;
-let i = 0;
-const next = () => {
-  if (Date.now() > end) { agent.destroy(); return; }
-  http.get(url + '/' + i++, { agent }, (res) => { res.resume(); res.on('end', () => setTimeout(next, 15)); }).on('error', () => setTimeout(next, 100));
-};
-next();
-`;
 
 /** {@link eventually} with this file's positional arguments (one polling loop: test/harness/eventually.ts). */
 function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
@@ -162,7 +139,7 @@ describe('agent uploads to a store in the cluster network: encrypted at rest, ve
     tmp = mkdtempSync(join(tmpdir(), 'pcapper-store-agent-'));
     stack = await startStack({ nodes: ['node-a'], serverReplicas: 1, log: () => undefined, agentEnv: { PCAPPER_UPLOAD_RETRY_MAX: '2s' } });
     s3 = await S3Server.start({ buckets: [BUCKET], placement: { netns: stack.cluster.controlPlane, host: CONTROL_PLANE_IP, run: stack.cluster.run } });
-    await kubectl(['apply', '-f', '-'], JSON.stringify(STORE_CRD));
+    await kubectl(['apply', '-f', '-'], JSON.stringify(MINIMAL_STORE_CRD));
     await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/packetcapturestores.pcapper.dev']);
     await kubectl(['create', 'clusterrole', 'pcapper-agent-stores', '--verb=list,watch', '--resource=packetcapturestores.pcapper.dev']);
     await kubectl(['create', 'clusterrolebinding', 'pcapper-agent-stores', '--clusterrole=pcapper-agent-stores', '--serviceaccount=pcapper:pcapper-agent']);

@@ -51,3 +51,35 @@ export function writeCredentialsDir(dir: string, entries: Record<string, string>
 
 /** The DSL types every schema field as present; a store as written by an admin has only some. */
 export type DeepPartial<T> = T extends readonly (infer I)[] ? DeepPartial<I>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+/**
+ * A PacketCaptureStore CRD with no schema checks, for the real-stack store tests
+ * (test/store-agent.test.ts, test/e2e-encryption.test.ts, test/store-reads-api.test.ts): the chart's
+ * CEL allows plain http only to an in-cluster Service name, and the harness has no cluster DNS, so
+ * the test S3 server in the fabric is reached by IP (test/store-control.test.ts covers the real CRD).
+ */
+export const MINIMAL_STORE_CRD = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'packetcapturestores.pcapper.dev' },
+  spec: {
+    group: 'pcapper.dev',
+    scope: 'Cluster',
+    names: { plural: 'packetcapturestores', singular: 'packetcapturestore', kind: 'PacketCaptureStore' },
+    versions: [{ name: 'v1alpha1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+  },
+};
+
+/** A client inside a pod (`node -e BULK_CLIENT URL SECONDS`): keep-alive GETs of url for `seconds`, paced (~50 requests/s), then exits. */
+export const BULK_CLIENT = String.raw`
+const http = require('node:http');
+const [url, seconds] = [process.argv[1], Number(process.argv[2])];
+const agent = new http.Agent({ keepAlive: true });
+const end = Date.now() + seconds * 1000;
+let i = 0;
+const next = () => {
+  if (Date.now() > end) { agent.destroy(); return; }
+  http.get(url + '/' + i++, { agent }, (res) => { res.resume(); res.on('end', () => setTimeout(next, 15)); }).on('error', () => setTimeout(next, 100));
+};
+next();
+`;

@@ -30,7 +30,7 @@ import type { RingFile } from '../capture/ring.js';
 import type { KubeObject } from '../k8s/informer.js';
 import { loadCredentials } from '../storage/credentials.js';
 import type { Credentials } from '../storage/sigv4.js';
-import { ringFileClosed, ringMayReuse, uploadReported } from './store-hooks.js';
+import { ringFileClosed, ringMayReuse, ringUniqueNames, uploadReported } from './store-hooks.js';
 import type { AnalysisHook } from './analysis.js';
 import { kafkaAnalysisHook } from './kafka-consumer.js';
 import { readSecretEntry, SinkCache, SINK_API_PATH, type SinkObject } from './sinks.js';
@@ -167,6 +167,7 @@ export function createNodeAgent(o: AgentOptions): NodeAgent {
           open: config.encryption ? encryptedSink(keyring) : plainSink(),
           onClosed: (prep, file) => ref.agent?.ringFileClosed(prep, file),
           canDelete: (prep, name) => ref.agent?.ringMayReuse(prep, name) ?? false,
+          uniqueNames: (prep) => ref.agent?.ringUniqueNames(prep) ?? false,
         },
       }),
     captures,
@@ -274,6 +275,10 @@ export class NodeAgent {
   /** May the ring delete this file to reuse its slot? (backend hook) */
   ringMayReuse(prep: PreparedCapture, name: string): boolean {
     return ringMayReuse(this.ctx, prep, name);
+  }
+
+  ringUniqueNames(prep: PreparedCapture): boolean {
+    return ringUniqueNames(this.ctx, prep);
   }
 
   /** This node's view of a capture (tests and debugging). */

@@ -63,6 +63,16 @@ export function ringMayReuse(ctx: AgentContext, prep: PreparedCapture, name: str
   return ctx.uploads.isUploaded(join(prep.paths.targetDir, name));
 }
 
+/**
+ * Does the ring give each file a name of its own? With a store yes: the object key is the file
+ * name, so a reused ring name would overwrite an object of an earlier lap (docs/storage.md
+ * section 4, "Ring files"); the store keeps every file the capture wrote, the node the newest
+ * fileCount.
+ */
+export function ringUniqueNames(ctx: AgentContext, prep: PreparedCapture): boolean {
+  return storeOf(ctx, prep.request.captureNamespace, prep.request.captureName) !== undefined;
+}
+
 /** A target ended: queue its metadata sidecar (after its ring files, which were queued as they closed). */
 export function targetEnded(ctx: AgentContext, prep: PreparedCapture): void {
   const store = storeOf(ctx, prep.request.captureNamespace, prep.request.captureName);

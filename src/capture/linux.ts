@@ -45,6 +45,8 @@ export interface PipeOutput {
   onClosed?: (prep: PreparedCapture, file: RingFile) => void;
   /** May this file be deleted to reuse its ring slot? (with a store: only once uploaded) */
   canDelete?: (prep: PreparedCapture, name: string) => boolean;
+  /** Give every ring file a name of its own (with a store: no object is overwritten; PcapRingOptions.uniqueNames). */
+  uniqueNames?: (prep: PreparedCapture) => boolean;
 }
 
 /** mkdir -p with mode 0700 for every component below `base` (chmod too: umask may differ). */
@@ -219,6 +221,7 @@ export class LinuxCaptureBackend implements CaptureBackend {
           remove: (p) => rm(p, { force: true }),
           ...(pipe.canDelete ? { canDelete: (n: string) => pipe.canDelete?.(prep, n) ?? true } : {}),
           ...(pipe.onClosed ? { onClosed: (f: RingFile) => pipe.onClosed?.(prep, f) } : {}),
+          ...(pipe.uniqueNames?.(prep) ? { uniqueNames: true } : {}),
         });
         const r = ring;
         const p = proc;

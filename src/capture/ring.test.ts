@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { parseKeyring } from '../crypto/keyring.js';
 import { EncryptedFileReader } from '../crypto/reader.js';
-import { PcapRing, PcapSplitter, PcapStreamError, ringFailure, ringFileName, RingBacklogError, type RingFile } from './ring.js';
+import { PcapRing, PcapSplitter, PcapStreamError, ringFailure, ringFileName, RingBacklogError, uniqueRingFileName, type RingFile } from './ring.js';
 import { encryptedSink, plainSink } from './sinks.js';
 
 const HEADER = Buffer.from('d4c3b2a1020004000000000000000000ffff000001000000', 'hex');
@@ -112,6 +112,52 @@ describe('PcapRing', () => {
     input.end(Buffer.concat([HEADER, ...Array.from({ length: 20 }, () => rec(randomBytes(200)))]));
     await assert.rejects(done, RingBacklogError);
     assert.deepEqual(readdirSync(dir).sort(), ['b.pcap0', 'b.pcap1'], 'both files kept');
+  });
+
+  it('uniqueNames (a capture with a store): every file has a name of its own, the oldest uploaded one is removed beyond fileCount, a name is never reused', async () => {
+    assert.equal(uniqueRingFileName('w.pcap', 3, 12), 'w.pcap03', 'padded like tcpdump -W names');
+    assert.equal(uniqueRingFileName('w.pcap', 12, 12), 'w.pcap12', 'never wrapped');
+    const dir = tmp();
+    const uploaded = new Set<string>();
+    const closed: string[] = [];
+    const removed: string[] = [];
+    const r = new PcapRing({
+      dir,
+      fileBase: 'w.pcap',
+      maxFileSize: 1000,
+      fileCount: 2,
+      open: plainSink(),
+      remove: (p) => (removed.push(p.slice(dir.length + 1)), rm(p, { force: true })),
+      canDelete: (n) => uploaded.has(n),
+      // the upload queue verifies each closed file at once (and deletes the local copy, as the agent does)
+      onClosed: (f) => (closed.push(f.name), uploaded.add(f.name)),
+      uniqueNames: true,
+    });
+    const input = new PassThrough();
+    const done = r.consume(input);
+    input.end(Buffer.concat([HEADER, ...Array.from({ length: 20 }, () => rec(randomBytes(200)))]));
+    await done;
+    // 4 records of 216 bytes per 1000-byte file (24-byte header): 5 files
+    assert.deepEqual(closed, ['w.pcap0', 'w.pcap1', 'w.pcap2', 'w.pcap3', 'w.pcap4'], 'five files, five names: no object key repeats');
+    assert.equal(new Set(closed).size, closed.length);
+    assert.deepEqual(removed, ['w.pcap0', 'w.pcap1', 'w.pcap2'], 'the oldest removed, one per new file beyond fileCount');
+    assert.deepEqual(readdirSync(dir).sort(), ['w.pcap3', 'w.pcap4'], 'the node keeps the newest fileCount files');
+    assert.deepEqual(r.files().map((f) => f.name), ['w.pcap3', 'w.pcap4']);
+  });
+
+  it('uniqueNames: a file not yet in the store is never removed; the ring stops with RingBacklogError naming the oldest', async () => {
+    const dir = tmp();
+    const r = new PcapRing({ dir, fileBase: 'v.pcap', maxFileSize: 1000, fileCount: 2, open: plainSink(), remove: (p) => rm(p), canDelete: () => false, uniqueNames: true });
+    const input = new PassThrough();
+    const done = r.consume(input);
+    input.end(Buffer.concat([HEADER, ...Array.from({ length: 20 }, () => rec(randomBytes(200)))]));
+    const err = await done.then(
+      () => assert.fail('the ring must stop'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof RingBacklogError);
+    assert.equal(err.file, 'v.pcap0');
+    assert.deepEqual(readdirSync(dir).sort(), ['v.pcap0', 'v.pcap1'], 'both files kept');
   });
 
   it('a backlog says how many files wait and what to do; it ends the target as UploadBacklog (other ring errors: CaptureFailed)', async () => {

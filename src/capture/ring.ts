@@ -172,6 +172,14 @@ export interface PcapRingOptions {
   canDelete?: (name: string) => boolean;
   /** A file was closed (complete on disk): hand it to the upload queue. */
   onClosed?: (file: RingFile) => void;
+  /**
+   * Every file gets a name of its own (`<base><N>`, N counting every file of the capture, not N
+   * modulo fileCount); beyond fileCount files on disk the oldest is removed (when canDelete
+   * allows). Used with a store, whose object key is the file name: no object is ever overwritten
+   * by a later lap of the ring (docs/storage.md section 4, "Ring files"). Default false: tcpdump's
+   * -W names.
+   */
+  uniqueNames?: boolean;
 }
 
 /** A live reader: every record as it arrives, then end() when the capture's stream ended. */
@@ -184,6 +192,15 @@ export interface LiveListener {
 export function ringFileName(fileBase: string, index: number, fileCount: number): string {
   const width = fileCount > 1 ? String(fileCount - 1).length : 1;
   return `${fileBase}${String(index % Math.max(1, fileCount)).padStart(width, '0')}`;
+}
+
+/**
+ * A ring file's own name with unique names (PcapRingOptions.uniqueNames): `<base><index>`, zero
+ * padded like {@link ringFileName} but never wrapped, so the first fileCount names are tcpdump's.
+ */
+export function uniqueRingFileName(fileBase: string, index: number, fileCount: number): string {
+  const width = fileCount > 1 ? String(fileCount - 1).length : 1;
+  return `${fileBase}${String(index).padStart(width, '0')}`;
 }
 
 export class PcapRing {
@@ -300,15 +317,16 @@ export class PcapRing {
   private async startFile(): Promise<void> {
     const header = this.split.header;
     if (!header) return;
-    const name = ringFileName(this.o.fileBase, this.seq, this.o.fileCount);
-    const old = this.all.findIndex((f) => f.name === name);
+    const name = this.o.uniqueNames ? uniqueRingFileName(this.o.fileBase, this.seq, this.o.fileCount) : ringFileName(this.o.fileBase, this.seq, this.o.fileCount);
+    const old = this.o.uniqueNames ? (this.all.length >= Math.max(1, this.o.fileCount) ? 0 : -1) : this.all.findIndex((f) => f.name === name);
+    const victim = old >= 0 ? this.all[old]?.name ?? name : name;
     if (old >= 0) {
       const canDelete = this.o.canDelete;
-      if (canDelete && !canDelete(name)) {
+      if (canDelete && !canDelete(victim)) {
         const waiting = this.all.filter((f) => f.closed && !canDelete(f.name)).length;
-        throw new RingBacklogError(name, waiting, this.o.fileCount);
+        throw new RingBacklogError(victim, waiting, this.o.fileCount);
       }
-      await this.o.remove(`${this.o.dir}/${name}`);
+      await this.o.remove(`${this.o.dir}/${victim}`);
       this.all.splice(old, 1);
     }
     this.seq++;

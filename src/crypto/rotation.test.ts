@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { HEADER_SIZE, parseHeader } from './format.js';
 import { parseKeyring } from './keyring.js';
 import { rewrapTree } from './rewrap-tree.js';
-import { addActiveKey, describeKeys, keyIdFor, removeKey } from './rotation.js';
+import { addActiveKey, describeKeys, keyIdFor, objectsNeedingKey, removeKey, retireRefusal } from './rotation.js';
 import { EncryptedFileReader } from './reader.js';
 import { EncryptedFileWriter } from './writer.js';
 
@@ -32,6 +32,29 @@ describe('key rotation decisions (Secret data)', () => {
     assert.throws(() => removeKey(two, 'k2'), /is the active key: rotate first/);
     assert.throws(() => removeKey(two, 'k9'), /has no key "k9"/);
   });
+  it('retire: objects in a store that still need the key are named, unreadable stores refuse too, end-to-end and other keys do not', () => {
+    const lists = [
+      { capture: 'shop/web', items: [
+        { path: 'n/t/a.pcap0', kind: 'pcap', location: 'store', storeKeyIds: ['k1'] },
+        { path: 'n/t/a.pcap1', kind: 'pcap', location: 'both', storeKeyIds: ['k1', 'k2'] },
+        { path: 'n/t/a.pcap2', kind: 'pcap', location: 'node' },
+        { path: 'n/t/capture-meta.json', kind: 'metadata', location: 'store', storeKeyIds: [] },
+      ] },
+      { capture: 'shop/new', items: [{ path: 'n/t/b.pcap0', kind: 'pcap', location: 'store', storeKeyIds: ['k2'] }] },
+      { capture: 'vault/sealed', items: [{ path: 'n/t/c.pcap0', kind: 'pcap', location: 'store', storeKeyIds: [] }] },
+    ];
+    const r = objectsNeedingKey('k1', lists);
+    assert.deepEqual(r, { needing: [{ capture: 'shop/web', path: 'n/t/a.pcap0' }, { capture: 'shop/web', path: 'n/t/a.pcap1' }], unknown: [] });
+    const msg = retireRefusal('k1', r) ?? '';
+    assert.match(msg, /^key "k1" still wraps 2 objects in a store, of 1 capture:\n {2}shop\/web: n\/t\/a\.pcap0, n\/t\/a\.pcap1\n/);
+    assert.match(msg, /Keep the key until those captures are deleted/);
+    assert.match(msg, /--force/);
+    assert.equal(retireRefusal('k0', objectsNeedingKey('k0', lists)), undefined, 'no object needs k0');
+    const unknown = objectsNeedingKey('k0', [{ capture: 'shop/x', error: 'store "s" could not be listed: NoSuchBucket', items: [] }, { capture: 'shop/y', items: [{ path: 'n/t/d.pcap0', kind: 'pcap', location: 'store' }] }]);
+    assert.equal(unknown.unknown.length, 2);
+    assert.match(retireRefusal('k0', unknown) ?? '', /could not check 2 captures with a store:\n {2}shop\/x: store "s" could not be listed: NoSuchBucket\n {2}shop\/y: the header of n\/t\/d\.pcap0 could not be read/);
+  });
+
   it('default ids sort by time and are valid key ids', () => {
     const a = keyIdFor(new Date('2026-11-27T21:53:00Z'));
     assert.equal(a, 'k20261127-2153');

@@ -35,6 +35,8 @@ export interface FileItem {
   kind: string;
   /** Captures with a store: where the file is (node: only on the node; store: only in the store; both). */
   location?: 'node' | 'store' | 'both';
+  /** Location store or both: the ids of the cluster keys wrapping the object's data key ([] for end-to-end or plain objects; absent when the header could not be read). */
+  storeKeyIds?: string[];
 }
 
 export interface FileList {
@@ -55,9 +57,13 @@ export function mergeStoreItems(list: FileList, storeName: string, storeItems: r
   if ('error' in storeItems) {
     return { ...list, items: list.items.map((i) => ({ ...i, location: 'node' as const })), store: { name: storeName, error: storeItems.error } };
   }
-  const inStore = new Set(storeItems.map((i) => i.path));
+  const inStore = new Map(storeItems.map((i) => [i.path, i]));
   const onNode = new Set(list.items.map((i) => i.path));
-  const items: FileItem[] = list.items.map((i) => ({ ...i, location: inStore.has(i.path) ? ('both' as const) : ('node' as const) }));
+  const items: FileItem[] = list.items.map((i) => {
+    const s = inStore.get(i.path);
+    if (!s) return { ...i, location: 'node' as const };
+    return { ...i, location: 'both' as const, ...(s.storeKeyIds ? { storeKeyIds: s.storeKeyIds } : {}) };
+  });
   for (const s of storeItems) if (!onNode.has(s.path)) items.push({ ...s, location: 'store' });
   items.sort((a, b) => a.path.localeCompare(b.path));
   return { ...list, items, store: { name: storeName } };

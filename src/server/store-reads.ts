@@ -8,7 +8,7 @@
  */
 import type { PacketCapture } from '../api/packetcapture.js';
 import type { PacketCaptureStore } from '../api/packetcapturestore.js';
-import { ALG_AGE, MAGIC } from '../crypto/format.js';
+import { ALG_AGE, HEADER_SIZE, MAGIC, parseHeader } from '../crypto/format.js';
 import { loadKeyringDir } from '../crypto/secret-dir.js';
 import { EncryptedFileReader, type RandomAccessSource } from '../crypto/reader.js';
 import { storeClient, type StoreClientOptions } from '../controller/store-client.js';
@@ -51,6 +51,18 @@ export function plaintextSize(objectSize: number, chunkSize: number): number {
   return Math.max(0, body - chunks * 24);
 }
 
+/**
+ * What the listing tells of an object from its first bytes (pure): the plaintext size and the ids
+ * of the cluster keys that wrap its data key (`kubectl pcap keys retire` refuses to remove a key
+ * an object still needs). End-to-end (age) and plain objects: stored size, no cluster key ([]).
+ * Throws on an encrypted header it cannot parse (the caller leaves storeKeyIds unknown).
+ */
+export function objectHeader(head: Buffer, objectSize: number): { size: number; keyIds: string[] } {
+  if (head.length < 16 || !head.subarray(0, MAGIC.length).equals(MAGIC) || head[MAGIC.length + 1] === ALG_AGE) return { size: objectSize, keyIds: [] };
+  const keyIds = parseHeader(head.subarray(0, HEADER_SIZE)).slots.flatMap((slot) => (slot ? [slot.keyId] : []));
+  return { size: plaintextSize(objectSize, head.readUInt32BE(12)), keyIds };
+}
+
 /** Encrypted with the cluster keyring (served decrypted); end-to-end files (age) are served as stored. */
 async function isEncrypted(src: RandomAccessSource): Promise<{ encrypted: boolean; chunkSize: number }> {
   const head = await src.readAt(0, 16);
@@ -90,17 +102,20 @@ export class StoreReader implements StoreReads {
         .map((o) => ({ o, p: parseObjectKey(prefix, ns, name, o.key) }))
         .filter((x): x is { o: { key: string; size: number }; p: { node: string; target: string; file: string } } => x.p !== undefined)
         .filter(({ p }) => !subdomainError('node', p.node) && !plainNameError('target', p.target) && !plainNameError('file', p.file));
-      // the plaintext size needs the chunk size from each object's header: 16 bytes per object
+      // the plaintext size needs the chunk size, and key retirement the key ids, from each
+      // object's header: one ranged GET of its 296 bytes per object
       return mapLimit(parsed, 8, async ({ o, p }): Promise<FileItem> => {
         let size = o.size;
+        let storeKeyIds: string[] | undefined;
         try {
-          const h = await c.getObject(o.key, { start: 0, end: Math.min(15, o.size - 1) });
-          // end-to-end (age) objects are listed and served as stored
-          if (h.length >= 16 && h.subarray(0, MAGIC.length).equals(MAGIC) && h[MAGIC.length + 1] !== ALG_AGE) size = plaintextSize(o.size, h.readUInt32BE(12));
+          const h = await c.getObject(o.key, { start: 0, end: Math.min(HEADER_SIZE - 1, o.size - 1) });
+          const head = objectHeader(h, o.size);
+          size = head.size;
+          storeKeyIds = head.keyIds;
         } catch {
-          // the listing still shows the object (its stored size)
+          // the listing still shows the object (its stored size); storeKeyIds stays unknown
         }
-        return { node: p.node, target: p.target, name: p.file, path: `${p.node}/${p.target}/${p.file}`, size, modified: '', kind: kindOf(p.file) };
+        return { node: p.node, target: p.target, name: p.file, path: `${p.node}/${p.target}/${p.file}`, size, modified: '', kind: kindOf(p.file), ...(storeKeyIds ? { storeKeyIds } : {}) };
       });
     });
   }
