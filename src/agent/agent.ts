@@ -143,6 +143,10 @@ export function createNodeAgent(o: AgentOptions): NodeAgent {
     podWaitMs: o.podWaitMs,
     analysis: kafkaAnalysisHook({
       sinkFor: (c) => sinks.sinkFor(captures.get(`${c.namespace}/${c.name}`)?.spec?.sink),
+      sinkError: (c) => {
+        const name = captures.get(`${c.namespace}/${c.name}`)?.spec?.sink;
+        return name ? sinks.errors.get(name) : undefined;
+      },
       // per-pod-pair metrics from the same records (src/agent/pair-metrics.ts); the agent is built below
       extra: [{ offer: (rec, t) => ref.agent?.metrics.pairs.offer(rec, t) }],
       analyseAll: config.analysis === 'all',

@@ -58,6 +58,8 @@ export interface AnalysisHook {
   counts(t: RecordTarget): { recordsPublished: number; recordsDropped: number } | undefined;
   /** After the target ended: resolves when its records are published or dropped (or after a bound), with the final counts. */
   settled(t: RecordTarget): Promise<{ recordsPublished: number; recordsDropped: number } | undefined>;
+  /** Why the sink this capture names cannot be used on this node (undefined: it can, or it names none). */
+  unavailable?(capture: { namespace: string; name: string }): string | undefined;
   /** Forget the target's counts (its final status was written). */
   forget?(t: RecordTarget): void;
   readonly options?: AnalysisOptions;

@@ -62,6 +62,8 @@ function rawSink(s: object): RawSink | undefined {
 export function kafkaAnalysisHook(o: {
   /** A sink with `config.rawTopic` and offerRawBlock/flushRaw (a KafkaSink) also gets the raw packets. */
   sinkFor: (capture: { namespace: string; name: string }) => Pick<KafkaSink, 'offer' | 'originStatus' | 'forgetOrigin'> | undefined;
+  /** Why the sink a capture names cannot be built on this node (a bad config, a missing credentials entry); undefined when it names none. */
+  sinkError?: (capture: { namespace: string; name: string }) => string | undefined;
   extra?: readonly RecordConsumer[];
   /** Analyse every capture for the `extra` consumers, not only those with a sink (PCAPPER_ANALYSIS=all). */
   analyseAll?: boolean;
@@ -95,6 +97,7 @@ export function kafkaAnalysisHook(o: {
       const raw = sink && rawSink(sink);
       return raw ? new KafkaRawConsumer(raw) : undefined;
     },
+    unavailable: (capture) => (o.sinkFor(capture) ? undefined : o.sinkError?.(capture)),
     counts: (t) => {
       const c = counts(t);
       return c && { recordsPublished: c.recordsPublished, recordsDropped: c.recordsDropped };

@@ -296,6 +296,13 @@ function startAnalysis(ctx: AgentContext, st: CaptureState, s: Session, endpoint
     s.timers.push(every(ctx.clock, 1000, () => t.tick(ctx.clock.now() / 1000)));
   }
   const consumers = run.ring && hook ? hook.consumersFor({ namespace: st.namespace, name: st.name }) : [];
+  const why = run.ring ? hook?.unavailable?.({ namespace: st.namespace, name: st.name }) : undefined;
+  if (why !== undefined) {
+    // never silent: the capture runs on, its status and an Event say that nothing is published
+    observe(st, s.target, { sinkError: why });
+    ctx.log.warn('sink unavailable: no records are published for this target', { capture: st.key, target: s.target, err: why });
+    ctx.events.record(st.subject, 'Warning', 'SinkUnavailable', `node ${ctx.config.nodeName}: target ${s.target}: no analysis records are published: ${why}`);
+  }
   if (!run.ring || consumers.length === 0) return;
   const a = new TargetAnalysis(target, endpointMap(endpoints), consumers, hook?.options, hook?.rawFor?.({ namespace: st.namespace, name: st.name }));
   a.attach(run.ring);

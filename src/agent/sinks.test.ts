@@ -53,3 +53,23 @@ test('cache: one sink per generation, bad configs and unknown names reported', a
   assert.ok(b && b !== a, 'a good new generation: a new sink');
   await cache.close(100);
 });
+
+test('the analysis hook says why a named sink cannot be used (a missing credentials entry), and nothing when it can or none is named', async () => {
+  const { kafkaAnalysisHook } = await import('./kafka-consumer.js');
+  const sasl = obj({ metadata: { name: 'secure', generation: 1 }, spec: { kafka: { brokers: ['k:9093'], topic: 't', tls: {}, sasl: { mechanism: 'PLAIN', usernameEntry: 'u', passwordEntry: 'p' } } } });
+  const producer = (): ProducerLike => ({ send: () => Promise.resolve(), close: () => Promise.resolve() });
+  const entries: Record<string, string> = { u: 'user' };
+  const cache = new SinkCache(() => [base, sasl], (n) => entries[n], { producer, sleep: () => Promise.resolve() });
+  const named: Record<string, string | undefined> = { a: 'secure', b: 'flows', c: undefined };
+  const hook = kafkaAnalysisHook({
+    sinkFor: (c) => cache.sinkFor(named[c.name]),
+    sinkError: (c) => (named[c.name] ? cache.errors.get(named[c.name] ?? '') : undefined),
+  });
+  assert.deepEqual(hook.consumersFor({ namespace: 'ns', name: 'a' }), [], 'no sink, no consumers');
+  assert.match(hook.unavailable?.({ namespace: 'ns', name: 'a' }) ?? '', /Secret pcapper-sink-credentials has no entry p \(named by PacketCaptureSink secure\); add it/);
+  assert.equal(hook.unavailable?.({ namespace: 'ns', name: 'b' }), undefined, 'a working sink');
+  assert.equal(hook.unavailable?.({ namespace: 'ns', name: 'c' }), undefined, 'no sink named');
+  entries['p'] = 'secret';
+  assert.equal(hook.unavailable?.({ namespace: 'ns', name: 'a' }), undefined, 'the entry added: the sink is built');
+  await cache.close(100);
+});

@@ -103,7 +103,7 @@ export function observe(st: CaptureState, target: string, o: Partial<Observation
 /** The agent-owned fields of a status entry (what it applies). */
 export function observationOf(t: TargetStatus): Observation {
   const o: Observation = { name: t.name };
-  const keys = ['phase', 'reason', 'message', 'files', 'fileLocation', 'bytes', 'packets', 'drops', 'recordsPublished', 'recordsDropped', 'startTime', 'finishTime', 'lastUpdateTime'] as const;
+  const keys = ['phase', 'reason', 'message', 'files', 'fileLocation', 'bytes', 'packets', 'drops', 'recordsPublished', 'recordsDropped', 'sinkError', 'startTime', 'finishTime', 'lastUpdateTime'] as const;
   for (const k of keys) if (t[k] !== undefined) (o as Record<string, unknown>)[k] = t[k];
   return o;
 }

@@ -338,6 +338,7 @@ export const targetStatusSchema = s.object(
     drops: s.int({ minimum: 0, description: 'Packets dropped by the kernel (tcpdump\'s "dropped by kernel").' }),
     recordsPublished: s.int({ minimum: 0, description: 'Analysis records of this target acknowledged by the Kafka sink\'s broker (docs/kafka.md).' }),
     recordsDropped: s.int({ minimum: 0, description: 'Analysis records of this target the Kafka sink dropped (buffer full while the broker was away, or left at the end): never silent.' }),
+    sinkError: s.string({ description: 'Why this node\'s agent cannot publish this target\'s records to the sink the capture names (e.g. a credentials entry missing from Secret pcapper-sink-credentials); the capture runs on and nothing is published for this target. A Warning Event SinkUnavailable says the same.' }),
     startTime: s.string({ format: 'date-time' }),
     finishTime: s.string({ format: 'date-time' }),
     lastUpdateTime: s.string({ format: 'date-time' }),
