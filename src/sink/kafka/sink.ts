@@ -6,8 +6,8 @@ import { resolveKafkaSinkConfig, type KafkaSinkConfig, type KafkaSinkInput } fro
 import { BoundedBuffer } from './buffer.js';
 import { rawKey, recordKey } from './keys.js';
 import { PcapngMessageCutter } from './pcapng-messages.js';
-import { platformaticProducer, type ProducerFactory, type ProducerLike } from './producer.js';
-import { encodeRecord, type RecordOrigin, type SinkRecord } from './record.js';
+import { platformaticProducer, type OutMessage, type ProducerFactory, type ProducerLike } from './producer.js';
+import { encodeRecord, packRecords, type RecordOrigin, type SinkRecord } from './record.js';
 
 export type SinkState = 'starting' | 'publishing' | 'unavailable' | 'closed';
 
@@ -87,7 +87,7 @@ export class KafkaSink {
   /** Offers one record. Never blocks or throws; returns false if it was dropped (buffer full or closed). */
   offer(origin: RecordOrigin, record: SinkRecord): boolean {
     if (this.closing) return false;
-    let value: Buffer;
+    let value: string;
     const key = recordKey(origin.namespace, origin.capture, origin.pod);
     try {
       value = encodeRecord(record);
@@ -210,7 +210,8 @@ export class KafkaSink {
           // One raw message per request: each is up to 1 MiB, the broker's default limit for a batch.
           const batch = this.raw.peek(1);
           try {
-            await this.producer.send(batch);
+            // raw values are always bytes (offerRawMessage)
+            await this.producer.send(batch as readonly OutMessage[]);
             this.raw.commit(batch.length);
           } catch (e) {
             if (!/too large|MESSAGE_TOO_LARGE|RecordTooLarge/i.test(describe(e))) throw e;
@@ -222,7 +223,7 @@ export class KafkaSink {
         if (this.records.length > 0) {
           const batch = this.records.peek(this.config.batchMaxRecords, this.batchBytes);
           try {
-            await this.producer.send(batch);
+            await this.producer.send(packRecords(batch, this.config.recordsPerMessage));
           } catch (e) {
             if (!/too large|MESSAGE_TOO_LARGE|RecordTooLarge/i.test(describe(e))) throw e;
             // The broker's limit is lower than batchMaxBytes: halve the batch; a record too large on its
