@@ -45,24 +45,33 @@ function bytes(v: Buffer | string): Buffer {
  * request and acknowledged as a whole, so a message never splits the batch's accounting. Pure.
  */
 export function packRecords(batch: readonly BufferItem[], perMessage: number): OutMessage[] {
-  const byKey = new Map<string, BufferItem[]>();
+  // records of one sink go to one topic; a key is grouped per topic all the same (cheap: one map per topic)
+  const byTopic = new Map<string, Map<string, BufferItem[]>>();
   for (const it of batch) {
-    const k = `${it.topic}\u0000${it.key}`;
-    let l = byKey.get(k);
-    if (l === undefined) byKey.set(k, (l = []));
-    l.push(it);
+    let keys = byTopic.get(it.topic);
+    if (keys === undefined) byTopic.set(it.topic, (keys = new Map<string, BufferItem[]>()));
+    const l = keys.get(it.key);
+    if (l === undefined) keys.set(it.key, [it]);
+    else l.push(it);
   }
   const out: OutMessage[] = [];
-  for (const items of byKey.values()) {
-    for (let i = 0; i < items.length; i += perMessage) {
-      const part = items.slice(i, i + perMessage);
-      const first = part[0]!;
-      let text = '';
-      for (let j = 0; j < part.length; j++) {
-        const v = part[j]!.value;
-        text += j === 0 ? (typeof v === 'string' ? v : v.toString('utf8')) : `\n${typeof v === 'string' ? v : v.toString('utf8')}`;
+  for (const keys of byTopic.values()) {
+    for (const items of keys.values()) {
+      for (let i = 0; i < items.length; i += perMessage) {
+        const n = Math.min(perMessage, items.length - i);
+        const first = items[i]!;
+        let value: Buffer;
+        if (n === 1) value = bytes(first.value);
+        else {
+          const lines: string[] = new Array<string>(n);
+          for (let j = 0; j < n; j++) {
+            const v = items[i + j]!.value;
+            lines[j] = typeof v === 'string' ? v : v.toString('utf8');
+          }
+          value = Buffer.from(lines.join('\n'));
+        }
+        out.push({ topic: first.topic, key: first.key, value, headers: { [ENVELOPE_HEADER]: ENVELOPE, [COUNT_HEADER]: String(n) } });
       }
-      out.push({ topic: first.topic, key: first.key, value: part.length === 1 ? bytes(first.value) : Buffer.from(text), headers: { [ENVELOPE_HEADER]: ENVELOPE, [COUNT_HEADER]: String(part.length) } });
     }
   }
   return out;

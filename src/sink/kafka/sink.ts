@@ -88,7 +88,7 @@ export class KafkaSink {
   offer(origin: RecordOrigin, record: SinkRecord): boolean {
     if (this.closing) return false;
     let value: string;
-    const key = recordKey(origin.namespace, origin.capture, origin.pod);
+    const key = this.keyOf(origin);
     try {
       value = encodeRecord(record);
     } catch {
@@ -100,6 +100,30 @@ export class KafkaSink {
     if (kept && this.records.length >= this.config.batchMaxRecords) this.kick();
     else if (kept && this.records.length === 1) this.kick();
     return kept;
+  }
+
+  /**
+   * The key of an origin, made once: the same namespace/capture/pod strings come with every record of a
+   * target, so looking them up costs no new string per record. Bounded like the per-key counts.
+   */
+  private readonly keys = new Map<string, Map<string, Map<string, string>>>();
+  private keyCount = 0;
+  private keyOf(o: RecordOrigin): string {
+    let caps = this.keys.get(o.namespace);
+    if (caps === undefined) this.keys.set(o.namespace, (caps = new Map<string, Map<string, string>>()));
+    let pods = caps.get(o.capture);
+    if (pods === undefined) caps.set(o.capture, (pods = new Map<string, string>()));
+    let k = pods.get(o.pod);
+    if (k === undefined) {
+      if (this.keyCount >= 10_000) {
+        this.keys.clear();
+        this.keyCount = 0;
+        return this.keyOf(o);
+      }
+      pods.set(o.pod, (k = recordKey(o.namespace, o.capture, o.pod)));
+      this.keyCount++;
+    }
+    return k;
   }
 
   /** Offers one pcapng block of a target's raw stream (raw mode). Never blocks or throws. */
