@@ -7,7 +7,7 @@
 // With `opts.sink` (bench/kafka.ts, vs_no_analysis) every capture names a PacketCaptureSink that points
 // at a real broker: the agent analyses the capture live and publishes its records. The sink CRD, the
 // agent's permission to watch sinks and the sink object are installed here, then the controller starts
-// with sink checks on (as the chart runs it); a warm-up capture proves
+// with sink checks on (as the chart runs it); a warm-up capture (in either mode) proves
 // the path (its target's status shows recordsPublished > 0) before any trial counts.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -149,27 +149,30 @@ export async function agentLosslessRate(
       await installSink(env, opts.sink);
       env.controller = runController({ kc: env.cluster.kubeConfig, sinks: true });
       await env.controller.ready;
-      // the agent's sink informer may not have listed the new sink yet: warm-up captures until one publishes
-      await waitFor(
-        'a warm-up capture published its records through the sink',
-        async () => {
-          const name = `warm-${n++}`;
-          await createPacketCapture(env.cluster.kubeConfig, { metadata: { name, namespace: NS }, spec: { targetPod: 'rx', interfaceName: 'eth0', captureFilter: `udp port ${PORT}`, packetCount: '1000', captureSeconds: '60', ...sinkSpec } });
-          const running = await waitFor(`${name} Running`, async () => (await getCapture(env.cluster.kubeConfig, NS, name)).status?.targets?.[0]?.phase === 'Running', 15_000, 20).catch(async (e: unknown) => {
-            log(`warm-up ${name} not running: ${String(e)}; status ${JSON.stringify((await getCapture(env.cluster.kubeConfig, NS, name)).status ?? {})}`);
-            return false;
-          });
-          if (running) send(1000);
-          const t = running ? await settled(name).catch(() => undefined) : undefined;
-          await deletePacketCapture(env.cluster.kubeConfig, NS, name);
-          await waitFor('agent tcpdump gone', () => tcpdumpPids(env.tmp).length === 0, 10_000);
-          log(`warm-up ${name}: recordsPublished=${t?.recordsPublished ?? 'none'}`);
-          return (t?.recordsPublished ?? 0) > 0;
-        },
-        120_000,
-        1000,
-      );
     }
+    // One warm-up capture in either mode, not counted: the first ladder rate for SECONDS, ended by
+    // captureSeconds (the agent's code paths compiled before any trial). Sink mode: repeated until its
+    // record is published (the agent's sink informer may not have listed the new sink yet).
+    await waitFor(
+      opts.sink ? 'a warm-up capture published its records through the sink' : 'a warm-up capture',
+      async () => {
+        const name = `warm-${n++}`;
+        await createPacketCapture(env.cluster.kubeConfig, { metadata: { name, namespace: NS }, spec: { targetPod: 'rx', interfaceName: 'eth0', captureFilter: `udp port ${PORT}`, captureSeconds: String(SECONDS + 1), ...sinkSpec } });
+        const running = await waitFor(`${name} Running`, async () => (await getCapture(env.cluster.kubeConfig, NS, name)).status?.targets?.[0]?.phase === 'Running', 15_000, 20).catch(async (e: unknown) => {
+          log(`warm-up ${name} not running: ${String(e)}; status ${JSON.stringify((await getCapture(env.cluster.kubeConfig, NS, name)).status ?? {})}`);
+          return false;
+        });
+        if (running) send(rates[0] ?? 50_000);
+        const done = running ? await waitFor(`${name} Finished`, async () => (await getCapture(env.cluster.kubeConfig, NS, name)).status?.targets?.[0]?.phase === 'Finished', 30_000, 100).catch(() => false) : false;
+        const t = done && opts.sink ? await settled(name).catch(() => undefined) : undefined;
+        await deletePacketCapture(env.cluster.kubeConfig, NS, name);
+        await waitFor('agent tcpdump gone', () => tcpdumpPids(env.tmp).length === 0, 10_000);
+        log(`warm-up ${name}: ${done ? 'finished' : 'not finished'}${opts.sink ? ` recordsPublished=${t?.recordsPublished ?? 'none'}` : ''}`);
+        return opts.sink ? (t?.recordsPublished ?? 0) > 0 : true;
+      },
+      120_000,
+      1000,
+    );
     for (let pass = 1; pass <= passes; pass++) {
       for (const rate of rates) {
         const name = `rate-${n++}`;
