@@ -24,6 +24,7 @@ import { CaptureReader, drain } from '../src/pcap/reader.js';
 import { RecordStream } from '../src/pcap/records/stream.js';
 import type { ConnectionRecord, DnsRecord, HttpRecord, PcapRecord } from '../src/pcap/records/types.js';
 import { rawMessageFrom, rebuildPcapng, splitPcapngBlocks } from '../src/sink/kafka/pcapng-messages.js';
+import { decodeRecordMessage } from '../src/sink/kafka/record.js';
 import { kp } from './cli-support.js';
 import { startStack, type Stack } from './harness/demo.js';
 import { eventually } from './harness/eventually.js';
@@ -74,16 +75,19 @@ async function libraryRecords(file: string): Promise<PcapRecord[]> {
   return out;
 }
 
-/** Distinct record values of one key (at-least-once delivery may repeat one), parsed. */
+/** Distinct records of one key (at-least-once delivery may repeat a message), decoded from their messages. */
 function recordsOf(msgs: readonly ConsumedMessage[], key: string): PcapRecord[] {
   const seen = new Set<string>();
   const out: PcapRecord[] = [];
   for (const m of msgs) {
     if (m.key !== key) continue;
-    const v = m.value.toString('utf8');
-    if (seen.has(v)) continue;
-    seen.add(v);
-    out.push(JSON.parse(v) as PcapRecord);
+    // split as any consumer must (several records of one key per message: docs/kafka.md ndjson/1)
+    for (const r of decodeRecordMessage(m.value, m.headers)) {
+      const v = JSON.stringify(r);
+      if (seen.has(v)) continue;
+      seen.add(v);
+      out.push(r as PcapRecord);
+    }
   }
   return out;
 }
@@ -269,6 +273,23 @@ describe('live analysis on the real stack: agent -> a real Kafka broker across t
     const one = join(tmp, 'one.pcapng');
     writeFileSync(one, rawMsgs[0]?.value ?? Buffer.alloc(0), { mode: 0o600 });
     assert.ok(capinfosCount(one) >= 0);
+  });
+
+  it('a sink the agent cannot build (credentials entries missing from the Secret): the capture runs, its target says why (sinkError) and a Warning Event SinkUnavailable', async () => {
+    await kubectl(['apply', '-f', '-'], sink('flows-nocreds', { topic: TOPIC, tls: {}, sasl: { mechanism: 'PLAIN', usernameEntry: 'no-such-user', passwordEntry: 'no-such-password' } }));
+    await capture('nocreds', { captureSeconds: '60s', sink: 'flows-nocreds' });
+    const t = await until('nocreds: Running with sinkError', async () => {
+      const x = await target('nocreds');
+      return x?.phase === 'Running' && x.sinkError ? x : undefined;
+    });
+    assert.match(t.sinkError ?? '', /Secret pcapper-sink-credentials has no entries no-such-user, no-such-password \(named by PacketCaptureSink flows-nocreds\); add them/);
+    const ev = await until('the SinkUnavailable Event', async () => {
+      const list = JSON.parse(await kubectl(['get', 'events', '-n', NS, '--field-selector', 'reason=SinkUnavailable,involvedObject.name=nocreds', '-o', 'json'])) as { items: { type: string; message: string }[] };
+      return list.items[0];
+    });
+    assert.equal(ev.type, 'Warning');
+    assert.match(ev.message, /node node-a: target pod\/shop\/.+: no analysis records are published: Secret pcapper-sink-credentials has no entries/);
+    await kubectl(['delete', 'packetcaptures.pcapper.dev', 'nocreds', '-n', NS, '--wait=true']);
   });
 
   it('the broker stopped mid-capture and started again: the capture keeps Running, its file is complete, offered = published + dropped, records after the restart reach the topic', async () => {

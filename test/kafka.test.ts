@@ -35,7 +35,7 @@ function sinkOf(input: Record<string, unknown>): KafkaSink {
 
 const origin = (pod: string) => ({ namespace: 'shop', capture: 'cap-1', pod });
 
-test('records are published keyed by namespace/capture/pod, batched, lz4-compressed, by the idempotent producer', async () => {
+test('records are published keyed by namespace/capture/pod, packed per key (ndjson/1), batched, lz4-compressed, by the idempotent producer', async () => {
   await broker.createTopic('records-basic', 3);
   const sink = sinkOf({ topic: 'records-basic', compression: 'lz4', batchMaxRecords: 500 });
   const pods = ['web-0', 'web-1', 'db-0'];
@@ -48,18 +48,23 @@ test('records are published keyed by namespace/capture/pod, batched, lz4-compres
   assert.deepEqual([st.recordsOffered, st.recordsPublished, st.recordsDropped, st.idempotent], [N, N, 0, true]);
 
   const reader = await TopicReader.start(broker.bootstrap, 'records-basic');
+  let messages = 0;
   try {
-    await waitFor(`${N} messages consumed`, () => reader.messages.length >= N);
+    await waitFor(`${N} records consumed`, () => reader.records().length >= N);
     const byKey = new Map<string, number[]>();
     const partitionOfKey = new Map<string, Set<number>>();
-    for (const m of reader.messages) {
-      const rec = JSON.parse(m.value.toString()) as { seq: number; pod: string; kind: string; schemaVersion: number };
+    for (const m of reader.records()) {
+      const rec = m.record as { seq: number; pod: string; kind: string; schemaVersion: number };
       assert.equal(m.key, `shop/cap-1/${rec.pod}`);
       assert.deepEqual([rec.kind, rec.schemaVersion], ['connection', 1]);
       byKey.set(m.key, [...(byKey.get(m.key) ?? []), rec.seq]);
       partitionOfKey.set(m.key, (partitionOfKey.get(m.key) ?? new Set()).add(m.partition));
     }
-    assert.equal(reader.messages.length, N);
+    assert.equal(reader.records().length, N);
+    // packed: messages of one key, at most 100 records (the default), each saying how many it holds
+    assert.ok(reader.messages.length >= N / 100 && reader.messages.length < N / 10, `${reader.messages.length} messages for ${N} records`);
+    for (const m of reader.messages) assert.equal(m.headers.get('pcapper-envelope'), 'ndjson/1');
+    messages = reader.messages.length;
     assert.deepEqual([...byKey.keys()].sort(), ['shop/cap-1/db-0', 'shop/cap-1/web-0', 'shop/cap-1/web-1']);
     for (const [k, seqs] of byKey) {
       assert.equal(seqs.length, N / 3, k);
@@ -78,8 +83,9 @@ test('records are published keyed by namespace/capture/pod, batched, lz4-compres
     assert.match(b, /producerId: (\d+)/);
     assert.notEqual(/producerId: (-?\d+)/.exec(b)![1], '-1');
   }
+  // the broker stored exactly the messages consumed (one Kafka record per message)
   const stored = batches.reduce((n, b) => n + Number(/ count: (\d+)/.exec(b)![1]), 0);
-  assert.equal(stored, N);
+  assert.equal(stored, messages, `${stored} Kafka records stored, ${messages} messages consumed`);
 });
 
 test('broker stopped mid-stream: offers never block, drops are counted, publishing resumes, consumed + dropped == produced', async () => {
@@ -125,16 +131,17 @@ test('broker stopped mid-stream: offers never block, drops are counted, publishi
     const seen = new Map<number, number>();
     await waitFor(`${expectUnique} distinct records consumed`, () => {
       seen.clear();
-      for (const m of reader.messages) {
-        const seq = (JSON.parse(m.value.toString()) as { seq: number }).seq;
+      for (const m of reader.records()) {
+        const seq = (m.record as { seq: number }).seq;
         seen.set(seq, (seen.get(seq) ?? 0) + 1);
       }
       return seen.size >= expectUnique;
     });
-    const duplicates = reader.messages.length - seen.size;
+    const consumed = reader.records().length;
+    const duplicates = consumed - seen.size;
     assert.equal(seen.size + st.recordsDropped, produced, 'consumed (distinct) + dropped == produced');
     for (const seq of seen.keys()) assert.ok(seq >= 0 && seq < produced);
-    console.log(`# fault: produced=${produced} published=${st.recordsPublished} dropped=${st.recordsDropped} consumed=${reader.messages.length} duplicates=${duplicates}`);
+    console.log(`# fault: produced=${produced} published=${st.recordsPublished} dropped=${st.recordsDropped} consumed=${consumed} messages=${reader.messages.length} duplicates=${duplicates}`);
   } finally {
     await reader.close();
   }

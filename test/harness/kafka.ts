@@ -21,6 +21,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admin, Consumer, type Message } from '@platformatic/kafka';
+import { decodeRecordMessage } from '../../src/sink/kafka/record.js';
 import { startForwarder, type Forwarder } from './cluster.js';
 import { spawnInNetns, type HarnessRun, type NetnsTarget } from './netns.js';
 import { repoRoot } from './paths.js';
@@ -282,6 +283,14 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   }
 }
 
+/** One record of a records message (a message holds one or more: envelope ndjson/1, docs/kafka.md). */
+export interface ConsumedRecord {
+  readonly key: string;
+  readonly partition: number;
+  readonly offset: bigint;
+  readonly record: unknown;
+}
+
 export interface ConsumedMessage {
   readonly key: string;
   readonly value: Buffer;
@@ -310,6 +319,11 @@ export class TopicReader {
     });
     stream.on('error', () => undefined);
     return r;
+  }
+
+  /** The records of the messages consumed so far, split as any consumer must (decodeRecordMessage), in order. */
+  records(): ConsumedRecord[] {
+    return this.messages.flatMap((m) => decodeRecordMessage(m.value, m.headers).map((record) => ({ key: m.key, partition: m.partition, offset: m.offset, record })));
   }
 
   async close(): Promise<void> {

@@ -47,3 +47,15 @@ test('dropRemaining counts the unacknowledged as dropped; the invariant holds; c
   const c = b.counts();
   assert.deepEqual([c.offered, c.published, c.dropped, c.buffered, c.bufferedBytes], [20_000, 15_000, 5_000, 0, 0]);
 });
+
+test('a text value is counted in UTF-8 bytes; commit credits each key once per record', () => {
+  const b = new BoundedBuffer(100, 1_000);
+  assert.equal(b.offer({ topic: 't', key: 'k1', value: 'é'.repeat(10) }), true); // 20 + 2 bytes
+  assert.equal(b.offer({ topic: 't', key: 'k1', value: 'ab' }), true);
+  assert.equal(b.offer({ topic: 't', key: 'k2', value: 'abc' }), true);
+  assert.equal(b.counts().bufferedBytes, 22 + 4 + 5);
+  b.commit(3);
+  assert.deepEqual(b.countsOf('k1'), { offered: 2, published: 2, dropped: 0 });
+  assert.deepEqual(b.countsOf('k2'), { offered: 1, published: 1, dropped: 0 });
+  assert.equal(b.counts().bufferedBytes, 0);
+});

@@ -6,7 +6,8 @@
 export interface BufferItem {
   readonly topic: string;
   readonly key: string;
-  readonly value: Buffer;
+  /** A record's JSON text (encoded to bytes once per message, when packed) or a raw message's bytes. */
+  readonly value: Buffer | string;
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -32,6 +33,8 @@ export interface KeyCounts {
 
 export class BoundedBuffer {
   private items: BufferItem[] = [];
+  /** size() of each item, computed once when offered (parallel to items). */
+  private sizes: number[] = [];
   private readonly keys = new Map<string, KeyCounts>();
   private head = 0;
   private bytes = 0;
@@ -45,8 +48,9 @@ export class BoundedBuffer {
     readonly maxBytes: number,
   ) {}
 
+  /** Bytes an item holds: its value's and key's UTF-8 bytes. */
   static size(item: BufferItem): number {
-    return item.value.length + Buffer.byteLength(item.key);
+    return (typeof item.value === 'string' ? Buffer.byteLength(item.value) : item.value.length) + Buffer.byteLength(item.key);
   }
 
   /** Keeps the item if it fits in the bound; otherwise drops and counts it. Returns whether it was kept. */
@@ -62,6 +66,7 @@ export class BoundedBuffer {
       return false;
     }
     this.items.push(item);
+    this.sizes.push(size);
     this.bytes += size;
     return true;
   }
@@ -75,10 +80,9 @@ export class BoundedBuffer {
     const out: BufferItem[] = [];
     let b = 0;
     for (let i = this.head; i < this.items.length && out.length < maxRecords; i++) {
-      const it = this.items[i]!;
-      const s = BoundedBuffer.size(it);
+      const s = this.sizes[i]!;
       if (out.length > 0 && b + s > maxBytes) break;
-      out.push(it);
+      out.push(this.items[i]!);
       b += s;
     }
     return out;
@@ -87,15 +91,24 @@ export class BoundedBuffer {
   /** The broker acknowledged the first n items: remove them. */
   commit(n: number): void {
     const end = Math.min(this.head + n, this.items.length);
+    // runs of one key (a packed message's records) cost one map lookup
+    let key: string | undefined;
+    let k: KeyCounts | undefined;
     for (let i = this.head; i < end; i++) {
       const it = this.items[i]!;
-      this.bytes -= BoundedBuffer.size(it);
-      this.keyCounts(it.key).published++;
+      this.bytes -= this.sizes[i]!;
+      if (it.key !== key) k = this.keyCounts((key = it.key));
+      k!.published++;
     }
     this.published += end - this.head;
     this.head = end;
+    this.compact();
+  }
+
+  private compact(): void {
     if (this.head > 4096 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
       this.head = 0;
     }
   }
@@ -133,18 +146,19 @@ export class BoundedBuffer {
   dropHead(n: number): void {
     const end = Math.min(this.head + n, this.items.length);
     for (let i = this.head; i < end; i++) {
-      const it = this.items[i]!;
-      const size = BoundedBuffer.size(it);
+      const size = this.sizes[i]!;
       this.bytes -= size;
-      this.drop(size, it.key);
+      this.drop(size, this.items[i]!.key);
     }
     this.head = end;
+    this.compact();
   }
 
   /** At close: whatever was never acknowledged is lost; count it as dropped. */
   dropRemaining(): void {
-    for (let i = this.head; i < this.items.length; i++) this.drop(BoundedBuffer.size(this.items[i]!), this.items[i]!.key);
+    for (let i = this.head; i < this.items.length; i++) this.drop(this.sizes[i]!, this.items[i]!.key);
     this.items = [];
+    this.sizes = [];
     this.head = 0;
     this.bytes = 0;
   }

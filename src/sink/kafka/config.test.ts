@@ -7,6 +7,7 @@ test('defaults resolve into a frozen config', () => {
   assert.ok(r.ok);
   assert.equal(r.config.compression, 'lz4');
   assert.equal(r.config.idempotent, true);
+  assert.equal(r.config.recordsPerMessage, 100);
   assert.ok(Object.isFrozen(r.config));
 });
 
@@ -24,6 +25,8 @@ test('bad input: each error says what and how to fix', () => {
   assert.match(all, /bufferMaxRecords \(10\) must be at least batchMaxRecords \(100\)/);
   assert.match(all, /sasl: credentials would cross the network in clear; set tls/);
   assert.ok(!resolveKafkaSinkConfig({ brokers: [], topic: 'x' }, { zstdAvailable: true }).ok);
+  const z = resolveKafkaSinkConfig({ brokers: ['a:1'], topic: 'x', recordsPerMessage: 0 }, { zstdAvailable: true });
+  assert.ok(!z.ok && /recordsPerMessage: must be at least 1 \(1 = one JSON record per message\)/.test(z.errors.join('\n')));
   assert.ok(!resolveKafkaSinkConfig({ brokers: ['a:1'], topic: 'x'.repeat(250) }, { zstdAvailable: true }).ok);
   assert.ok(!resolveKafkaSinkConfig({ brokers: ['a:1'], topic: 'x', rawMaxMessageBytes: 2 * 1024 * 1024 }, { zstdAvailable: true }).ok);
 });

@@ -35,6 +35,11 @@ export interface KafkaSinkConfig {
    * message.max.bytes (default 1 MiB + 12) after compression; below it, any codec fits.
    */
   readonly batchMaxBytes: number;
+  /**
+   * Most records of one key packed into one message (envelope ndjson/1, src/sink/kafka/record.ts);
+   * 1 = one JSON record per message.
+   */
+  readonly recordsPerMessage: number;
   /** How long a partly filled batch waits for more records. */
   readonly lingerMs: number;
   /** The bound of the in-memory buffer; beyond it records are dropped and counted. */
@@ -62,6 +67,7 @@ export const DEFAULTS = {
   compression: 'lz4',
   batchMaxRecords: 10_000,
   batchMaxBytes: 1_000_000,
+  recordsPerMessage: 100,
   lingerMs: 20,
   bufferMaxRecords: 200_000,
   bufferMaxBytes: 64 * 1024 * 1024,
@@ -163,7 +169,9 @@ export function resolveKafkaSinkConfig(input: KafkaSinkInput, opts: { zstdAvaila
   const bufferMaxRecords = positiveInt(errors, 'bufferMaxRecords', input.bufferMaxRecords, DEFAULTS.bufferMaxRecords);
   const bufferMaxBytes = positiveInt(errors, 'bufferMaxBytes', input.bufferMaxBytes, DEFAULTS.bufferMaxBytes);
   const rawMaxMessageBytes = positiveInt(errors, 'rawMaxMessageBytes', input.rawMaxMessageBytes, DEFAULTS.rawMaxMessageBytes, MAX_RAW_MESSAGE_BYTES);
+  const recordsPerMessage = positiveInt(errors, 'recordsPerMessage', input.recordsPerMessage, DEFAULTS.recordsPerMessage, 10_000);
   if (batchMaxRecords === 0) errors.push('batchMaxRecords: must be at least 1');
+  if (recordsPerMessage === 0) errors.push('recordsPerMessage: must be at least 1 (1 = one JSON record per message)');
   if (bufferMaxRecords < batchMaxRecords) errors.push(`bufferMaxRecords (${bufferMaxRecords}) must be at least batchMaxRecords (${batchMaxRecords})`);
   if (bufferMaxBytes < rawMaxMessageBytes) errors.push(`bufferMaxBytes (${bufferMaxBytes}) must hold at least one raw message (rawMaxMessageBytes ${rawMaxMessageBytes})`);
   if (rawMaxMessageBytes < 64 * 1024) errors.push('rawMaxMessageBytes: at least 65536 (a packet of the largest snaplen must fit)');
@@ -177,6 +185,7 @@ export function resolveKafkaSinkConfig(input: KafkaSinkInput, opts: { zstdAvaila
     compression: compression as Compression,
     batchMaxRecords,
     batchMaxBytes: positiveInt(errors, 'batchMaxBytes', input.batchMaxBytes, DEFAULTS.batchMaxBytes, 64 * 1024 * 1024),
+    recordsPerMessage,
     lingerMs: positiveInt(errors, 'lingerMs', input.lingerMs, DEFAULTS.lingerMs, 60_000),
     bufferMaxRecords,
     bufferMaxBytes,

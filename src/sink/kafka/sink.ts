@@ -6,8 +6,8 @@ import { resolveKafkaSinkConfig, type KafkaSinkConfig, type KafkaSinkInput } fro
 import { BoundedBuffer } from './buffer.js';
 import { rawKey, recordKey } from './keys.js';
 import { PcapngMessageCutter } from './pcapng-messages.js';
-import { platformaticProducer, type ProducerFactory, type ProducerLike } from './producer.js';
-import { encodeRecord, type RecordOrigin, type SinkRecord } from './record.js';
+import { platformaticProducer, type OutMessage, type ProducerFactory, type ProducerLike } from './producer.js';
+import { encodeRecord, packRecords, type RecordOrigin, type SinkRecord } from './record.js';
 
 export type SinkState = 'starting' | 'publishing' | 'unavailable' | 'closed';
 
@@ -87,8 +87,8 @@ export class KafkaSink {
   /** Offers one record. Never blocks or throws; returns false if it was dropped (buffer full or closed). */
   offer(origin: RecordOrigin, record: SinkRecord): boolean {
     if (this.closing) return false;
-    let value: Buffer;
-    const key = recordKey(origin.namespace, origin.capture, origin.pod);
+    let value: string;
+    const key = this.keyOf(origin);
     try {
       value = encodeRecord(record);
     } catch {
@@ -100,6 +100,30 @@ export class KafkaSink {
     if (kept && this.records.length >= this.config.batchMaxRecords) this.kick();
     else if (kept && this.records.length === 1) this.kick();
     return kept;
+  }
+
+  /**
+   * The key of an origin, made once: the same namespace/capture/pod strings come with every record of a
+   * target, so looking them up costs no new string per record. Bounded like the per-key counts.
+   */
+  private readonly keys = new Map<string, Map<string, Map<string, string>>>();
+  private keyCount = 0;
+  private keyOf(o: RecordOrigin): string {
+    let caps = this.keys.get(o.namespace);
+    if (caps === undefined) this.keys.set(o.namespace, (caps = new Map<string, Map<string, string>>()));
+    let pods = caps.get(o.capture);
+    if (pods === undefined) caps.set(o.capture, (pods = new Map<string, string>()));
+    let k = pods.get(o.pod);
+    if (k === undefined) {
+      if (this.keyCount >= 10_000) {
+        this.keys.clear();
+        this.keyCount = 0;
+        return this.keyOf(o);
+      }
+      pods.set(o.pod, (k = recordKey(o.namespace, o.capture, o.pod)));
+      this.keyCount++;
+    }
+    return k;
   }
 
   /** Offers one pcapng block of a target's raw stream (raw mode). Never blocks or throws. */
@@ -210,7 +234,8 @@ export class KafkaSink {
           // One raw message per request: each is up to 1 MiB, the broker's default limit for a batch.
           const batch = this.raw.peek(1);
           try {
-            await this.producer.send(batch);
+            // raw values are always bytes (offerRawMessage)
+            await this.producer.send(batch as readonly OutMessage[]);
             this.raw.commit(batch.length);
           } catch (e) {
             if (!/too large|MESSAGE_TOO_LARGE|RecordTooLarge/i.test(describe(e))) throw e;
@@ -222,7 +247,7 @@ export class KafkaSink {
         if (this.records.length > 0) {
           const batch = this.records.peek(this.config.batchMaxRecords, this.batchBytes);
           try {
-            await this.producer.send(batch);
+            await this.producer.send(packRecords(batch, this.config.recordsPerMessage));
           } catch (e) {
             if (!/too large|MESSAGE_TOO_LARGE|RecordTooLarge/i.test(describe(e))) throw e;
             // The broker's limit is lower than batchMaxBytes: halve the batch; a record too large on its
