@@ -53,6 +53,7 @@ export function sinkInputOf(o: SinkObject, readEntry: (name: string) => string |
       ...(k.rawTopic ? { rawTopic: k.rawTopic } : {}),
       ...(k.compression ? { compression: k.compression } : {}),
       ...(k.clientId ? { clientId: k.clientId } : {}),
+      ...(k.recordsPerMessage ? { recordsPerMessage: k.recordsPerMessage } : {}),
       // the object sets only the buffer's bound (the CRD allows >= 1): a batch never exceeds it
       ...(k.bufferMaxRecords ? { bufferMaxRecords: k.bufferMaxRecords, ...(k.bufferMaxRecords < DEFAULTS.batchMaxRecords ? { batchMaxRecords: k.bufferMaxRecords } : {}) } : {}),
       ...(tls ? { tls } : {}),

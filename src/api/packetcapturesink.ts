@@ -34,7 +34,8 @@ export const sinkSpecSchema = s.object(
     kafka: s.object(
       {
         brokers: s.array(s.string({ maxLength: 261, pattern: BROKER_PATTERN }), { maxItems: 64, description: 'Bootstrap brokers, host:port (at least one).', validations: [{ rule: 'size(self) >= 1', message: 'brokers needs at least one host:port' }] }),
-        topic: s.string({ maxLength: 249, pattern: TOPIC_PATTERN, description: 'Topic of the records (one JSON record per message, keyed <namespace>/<capture>/<pod>). It must exist.' }),
+        topic: s.string({ maxLength: 249, pattern: TOPIC_PATTERN, description: 'Topic of the records, keyed <namespace>/<capture>/<pod>: up to recordsPerMessage records of one key per message, newline-delimited JSON with header pcapper-envelope: ndjson/1 (docs/kafka.md). It must exist.' }),
+        recordsPerMessage: s.int({ minimum: 1, maximum: 10000, description: 'Records of one key packed into one message (default 100). 1: one JSON record per message and no envelope headers, for consumers that expect that.' }),
         rawTopic: s.string({ maxLength: 249, pattern: TOPIC_PATTERN, description: 'Raw packets as pcapng messages (docs/kafka.md, raw mode). Unset: no raw packets.' }),
         compression: s.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd'], { description: 'Default lz4.' }),
         clientId: s.string({ maxLength: 128, pattern: '^[A-Za-z0-9._-]+$', description: 'Default pcapper-agent.' }),

@@ -1,6 +1,6 @@
 // The one place that knows the Kafka client (@platformatic/kafka): builds a producer from the resolved
 // config. The sink talks to the small ProducerLike interface, so tests of the shell can inject another.
-import { defaultPartitioner, Producer, stringSerializers } from '@platformatic/kafka';
+import { compatibilityPartitioner, Producer, stringSerializers } from '@platformatic/kafka';
 import type { KafkaSinkConfig } from './config.js';
 
 export interface OutMessage {
@@ -17,7 +17,7 @@ export interface ProducerLike {
 
 export type ProducerFactory = (config: KafkaSinkConfig, idempotent: boolean) => ProducerLike;
 
-/** A key as the client sends it: its UTF-8 bytes and the client's own default partition hash of them. */
+/** A key as the client sends it: its UTF-8 bytes and its partition hash (Java's: murmur2 & 0x7fffffff). */
 interface EncodedKey {
   readonly bytes: Buffer;
   readonly partition: number;
@@ -26,8 +26,10 @@ interface EncodedKey {
 /**
  * Keys repeat (one per pod of a capture): their bytes and partition hash are computed once, not per
  * message. The client hashes a key with a BigInt murmur2 (~3 µs a message, a tenth of its per-message
- * cost, docs/kafka.md "Performance"); the partition given here is that same hash, so partitioning is
- * unchanged. Bounded: cleared when it holds `max` keys.
+ * cost, docs/kafka.md "Performance"); the hash given here is the Java client's (the client's
+ * compatibilityPartitioner: murmur2 with the sign bit masked; its defaultPartitioner's `>>> 0` picks
+ * another partition than a Java producer for negative hashes unless the partition count is a power
+ * of two), so a key lands where any Kafka producer puts it. Bounded: cleared when it holds `max` keys.
  */
 export class KeyCache {
   private readonly keys = new Map<string, EncodedKey>();
@@ -38,7 +40,7 @@ export class KeyCache {
     if (k === undefined) {
       if (this.keys.size >= this.max) this.keys.clear();
       const bytes = Buffer.from(key);
-      k = { bytes, partition: defaultPartitioner(undefined as never, bytes) };
+      k = { bytes, partition: compatibilityPartitioner(undefined as never, bytes) };
       this.keys.set(key, k);
     }
     return k;

@@ -70,7 +70,8 @@ export function packRecords(batch: readonly BufferItem[], perMessage: number): O
           }
           value = Buffer.from(lines.join('\n'));
         }
-        out.push({ topic: first.topic, key: first.key, value, headers: { [ENVELOPE_HEADER]: ENVELOPE, [COUNT_HEADER]: String(n) } });
+        // perMessage 1: a plain JSON record, no envelope (for consumers that expect one record per message)
+        out.push(perMessage === 1 ? { topic: first.topic, key: first.key, value } : { topic: first.topic, key: first.key, value, headers: { [ENVELOPE_HEADER]: ENVELOPE, [COUNT_HEADER]: String(n) } });
       }
     }
   }
