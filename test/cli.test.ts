@@ -42,11 +42,7 @@ describe('kubectl-pcap against a real cluster with the controller and two node a
   const traffic = new AbortController();
   let trafficDone: Promise<void> | undefined;
 
-  const kubectl = async (args: string[], input?: string): Promise<string> => {
-    const r = await stack.cluster.kubectl(args, input === undefined ? {} : { input });
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const kubectl = (args: string[], input?: string): Promise<string> => stack.cluster.kubectlOk(args, input === undefined ? {} : { input });
   const getPc = async (name: string, ns = NS): Promise<PacketCapture | undefined> => {
     const r = await stack.cluster.kubectl(['get', 'packetcaptures.pcapper.dev', name, '-n', ns, '-o', 'json']);
     return r.code === 0 ? (JSON.parse(r.stdout) as PacketCapture) : undefined;

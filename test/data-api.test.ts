@@ -120,11 +120,7 @@ describe('the data API through kube-apiserver: tenancy, forged status, direct ag
   /** GET through kube-apiserver with a static user's own token (what kubectl get --raw sends). */
   const apiGet = (user: StaticUser, path: string, headers: Record<string, string> = {}): Promise<Reply> => apiRequest(stack.cluster.userToken(user), 'GET', path, { headers });
 
-  const kubectl = async (args: string[], o: { input?: string; kubeconfig?: string } = {}): Promise<string> => {
-    const r = await stack.cluster.kubectl(args, o);
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const kubectl = (args: string[], o: { input?: string; kubeconfig?: string } = {}): Promise<string> => stack.cluster.kubectlOk(args, o);
 
   const getPc = async (ns: string, name: string): Promise<PacketCapture> =>
     JSON.parse(await kubectl(['get', 'packetcaptures.pcapper.dev', name, '-n', ns, '-o', 'json'])) as PacketCapture;

@@ -62,11 +62,7 @@ describe('end-to-end encryption to age recipients on a real cluster (needs root)
   const traffic = new AbortController();
   let trafficDone: Promise<void> | undefined;
 
-  const kubectl = async (args: string[], input?: string): Promise<string> => {
-    const r = await stack.cluster.kubectl(args, input === undefined ? {} : { input });
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const kubectl = (args: string[], input?: string): Promise<string> => stack.cluster.kubectlOk(args, input === undefined ? {} : { input });
   const getPc = async (name: string): Promise<PacketCapture> => JSON.parse(await kubectl(['get', 'packetcaptures.pcapper.dev', name, '-n', NS, '-o', 'json'])) as PacketCapture;
   const create = async (name: string, spec: Record<string, unknown>): Promise<{ code: number; stderr: string }> => {
     const pc = { apiVersion: 'pcapper.dev/v1alpha1', kind: 'PacketCapture', metadata: { name, namespace: NS }, spec: { targetPod: 'web', captureSeconds: '4s', ...spec } };

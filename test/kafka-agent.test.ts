@@ -104,11 +104,7 @@ describe('live analysis on the real stack: agent -> a real Kafka broker across t
   let raw: TopicReader;
   let fault: TopicReader;
 
-  const kubectl = async (args: string[], input?: string): Promise<string> => {
-    const r = await stack.cluster.kubectl(args, input === undefined ? {} : { input });
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const kubectl = (args: string[], input?: string): Promise<string> => stack.cluster.kubectlOk(args, input === undefined ? {} : { input });
   const getPc = async (name: string): Promise<PacketCapture> => JSON.parse(await kubectl(['get', 'packetcaptures.pcapper.dev', name, '-n', NS, '-o', 'json'])) as PacketCapture;
   const target = async (name: string): Promise<TargetStatus | undefined> => (await getPc(name)).status?.targets?.find((x) => x.node === 'node-a');
 

@@ -42,11 +42,7 @@ describe('key rotation: rotate, new files use the new key, the agent re-wraps ol
   const traffic = new AbortController();
   let trafficDone: Promise<void> | undefined;
 
-  const kubectl = async (args: string[], input?: string): Promise<string> => {
-    const r = await stack.cluster.kubectl(args, input === undefined ? {} : { input });
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const kubectl = (args: string[], input?: string): Promise<string> => stack.cluster.kubectlOk(args, input === undefined ? {} : { input });
   const secretKeys = async (): Promise<{ active: string; ids: string[] }> =>
     describeKeys((JSON.parse(await kubectl(['-n', 'pcapper', 'get', 'secret', 'pcapper-encryption-keys', '-o', 'json'])) as { data: Record<string, string> }).data);
   const getPc = async (name: string): Promise<PacketCapture> => JSON.parse(await kubectl(['get', 'packetcaptures.pcapper.dev', name, '-n', NS, '-o', 'json'])) as PacketCapture;

@@ -78,11 +78,7 @@ describe('agent uploads to a store in the cluster network: encrypted at rest, ve
   const traffic = new AbortController();
   let trafficDone: Promise<void> | undefined;
 
-  const kubectl = async (args: string[], input?: string): Promise<string> => {
-    const r = await stack.cluster.kubectl(args, input === undefined ? {} : { input });
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const kubectl = (args: string[], input?: string): Promise<string> => stack.cluster.kubectlOk(args, input === undefined ? {} : { input });
   const getPc = async (name: string): Promise<PacketCapture> => JSON.parse(await kubectl(['get', 'packetcaptures.pcapper.dev', name, '-n', NS, '-o', 'json'])) as PacketCapture;
 
   const store = (name: string, o: { bucket?: string; secretEntry?: string } = {}): Record<string, unknown> => ({

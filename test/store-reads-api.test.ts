@@ -68,11 +68,7 @@ describe('download / export / summary from the store through kube-apiserver and 
   const traffic = new AbortController();
   let trafficDone: Promise<void> | undefined;
 
-  const kubectl = async (args: string[], input?: string): Promise<string> => {
-    const r = await stack.cluster.kubectl(args, input === undefined ? {} : { input });
-    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const kubectl = (args: string[], input?: string): Promise<string> => stack.cluster.kubectlOk(args, input === undefined ? {} : { input });
   const getPc = async (name: string): Promise<PacketCapture> => JSON.parse(await kubectl(['get', 'packetcaptures.pcapper.dev', name, '-n', NS, '-o', 'json'])) as PacketCapture;
 
   /** alice creates the capture with the CLI's own path (kubectl create as her), then waits until every file is verified in the store. */

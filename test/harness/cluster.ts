@@ -129,6 +129,8 @@ export interface Cluster {
   writeInClusterKubeconfig(name: string, token: string): string;
   /** Runs the machine's kubectl against this cluster as admin (argv, never a shell). */
   kubectl(args: string[], opts?: { input?: string; kubeconfig?: string }): Promise<{ stdout: string; stderr: string; code: number }>;
+  /** The same, for a command that must succeed: its stdout, or an error naming the command and its stderr. */
+  kubectlOk(args: string[], opts?: { input?: string; kubeconfig?: string }): Promise<string>;
   /** Stops forwarders and apiserver, removes the control-plane netns (and the fabric) and, unless keepDir, the directory. */
   stop(): Promise<void>;
 }
@@ -479,6 +481,11 @@ async function startClusterIn(
         if (o.input !== undefined) child.stdin?.end(o.input);
         else child.stdin?.end();
       });
+    },
+    async kubectlOk(args, o = {}) {
+      const r = await cluster.kubectl(args, o);
+      if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+      return r.stdout;
     },
     stop,
   };
